@@ -1,0 +1,57 @@
+"""The home folder and its optional ``config.toml``."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from toolvault.errors import InvalidInput
+
+DEFAULT_MAX_SIZE = 1024 * 1024
+
+
+def resolve_home(home: str | os.PathLike[str] | None = None) -> Path:
+    """``home``, else ``$TOOLVAULT_HOME``, else ``~/.toolvault``."""
+    if home is not None:
+        return Path(home).expanduser()
+    env = os.environ.get("TOOLVAULT_HOME")
+    return Path(env).expanduser() if env else Path.home() / ".toolvault"
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Settings read from ``config.toml``; every key is optional."""
+
+    owner: str
+    max_tool_size: int = DEFAULT_MAX_SIZE
+    raw: tuple[tuple[str, Any], ...] = ()
+
+    @classmethod
+    def load(cls, home: Path) -> Config:
+        """Read ``<home>/config.toml`` if it exists, checking the known keys."""
+        path = home / "config.toml"
+        data: dict[str, Any] = {}
+        if path.exists():
+            import tomllib
+
+            try:
+                data = tomllib.loads(path.read_text(encoding="utf-8"))
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+                raise InvalidInput(f"{path} is not valid TOML: {exc}") from exc
+        owner = data.get("owner") or os.environ.get("TOOLVAULT_OWNER") or _user()
+        size = data.get("max_tool_size", DEFAULT_MAX_SIZE)
+        if not isinstance(owner, str):
+            raise InvalidInput(f"{path}: owner must be a string, e.g. owner = \"alice\"")
+        if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
+            raise InvalidInput(f"{path}: max_tool_size must be a positive number of bytes")
+        return cls(owner=owner, max_tool_size=size, raw=tuple(data.items()))
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"

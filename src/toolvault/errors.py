@@ -1,0 +1,79 @@
+"""The one error hierarchy of toolvault.
+
+Every front end (CLI, HTTP daemon) translates these in a single place: the CLI
+prints one line ``toolvault: error: …`` and exits with :attr:`exit_code`; the
+server answers a JSON body with :attr:`http_status`.
+"""
+
+from __future__ import annotations
+
+
+class ToolvaultError(Exception):
+    """Base class: a failure the user can act on, with a message that says how."""
+
+    exit_code = 1
+    http_status = 500
+    code = "error"
+
+
+class InvalidInput(ToolvaultError):
+    """The request itself is wrong (bad name, bad spec, binary content…)."""
+
+    exit_code = 2
+    http_status = 400
+    code = "invalid_input"
+
+
+class InvalidSpec(InvalidInput):
+    """A name or version spec does not follow the grammar."""
+
+    code = "invalid_spec"
+
+
+class TooLarge(InvalidInput):
+    """Content over the configured size limit."""
+
+    http_status = 413
+    code = "too_large"
+
+
+class NotFound(ToolvaultError):
+    """A well-formed spec that matches nothing; the message says what exists."""
+
+    http_status = 404
+    code = "not_found"
+
+
+class Conflict(ToolvaultError):
+    """The write conflicts with the current state."""
+
+    http_status = 409
+    code = "conflict"
+
+
+class PermissionDenied(ToolvaultError):
+    """The caller may not do this."""
+
+    http_status = 403
+    code = "forbidden"
+
+
+class IntegrityError(ToolvaultError):
+    """Stored data does not match its hashes, chain or signatures."""
+
+    http_status = 409
+    code = "integrity"
+
+
+class SchemaTooNew(ToolvaultError):
+    """The database was written by a newer toolvault."""
+
+    http_status = 500
+    code = "schema_too_new"
+
+
+class StoreError(ToolvaultError):
+    """The database could not be used (locked for too long, unreadable file…)."""
+
+    http_status = 503
+    code = "store"

@@ -1,0 +1,238 @@
+"""The ``commands/`` tree: a view of the database that a user puts on PATH.
+
+Layout (SPEC §4)::
+
+    commands/<name>                          relative symlink -> .history/<name>/<latest>
+    commands/.history/<name>/<N>             version N (0755 if executable, else 0644)
+    commands/.history/<name>/metadata.json   the tool's version list
+
+Every change is atomic (temp file + ``os.replace``); the tree is always rebuilt
+from what the database says *at the time of writing*, under a file lock, so two
+processes that publish at once leave it pointing at the newest version.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from toolvault.models import Problem, Version
+
+TMP_PREFIX = ".tmp-"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolView:
+    """What the tree should show for one tool."""
+
+    name: str
+    owner: str
+    lifecycle: str
+    latest: int | None  # target of the symlink; None = no symlink (retired)
+    versions: tuple[Version, ...]
+
+
+def metadata_bytes(view: ToolView) -> bytes:
+    """The derived ``metadata.json`` of a tool, byte-for-byte deterministic."""
+    doc = {
+        "format": 1,
+        "tool": view.name,
+        "owner": view.owner,
+        "lifecycle": view.lifecycle,
+        "latest": view.latest,
+        "versions": [
+            {
+                "version": v.version,
+                "hash": v.sha256,
+                "size": v.size,
+                "executable": v.executable,
+                "previous_version": v.previous_version,
+                "previous_hash": v.previous_sha256,
+                "created_at": v.created_at,
+                "created_by": v.created_by,
+                "rollback_of": v.rollback_of,
+            }
+            for v in view.versions
+        ],
+    }
+    return (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode()
+
+
+class CommandsTree:
+    """Reads and writes ``<home>/commands``."""
+
+    def __init__(self, home: Path) -> None:
+        self.root = home / "commands"
+        self.history = self.root / ".history"
+        self.lock_path = home / ".commands.lock"
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Serialize tree writers across processes."""
+        self.history.mkdir(parents=True, exist_ok=True)
+        with open(self.lock_path, "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def update(self, view: ToolView, content: Callable[[str], bytes]) -> None:
+        """Bring one tool's files up to date; call under :meth:`locked`."""
+        folder = self.history / view.name
+        folder.mkdir(parents=True, exist_ok=True)
+        present = set(os.listdir(folder))
+        for v in view.versions:
+            if str(v.version) not in present:
+                self._write(folder / str(v.version), content(v.sha256), v.executable)
+        meta = metadata_bytes(view)
+        meta_path = folder / "metadata.json"
+        if not _same_bytes(meta_path, meta):
+            self._write(meta_path, meta, False)
+        self._link(view)
+
+    def rebuild(self, views: list[ToolView], content: Callable[[str], bytes]) -> list[str]:
+        """Rewrite every file from the database and remove what it does not know."""
+        fixed: list[str] = []
+        self.history.mkdir(parents=True, exist_ok=True)
+        known = {v.name: v for v in views}
+        for problem in self.check(views):
+            fixed.append(f"{problem.kind}: {problem.detail}")
+            self._remove_if_stray(problem)
+        for view in views:
+            folder = self.history / view.name
+            folder.mkdir(parents=True, exist_ok=True)
+            for v in view.versions:
+                path = folder / str(v.version)
+                data = content(v.sha256)
+                if not _same_file(path, data, v.executable):
+                    self._write(path, data, v.executable)
+            meta = metadata_bytes(view)
+            if not _same_bytes(folder / "metadata.json", meta):
+                self._write(folder / "metadata.json", meta, False)
+            self._link(known[view.name])
+        return fixed
+
+    def check(self, views: list[ToolView]) -> list[Problem]:
+        """Compare the tree with the database: missing, altered, wrong link, strays."""
+        problems: list[Problem] = []
+        known = {v.name: v for v in views}
+        for view in views:
+            problems += self._check_tool(view)
+        problems += self._strays(known)
+        return problems
+
+    # -- internals ---------------------------------------------------------------
+
+    def _check_tool(self, view: ToolView) -> list[Problem]:
+        problems: list[Problem] = []
+        folder = self.history / view.name
+        for v in view.versions:
+            path = folder / str(v.version)
+            problem = _file_problem(path, v)
+            if problem:
+                problems.append(Problem(problem[0], v.name, v.version, problem[1]))
+        if not _same_bytes(folder / "metadata.json", metadata_bytes(view)):
+            problems.append(
+                Problem("metadata", view.name, None, f"{folder / 'metadata.json'} differs")
+            )
+        link = self.root / view.name
+        want = None if view.latest is None else f".history/{view.name}/{view.latest}"
+        have = os.readlink(link) if link.is_symlink() else None
+        if want != have:
+            if want is None:
+                detail = f"{link} should not exist (tool is {view.lifecycle})"
+            elif have is None:
+                detail = f"{link} is missing" + (" (not a symlink)" if link.exists() else "")
+            else:
+                detail = f"{link} points to {have}, expected {want}"
+            problems.append(Problem("symlink", view.name, view.latest, detail))
+        return problems
+
+    def _strays(self, known: dict[str, ToolView]) -> list[Problem]:
+        problems: list[Problem] = []
+        if not self.root.is_dir():
+            return problems
+        for entry in sorted(os.listdir(self.root)):
+            if entry != ".history" and entry not in known:
+                path = self.root / entry
+                problems.append(Problem("stray", None, None, f"{path} is not a known tool"))
+        if self.history.is_dir():
+            for entry in sorted(os.listdir(self.history)):
+                path = self.history / entry
+                view = known.get(entry)
+                if view is None:
+                    problems.append(Problem("stray", None, None, f"{path} is not a known tool"))
+                    continue
+                wanted = {str(v.version) for v in view.versions} | {"metadata.json"}
+                for name in sorted(os.listdir(path)) if path.is_dir() else []:
+                    if name not in wanted:
+                        problems.append(
+                            Problem("stray", entry, None, f"{path / name} is not a version")
+                        )
+        return problems
+
+    def _remove_if_stray(self, problem: Problem) -> None:
+        if problem.kind != "stray":
+            return
+        path = Path(problem.detail.split(" is not ")[0])
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+
+    def _write(self, path: Path, data: bytes, executable: bool) -> None:
+        tmp = path.with_name(f"{TMP_PREFIX}{path.name}.{os.getpid()}")
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, 0o755 if executable else 0o644)
+        os.replace(tmp, path)
+
+    def _link(self, view: ToolView) -> None:
+        link = self.root / view.name
+        if view.latest is None:
+            if link.is_symlink() or link.is_file():
+                link.unlink()
+            return
+        target = f".history/{view.name}/{view.latest}"
+        if link.is_symlink() and os.readlink(link) == target:
+            return
+        tmp = self.root / f"{TMP_PREFIX}link-{view.name}.{os.getpid()}"
+        tmp.unlink(missing_ok=True)
+        os.symlink(target, tmp)
+        if link.is_dir() and not link.is_symlink():
+            shutil.rmtree(link)
+        os.replace(tmp, link)
+
+
+def _same_bytes(path: Path, data: bytes) -> bool:
+    try:
+        return path.read_bytes() == data
+    except OSError:
+        return False
+
+
+def _same_file(path: Path, data: bytes, executable: bool) -> bool:
+    if path.is_symlink() or not _same_bytes(path, data):
+        return False
+    return (path.stat().st_mode & 0o777) == (0o755 if executable else 0o644)
+
+
+def _file_problem(path: Path, v: Version) -> tuple[str, str] | None:
+    if path.is_symlink() or not path.is_file():
+        return ("missing", f"{path} is missing")
+    data = path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != v.sha256:
+        return ("altered", f"{path} does not match sha256 {v.sha256[:12]}…")
+    mode = path.stat().st_mode & 0o777
+    want = 0o755 if v.executable else 0o644
+    if mode != want:
+        return ("mode", f"{path} has mode {mode:o}, expected {want:o}")
+    return None

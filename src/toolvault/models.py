@@ -1,0 +1,172 @@
+"""Frozen records returned by the service; the CLI and the server render them."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+LIFECYCLES = ("active", "deprecated", "retired")
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    """One immutable version of a tool (SPEC §1). ``content`` is set only when read."""
+
+    name: str
+    version: int
+    sha256: str
+    size: int
+    executable: bool
+    previous_version: int | None
+    previous_sha256: str | None
+    created_at: str
+    recorded_at: str
+    created_by: str | None = None
+    owner: str | None = None
+    origin: str | None = None
+    session_id: str | None = None
+    prompt: str | None = None
+    message: str | None = None
+    references: tuple[str, ...] = ()
+    transforms: tuple[str, ...] = ()
+    rollback_of: int | None = None
+    signature: str | None = None
+    key_id: str | None = None
+    content: bytes | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def text(self) -> str:
+        """The content as text (tools are UTF-8 by contract)."""
+        if self.content is None:
+            raise ValueError("this Version was read without its content")
+        return self.content.decode("utf-8")
+
+    @property
+    def ref(self) -> str:
+        """The exact reference form ``name:N@sha256:<hex>``."""
+        return f"{self.name}:{self.version}@sha256:{self.sha256}"
+
+    def to_dict(self, *, content: bool = False) -> dict[str, Any]:
+        """The stable JSON shape of a version; content only when asked for."""
+        data = asdict(self)
+        data.pop("content")
+        data["references"] = list(self.references)
+        data["transforms"] = list(self.transforms)
+        if content:
+            data["content"] = self.text
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class Tool:
+    """A tool's mutable governance state plus a summary of its versions."""
+
+    name: str
+    owner: str
+    lifecycle: str
+    latest_version: int
+    versions: int
+    created_at: str
+    updated_at: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of ``ls --json`` (SPEC §5)."""
+        return {
+            "name": self.name,
+            "latest_version": self.latest_version,
+            "versions": self.versions,
+            "owner": self.owner,
+            "lifecycle": self.lifecycle,
+            "updated_at": self.updated_at,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """The outcome of one publish: a new version, or ``created=False`` when unchanged."""
+
+    name: str
+    version: int
+    sha256: str
+    created: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of ``add --json`` items."""
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing ``verify`` found wrong, with its place."""
+
+    kind: str
+    name: str | None
+    version: int | None
+    detail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON shape of a verify problem."""
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """What ``verify`` checked and found."""
+
+    checked: dict[str, int]
+    problems: tuple[Problem, ...]
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing is wrong."""
+        return not self.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of ``verify --json``."""
+        return {
+            "ok": self.ok,
+            "checked": dict(self.checked),
+            "problems": [p.to_dict() for p in self.problems],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Diff:
+    """A unified diff between two versions of tools."""
+
+    old: Version
+    new: Version
+    lines: tuple[str, ...]
+
+    @property
+    def added(self) -> int:
+        """Lines added."""
+        return sum(1 for ln in self.lines if ln.startswith("+") and not ln.startswith("+++"))
+
+    @property
+    def removed(self) -> int:
+        """Lines removed."""
+        return sum(1 for ln in self.lines if ln.startswith("-") and not ln.startswith("---"))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON shape of a diff."""
+        return {
+            "old": self.old.ref,
+            "new": self.new.ref,
+            "added": self.added,
+            "removed": self.removed,
+            "diff": "".join(self.lines),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """A schema migration's status."""
+
+    id: int
+    name: str
+    applied_at: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON shape for ``db status``."""
+        return asdict(self)

@@ -1,0 +1,187 @@
+"""Tool names and version specs: the one parser for CLI, library, HTTP and references.
+
+Grammar (SPEC §2)::
+
+    spec      := [prefix] name [ ":" selector | "@sha256:" hexprefix ]
+    prefix    := "/commands/" | "/tools/" | "p42:/commands/" | "p42:/tools/"
+    selector  := "latest" | "previous" | "versions" | N | "-" K | label
+    name      := [A-Za-z0-9][A-Za-z0-9._-]{0,127}
+    label     := [A-Za-z][A-Za-z0-9_-]{0,63}      (never a keyword)
+    N, K      := decimal integers >= 1, no leading zeros
+    hexprefix := 8..64 lowercase hex digits
+
+References are stored in the pinned form ``name:N@sha256:<64 hex>``, which this
+parser also reads back, so that a stored reference can be resolved and checked.
+Everything here is pure: no I/O, no database.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+from toolvault.errors import InvalidSpec
+
+PREFIXES = ("p42:/commands/", "p42:/tools/", "/commands/", "/tools/")
+KEYWORDS = ("latest", "previous", "versions")
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+LABEL_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
+NUMBER_RE = re.compile(r"[1-9][0-9]*")
+HEX_RE = re.compile(r"[0-9a-f]{8,64}")
+
+FORMS = (
+    "NAME, NAME:latest, NAME:previous, NAME:N, NAME:-K, NAME:versions, NAME:LABEL, "
+    "NAME@sha256:HEX (8-64 hex digits), optionally prefixed by /commands/ or p42:/commands/"
+)
+NAME_RULE = (
+    "a name starts with a letter or digit and holds only letters, digits, '.', '_' and '-' "
+    "(at most 128 characters)"
+)
+
+
+class Kind(Enum):
+    """What a spec's selector asks for."""
+
+    DEFAULT = "default"  # bare name: the latest version
+    LATEST = "latest"
+    PREVIOUS = "previous"
+    VERSIONS = "versions"
+    NUMBER = "number"  # name:N, optionally pinned with @sha256:
+    BACK = "back"  # name:-K
+    LABEL = "label"
+    SHA = "sha"  # name@sha256:prefix
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    """A parsed spec. ``value`` is N or K (int), a label or a hex prefix (str)."""
+
+    name: str
+    kind: Kind = Kind.DEFAULT
+    value: int | str | None = None
+    sha256: str | None = None  # only with NUMBER: the pinned content hash
+    prefix: str = ""
+
+    @property
+    def back(self) -> int | None:
+        """How many non-yanked versions before latest this spec means, if relative."""
+        if self.kind in (Kind.DEFAULT, Kind.LATEST):
+            return 0
+        if self.kind is Kind.PREVIOUS:
+            return 1
+        if self.kind is Kind.BACK:
+            assert isinstance(self.value, int)
+            return self.value
+        return None
+
+    def __str__(self) -> str:
+        return format_spec(self)
+
+
+def format_spec(spec: Spec) -> str:
+    """Render a spec in the grammar; ``parse(format_spec(s)) == s`` for every valid spec."""
+    text = spec.prefix + spec.name
+    if spec.kind is Kind.DEFAULT:
+        return text
+    if spec.kind is Kind.SHA:
+        return f"{text}@sha256:{spec.value}"
+    if spec.kind in (Kind.LATEST, Kind.PREVIOUS, Kind.VERSIONS):
+        return f"{text}:{spec.kind.value}"
+    if spec.kind is Kind.BACK:
+        return f"{text}:-{spec.value}"
+    pinned = f"@sha256:{spec.sha256}" if spec.sha256 else ""
+    return f"{text}:{spec.value}{pinned}"
+
+
+def format_ref(name: str, version: int, sha256: str) -> str:
+    """The exact, never-drifting form a reference is stored in."""
+    return f"{name}:{version}@sha256:{sha256}"
+
+
+def validate_name(name: str) -> str:
+    """Return ``name`` if it is a valid tool name, else raise :class:`InvalidSpec`."""
+    if not name:
+        raise InvalidSpec(f"empty tool name; {NAME_RULE}")
+    if NAME_RE.fullmatch(name):
+        return name
+    if len(name) > 128 and NAME_RE.fullmatch(name[:128]):
+        raise InvalidSpec(f"tool name is {len(name)} characters long; {NAME_RULE}")
+    raise InvalidSpec(f"invalid tool name {name!r}: {NAME_RULE}")
+
+
+def validate_label(label: str) -> str:
+    """Return ``label`` if it may name a label, else raise :class:`InvalidSpec`."""
+    if label.lower() in KEYWORDS:
+        raise InvalidSpec(f"label {label!r} is reserved: {', '.join(KEYWORDS)} are selectors")
+    if not LABEL_RE.fullmatch(label):
+        raise InvalidSpec(
+            f"invalid label {label!r}: a label starts with a letter and holds only letters, "
+            "digits, '_' and '-' (at most 64 characters), so it never looks like a version"
+        )
+    return label
+
+
+def parse(text: str) -> Spec:
+    """Parse a spec string, raising :class:`InvalidSpec` with the accepted forms."""
+    if not text:
+        raise InvalidSpec(f"empty spec; accepted forms: {FORMS}")
+    prefix = next((p for p in PREFIXES if text.startswith(p)), "")
+    rest = text[len(prefix) :]
+    match = NAME_RE.match(rest)
+    if match is None:
+        raise InvalidSpec(f"invalid spec {text!r}: {NAME_RULE}; accepted forms: {FORMS}")
+    name, tail = match.group(), rest[match.end() :]
+    if not tail:
+        return Spec(name, prefix=prefix)
+    if tail.startswith("@sha256:"):
+        return Spec(name, Kind.SHA, _hex(text, tail[8:]), prefix=prefix)
+    if tail.startswith(":"):
+        return _selector(text, name, tail[1:], prefix)
+    if NAME_RE.match(tail):
+        validate_name(name + tail.split(":")[0].split("@")[0])
+    raise InvalidSpec(f"invalid spec {text!r}: unexpected {tail!r}; accepted forms: {FORMS}")
+
+
+def parse_name(text: str) -> str:
+    """Parse a spec that must be a bare tool name (prefix allowed, no selector)."""
+    spec = parse(text)
+    if spec.kind is not Kind.DEFAULT:
+        raise InvalidSpec(f"expected a tool name, got the spec {text!r}; {NAME_RULE}")
+    return spec.name
+
+
+def _hex(text: str, digits: str) -> str:
+    if not HEX_RE.fullmatch(digits):
+        raise InvalidSpec(
+            f"invalid content hash in {text!r}: give 8 to 64 lowercase hex digits after "
+            f"'@sha256:'; accepted forms: {FORMS}"
+        )
+    return digits
+
+
+def _selector(text: str, name: str, sel: str, prefix: str) -> Spec:
+    if sel in KEYWORDS:
+        return Spec(name, Kind(sel), prefix=prefix)
+    number, _, pinned = sel.partition("@sha256:")
+    if NUMBER_RE.fullmatch(number):
+        sha = _hex(text, pinned) if pinned or sel != number else None
+        return Spec(name, Kind.NUMBER, int(number), sha, prefix)
+    if sel.startswith("-") and NUMBER_RE.fullmatch(sel[1:]):
+        return Spec(name, Kind.BACK, int(sel[1:]), prefix=prefix)
+    if LABEL_RE.fullmatch(sel) and sel.lower() not in KEYWORDS:
+        return Spec(name, Kind.LABEL, sel, prefix=prefix)
+    raise InvalidSpec(f"invalid version selector in {text!r}: {_why(sel)}; accepted forms: {FORMS}")
+
+
+def _why(sel: str) -> str:
+    digits = sel.lstrip("-")
+    if digits.isdigit() and digits.isascii():
+        if int(digits) == 0:
+            return "versions are numbered from 1 and -K counts back from 1"
+        return f"{sel!r} has a leading zero"
+    if not sel:
+        return "nothing after ':'"
+    if sel.lower() in KEYWORDS:
+        return f"keywords are lowercase ({sel.lower()!r})"
+    return f"{sel!r} is neither a number, -K, a keyword nor a label"

@@ -58,11 +58,18 @@ class Vault:
     # -- opening -------------------------------------------------------------------
 
     @classmethod
-    def open(cls, home: str | os.PathLike[str] | None = None, *, create: bool = True) -> Vault:
+    def open(
+        cls,
+        home: str | os.PathLike[str] | None = None,
+        *,
+        create: bool = True,
+        migrate: bool = True,
+    ) -> Vault:
         """Open the vault in ``home`` (default ``$TOOLVAULT_HOME`` or ``~/.toolvault``).
 
         Pending schema migrations are applied here, once, and nowhere else.
-        With ``create=False`` a missing vault is :class:`NotFound` instead of created.
+        With ``create=False`` a missing vault is :class:`NotFound` instead of created;
+        ``migrate=False`` (for ``db status``) leaves pending migrations pending.
         """
         path = resolve_home(home)
         db = path / "vault.db"
@@ -75,7 +82,7 @@ class Vault:
             if path.exists() and not path.is_dir():
                 raise InvalidInput(f"{path} is not a folder; choose another --home")
             (path / "commands" / ".history").mkdir(parents=True, exist_ok=True)
-        return cls(path, SQLiteStore.open(db))
+        return cls(path, SQLiteStore.open(db, migrate=migrate))
 
     def close(self) -> None:
         """Close the database connection."""
@@ -156,6 +163,17 @@ class Vault:
             n=context,
         )
         return Diff(older, newer, tuple(_terminated(lines)))
+
+    def runnable_path(self, version: Version) -> Path | None:
+        """The version's file in ``commands/.history`` if it is intact, else None."""
+        path = self.tree.history / version.name / str(version.version)
+        try:
+            if path.is_symlink() or not os.access(path, os.X_OK):
+                return None
+            data = path.read_bytes()
+        except OSError:
+            return None
+        return path if hashlib.sha256(data).hexdigest() == version.sha256 else None
 
     def migrations(self) -> list[Migration]:
         """Every schema migration with its state. Writes nothing."""

@@ -102,12 +102,15 @@ class SQLiteStore:
     # -- lifecycle -----------------------------------------------------------
 
     @classmethod
-    def open(cls, path: Path, steps: Sequence[Step] = STEPS) -> SQLiteStore:
+    def open(cls, path: Path, steps: Sequence[Step] = STEPS, migrate: bool = True) -> SQLiteStore:
         """Open (creating if needed) and bring the schema up to date, exactly once."""
         store = cls(path, steps)
         try:
             store._ensure_wal()
-            store.migrate()
+            if migrate:
+                store.migrate()
+            else:
+                store.pending()  # refuses a database from a newer toolvault
         except BaseException:
             store.close()
             raise

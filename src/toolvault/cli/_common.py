@@ -1,0 +1,95 @@
+"""What every command shares: the vault handle, --json, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import click
+
+from toolvault.errors import ToolvaultError
+from toolvault.vault import Vault
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class Obj:
+    """Per-invocation state kept on the click context."""
+
+    home: str | None
+    as_json: bool
+    vaults: list[Vault] = field(default_factory=list)
+
+    def open(self, *, create: bool = False, migrate: bool = True) -> Vault:
+        """Open the vault (created only for commands that write)."""
+        vault = Vault.open(self.home, create=create, migrate=migrate)
+        self.vaults.append(vault)
+        return vault
+
+    def close(self) -> None:
+        """Close every vault this invocation opened."""
+        for vault in self.vaults:
+            vault.close()
+
+
+def obj() -> Obj:
+    """The current invocation's state."""
+    ctx = click.get_current_context()
+    found: Obj = ctx.find_object(Obj)  # type: ignore[assignment]
+    return found
+
+
+def json_option(func: F) -> F:
+    """Add ``--json`` to a command (also accepted before the command name)."""
+    return click.option("--json", "as_json", is_flag=True, help="Print data as JSON.")(func)
+
+
+def wants_json(flag: bool) -> bool:
+    """True when --json was given to the command or to toolvault itself."""
+    return flag or obj().as_json
+
+
+def emit_json(data: Any) -> None:
+    """Print data as indented JSON."""
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def table(rows: list[list[str]], header: list[str]) -> None:
+    """Print left-aligned columns."""
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        cells = [str(c).ljust(w) for c, w in zip(row, widths, strict=True)]
+        click.echo("  ".join(cells).rstrip())
+
+
+def warn(message: str) -> None:
+    """A warning line on stderr."""
+    click.echo(f"toolvault: warning: {message}", err=True)
+
+
+def report_error(exc: BaseException) -> int:
+    """Print one ``toolvault: error: …`` line for ``exc`` and return the exit code."""
+    if os.environ.get("TOOLVAULT_DEBUG") == "1":
+        import traceback
+
+        traceback.print_exception(exc)
+    if isinstance(exc, ToolvaultError):
+        message, code = str(exc), exc.exit_code
+    elif isinstance(exc, click.UsageError):
+        where = exc.ctx.command_path if exc.ctx else ""
+        hint = f" (see '{where} --help')" if where else ""
+        message, code = f"{exc.format_message()}{hint}", 2
+    elif isinstance(exc, click.ClickException):
+        message, code = exc.format_message(), exc.exit_code
+    elif isinstance(exc, click.Abort):
+        message, code = "aborted", 1
+    elif isinstance(exc, BrokenPipeError):
+        return 1
+    else:
+        message, code = str(exc), 1
+    click.echo(f"toolvault: error: {' '.join(message.split())}", err=True)
+    return code

@@ -1,0 +1,92 @@
+"""Vault administration: init, verify, sync, db."""
+
+from __future__ import annotations
+
+import click
+
+from toolvault.cli._common import emit_json, json_option, obj, table, wants_json
+from toolvault.config import resolve_home
+from toolvault.vault import Vault
+
+
+@click.command()
+@json_option
+def init(as_json: bool) -> None:
+    """Create the home folder and database (safe to run again)."""
+    home = resolve_home(obj().home)
+    existed = (home / "vault.db").exists()
+    vault = obj().open(create=True)
+    commands = vault.tree.root
+    if wants_json(as_json):
+        emit_json({"home": str(vault.home), "commands": str(commands), "created": not existed})
+        return
+    state = "already initialized" if existed else "initialized"
+    click.echo(f"{state}: vault at {vault.home}")
+    click.echo(f'put the latest tools on your PATH:  export PATH="{commands}:$PATH"')
+
+
+@click.command()
+@click.argument("names", nargs=-1)
+@json_option
+def verify(names: tuple[str, ...], as_json: bool) -> None:
+    """Check hashes, version chains and the commands/ tree; exit 1 on any problem."""
+    report = obj().open().verify(names)
+    if wants_json(as_json):
+        emit_json(report.to_dict())
+    else:
+        counts = ", ".join(f"{n} {k}" for k, n in report.checked.items())
+        for p in report.problems:
+            where = f"{p.name}:{p.version}" if p.version else (p.name or "-")
+            click.echo(f"PROBLEM  {p.kind:<9} {where:<20} {p.detail}")
+        verdict = "ok" if report.ok else f"FAILED: {len(report.problems)} problem(s)"
+        click.echo(f"verify {verdict} (checked {counts})")
+    if not report.ok:
+        click.get_current_context().exit(1)
+
+
+@click.command()
+@json_option
+def sync(as_json: bool) -> None:
+    """Rebuild commands/ from the database, removing strays."""
+    fixed = obj().open().sync()
+    if wants_json(as_json):
+        emit_json({"fixed": fixed})
+        return
+    for line in fixed:
+        click.echo(f"fixed  {line}")
+    click.echo("commands/ is in sync with the database")
+
+
+@click.group()
+def db() -> None:
+    """Schema migrations: status and migrate."""
+
+
+@db.command()
+@json_option
+def status(as_json: bool) -> None:
+    """List applied and pending migrations (writes nothing)."""
+    migrations = obj().open(migrate=False).migrations()
+    if wants_json(as_json):
+        emit_json([m.to_dict() for m in migrations])
+        return
+    rows = [[str(m.id), m.name, m.applied_at or "pending"] for m in migrations]
+    table(rows, ["ID", "NAME", "APPLIED"])
+
+
+@db.command()
+@click.option("--list", "only_list", is_flag=True, help="Show what is pending; write nothing.")
+@json_option
+def migrate(only_list: bool, as_json: bool) -> None:
+    """Apply pending migrations (opening a vault does this too)."""
+    pending = [m for m in obj().open(migrate=False).migrations() if m.applied_at is None]
+    if not only_list and pending:
+        Vault.open(obj().home, create=False).close()  # the one place migrations run
+    if wants_json(as_json):
+        emit_json({"pending" if only_list else "applied": [m.to_dict() for m in pending]})
+        return
+    verb = "pending" if only_list else "applied"
+    for m in pending:
+        click.echo(f"{verb}  {m.id:>3}  {m.name}")
+    if not pending:
+        click.echo("no pending migrations")

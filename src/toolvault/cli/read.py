@@ -1,0 +1,188 @@
+"""Read commands: ls, cat, show, versions, diff. The hot path: keep imports light."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from toolvault import spec as specs
+from toolvault.cli._common import emit_json, json_option, obj, table, wants_json
+from toolvault.errors import InvalidSpec
+from toolvault.models import Diff, Version
+from toolvault.spec import Kind
+from toolvault.vault import Vault
+
+
+@click.command()
+@click.argument("where", required=False, metavar="[/commands]")
+@click.option("--all", "every", is_flag=True, help="List every version, not only tools.")
+@json_option
+def ls(where: str | None, every: bool, as_json: bool) -> None:
+    """List tools with latest version, version count, owner and lifecycle."""
+    if where not in (None, "/commands", "/commands/", "/tools", "/tools/"):
+        raise click.BadParameter(f"{where!r}; give /commands or nothing", param_hint="WHERE")
+    vault = obj().open()
+    if every:
+        versions = vault.all_versions()
+        if wants_json(as_json):
+            emit_json([v.to_dict() for v in versions])
+        else:
+            _version_table(versions, with_name=True)
+        return
+    tools = vault.tools()
+    if wants_json(as_json):
+        emit_json([t.to_dict() for t in tools])
+        return
+    rows = [
+        [t.name, str(t.latest_version), str(t.versions), t.owner, t.lifecycle, t.updated_at]
+        for t in tools
+    ]
+    table(rows, ["NAME", "LATEST", "VERSIONS", "OWNER", "LIFECYCLE", "UPDATED"])
+
+
+@click.command()
+@click.argument("spec")
+@json_option
+def cat(spec: str, as_json: bool) -> None:
+    """Print the content of a version; NAME:versions prints the version listing."""
+    parsed = specs.parse(spec)
+    vault = obj().open()
+    if parsed.kind is Kind.VERSIONS:
+        _listing(vault, parsed.name, as_json)
+        return
+    version = vault.cat(parsed)
+    if wants_json(as_json):
+        emit_json(version.to_dict(content=True))
+        return
+    assert version.content is not None
+    sys.stdout.buffer.write(version.content)
+    sys.stdout.flush()
+
+
+@click.command()
+@click.argument("spec")
+@json_option
+def show(spec: str, as_json: bool) -> None:
+    """Show all metadata of one version plus its tool's owner and lifecycle."""
+    vault = obj().open()
+    version = vault.get(spec)
+    tool = vault.tool(version.name)
+    if wants_json(as_json):
+        emit_json({**version.to_dict(), "tool": tool.to_dict()})
+        return
+    fields = version.to_dict()
+    click.echo(f"{version.name}:{version.version}")
+    for key, value in fields.items():
+        if key in ("name", "version"):
+            continue
+        if isinstance(value, list):
+            value = ", ".join(value) if value else "-"
+        click.echo(f"  {key + ':':<18}{'-' if value is None else value}")
+    click.echo(f"  {'tool owner:':<18}{tool.owner}")
+    click.echo(f"  {'lifecycle:':<18}{tool.lifecycle}")
+    click.echo(f"  {'latest:':<18}{tool.latest_version} of {tool.versions}")
+
+
+@click.command(context_settings={"ignore_unknown_options": False})
+@click.argument("name")
+@click.argument("action", required=False, default="list",
+                type=click.Choice(["list", "history", "diff", "rollback"]))
+@click.argument("args", nargs=-1)
+@click.option("-m", "--message", help="Message for rollback.")
+@json_option
+def versions(name: str, action: str, args: tuple[str, ...], message: str | None,
+             as_json: bool) -> None:
+    """Version command: list (default) | history | diff A B | rollback V."""
+    name = specs.parse_name(name)
+    wanted = {"list": 0, "history": 0, "diff": 2, "rollback": 1}[action]
+    if len(args) != wanted:
+        forms = {"list": "", "history": "", "diff": " A B", "rollback": " V"}
+        raise click.UsageError(
+            f"'versions {name} {action}' takes {wanted} argument(s): "
+            f"toolvault versions NAME {action}{forms[action]}"
+        )
+    vault = obj().open()
+    if action == "list":
+        _listing(vault, name, as_json)
+    elif action == "history":
+        _history(vault.versions(name), as_json)
+    elif action == "diff":
+        render_diff(vault.diff(_local(name, args[0]), _local(name, args[1])), False, as_json)
+    else:
+        from toolvault.cli.write import do_rollback
+
+        do_rollback(vault, name, args[0], message, as_json)
+
+
+@click.command()
+@click.argument("old")
+@click.argument("new", required=False)
+@click.option("--stat", is_flag=True, help="Only count added and removed lines.")
+@click.option("-U", "--unified", "context", type=click.IntRange(0), default=3,
+              help="Lines of context.")
+@json_option
+def diff(old: str, new: str | None, stat: bool, context: int, as_json: bool) -> None:
+    """Unified diff between two versions; with one spec, between it and its previous."""
+    vault = obj().open()
+    render_diff(vault.diff(old, new, context=context), stat, as_json)
+
+
+def render_diff(d: Diff, stat: bool, as_json: bool) -> None:
+    """Print a diff, coloured only when stdout is a terminal."""
+    if wants_json(as_json):
+        emit_json(d.to_dict())
+        return
+    if stat:
+        click.echo(f"{d.old.name}:{d.old.version} -> {d.new.name}:{d.new.version}: "
+                   f"{d.added} insertion(s)(+), {d.removed} deletion(s)(-)")
+        return
+    colours = {"+": "green", "-": "red", "@": "cyan"}
+    for line in d.lines:
+        colour = colours.get(line[:1])
+        if line.startswith(("+++", "---")):
+            colour = None
+        click.echo(click.style(line, fg=colour) if colour else line, nl=False)
+
+
+def _local(name: str, selector: str) -> str:
+    """A selector given to ``versions NAME …``: ``3``, ``previous``, or a full spec."""
+    text = selector if ":" in selector or "@" in selector else f"{name}:{selector}"
+    parsed = specs.parse(text)
+    if parsed.name != name:
+        raise InvalidSpec(f"'{selector}' names tool {parsed.name}, not {name}")
+    return text
+
+
+def _listing(vault: Vault, name: str, as_json: bool) -> None:
+    found = vault.versions(name)
+    if wants_json(as_json):
+        emit_json([v.to_dict() for v in found])
+    else:
+        _version_table(found, with_name=False)
+
+
+def _version_table(found: list[Version], with_name: bool) -> None:
+    rows = []
+    for v in found:
+        note = f"rollback of {v.rollback_of}" if v.rollback_of else (v.message or "")
+        label = f"{v.name}:{v.version}" if with_name else str(v.version)
+        rows.append([label, v.sha256[:12], str(v.size), v.created_at, v.created_by or "-", note])
+    table(rows, ["VERSION", "SHA256", "SIZE", "CREATED", "BY", "NOTE"])
+
+
+def _history(found: list[Version], as_json: bool) -> None:
+    if wants_json(as_json):
+        emit_json([v.to_dict() for v in found])
+        return
+    for v in reversed(found):
+        click.echo(click.style(f"{v.name}:{v.version}", bold=True)
+                   + f"  {v.sha256[:12]}  {v.created_at}  by {v.created_by or '-'}")
+        chain = f"after {v.previous_version}" if v.previous_version else "first version"
+        click.echo(f"    {chain}" + (f"; rollback of {v.rollback_of}" if v.rollback_of else ""))
+        for label, value in (("origin", v.origin), ("message", v.message),
+                             ("prompt", v.prompt), ("session", v.session_id)):
+            if value:
+                click.echo(f"    {label}: {value}")
+        for ref in v.references:
+            click.echo(f"    ref: {ref}")

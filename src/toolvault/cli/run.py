@@ -1,0 +1,57 @@
+"""``toolvault run SPEC [ARGS…]``: run any version, passing stdin, stdout and exit code."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+
+import click
+
+from toolvault.cli._common import obj
+from toolvault.errors import InvalidInput
+
+
+@click.command(
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False}
+)
+@click.argument("spec")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def run(spec: str, args: tuple[str, ...]) -> None:
+    """Run a version with ARGS; its stdin, stdout and exit code pass through.
+
+    The version's file in commands/.history is executed directly when it still
+    matches the recorded hash; otherwise a fresh copy is written and run.
+    """
+    vault = obj().open()
+    version = vault.cat(spec)
+    if not version.executable:
+        raise InvalidInput(
+            f"{version.name}:{version.version} is not executable (no '#!' line and no "
+            f"execute bit); read it with 'toolvault cat {version.name}:{version.version}'"
+        )
+    path = vault.runnable_path(version)
+    vault.close()
+    if path is not None:
+        _exec([str(path), *args])
+    assert version.content is not None
+    with tempfile.TemporaryDirectory(prefix="toolvault-run-") as tmp:
+        copy = os.path.join(tmp, version.name)
+        with open(copy, "wb") as fh:
+            fh.write(version.content)
+        os.chmod(copy, 0o700)
+        code = subprocess.call(_argv([copy, *args]))
+    sys.exit(code)
+
+
+def _argv(argv: list[str]) -> list[str]:
+    """A file without '#!' is run by the shell, as shells themselves do."""
+    with open(argv[0], "rb") as fh:
+        return argv if fh.read(2) == b"#!" else ["/bin/sh", *argv]
+
+
+def _exec(argv: list[str]) -> None:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(_argv(argv)[0], _argv(argv))

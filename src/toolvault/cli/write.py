@@ -1,0 +1,142 @@
+"""Write commands: add and rollback."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from toolvault import spec as specs
+from toolvault.cli._common import emit_json, json_option, obj, wants_json
+from toolvault.errors import InvalidInput
+from toolvault.models import Published
+from toolvault.vault import NewVersion, Vault
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@click.option("--name", help="Tool name (default: the file name without extension).")
+@click.option("--owner", help="Owner of a new tool (default: owner in config.toml or $USER).")
+@click.option("--origin", help="Where the content came from (default: the file's path).")
+@click.option("-m", "--message", help="Why this version exists.")
+@click.option("--created-by", help="Author or agent (default: the local identity).")
+@click.option("--session", "session_id", help="Session id of the agent that wrote it.")
+@click.option("--prompt", help="The prompt that produced it.")
+@click.option("--ref", "refs", multiple=True, metavar="SPEC",
+              help="A tool version this one was based on (repeatable; stored exactly).")
+@click.option("--transform", "transforms", multiple=True, help="A transform tag (repeatable).")
+@json_option
+def add(paths: tuple[str, ...], name: str | None, owner: str | None, origin: str | None,
+        message: str | None, created_by: str | None, session_id: str | None,
+        prompt: str | None, refs: tuple[str, ...], transforms: tuple[str, ...],
+        as_json: bool) -> None:
+    """Publish files as new versions; '-' reads stdin (needs --name).
+
+    A directory publishes each regular file in it (hidden files excepted), named
+    by its file name without extension. Content equal to a tool's latest makes
+    no new version. Several paths are published in one transaction: all or none.
+    """
+    sources = collect(paths, name)
+    provenance = dict(owner=owner, message=message, created_by=created_by,
+                      session_id=session_id, prompt=prompt, references=refs,
+                      transforms=transforms)
+    items = [
+        NewVersion(tool, data, executable=exe, source=where, origin=origin or where,
+                   **provenance)  # type: ignore[arg-type]
+        for tool, data, exe, where in sources
+    ]
+    results = obj().open(create=True).publish_many(items)
+    render_published(results, as_json)
+
+
+def collect(paths: tuple[str, ...], name: str | None) -> list[tuple[str, bytes, bool, str]]:
+    """Read every source before anything is written: (name, content, exec bit, origin)."""
+    if name is not None:
+        specs.validate_name(name)
+        if len(paths) != 1:
+            raise InvalidInput("--name names one tool; give exactly one PATH with it")
+    found: list[tuple[str, bytes, bool, str]] = []
+    for raw in paths:
+        if raw == "-":
+            if name is None:
+                raise InvalidInput("reading a tool from stdin ('-') needs --name NAME")
+            found.append((name, sys.stdin.buffer.read(), False, "stdin"))
+            continue
+        path = Path(raw)
+        if path.is_dir():
+            if name is not None:
+                raise InvalidInput(f"--name cannot name every file of the folder {raw}")
+            found += [_read(p, p.stem) for p in _folder(path)]
+        elif path.is_file():
+            found.append(_read(path, name or path.stem))
+        elif path.exists():
+            raise InvalidInput(f"{raw} is not a regular file or folder")
+        else:
+            raise InvalidInput(f"{raw}: no such file or folder")
+    _no_duplicates(found)
+    return found
+
+
+def _folder(path: Path) -> list[Path]:
+    files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+    if not files:
+        raise InvalidInput(f"folder {path} holds no tool files")
+    return files
+
+
+def _read(path: Path, tool: str) -> tuple[str, bytes, bool, str]:
+    try:
+        specs.validate_name(tool)
+    except InvalidInput as exc:
+        raise InvalidInput(f"{path}: {exc}; rename the file or give --name") from None
+    executable = bool(path.stat().st_mode & 0o111)
+    return tool, path.read_bytes(), executable, str(path.resolve())
+
+
+def _no_duplicates(found: list[tuple[str, bytes, bool, str]]) -> None:
+    seen: dict[str, str] = {}
+    for tool, _, _, where in found:
+        if tool in seen and where != "stdin":
+            raise InvalidInput(
+                f"{seen[tool]} and {where} would both publish tool '{tool}'; "
+                "publish them separately or rename one"
+            )
+        seen[tool] = where
+
+
+def render_published(results: list[Published], as_json: bool) -> None:
+    """Print publish results: one line each, or the JSON list of SPEC §5."""
+    if wants_json(as_json):
+        emit_json([r.to_dict() for r in results])
+        return
+    for r in results:
+        state = "published" if r.created else "unchanged"
+        click.echo(f"{r.name}:{r.version}  {state}  sha256:{r.sha256[:12]}")
+
+
+@click.command()
+@click.argument("name")
+@click.argument("version", metavar="V")
+@click.option("-m", "--message", help="Why the rollback.")
+@json_option
+def rollback(name: str, version: str, message: str | None, as_json: bool) -> None:
+    """Publish version V's content again as a new version (history only moves forward).
+
+    V is a version number or any selector of NAME (previous, -2, a label…).
+    """
+    do_rollback(obj().open(), specs.parse_name(name), version, message, as_json)
+
+
+def do_rollback(vault: Vault, name: str, selector: str, message: str | None,
+                as_json: bool) -> None:
+    """Shared by ``rollback`` and ``versions NAME rollback V``."""
+    target = vault.get(f"{name}:{selector}")
+    result = vault.rollback(name, target.version, message=message)
+    if wants_json(as_json):
+        emit_json(result.to_dict())
+    elif result.created:
+        click.echo(f"{name}:{result.version}  published  rollback of version {target.version}")
+    else:
+        click.echo(f"{name}:{result.version}  unchanged  already has the content of "
+                   f"version {target.version}")

@@ -160,15 +160,24 @@ def _hex(text: str, digits: str) -> str:
     return digits
 
 
+def _number(digits: str) -> int:
+    try:
+        return int(digits)
+    except ValueError:  # over Python's limit on int() of a long digit string
+        raise InvalidSpec(
+            f"version number of {len(digits)} digits is too long; accepted forms: {FORMS}"
+        ) from None
+
+
 def _selector(text: str, name: str, sel: str, prefix: str) -> Spec:
     if sel in KEYWORDS:
         return Spec(name, Kind(sel), prefix=prefix)
     number, _, pinned = sel.partition("@sha256:")
     if NUMBER_RE.fullmatch(number):
         sha = _hex(text, pinned) if pinned or sel != number else None
-        return Spec(name, Kind.NUMBER, int(number), sha, prefix)
+        return Spec(name, Kind.NUMBER, _number(number), sha, prefix)
     if sel.startswith("-") and NUMBER_RE.fullmatch(sel[1:]):
-        return Spec(name, Kind.BACK, int(sel[1:]), prefix=prefix)
+        return Spec(name, Kind.BACK, _number(sel[1:]), prefix=prefix)
     if LABEL_RE.fullmatch(sel) and sel.lower() not in KEYWORDS:
         return Spec(name, Kind.LABEL, sel, prefix=prefix)
     raise InvalidSpec(f"invalid version selector in {text!r}: {_why(sel)}; accepted forms: {FORMS}")

@@ -17,8 +17,8 @@ from toolvault.errors import (
     PermissionDenied,
     SchemaTooNew,
     StoreError,
-    ToolvaultError,
     TooLarge,
+    ToolvaultError,
 )
 from toolvault.models import Diff, Problem, Published, Report, Tool, Version
 from toolvault.spec import Spec, format_spec, parse
@@ -41,8 +41,8 @@ __all__ = [
     "SchemaTooNew",
     "Spec",
     "StoreError",
-    "Tool",
     "TooLarge",
+    "Tool",
     "ToolvaultError",
     "Vault",
     "Version",

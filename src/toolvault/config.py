@@ -44,7 +44,7 @@ class Config:
         owner = data.get("owner") or os.environ.get("TOOLVAULT_OWNER") or _user()
         size = data.get("max_tool_size", DEFAULT_MAX_SIZE)
         if not isinstance(owner, str):
-            raise InvalidInput(f"{path}: owner must be a string, e.g. owner = \"alice\"")
+            raise InvalidInput(f'{path}: owner must be a string, e.g. owner = "alice"')
         if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
             raise InvalidInput(f"{path}: max_tool_size must be a positive number of bytes")
         return cls(owner=owner, max_tool_size=size, raw=tuple(data.items()))

@@ -15,7 +15,7 @@ from types import TracebackType
 
 from toolvault import spec as specs
 from toolvault.config import Config, resolve_home
-from toolvault.errors import Conflict, InvalidInput, InvalidSpec, NotFound, ToolvaultError, TooLarge
+from toolvault.errors import InvalidInput, InvalidSpec, NotFound, TooLarge, ToolvaultError
 from toolvault.materialize import CommandsTree, ToolView
 from toolvault.models import Diff, Migration, Problem, Published, Report, Tool, Version
 from toolvault.spec import Kind, Spec
@@ -196,16 +196,26 @@ class Vault:
         self._materialize({r.name for r in results if r.created})
         return results
 
-    def rollback(self, name: str, version: int, *, message: str | None = None,
-                 created_by: str | None = None) -> Published:
+    def rollback(
+        self, name: str, version: int, *, message: str | None = None, created_by: str | None = None
+    ) -> Published:
         """Publish version ``version``'s content again as a new version (SPEC §3)."""
         old = self.cat(Spec(specs.parse_name(name), Kind.NUMBER, version))
         assert old.content is not None
-        return self.publish_many([NewVersion(
-            old.name, old.content, executable=old.executable, origin=f"rollback:{old.ref}",
-            created_by=created_by, message=message or f"rollback to version {version}",
-            rollback_of=version, references=(old.ref,),
-        )])[0]
+        return self.publish_many(
+            [
+                NewVersion(
+                    old.name,
+                    old.content,
+                    executable=old.executable,
+                    origin=f"rollback:{old.ref}",
+                    created_by=created_by,
+                    message=message or f"rollback to version {version}",
+                    rollback_of=version,
+                    references=(old.ref,),
+                )
+            ]
+        )[0]
 
     def sync(self) -> list[str]:
         """Rebuild ``commands/`` from the database; returns what it had to fix."""
@@ -222,14 +232,20 @@ class Vault:
         with self.store.snapshot():
             versions = [v for v in self.store.all_versions() if not wanted or v.name in wanted]
             shas = {v.sha256 for v in versions}
-            blobs = {s: (size, data) for s, size, data in self.store.blobs() if not wanted or s in shas}
+            blobs = {
+                s: (size, data) for s, size, data in self.store.blobs() if not wanted or s in shas
+            }
             views = [v for v in self._views() if not wanted or v.name in wanted]
         problems = _blob_problems(blobs) + _chain_problems(versions, blobs)
         tree = self.tree.check(views)
         if wanted:
             tree = [p for p in tree if p.name in wanted]
-        checked = {"tools": len(views), "versions": len(versions), "blobs": len(blobs),
-                   "files": len(versions) + len(views)}
+        checked = {
+            "tools": len(views),
+            "versions": len(versions),
+            "blobs": len(blobs),
+            "files": len(versions) + len(views),
+        }
         return Report(checked, tuple(problems + tree))
 
     # -- internals ----------------------------------------------------------------------------
@@ -323,17 +339,28 @@ class Vault:
         self.store.ensure_tool(item.name, owner, now)
         self.store.put_blob(sha, item.content)
         number = latest.version + 1 if latest else 1
-        self.store.insert_version(Version(
-            name=item.name, version=number, sha256=sha, size=len(item.content),
-            executable=bool(item.executable),
-            previous_version=latest.version if latest else None,
-            previous_sha256=latest.sha256 if latest else None,
-            created_at=item.created_at or now, recorded_at=now,
-            created_by=item.created_by or self.config.owner, owner=owner, origin=item.origin,
-            session_id=item.session_id, prompt=item.prompt, message=item.message,
-            references=tuple(item.references), transforms=tuple(item.transforms),
-            rollback_of=item.rollback_of,
-        ))
+        self.store.insert_version(
+            Version(
+                name=item.name,
+                version=number,
+                sha256=sha,
+                size=len(item.content),
+                executable=bool(item.executable),
+                previous_version=latest.version if latest else None,
+                previous_sha256=latest.sha256 if latest else None,
+                created_at=item.created_at or now,
+                recorded_at=now,
+                created_by=item.created_by or self.config.owner,
+                owner=owner,
+                origin=item.origin,
+                session_id=item.session_id,
+                prompt=item.prompt,
+                message=item.message,
+                references=tuple(item.references),
+                transforms=tuple(item.transforms),
+                rollback_of=item.rollback_of,
+            )
+        )
         return Published(item.name, number, sha, True)
 
     def _blob(self, sha256: str) -> bytes:
@@ -368,8 +395,9 @@ class Vault:
             ) from exc
 
 
-def fetch_tool(conn: Vault | str | os.PathLike[str], name: str,
-               version: int | None = None) -> Version:
+def fetch_tool(
+    conn: Vault | str | os.PathLike[str], name: str, version: int | None = None
+) -> Version:
     """The PRD's call: the latest (``version=None``) or a given version, with content.
 
     ``conn`` is an open :class:`Vault` or the path of a vault's home folder.
@@ -400,29 +428,38 @@ def _blob_problems(blobs: dict[str, tuple[int, bytes]]) -> list[Problem]:
         if actual != sha:
             problems.append(Problem("blob", None, None, f"blob {sha} hashes to {actual}"))
         elif size != len(data):
-            problems.append(Problem("blob", None, None, f"blob {sha} says {size} bytes, holds {len(data)}"))
+            detail = f"blob {sha} records {size} bytes but holds {len(data)}"
+            problems.append(Problem("blob", None, None, detail))
     return problems
 
 
 def _chain_problems(versions: list[Version], blobs: dict[str, tuple[int, bytes]]) -> list[Problem]:
+    """Each tool's versions are 1..n, each linked to the one before by number and hash."""
     problems: list[Problem] = []
     prev: Version | None = None
     for v in versions:
         if prev is not None and prev.name != v.name:
             prev = None
-        expected = 1 if prev is None else prev.version + 1
-        if v.version != expected:
-            problems.append(Problem("chain", v.name, v.version, f"expected version {expected} here; versions are missing"))
-        want_prev = None if prev is None else prev.sha256
-        if v.previous_sha256 != want_prev or v.previous_version != (prev.version if prev else None):
-            problems.append(Problem(
-                "chain", v.name, v.version,
-                f"previous is recorded as {v.previous_version}@{(v.previous_sha256 or '-')[:12]}, "
-                f"but the version before is {prev.version if prev else '-'}@{(want_prev or '-')[:12]}",
-            ))
+        problems += [Problem("chain", v.name, v.version, d) for d in _link_problems(v, prev)]
         if v.sha256 not in blobs:
             problems.append(Problem("blob", v.name, v.version, f"content {v.sha256} is missing"))
         elif blobs[v.sha256][0] != v.size:
-            problems.append(Problem("size", v.name, v.version, f"size {v.size} but content has {blobs[v.sha256][0]} bytes"))
+            detail = f"records size {v.size} but its content has {blobs[v.sha256][0]} bytes"
+            problems.append(Problem("size", v.name, v.version, detail))
         prev = v
     return problems
+
+
+def _link_problems(v: Version, prev: Version | None) -> list[str]:
+    found = []
+    expected = 1 if prev is None else prev.version + 1
+    if v.version != expected:
+        found.append(f"expected version {expected} here: versions are missing")
+    have = (v.previous_version, v.previous_sha256)
+    want = (prev.version, prev.sha256) if prev else (None, None)
+    if have != want:
+        found.append(
+            f"previous is recorded as {have[0]}@{(have[1] or '-')[:12]}, "
+            f"but the version before it is {want[0]}@{(want[1] or '-')[:12]}"
+        )
+    return found

@@ -86,13 +86,18 @@ def show(spec: str, as_json: bool) -> None:
 
 @click.command(context_settings={"ignore_unknown_options": False})
 @click.argument("name")
-@click.argument("action", required=False, default="list",
-                type=click.Choice(["list", "history", "diff", "rollback"]))
+@click.argument(
+    "action",
+    required=False,
+    default="list",
+    type=click.Choice(["list", "history", "diff", "rollback"]),
+)
 @click.argument("args", nargs=-1)
 @click.option("-m", "--message", help="Message for rollback.")
 @json_option
-def versions(name: str, action: str, args: tuple[str, ...], message: str | None,
-             as_json: bool) -> None:
+def versions(
+    name: str, action: str, args: tuple[str, ...], message: str | None, as_json: bool
+) -> None:
     """Version command: list (default) | history | diff A B | rollback V."""
     name = specs.parse_name(name)
     wanted = {"list": 0, "history": 0, "diff": 2, "rollback": 1}[action]
@@ -119,8 +124,9 @@ def versions(name: str, action: str, args: tuple[str, ...], message: str | None,
 @click.argument("old")
 @click.argument("new", required=False)
 @click.option("--stat", is_flag=True, help="Only count added and removed lines.")
-@click.option("-U", "--unified", "context", type=click.IntRange(0), default=3,
-              help="Lines of context.")
+@click.option(
+    "-U", "--unified", "context", type=click.IntRange(0), default=3, help="Lines of context."
+)
 @json_option
 def diff(old: str, new: str | None, stat: bool, context: int, as_json: bool) -> None:
     """Unified diff between two versions; with one spec, between it and its previous."""
@@ -134,8 +140,10 @@ def render_diff(d: Diff, stat: bool, as_json: bool) -> None:
         emit_json(d.to_dict())
         return
     if stat:
-        click.echo(f"{d.old.name}:{d.old.version} -> {d.new.name}:{d.new.version}: "
-                   f"{d.added} insertion(s)(+), {d.removed} deletion(s)(-)")
+        click.echo(
+            f"{d.old.name}:{d.old.version} -> {d.new.name}:{d.new.version}: "
+            f"{d.added} insertion(s)(+), {d.removed} deletion(s)(-)"
+        )
         return
     colours = {"+": "green", "-": "red", "@": "cyan"}
     for line in d.lines:
@@ -176,12 +184,18 @@ def _history(found: list[Version], as_json: bool) -> None:
         emit_json([v.to_dict() for v in found])
         return
     for v in reversed(found):
-        click.echo(click.style(f"{v.name}:{v.version}", bold=True)
-                   + f"  {v.sha256[:12]}  {v.created_at}  by {v.created_by or '-'}")
+        click.echo(
+            click.style(f"{v.name}:{v.version}", bold=True)
+            + f"  {v.sha256[:12]}  {v.created_at}  by {v.created_by or '-'}"
+        )
         chain = f"after {v.previous_version}" if v.previous_version else "first version"
         click.echo(f"    {chain}" + (f"; rollback of {v.rollback_of}" if v.rollback_of else ""))
-        for label, value in (("origin", v.origin), ("message", v.message),
-                             ("prompt", v.prompt), ("session", v.session_id)):
+        for label, value in (
+            ("origin", v.origin),
+            ("message", v.message),
+            ("prompt", v.prompt),
+            ("session", v.session_id),
+        ):
             if value:
                 click.echo(f"    {label}: {value}")
         for ref in v.references:

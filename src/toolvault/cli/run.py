@@ -13,9 +13,7 @@ from toolvault.cli._common import obj
 from toolvault.errors import InvalidInput
 
 
-@click.command(
-    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False}
-)
+@click.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
 @click.argument("spec")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def run(spec: str, args: tuple[str, ...]) -> None:

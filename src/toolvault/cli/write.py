@@ -23,14 +23,28 @@ from toolvault.vault import NewVersion, Vault
 @click.option("--created-by", help="Author or agent (default: the local identity).")
 @click.option("--session", "session_id", help="Session id of the agent that wrote it.")
 @click.option("--prompt", help="The prompt that produced it.")
-@click.option("--ref", "refs", multiple=True, metavar="SPEC",
-              help="A tool version this one was based on (repeatable; stored exactly).")
+@click.option(
+    "--ref",
+    "refs",
+    multiple=True,
+    metavar="SPEC",
+    help="A tool version this one was based on (repeatable; stored exactly).",
+)
 @click.option("--transform", "transforms", multiple=True, help="A transform tag (repeatable).")
 @json_option
-def add(paths: tuple[str, ...], name: str | None, owner: str | None, origin: str | None,
-        message: str | None, created_by: str | None, session_id: str | None,
-        prompt: str | None, refs: tuple[str, ...], transforms: tuple[str, ...],
-        as_json: bool) -> None:
+def add(
+    paths: tuple[str, ...],
+    name: str | None,
+    owner: str | None,
+    origin: str | None,
+    message: str | None,
+    created_by: str | None,
+    session_id: str | None,
+    prompt: str | None,
+    refs: tuple[str, ...],
+    transforms: tuple[str, ...],
+    as_json: bool,
+) -> None:
     """Publish files as new versions; '-' reads stdin (needs --name).
 
     A directory publishes each regular file in it (hidden files excepted), named
@@ -38,12 +52,17 @@ def add(paths: tuple[str, ...], name: str | None, owner: str | None, origin: str
     no new version. Several paths are published in one transaction: all or none.
     """
     sources = collect(paths, name)
-    provenance = dict(owner=owner, message=message, created_by=created_by,
-                      session_id=session_id, prompt=prompt, references=refs,
-                      transforms=transforms)
+    provenance = dict(
+        owner=owner,
+        message=message,
+        created_by=created_by,
+        session_id=session_id,
+        prompt=prompt,
+        references=refs,
+        transforms=transforms,
+    )
     items = [
-        NewVersion(tool, data, executable=exe, source=where, origin=origin or where,
-                   **provenance)  # type: ignore[arg-type]
+        NewVersion(tool, data, executable=exe, source=where, origin=origin or where, **provenance)  # type: ignore[arg-type]
         for tool, data, exe, where in sources
     ]
     results = obj().open(create=True).publish_many(items)
@@ -128,8 +147,7 @@ def rollback(name: str, version: str, message: str | None, as_json: bool) -> Non
     do_rollback(obj().open(), specs.parse_name(name), version, message, as_json)
 
 
-def do_rollback(vault: Vault, name: str, selector: str, message: str | None,
-                as_json: bool) -> None:
+def do_rollback(vault: Vault, name: str, selector: str, message: str | None, as_json: bool) -> None:
     """Shared by ``rollback`` and ``versions NAME rollback V``."""
     target = vault.get(f"{name}:{selector}")
     result = vault.rollback(name, target.version, message=message)
@@ -138,5 +156,7 @@ def do_rollback(vault: Vault, name: str, selector: str, message: str | None,
     elif result.created:
         click.echo(f"{name}:{result.version}  published  rollback of version {target.version}")
     else:
-        click.echo(f"{name}:{result.version}  unchanged  already has the content of "
-                   f"version {target.version}")
+        click.echo(
+            f"{name}:{result.version}  unchanged  already has the content of "
+            f"version {target.version}"
+        )

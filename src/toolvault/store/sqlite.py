@@ -21,6 +21,7 @@ from toolvault.store.migrations import STEPS, Step
 
 BUSY_TIMEOUT_MS = 60_000
 LOCK_RETRIES = 20
+MAX_INTEGER = 2**63 - 1  # SQLite's largest INTEGER
 
 VERSION_COLUMNS = (
     "name, version, sha256, size, executable, previous_version, previous_sha256, created_at, "
@@ -259,17 +260,25 @@ class SQLiteStore:
 
     def version(self, name: str, number: int, content: bool = False) -> Version | None:
         """Version ``number`` of ``name``."""
+        if number > MAX_INTEGER:  # SQLite cannot even compare it; no such version exists
+            return None
         return self._one("v.name = ? AND v.version = ?", (name, number), content)
 
     def back(self, name: str, steps: int, content: bool = False) -> Version | None:
         """The version ``steps`` before the latest (0 = latest)."""
-        return self._one("v.name = ?", (name,), content, f"ORDER BY v.version DESC LIMIT 1 OFFSET {steps:d}")
+        if steps > MAX_INTEGER:
+            return None
+        return self._one(
+            "v.name = ?", (name,), content, f"ORDER BY v.version DESC LIMIT 1 OFFSET {steps:d}"
+        )
 
     def by_sha_prefix(self, name: str, prefix: str, content: bool = False) -> list[Version]:
         """Versions of ``name`` whose sha256 starts with ``prefix``, newest first."""
         hi = prefix + "g"  # every hex string with this prefix sorts below it
         return self._many(
-            "v.name = ? AND v.sha256 >= ? AND v.sha256 < ?", (name, prefix, hi), content,
+            "v.name = ? AND v.sha256 >= ? AND v.sha256 < ?",
+            (name, prefix, hi),
+            content,
             "ORDER BY v.version DESC",
         )
 
@@ -338,10 +347,26 @@ class SQLiteStore:
         self._q(
             f"INSERT INTO versions ({VERSION_COLUMNS}) VALUES ({', '.join('?' * 20)})",
             (
-                v.name, v.version, v.sha256, v.size, int(v.executable), v.previous_version,
-                v.previous_sha256, v.created_at, v.recorded_at, v.created_by, v.owner, v.origin,
-                v.session_id, v.prompt, v.message, json.dumps(list(v.references)),
-                json.dumps(list(v.transforms)), v.rollback_of, v.signature, v.key_id,
+                v.name,
+                v.version,
+                v.sha256,
+                v.size,
+                int(v.executable),
+                v.previous_version,
+                v.previous_sha256,
+                v.created_at,
+                v.recorded_at,
+                v.created_by,
+                v.owner,
+                v.origin,
+                v.session_id,
+                v.prompt,
+                v.message,
+                json.dumps(list(v.references)),
+                json.dumps(list(v.transforms)),
+                v.rollback_of,
+                v.signature,
+                v.key_id,
             ),
         )
 

@@ -1,0 +1,5 @@
+"""``python -m toolvault.cli``."""
+
+from toolvault.cli import main
+
+main()

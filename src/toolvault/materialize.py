@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from toolvault.models import Problem, Version
+from toolvault.models import Entry, Problem
 
 TMP_PREFIX = ".tmp-"
 
@@ -36,11 +36,15 @@ class ToolView:
     owner: str
     lifecycle: str
     latest: int | None  # target of the symlink; None = no symlink (retired)
-    versions: tuple[Version, ...]
+    versions: tuple[Entry, ...]
 
 
 def metadata_bytes(view: ToolView) -> bytes:
-    """The derived ``metadata.json`` of a tool, byte-for-byte deterministic."""
+    """The derived ``metadata.json`` of a tool, byte-for-byte deterministic.
+
+    Encoded in one call so that json's C encoder does the work: this file is
+    rewritten on every publish and must stay cheap for tools with many versions.
+    """
     doc = {
         "format": 1,
         "tool": view.name,
@@ -49,20 +53,20 @@ def metadata_bytes(view: ToolView) -> bytes:
         "latest": view.latest,
         "versions": [
             {
-                "version": v.version,
-                "hash": v.sha256,
-                "size": v.size,
-                "executable": v.executable,
-                "previous_version": v.previous_version,
-                "previous_hash": v.previous_sha256,
-                "created_at": v.created_at,
-                "created_by": v.created_by,
-                "rollback_of": v.rollback_of,
+                "version": e.version,
+                "hash": e.sha256,
+                "size": e.size,
+                "executable": bool(e.executable),
+                "previous_version": e.previous_version,
+                "previous_hash": e.previous_sha256,
+                "created_at": e.created_at,
+                "created_by": e.created_by,
+                "rollback_of": e.rollback_of,
             }
-            for v in view.versions
+            for e in view.versions
         ],
     }
-    return (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode()
+    return (json.dumps(doc, sort_keys=True) + "\n").encode()
 
 
 class CommandsTree:
@@ -138,7 +142,7 @@ class CommandsTree:
             path = folder / str(v.version)
             problem = _file_problem(path, v)
             if problem:
-                problems.append(Problem(problem[0], v.name, v.version, problem[1]))
+                problems.append(Problem(problem[0], view.name, v.version, problem[1]))
         if not _same_bytes(folder / "metadata.json", metadata_bytes(view)):
             problems.append(
                 Problem("metadata", view.name, None, f"{folder / 'metadata.json'} differs")
@@ -225,7 +229,7 @@ def _same_file(path: Path, data: bytes, executable: bool) -> bool:
     return (path.stat().st_mode & 0o777) == (0o755 if executable else 0o644)
 
 
-def _file_problem(path: Path, v: Version) -> tuple[str, str] | None:
+def _file_problem(path: Path, v: Entry) -> tuple[str, str] | None:
     if path.is_symlink() or not path.is_file():
         return ("missing", f"{path} is missing")
     data = path.read_bytes()

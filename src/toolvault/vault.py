@@ -370,14 +370,13 @@ class Vault:
         return data
 
     def _views(self, names: Iterable[str] | None = None) -> list[ToolView]:
-        tools = self.store.tools()
-        if names is not None:
-            wanted = set(names)
-            tools = [t for t in tools if t.name in wanted]
-        return [self._view(t) for t in tools]
+        if names is None:
+            return [self._view(t) for t in self.store.tools()]
+        found = (self.store.tool(n) for n in sorted(names))
+        return [self._view(t) for t in found if t is not None]
 
     def _view(self, tool: Tool) -> ToolView:
-        versions = tuple(self.store.versions(tool.name))
+        versions = tuple(self.store.entries(tool.name))
         latest = None if tool.lifecycle == "retired" else tool.latest_version
         return ToolView(tool.name, tool.owner, tool.lifecycle, latest, versions)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from toolvault.errors import SchemaTooNew, StoreError
-from toolvault.models import Migration, Tool, Version
+from toolvault.models import ENTRY_COLUMNS, Entry, Migration, Tool, Version
 from toolvault.store.migrations import STEPS, Step
 
 BUSY_TIMEOUT_MS = 60_000
@@ -285,6 +285,13 @@ class SQLiteStore:
     def versions(self, name: str) -> list[Version]:
         """All versions of ``name``, oldest first."""
         return self._many("v.name = ?", (name,), False, "ORDER BY v.version")
+
+    def entries(self, name: str) -> list[Entry]:
+        """The light per-version records the commands/ tree is built from."""
+        rows = self._q(
+            f"SELECT {ENTRY_COLUMNS} FROM versions WHERE name = ? ORDER BY version", (name,)
+        )
+        return [Entry._make(r) for r in rows]
 
     def all_versions(self) -> Iterator[Version]:
         """Every version of every tool, by name then number."""

@@ -81,10 +81,11 @@ class Tool:
     name: str
     owner: str
     lifecycle: str
-    latest_version: int
+    latest_version: int | None  # newest version that is not yanked
     versions: int
     created_at: str
     updated_at: str
+    lifecycle_message: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of ``ls --json`` (SPEC §5)."""
@@ -109,6 +110,75 @@ class Published:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of ``add --json`` items."""
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One entry of the hash-chained audit log."""
+
+    seq: int
+    at: str
+    actor: str
+    action: str
+    tool: str | None
+    version: int | None
+    details: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+    def body(self) -> dict[str, Any]:
+        """The fields the entry's hash covers (all but the hash itself)."""
+        data = asdict(self)
+        data.pop("hash")
+        return data
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON shape of ``audit --json`` items."""
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    """A movable named pointer to a version."""
+
+    name: str
+    label: str
+    version: int
+    set_at: str
+    set_by: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON shape of a label."""
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Yank:
+    """A version marked as not to be used."""
+
+    name: str
+    version: int
+    reason: str
+    at: str
+    actor: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON shape of a yank."""
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class TrustedKey:
+    """A public key whose signatures verify."""
+
+    name: str
+    key_id: str
+    public_key: str
+    added_at: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON shape of ``trust list``."""
         return asdict(self)
 
 

@@ -7,16 +7,20 @@ is applied together with its row in ``schema_migrations`` in one transaction.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One migration: its number, its name and its SQL per dialect."""
+    """One migration: its number, its name, its SQL per dialect, and an optional
+    data step run after the SQL in the same transaction (given the store)."""
 
     id: int
     name: str
     sqlite: str
+    data: Callable[[Any], None] | None = None
 
 
 INITIAL_SQLITE = """
@@ -80,3 +84,79 @@ BEGIN SELECT RAISE(ABORT, 'toolvault: blobs are immutable'); END;
 """
 
 STEPS: tuple[Step, ...] = (Step(1, "initial_schema", INITIAL_SQLITE),)
+
+
+GOVERNANCE_SQLITE = """
+-- Append-only, hash-chained record of every write. hash is the SHA-256 of the
+-- canonical JSON of the other columns and prev_hash the hash of the entry
+-- before, so an edited, removed or reordered entry breaks the chain right there.
+CREATE TABLE audit (
+    seq       INTEGER PRIMARY KEY,
+    at        TEXT NOT NULL,
+    actor     TEXT NOT NULL,
+    action    TEXT NOT NULL,
+    tool      TEXT,
+    version   INTEGER,
+    details   TEXT NOT NULL DEFAULT '{}',
+    prev_hash TEXT NOT NULL,
+    hash      TEXT NOT NULL
+);
+CREATE INDEX audit_by_tool ON audit (tool, seq);
+CREATE TRIGGER audit_immutable_update BEFORE UPDATE ON audit
+BEGIN SELECT RAISE(ABORT, 'toolvault: the audit log is append-only'); END;
+CREATE TRIGGER audit_immutable_delete BEFORE DELETE ON audit
+BEGIN SELECT RAISE(ABORT, 'toolvault: the audit log is append-only'); END;
+
+-- Movable named pointers (fmt:stable). The row is the current state; every
+-- set, move and delete is also an audit entry, which verify compares it with.
+CREATE TABLE labels (
+    name    TEXT NOT NULL,
+    label   TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    set_at  TEXT NOT NULL,
+    set_by  TEXT NOT NULL,
+    PRIMARY KEY (name, label),
+    FOREIGN KEY (name, version) REFERENCES versions (name, version)
+);
+
+-- A yanked version stays readable by its number but latest, previous and -K
+-- skip it. Yanks are permanent: the reason is part of the record.
+CREATE TABLE yanks (
+    name    TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    reason  TEXT NOT NULL,
+    at      TEXT NOT NULL,
+    actor   TEXT NOT NULL,
+    PRIMARY KEY (name, version),
+    FOREIGN KEY (name, version) REFERENCES versions (name, version)
+);
+CREATE TRIGGER yanks_immutable_update BEFORE UPDATE ON yanks
+BEGIN SELECT RAISE(ABORT, 'toolvault: yanks are permanent'); END;
+CREATE TRIGGER yanks_immutable_delete BEFORE DELETE ON yanks
+BEGIN SELECT RAISE(ABORT, 'toolvault: yanks are permanent'); END;
+
+-- Public keys whose signatures verify. Removing one is allowed (and audited):
+-- the versions it signed then show up in verify.
+CREATE TABLE trusted_keys (
+    name       TEXT PRIMARY KEY,
+    key_id     TEXT NOT NULL UNIQUE,
+    public_key TEXT NOT NULL,
+    added_at   TEXT NOT NULL
+);
+
+-- Why a tool was deprecated or retired, shown by run and show.
+ALTER TABLE tools ADD COLUMN lifecycle_message TEXT;
+"""
+
+
+def adopt_existing_versions(store: Any) -> None:
+    """Versions stored before the audit log existed get an ``adopt`` entry each,
+    so that verify can hold every version against the log."""
+    from toolvault.signing import version_digests
+
+    for v in list(store.all_versions()):
+        actor = v.created_by or v.owner or "unknown"
+        store.append_audit(v.recorded_at, actor, "adopt", v.name, v.version, version_digests(v))
+
+
+STEPS = (*STEPS, Step(2, "governance", GOVERNANCE_SQLITE, adopt_existing_versions))

@@ -16,12 +16,33 @@ from pathlib import Path
 from typing import Any
 
 from toolvault.errors import SchemaTooNew, StoreError
-from toolvault.models import ENTRY_COLUMNS, Entry, Migration, Tool, Version
+from toolvault.hashing import GENESIS, canonical, entry_hash
+from toolvault.models import (
+    ENTRY_COLUMNS,
+    AuditEntry,
+    Entry,
+    Label,
+    Migration,
+    Tool,
+    TrustedKey,
+    Version,
+    Yank,
+)
 from toolvault.store.migrations import STEPS, Step
 
 BUSY_TIMEOUT_MS = 60_000
 LOCK_RETRIES = 20
 MAX_INTEGER = 2**63 - 1  # SQLite's largest INTEGER
+
+# latest_version counts only versions that are not yanked; versions counts all.
+TOOL_SELECT = (
+    "SELECT t.name, t.owner, t.lifecycle, "
+    "max(CASE WHEN y.version IS NULL THEN v.version END), count(v.version), "
+    "t.created_at, t.updated_at, t.lifecycle_message FROM tools t "
+    "JOIN versions v ON v.name = t.name "
+    "LEFT JOIN yanks y ON y.name = v.name AND y.version = v.version"
+)
+NOT_YANKED = "NOT EXISTS (SELECT 1 FROM yanks y WHERE y.name = v.name AND y.version = v.version)"
 
 VERSION_COLUMNS = (
     "name, version, sha256, size, executable, previous_version, previous_sha256, created_at, "
@@ -55,6 +76,15 @@ def _only_comments(sql: str) -> bool:
 
 def _json_list(text: str) -> tuple[str, ...]:
     return () if text == "[]" else tuple(json.loads(text))
+
+
+def _details(text: str) -> dict[str, Any]:
+    """Audit details as stored; text that is not a JSON object is kept for verify to see."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return {"unparsable": text}
+    return data if isinstance(data, dict) else {"unparsable": text}
 
 
 def row_to_version(row: Sequence[Any], content: bytes | None = None) -> Version:
@@ -230,6 +260,8 @@ class SQLiteStore:
                     continue
                 for statement in split_sql(step.sqlite):
                     self._q(statement)
+                if step.data is not None:
+                    step.data(self)
                 self._q(
                     "INSERT INTO schema_migrations (id, name, applied_at) VALUES (?, ?, ?)",
                     (step.id, step.name, utcnow()),
@@ -268,9 +300,12 @@ class SQLiteStore:
         """The version ``steps`` before the latest (0 = latest)."""
         if steps > MAX_INTEGER:
             return None
-        return self._one(
-            "v.name = ?", (name,), content, f"ORDER BY v.version DESC LIMIT 1 OFFSET {steps:d}"
-        )
+        tail = f"ORDER BY v.version DESC LIMIT 1 OFFSET {steps:d}"
+        return self._one(f"v.name = ? AND {NOT_YANKED}", (name,), content, tail)
+
+    def newest(self, name: str) -> Version | None:
+        """The highest-numbered version, yanked or not: the head of the chain."""
+        return self._one("v.name = ?", (name,), False, "ORDER BY v.version DESC LIMIT 1")
 
     def by_sha_prefix(self, name: str, prefix: str, content: bool = False) -> list[Version]:
         """Versions of ``name`` whose sha256 starts with ``prefix``, newest first."""
@@ -380,3 +415,109 @@ class SQLiteStore:
     def integrity_check(self) -> list[str]:
         """SQLite's own structural check; ``['ok']`` when sound."""
         return [r[0] for r in self._q("PRAGMA integrity_check")]
+
+    # -- governance ----------------------------------------------------------------
+
+    def set_lifecycle(self, name: str, lifecycle: str, message: str | None, now: str) -> None:
+        """Change a tool's lifecycle (active, deprecated, retired)."""
+        self._q(
+            "UPDATE tools SET lifecycle = ?, lifecycle_message = ?, updated_at = ? WHERE name = ?",
+            (lifecycle, message, now, name),
+        )
+
+    def set_owner(self, name: str, owner: str, now: str) -> None:
+        """Transfer a tool to a new owner."""
+        self._q("UPDATE tools SET owner = ?, updated_at = ? WHERE name = ?", (owner, now, name))
+
+    def labels(self, name: str | None = None) -> list[Label]:
+        """Current labels, of one tool or of all."""
+        sql = "SELECT name, label, version, set_at, set_by FROM labels"
+        if name is None:
+            return [Label(*r) for r in self._q(f"{sql} ORDER BY name, label")]
+        return [Label(*r) for r in self._q(f"{sql} WHERE name = ? ORDER BY label", (name,))]
+
+    def label(self, name: str, label: str) -> Label | None:
+        """One label, or None."""
+        row = self._q(
+            "SELECT name, label, version, set_at, set_by FROM labels WHERE name = ? AND label = ?",
+            (name, label),
+        ).fetchone()
+        return Label(*row) if row else None
+
+    def set_label(self, lab: Label) -> None:
+        """Create or move a label."""
+        self._q(
+            "INSERT INTO labels (name, label, version, set_at, set_by) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (name, label) DO UPDATE SET version = excluded.version, "
+            "set_at = excluded.set_at, set_by = excluded.set_by",
+            (lab.name, lab.label, lab.version, lab.set_at, lab.set_by),
+        )
+
+    def delete_label(self, name: str, label: str) -> None:
+        """Remove a label."""
+        self._q("DELETE FROM labels WHERE name = ? AND label = ?", (name, label))
+
+    def yanks(self, name: str | None = None) -> list[Yank]:
+        """Yanked versions, of one tool or of all."""
+        sql = "SELECT name, version, reason, at, actor FROM yanks"
+        if name is None:
+            return [Yank(*r) for r in self._q(f"{sql} ORDER BY name, version")]
+        return [Yank(*r) for r in self._q(f"{sql} WHERE name = ? ORDER BY version", (name,))]
+
+    def yank(self, y: Yank) -> None:
+        """Mark a version as yanked."""
+        self._q(
+            "INSERT INTO yanks (name, version, reason, at, actor) VALUES (?, ?, ?, ?, ?)",
+            (y.name, y.version, y.reason, y.at, y.actor),
+        )
+
+    def trusted_keys(self) -> list[TrustedKey]:
+        """Every trusted public key, by name."""
+        rows = self._q("SELECT name, key_id, public_key, added_at FROM trusted_keys ORDER BY name")
+        return [TrustedKey(*r) for r in rows]
+
+    def add_trusted_key(self, key: TrustedKey) -> None:
+        """Trust a public key under a name."""
+        self._q(
+            "INSERT INTO trusted_keys (name, key_id, public_key, added_at) VALUES (?, ?, ?, ?)",
+            (key.name, key.key_id, key.public_key, key.added_at),
+        )
+
+    def remove_trusted_key(self, name: str) -> None:
+        """Stop trusting a key."""
+        self._q("DELETE FROM trusted_keys WHERE name = ?", (name,))
+
+    # -- audit log ---------------------------------------------------------------------
+
+    def append_audit(
+        self,
+        at: str,
+        actor: str,
+        action: str,
+        tool: str | None,
+        version: int | None,
+        details: dict[str, Any],
+    ) -> AuditEntry:
+        """Append one entry, chained to the last; call inside the write it records."""
+        last = self._q("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+        seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+        body = AuditEntry(seq, at, actor, action, tool, version, details, prev, "").body()
+        entry = AuditEntry(**body, hash=entry_hash(body))
+        self._q(
+            "INSERT INTO audit (seq, at, actor, action, tool, version, details, prev_hash, hash) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (seq, at, actor, action, tool, version, canonical(details).decode(), prev, entry.hash),
+        )
+        return entry
+
+    def audit(self, tool: str | None = None) -> list[AuditEntry]:
+        """The audit log in order, or one tool's entries."""
+        sql = "SELECT seq, at, actor, action, tool, version, details, prev_hash, hash FROM audit"
+        rows = (
+            self._q(f"{sql} ORDER BY seq")
+            if tool is None
+            else self._q(f"{sql} WHERE tool = ? ORDER BY seq", (tool,))
+        )
+        return [
+            AuditEntry(r[0], r[1], r[2], r[3], r[4], r[5], _details(r[6]), r[7], r[8]) for r in rows
+        ]

@@ -1,0 +1,191 @@
+"""Ed25519 signing of versions: keys on disk, canonical payloads, checks.
+
+``cryptography`` is imported only inside the functions that sign or verify, so
+reading tools never pays for it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from toolvault.errors import InvalidInput, NotFound
+from toolvault.hashing import canonical
+from toolvault.spec import LABEL_RE
+
+PREFIX = "ed25519:"
+SIGNED_FIELDS = (
+    "name", "version", "sha256", "previous_sha256", "created_at", "created_by", "owner",
+    "origin", "prompt", "references",
+)  # fmt: skip
+# Which group a signed field belongs to, so that verify can say what was changed.
+GROUPS = {
+    "content": ("sha256",),
+    "chain": ("name", "version", "previous_sha256"),
+    "provenance": ("created_at", "created_by", "owner", "origin", "prompt", "references"),
+}
+
+
+def payload(fields: dict[str, Any]) -> bytes:
+    """The exact bytes a version signature covers (SPEC §6)."""
+    return canonical({k: _plain(fields[k]) for k in SIGNED_FIELDS})
+
+
+def group_digests(fields: dict[str, Any]) -> dict[str, str]:
+    """A SHA-256 per field group, recorded in the audit log at publish time."""
+    return {
+        group: hashlib.sha256(canonical({k: _plain(fields[k]) for k in keys})).hexdigest()
+        for group, keys in GROUPS.items()
+    }
+
+
+def version_fields(v: Any) -> dict[str, Any]:
+    """The signed fields of a :class:`~toolvault.models.Version`."""
+    return {k: getattr(v, k) for k in SIGNED_FIELDS}
+
+
+def version_digests(v: Any) -> dict[str, str]:
+    """What the audit log records of a version, to find later which group changed."""
+    return group_digests(version_fields(v))
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def key_id(public_raw: bytes) -> str:
+    """A short, stable id derived from the public key."""
+    return hashlib.sha256(public_raw).hexdigest()[:16]
+
+
+def encode_public(public_raw: bytes) -> str:
+    """``ed25519:<base64>``, the printable form of a public key."""
+    return PREFIX + base64.b64encode(public_raw).decode()
+
+
+def decode_public(text: str) -> bytes:
+    """Parse ``ed25519:<base64>`` into the 32 raw bytes of a public key."""
+    text = text.strip()
+    if not text.startswith(PREFIX):
+        raise InvalidInput(f"a public key looks like 'ed25519:<base64>', not {text[:40]!r}")
+    try:
+        raw = base64.b64decode(text[len(PREFIX) :], validate=True)
+    except ValueError:
+        raise InvalidInput("the public key after 'ed25519:' is not valid base64") from None
+    if len(raw) != 32:
+        raise InvalidInput(f"an Ed25519 public key has 32 bytes, this one has {len(raw)}")
+    return raw
+
+
+def check_key_name(name: str) -> str:
+    """Key and trust names follow the label rule: a letter, then letters, digits, _ and -."""
+    if not LABEL_RE.fullmatch(name):
+        raise InvalidInput(
+            f"invalid key name {name!r}: start with a letter; use letters, digits, '_' and '-'"
+        )
+    return name
+
+
+@dataclass(frozen=True, slots=True)
+class KeyInfo:
+    """A signing key on disk (the private part never leaves ``keys/``)."""
+
+    name: str
+    key_id: str
+    public: str
+
+    def to_dict(self) -> dict[str, str]:
+        """JSON shape of ``keys list``."""
+        return {"name": self.name, "key_id": self.key_id, "public": self.public}
+
+
+class Signer:
+    """A loaded private key that signs payloads."""
+
+    def __init__(self, name: str, private: Any) -> None:
+        from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+        self.name = name
+        self._private = private
+        raw = private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        self.public_raw: bytes = raw
+        self.key_id = key_id(raw)
+
+    def sign(self, data: bytes) -> str:
+        """Base64 Ed25519 signature of ``data``."""
+        return base64.b64encode(self._private.sign(data)).decode()
+
+
+class KeyRing:
+    """Private keys under ``<home>/keys`` (folder 0700, files 0600)."""
+
+    def __init__(self, home: Path) -> None:
+        self.folder = home / "keys"
+
+    def generate(self, name: str) -> KeyInfo:
+        """Create a new key pair named ``name``; refuse to overwrite one."""
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+        from cryptography.hazmat.primitives.serialization import (
+            Encoding,
+            NoEncryption,
+            PrivateFormat,
+        )
+
+        path = self._path(check_key_name(name))
+        if path.exists():
+            raise InvalidInput(f"key {name!r} exists already ({path}); choose another name")
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private = Ed25519PrivateKey.generate()
+        pem = private.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(pem)
+        return self._info(name, Signer(name, private))
+
+    def load(self, name: str) -> Signer:
+        """Load the private key ``name``."""
+        from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+        path = self._path(check_key_name(name))
+        if not path.exists():
+            have = ", ".join(k.name for k in self.list()) or "none"
+            raise NotFound(
+                f"no signing key named {name!r} (keys: {have}); "
+                f"create one with 'toolvault keys generate {name}'"
+            )
+        try:
+            private = load_pem_private_key(path.read_bytes(), password=None)
+        except ValueError as exc:
+            raise InvalidInput(f"{path} is not a usable private key: {exc}") from None
+        return Signer(name, private)
+
+    def list(self) -> list[KeyInfo]:
+        """Every key in the folder, by name."""
+        if not self.folder.is_dir():
+            return []
+        names = sorted(p.stem for p in self.folder.glob("*.key"))
+        return [self._info(n, self.load(n)) for n in names]
+
+    def _path(self, name: str) -> Path:
+        return self.folder / f"{name}.key"
+
+    @staticmethod
+    def _info(name: str, signer: Signer) -> KeyInfo:
+        return KeyInfo(name, signer.key_id, encode_public(signer.public_raw))
+
+
+def verify_signature(public_raw: bytes, signature: str, data: bytes) -> bool:
+    """True when ``signature`` (base64) is a valid Ed25519 signature of ``data``."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    try:
+        raw_sig = base64.b64decode(signature, validate=True)
+        Ed25519PublicKey.from_public_bytes(public_raw).verify(raw_sig, data)
+    except (InvalidSignature, ValueError):
+        return False
+    return True

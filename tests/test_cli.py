@@ -99,7 +99,7 @@ def test_json_shapes(greet: Path) -> None:
         "name", "version", "sha256", "size", "executable", "previous_version",
         "previous_sha256", "created_at", "recorded_at", "created_by", "owner", "origin",
         "session_id", "prompt", "message", "references", "transforms", "rollback_of",
-        "signature", "key_id", "tool",
+        "signature", "key_id", "tool", "signature_status", "yanked", "labels",
     }  # fmt: skip
     assert set(shown) == fields
     assert shown["message"] == "second" and shown["previous_version"] == 1
@@ -110,7 +110,14 @@ def test_json_shapes(greet: Path) -> None:
     assert [(v["name"], v["version"]) for v in every] == [("greet", 1), ("greet", 2)]
     assert js("verify") == {
         "ok": True,
-        "checked": {"tools": 1, "versions": 2, "blobs": 2, "files": 3},
+        "checked": {
+            "tools": 1,
+            "versions": 2,
+            "blobs": 2,
+            "signatures": 0,
+            "audit_entries": 2,
+            "files": 3,
+        },
         "problems": [],
     }
     assert json.loads(ok("--json", "ls").stdout) == [tool]

@@ -27,6 +27,8 @@ class Config:
 
     owner: str
     max_tool_size: int = DEFAULT_MAX_SIZE
+    sign_with: str | None = None
+    require_signatures: bool = False
     raw: tuple[tuple[str, Any], ...] = ()
 
     @classmethod
@@ -47,7 +49,13 @@ class Config:
             raise InvalidInput(f'{path}: owner must be a string, e.g. owner = "alice"')
         if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
             raise InvalidInput(f"{path}: max_tool_size must be a positive number of bytes")
-        return cls(owner=owner, max_tool_size=size, raw=tuple(data.items()))
+        sign_with = data.get("sign_with")
+        if sign_with is not None and not isinstance(sign_with, str):
+            raise InvalidInput(f'{path}: sign_with must name a key, e.g. sign_with = "laptop"')
+        require = data.get("require_signatures", False)
+        if not isinstance(require, bool):
+            raise InvalidInput(f"{path}: require_signatures must be true or false")
+        return cls(owner, size, sign_with, require, tuple(data.items()))
 
 
 def _user() -> str:

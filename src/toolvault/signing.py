@@ -53,6 +53,11 @@ def version_digests(v: Any) -> dict[str, str]:
     return group_digests(version_fields(v))
 
 
+def audit_record(v: Any) -> dict[str, Any]:
+    """The details of the audit entry that records a stored version."""
+    return {**version_digests(v), "sha256": v.sha256, "owner": v.owner, "signed_by": v.key_id}
+
+
 def _plain(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 

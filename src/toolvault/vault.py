@@ -12,12 +12,34 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
+from toolvault import integrity
 from toolvault import spec as specs
 from toolvault.config import Config, resolve_home
-from toolvault.errors import InvalidInput, InvalidSpec, NotFound, TooLarge, ToolvaultError
+from toolvault.errors import (
+    Conflict,
+    InvalidInput,
+    InvalidSpec,
+    NotFound,
+    PermissionDenied,
+    TooLarge,
+    ToolvaultError,
+)
 from toolvault.materialize import CommandsTree, ToolView
-from toolvault.models import Diff, Migration, Problem, Published, Report, Tool, Version
+from toolvault.models import (
+    AuditEntry,
+    Diff,
+    Label,
+    Migration,
+    Published,
+    Report,
+    Tool,
+    TrustedKey,
+    Version,
+    Yank,
+)
+from toolvault.signing import KeyInfo, KeyRing, Signer, audit_record
 from toolvault.spec import Kind, Spec
 from toolvault.store.sqlite import SQLiteStore, utcnow
 
@@ -49,11 +71,13 @@ class NewVersion:
 class Vault:
     """A versioned tool vault in a home folder: ``vault.db`` plus ``commands/``."""
 
-    def __init__(self, home: Path, store: SQLiteStore) -> None:
+    def __init__(self, home: Path, store: SQLiteStore, actor: str | None = None) -> None:
         self.home = home
         self.store = store
         self.tree = CommandsTree(home)
+        self.keys = KeyRing(home)
         self._config: Config | None = None
+        self._actor = actor
 
     # -- opening -------------------------------------------------------------------
 
@@ -64,12 +88,14 @@ class Vault:
         *,
         create: bool = True,
         migrate: bool = True,
+        actor: str | None = None,
     ) -> Vault:
         """Open the vault in ``home`` (default ``$TOOLVAULT_HOME`` or ``~/.toolvault``).
 
         Pending schema migrations are applied here, once, and nowhere else.
         With ``create=False`` a missing vault is :class:`NotFound` instead of created;
         ``migrate=False`` (for ``db status``) leaves pending migrations pending.
+        ``actor`` is who the audit log names for writes (default: the local owner).
         """
         path = resolve_home(home)
         db = path / "vault.db"
@@ -82,7 +108,7 @@ class Vault:
             if path.exists() and not path.is_dir():
                 raise InvalidInput(f"{path} is not a folder; choose another --home")
             (path / "commands" / ".history").mkdir(parents=True, exist_ok=True)
-        return cls(path, SQLiteStore.open(db, migrate=migrate))
+        return cls(path, SQLiteStore.open(db, migrate=migrate), actor)
 
     def close(self) -> None:
         """Close the database connection."""
@@ -102,6 +128,11 @@ class Vault:
         if self._config is None:
             self._config = Config.load(self.home)
         return self._config
+
+    @property
+    def actor(self) -> str:
+        """Who this vault's writes are attributed to in the audit log."""
+        return self._actor or self.config.owner
 
     # -- reads ------------------------------------------------------------------------
 
@@ -145,6 +176,41 @@ class Vault:
         """Every version of every tool."""
         return list(self.store.all_versions())
 
+    def labels(self, name: str | None = None) -> list[Label]:
+        """Current labels of one tool, or of every tool."""
+        return self.store.labels(None if name is None else self.tool(name).name)
+
+    def yanks(self, name: str | None = None) -> list[Yank]:
+        """Yanked versions of one tool, or of every tool."""
+        return self.store.yanks(None if name is None else self.tool(name).name)
+
+    def yank_of(self, version: Version) -> Yank | None:
+        """The yank record of a version, if it was yanked."""
+        return next(
+            (y for y in self.store.yanks(version.name) if y.version == version.version), None
+        )
+
+    def audit(self, name: str | None = None) -> list[AuditEntry]:
+        """The audit log, or the entries about one tool."""
+        return self.store.audit(None if name is None else specs.parse_name(name))
+
+    def trusted_keys(self) -> list[TrustedKey]:
+        """The trust store."""
+        return self.store.trusted_keys()
+
+    def signature_status(self, v: Version) -> str:
+        """``unsigned``, ``valid (key NAME)``, ``untrusted key ID`` or ``INVALID …``."""
+        if not v.signature:
+            return "unsigned"
+        from toolvault.signing import decode_public, payload, verify_signature, version_fields
+
+        key = next((k for k in self.store.trusted_keys() if k.key_id == v.key_id), None)
+        if key is None:
+            return f"untrusted key {v.key_id}"
+        if verify_signature(decode_public(key.public_key), v.signature, payload(version_fields(v))):
+            return f"valid (key {key.name})"
+        return f"INVALID: does not verify with key {key.name}"
+
     def diff(self, old: str | Spec, new: str | Spec | None = None, context: int = 3) -> Diff:
         """Unified diff from ``old`` to ``new``; with one spec, from its previous version."""
         import difflib
@@ -185,14 +251,20 @@ class Vault:
         """Publish ``content`` as the next version of ``name`` (SPEC §3)."""
         return self.publish_many([NewVersion(name, content, **fields)])[0]  # type: ignore[arg-type]
 
-    def publish_many(self, items: Iterable[NewVersion]) -> list[Published]:
-        """Publish several contents in one transaction: all of them or, on error, none."""
+    def publish_many(
+        self, items: Iterable[NewVersion], *, sign_with: str | None = None
+    ) -> list[Published]:
+        """Publish several contents in one transaction: all of them or, on error, none.
+
+        ``sign_with`` names a key in ``keys/`` (default: ``sign_with`` in config.toml).
+        """
         checked = [self._check(item) for item in items]
         if not checked:
             return []
+        signer = self._signer(sign_with)
         now = utcnow()
         with self.store.write():
-            results = [self._insert(item, now) for item in checked]
+            results = [self._insert(item, now, signer) for item in checked]
         self._materialize({r.name for r in results if r.created})
         return results
 
@@ -217,6 +289,102 @@ class Vault:
             ]
         )[0]
 
+    # -- governance ---------------------------------------------------------------------------
+
+    def label(self, spec: str | Spec, label: str) -> Label:
+        """Point ``label`` of the spec's tool at the spec's version (create or move)."""
+        specs.validate_label(label)
+        target = self.get(spec)
+        with self.store.write():
+            old = self.store.label(target.name, label)
+            lab = Label(target.name, label, target.version, utcnow(), self.actor)
+            self.store.set_label(lab)
+            details = {"label": label, "version": target.version, "from": old and old.version}
+            self._audit("label", target.name, target.version, details)
+        return lab
+
+    def delete_label(self, name: str, label: str) -> None:
+        """Remove a label."""
+        tool = self.tool(name)
+        with self.store.write():
+            old = self.store.label(tool.name, label)
+            if old is None:
+                raise NotFound(self._missing(Spec(tool.name, Kind.LABEL, label)))
+            self.store.delete_label(tool.name, label)
+            self._audit("unlabel", tool.name, old.version, {"label": label})
+
+    def yank(self, spec: str | Spec, reason: str) -> Yank:
+        """Mark a version as not to be used: latest, previous and -K skip it from now on."""
+        if not reason.strip():
+            raise InvalidInput("a yank needs a reason: --reason 'why it must not be used'")
+        target = self.get(spec)
+        with self.store.write():
+            if self.yank_of(target):
+                raise Conflict(f"{target.name}:{target.version} is yanked already")
+            y = Yank(target.name, target.version, reason, utcnow(), self.actor)
+            self.store.yank(y)
+            self._audit("yank", target.name, target.version, {"reason": reason})
+        self._materialize({target.name})
+        return y
+
+    def set_lifecycle(self, name: str, lifecycle: str, message: str | None = None) -> Tool:
+        """Deprecate, retire or reactivate a tool (retired tools leave PATH, keep history)."""
+        actions = {"deprecated": "deprecate", "retired": "retire", "active": "reactivate"}
+        if lifecycle not in actions:
+            raise InvalidInput(f"lifecycle must be one of {', '.join(actions)}, not {lifecycle!r}")
+        tool = self.tool(name)
+        if tool.lifecycle == lifecycle:
+            return tool
+        with self.store.write():
+            self.store.set_lifecycle(tool.name, lifecycle, message, utcnow())
+            self._audit(actions[lifecycle], tool.name, None, {"message": message})
+        self._materialize({tool.name})
+        return self.tool(tool.name)
+
+    def transfer(self, name: str, new_owner: str) -> Tool:
+        """Make ``new_owner`` the owner of a tool (audited)."""
+        if not new_owner.strip():
+            raise InvalidInput("the new owner must not be empty")
+        tool = self.tool(name)
+        with self.store.write():
+            self.store.set_owner(tool.name, new_owner, utcnow())
+            self._audit("owner", tool.name, None, {"from": tool.owner, "to": new_owner})
+        self._materialize({tool.name})
+        return self.tool(tool.name)
+
+    def generate_key(self, name: str, *, trust: bool = True) -> KeyInfo:
+        """Create a signing key in ``keys/``; by default also trust its public half."""
+        info = self.keys.generate(name)
+        if trust:
+            self.trust(name, info.public)
+        return info
+
+    def trust(self, name: str, public: str) -> TrustedKey:
+        """Trust a public key (``ed25519:<base64>``) under a name."""
+        from toolvault.signing import check_key_name, decode_public, key_id
+
+        check_key_name(name)
+        kid = key_id(decode_public(public))
+        with self.store.write():
+            for k in self.store.trusted_keys():
+                if k.name == name or k.key_id == kid:
+                    raise Conflict(f"the trust store has this name or key already: {k.name} "
+                                   f"({k.key_id}); remove it first")  # fmt: skip
+            key = TrustedKey(name, kid, public.strip(), utcnow())
+            self.store.add_trusted_key(key)
+            self._audit("trust-add", None, None, {"name": name, "key_id": kid})
+        return key
+
+    def untrust(self, name: str) -> None:
+        """Remove a key from the trust store: versions it signed no longer verify."""
+        with self.store.write():
+            key = next((k for k in self.store.trusted_keys() if k.name == name), None)
+            if key is None:
+                have = ", ".join(k.name for k in self.store.trusted_keys()) or "none"
+                raise NotFound(f"no trusted key named {name!r} (trusted: {have})")
+            self.store.remove_trusted_key(name)
+            self._audit("trust-remove", None, None, {"name": name, "key_id": key.key_id})
+
     def sync(self) -> list[str]:
         """Rebuild ``commands/`` from the database; returns what it had to fix."""
         with self.tree.locked():
@@ -225,28 +393,50 @@ class Vault:
     # -- verify -------------------------------------------------------------------------------
 
     def verify(self, names: Sequence[str] = ()) -> Report:
-        """Recompute hashes and chains and compare the tree; report every problem."""
+        """Recompute hashes, chains, the audit log and signatures, compare the tree and
+        the governance records with the log; report every problem with its place."""
         wanted = {specs.parse_name(n) for n in names}
         for name in wanted:
             self.tool(name)
         with self.store.snapshot():
-            versions = [v for v in self.store.all_versions() if not wanted or v.name in wanted]
-            shas = {v.sha256 for v in versions}
-            blobs = {
-                s: (size, data) for s, size, data in self.store.blobs() if not wanted or s in shas
-            }
+            state = self._state(wanted)
             views = [v for v in self._views() if not wanted or v.name in wanted]
-        problems = _blob_problems(blobs) + _chain_problems(versions, blobs)
-        tree = self.tree.check(views)
+        records = {
+            (tool, version): (e.seq, digests)
+            for e in state.audit
+            for tool, version, digests in integrity.recorded_versions(e)
+        }
+        problems = (
+            integrity.check_blobs(state.blobs)
+            + integrity.check_chains(state.versions, state.blobs)
+            + integrity.check_audit_chain(state.audit)
+            + integrity.check_recorded(state.versions, records)
+            + integrity.check_signatures(
+                state.versions, state.trusted, self.config.require_signatures, records
+            )
+            + integrity.check_governance(state)
+            + self.tree.check(views)
+        )
         if wanted:
-            tree = [p for p in tree if p.name in wanted]
+            problems = [p for p in problems if p.name is None or p.name in wanted]
         checked = {
             "tools": len(views),
-            "versions": len(versions),
-            "blobs": len(blobs),
-            "files": len(versions) + len(views),
+            "versions": len(state.versions),
+            "blobs": len(state.blobs),
+            "signatures": sum(1 for v in state.versions if v.signature),
+            "audit_entries": len(state.audit),
+            "files": len(state.versions) + len(views),
         }
-        return Report(checked, tuple(problems + tree))
+        return Report(checked, tuple(problems))
+
+    def _state(self, wanted: set[str]) -> integrity.State:
+        versions = [v for v in self.store.all_versions() if not wanted or v.name in wanted]
+        shas = {v.sha256 for v in versions}
+        blobs = {s: (n, data) for s, n, data in self.store.blobs() if not wanted or s in shas}
+        return integrity.State(
+            versions, blobs, self.store.audit(), self.store.labels(), self.store.yanks(),
+            self.store.tools(), self.store.trusted_keys(),
+        )  # fmt: skip
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -272,21 +462,26 @@ class Vault:
                     "starting with it; give more hex digits"
                 )
             return matches[0] if matches else None
-        return None  # labels arrive with governance
+        assert isinstance(s.value, str)
+        label = self.store.label(s.name, s.value)
+        return self.store.version(s.name, label.version, content) if label else None
 
     def _missing(self, s: Spec) -> str:
         tool = self.store.tool(s.name)
         if tool is None:
             return self._no_tool(s.name)
-        have = f"tool '{s.name}' has versions 1..{tool.latest_version}"
-        if tool.latest_version == 1:
+        have = f"tool '{s.name}' has versions 1..{tool.versions}"
+        if tool.versions == 1:
             have = f"tool '{s.name}' has only version 1"
+        if tool.latest_version is None and s.back is not None:
+            return f"every version of '{s.name}' is yanked; name one by number ({have[5:]})"
         if s.kind is Kind.NUMBER:
             return f"{have}; there is no version {s.value}"
         if s.kind is Kind.SHA:
             return f"{have}; none has a sha256 starting with {s.value}"
         if s.kind is Kind.LABEL:
-            return f"tool '{s.name}' has no label '{s.value}'"
+            names = ", ".join(lb.label for lb in self.store.labels(s.name)) or "none"
+            return f"tool '{s.name}' has no label '{s.value}' (labels: {names})"
         return f"{have}; there is no version {s.back} before the latest"
 
     def _no_tool(self, name: str) -> str:
@@ -330,38 +525,60 @@ class Vault:
         except NotFound as exc:
             raise NotFound(f"reference '{ref}' does not resolve: {exc}") from None
 
-    def _insert(self, item: NewVersion, now: str) -> Published:
+    def _signer(self, name: str | None) -> Signer | None:
+        name = name or self.config.sign_with
+        if name is None:
+            if self.config.require_signatures:
+                raise PermissionDenied(
+                    "this vault requires signatures (require_signatures = true): publish with "
+                    "--sign KEY, or set sign_with = KEY in config.toml"
+                )
+            return None
+        return self.keys.load(name)
+
+    def _audit(
+        self, action: str, tool: str | None, version: int | None, details: dict[str, Any]
+    ) -> None:
+        self.store.append_audit(utcnow(), self.actor, action, tool, version, details)
+
+    def _insert(self, item: NewVersion, now: str, signer: Signer | None = None) -> Published:
         sha = hashlib.sha256(item.content).hexdigest()
         latest = self.store.back(item.name, 0)
         if latest is not None and latest.sha256 == sha:
             return Published(item.name, latest.version, sha, False)
-        owner = self.store.tool_owner(item.name) or item.owner or self.config.owner
+        head = self.store.newest(item.name)  # the chain goes on from yanked versions too
+        tool = self.store.tool(item.name)
+        owner = tool.owner if tool else item.owner or self.config.owner
         self.store.ensure_tool(item.name, owner, now)
         self.store.put_blob(sha, item.content)
-        number = latest.version + 1 if latest else 1
-        self.store.insert_version(
-            Version(
-                name=item.name,
-                version=number,
-                sha256=sha,
-                size=len(item.content),
-                executable=bool(item.executable),
-                previous_version=latest.version if latest else None,
-                previous_sha256=latest.sha256 if latest else None,
-                created_at=item.created_at or now,
-                recorded_at=now,
-                created_by=item.created_by or self.config.owner,
-                owner=owner,
-                origin=item.origin,
-                session_id=item.session_id,
-                prompt=item.prompt,
-                message=item.message,
-                references=tuple(item.references),
-                transforms=tuple(item.transforms),
-                rollback_of=item.rollback_of,
-            )
+        version = Version(
+            name=item.name,
+            version=head.version + 1 if head else 1,
+            sha256=sha,
+            size=len(item.content),
+            executable=bool(item.executable),
+            previous_version=head.version if head else None,
+            previous_sha256=head.sha256 if head else None,
+            created_at=item.created_at or now,
+            recorded_at=now,
+            created_by=item.created_by or self.actor,
+            owner=owner,
+            origin=item.origin,
+            session_id=item.session_id,
+            prompt=item.prompt,
+            message=item.message,
+            references=tuple(item.references),
+            transforms=tuple(item.transforms),
+            rollback_of=item.rollback_of,
         )
-        return Published(item.name, number, sha, True)
+        if signer is not None:
+            version = _signed(version, signer)
+        self.store.insert_version(version)
+        self._audit("publish", item.name, version.version, audit_record(version))
+        if tool is not None and tool.lifecycle == "retired":
+            self.store.set_lifecycle(item.name, "active", None, now)
+            self._audit("reactivate", item.name, None, {"message": "published again"})
+        return Published(item.name, version.version, sha, True)
 
     def _blob(self, sha256: str) -> bytes:
         data = self.store.blob(sha256)
@@ -420,45 +637,8 @@ def _terminated(lines: Iterable[str]) -> Iterable[str]:
         yield line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
 
 
-def _blob_problems(blobs: dict[str, tuple[int, bytes]]) -> list[Problem]:
-    problems = []
-    for sha, (size, data) in blobs.items():
-        actual = hashlib.sha256(data).hexdigest()
-        if actual != sha:
-            problems.append(Problem("blob", None, None, f"blob {sha} hashes to {actual}"))
-        elif size != len(data):
-            detail = f"blob {sha} records {size} bytes but holds {len(data)}"
-            problems.append(Problem("blob", None, None, detail))
-    return problems
+def _signed(v: Version, signer: Signer) -> Version:
+    from toolvault.signing import payload, version_fields
 
-
-def _chain_problems(versions: list[Version], blobs: dict[str, tuple[int, bytes]]) -> list[Problem]:
-    """Each tool's versions are 1..n, each linked to the one before by number and hash."""
-    problems: list[Problem] = []
-    prev: Version | None = None
-    for v in versions:
-        if prev is not None and prev.name != v.name:
-            prev = None
-        problems += [Problem("chain", v.name, v.version, d) for d in _link_problems(v, prev)]
-        if v.sha256 not in blobs:
-            problems.append(Problem("blob", v.name, v.version, f"content {v.sha256} is missing"))
-        elif blobs[v.sha256][0] != v.size:
-            detail = f"records size {v.size} but its content has {blobs[v.sha256][0]} bytes"
-            problems.append(Problem("size", v.name, v.version, detail))
-        prev = v
-    return problems
-
-
-def _link_problems(v: Version, prev: Version | None) -> list[str]:
-    found = []
-    expected = 1 if prev is None else prev.version + 1
-    if v.version != expected:
-        found.append(f"expected version {expected} here: versions are missing")
-    have = (v.previous_version, v.previous_sha256)
-    want = (prev.version, prev.sha256) if prev else (None, None)
-    if have != want:
-        found.append(
-            f"previous is recorded as {have[0]}@{(have[1] or '-')[:12]}, "
-            f"but the version before it is {want[0]}@{(want[1] or '-')[:12]}"
-        )
-    return found
+    signature = signer.sign(payload(version_fields(v)))
+    return replace(v, signature=signature, key_id=signer.key_id)

@@ -29,6 +29,14 @@ COMMANDS = {
     "verify": "admin",
     "sync": "admin",
     "db": "admin",
+    "label": "govern",
+    "yank": "govern",
+    "deprecate": "govern",
+    "retire": "govern",
+    "owner": "govern",
+    "audit": "govern",
+    "keys": "govern",
+    "trust": "govern",
 }
 
 

@@ -7,7 +7,7 @@ import sys
 import click
 
 from toolvault import spec as specs
-from toolvault.cli._common import emit_json, json_option, obj, table, wants_json
+from toolvault.cli._common import emit_json, json_option, obj, table, wants_json, warn
 from toolvault.errors import InvalidSpec
 from toolvault.models import Diff, Version
 from toolvault.spec import Kind
@@ -52,6 +52,8 @@ def cat(spec: str, as_json: bool) -> None:
         _listing(vault, parsed.name, as_json)
         return
     version = vault.cat(parsed)
+    if parsed.kind in (Kind.NUMBER, Kind.SHA, Kind.LABEL):
+        warn_if_yanked(vault, version)
     if wants_json(as_json):
         emit_json(version.to_dict(content=True))
         return
@@ -68,8 +70,15 @@ def show(spec: str, as_json: bool) -> None:
     vault = obj().open()
     version = vault.get(spec)
     tool = vault.tool(version.name)
+    yanked = vault.yank_of(version)
+    labels = [lb.label for lb in vault.labels(version.name) if lb.version == version.version]
+    governance = {
+        "signature_status": vault.signature_status(version),
+        "yanked": yanked.reason if yanked else None,
+        "labels": labels,
+    }
     if wants_json(as_json):
-        emit_json({**version.to_dict(), "tool": tool.to_dict()})
+        emit_json({**version.to_dict(), **governance, "tool": tool.to_dict()})
         return
     fields = version.to_dict()
     click.echo(f"{version.name}:{version.version}")
@@ -79,9 +88,13 @@ def show(spec: str, as_json: bool) -> None:
         if isinstance(value, list):
             value = ", ".join(value) if value else "-"
         click.echo(f"  {key + ':':<18}{'-' if value is None else value}")
+    click.echo(f"  {'signed:':<18}{governance['signature_status']}")
+    click.echo(f"  {'labels:':<18}{', '.join(labels) or '-'}")
+    click.echo(f"  {'yanked:':<18}{yanked.reason if yanked else 'no'}")
     click.echo(f"  {'tool owner:':<18}{tool.owner}")
-    click.echo(f"  {'lifecycle:':<18}{tool.lifecycle}")
-    click.echo(f"  {'latest:':<18}{tool.latest_version} of {tool.versions}")
+    message = f" ({tool.lifecycle_message})" if tool.lifecycle_message else ""
+    click.echo(f"  {'lifecycle:':<18}{tool.lifecycle}{message}")
+    click.echo(f"  {'latest:':<18}{tool.latest_version or '-'} of {tool.versions}")
 
 
 @click.command(context_settings={"ignore_unknown_options": False})
@@ -132,6 +145,13 @@ def diff(old: str, new: str | None, stat: bool, context: int, as_json: bool) -> 
     """Unified diff between two versions; with one spec, between it and its previous."""
     vault = obj().open()
     render_diff(vault.diff(old, new, context=context), stat, as_json)
+
+
+def warn_if_yanked(vault: Vault, version: Version) -> None:
+    """A yanked version is still readable by its number, with a warning."""
+    yanked = vault.yank_of(version)
+    if yanked:
+        warn(f"{version.name}:{version.version} is yanked: {yanked.reason}")
 
 
 def render_diff(d: Diff, stat: bool, as_json: bool) -> None:

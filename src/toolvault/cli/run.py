@@ -9,7 +9,8 @@ import tempfile
 
 import click
 
-from toolvault.cli._common import obj
+from toolvault.cli._common import obj, warn
+from toolvault.cli.read import warn_if_yanked
 from toolvault.errors import InvalidInput
 
 
@@ -24,6 +25,11 @@ def run(spec: str, args: tuple[str, ...]) -> None:
     """
     vault = obj().open()
     version = vault.cat(spec)
+    warn_if_yanked(vault, version)
+    tool = vault.tool(version.name)
+    if tool.lifecycle != "active":
+        why = f": {tool.lifecycle_message}" if tool.lifecycle_message else ""
+        warn(f"{tool.name} is {tool.lifecycle}{why}")
     if not version.executable:
         raise InvalidInput(
             f"{version.name}:{version.version} is not executable (no '#!' line and no "

@@ -31,6 +31,15 @@ from toolvault.vault import NewVersion, Vault
     help="A tool version this one was based on (repeatable; stored exactly).",
 )
 @click.option("--transform", "transforms", multiple=True, help="A transform tag (repeatable).")
+@click.option(
+    "--sign",
+    "sign",
+    is_flag=False,
+    flag_value="",
+    default=None,
+    metavar="[KEY]",
+    help="Sign the new versions with KEY (alone: sign_with from config.toml, or the only key).",
+)
 @json_option
 def add(
     paths: tuple[str, ...],
@@ -43,6 +52,7 @@ def add(
     prompt: str | None,
     refs: tuple[str, ...],
     transforms: tuple[str, ...],
+    sign: str | None,
     as_json: bool,
 ) -> None:
     """Publish files as new versions; '-' reads stdin (needs --name).
@@ -65,8 +75,22 @@ def add(
         NewVersion(tool, data, executable=exe, source=where, origin=origin or where, **provenance)  # type: ignore[arg-type]
         for tool, data, exe, where in sources
     ]
-    results = obj().open(create=True).publish_many(items)
+    vault = obj().open(create=True)
+    results = vault.publish_many(items, sign_with=_key_name(vault, sign))
     render_published(results, as_json)
+
+
+def _key_name(vault: Vault, sign: str | None) -> str | None:
+    """``--sign KEY`` names the key; a bare ``--sign`` takes the configured or only one."""
+    if sign is None:
+        return None  # the vault falls back on sign_with from config.toml
+    if sign or vault.config.sign_with:
+        return sign or vault.config.sign_with
+    found = vault.keys.list()
+    if len(found) != 1:
+        have = ", ".join(k.name for k in found) or "none; create one with 'toolvault keys generate'"
+        raise InvalidInput(f"--sign needs a key name: keys are {have}")
+    return found[0].name
 
 
 def collect(paths: tuple[str, ...], name: str | None) -> list[tuple[str, bytes, bool, str]]:

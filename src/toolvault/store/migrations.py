@@ -152,11 +152,11 @@ ALTER TABLE tools ADD COLUMN lifecycle_message TEXT;
 def adopt_existing_versions(store: Any) -> None:
     """Versions stored before the audit log existed get an ``adopt`` entry each,
     so that verify can hold every version against the log."""
-    from toolvault.signing import version_digests
+    from toolvault.signing import audit_record
 
     for v in list(store.all_versions()):
         actor = v.created_by or v.owner or "unknown"
-        store.append_audit(v.recorded_at, actor, "adopt", v.name, v.version, version_digests(v))
+        store.append_audit(v.recorded_at, actor, "adopt", v.name, v.version, audit_record(v))
 
 
 STEPS = (*STEPS, Step(2, "governance", GOVERNANCE_SQLITE, adopt_existing_versions))

@@ -115,8 +115,14 @@ def changed_groups(v: Version, recorded: dict[str, Any] | None) -> list[str]:
 
 
 def check_recorded(versions: list[Version], records: dict[tuple[str, int], Any]) -> list[Problem]:
-    """Every version matches the digests the audit log took when it was stored."""
+    """Every version matches the digests the audit log took when it was stored, and
+    every version the log records is still there."""
     problems = []
+    present = {(v.name, v.version) for v in versions}
+    for (name, number), (seq, _) in sorted(records.items()):
+        if (name, number) not in present:
+            detail = f"audit entry {seq} records this version, but it is not in the database"
+            problems.append(Problem("missing", name, number, detail))
     for v in versions:
         rec = records.get((v.name, v.version))
         if rec is None:

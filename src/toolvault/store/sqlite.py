@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -122,13 +123,33 @@ class SQLiteStore:
     def __init__(self, path: Path, steps: Sequence[Step] = STEPS) -> None:
         self.path = path
         self.steps = tuple(steps)
+        # One connection per thread: a connection holds one transaction at a time,
+        # so threads sharing a store (the daemon) must not share a connection.
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self.db  # noqa: B018 -- connect now, so that a bad path fails at open
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        """This thread's connection, opened on first use."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        return conn
+
+    def _connect(self) -> sqlite3.Connection:
         try:
-            self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            self.db.execute("PRAGMA foreign_keys = ON")
-            self.db.execute("PRAGMA synchronous = FULL")
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA synchronous = FULL")
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot open database {path}: {exc}") from exc
+            raise StoreError(f"cannot open database {self.path}: {exc}") from exc
+        return conn
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -148,8 +169,12 @@ class SQLiteStore:
         return store
 
     def close(self) -> None:
-        """Close the connection."""
-        self.db.close()
+        """Close every connection this store opened."""
+        with self._lock:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
+        self._local = threading.local()
 
     def _ensure_wal(self) -> None:
         mode = self.db.execute("PRAGMA journal_mode").fetchone()[0]

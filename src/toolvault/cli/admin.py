@@ -27,9 +27,16 @@ def init(as_json: bool) -> None:
 
 @click.command()
 @click.argument("names", nargs=-1)
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False),
+    help="Vault home folder (as toolvault --home; handy in a pre-commit hook's args).",
+)
 @json_option
-def verify(names: tuple[str, ...], as_json: bool) -> None:
-    """Check hashes, version chains and the commands/ tree; exit 1 on any problem."""
+def verify(names: tuple[str, ...], home: str | None, as_json: bool) -> None:
+    """Check hashes, chains, the audit log, signatures and commands/; exit 1 on any problem."""
+    if home is not None:
+        obj().home = home
     report = obj().open().verify(names)
     if wants_json(as_json):
         emit_json(report.to_dict())

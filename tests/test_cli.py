@@ -96,11 +96,31 @@ def test_json_shapes(greet: Path) -> None:
     assert (tool["latest_version"], tool["versions"], tool["lifecycle"]) == (2, 2, "active")
     shown = js("show", "greet:2")
     fields = {
-        "name", "version", "sha256", "size", "executable", "previous_version",
-        "previous_sha256", "created_at", "recorded_at", "created_by", "owner", "origin",
-        "session_id", "prompt", "message", "references", "transforms", "rollback_of",
-        "signature", "key_id", "tool", "signature_status", "yanked", "labels",
-    }  # fmt: skip
+        "name",
+        "version",
+        "sha256",
+        "size",
+        "executable",
+        "previous_version",
+        "previous_sha256",
+        "created_at",
+        "recorded_at",
+        "created_by",
+        "owner",
+        "origin",
+        "session_id",
+        "prompt",
+        "message",
+        "references",
+        "transforms",
+        "rollback_of",
+        "signature",
+        "key_id",
+        "tool",
+        "signature_status",
+        "yanked",
+        "labels",
+    }
     assert set(shown) == fields
     assert shown["message"] == "second" and shown["previous_version"] == 1
     assert shown["origin"] == str(greet.resolve())
@@ -126,11 +146,27 @@ def test_json_shapes(greet: Path) -> None:
 def test_provenance_options_are_kept(tmp_path: Path, greet: Path) -> None:
     src = write(tmp_path / "analyzer.py", "print('a')\n", 0o644)
     ok(
-        "add", str(src), "--owner", "team-a", "--origin", "https://example.test/a.py",
-        "-m", "first", "--created-by", "@ai-engineer", "--session", "cli-1",
-        "--prompt", "analyze things", "--ref", "p42:/commands/greet:1",
-        "--transform", "python", "--transform", "parse",
-    )  # fmt: skip
+        "add",
+        str(src),
+        "--owner",
+        "team-a",
+        "--origin",
+        "https://example.test/a.py",
+        "-m",
+        "first",
+        "--created-by",
+        "@ai-engineer",
+        "--session",
+        "cli-1",
+        "--prompt",
+        "analyze things",
+        "--ref",
+        "p42:/commands/greet:1",
+        "--transform",
+        "python",
+        "--transform",
+        "parse",
+    )
     shown = js("show", "analyzer")
     assert shown["owner"] == "team-a" and shown["tool"]["owner"] == "team-a"
     assert shown["origin"] == "https://example.test/a.py"
@@ -285,9 +321,12 @@ def test_run_passes_stdin_stdout_and_exit_code(tmp_path: Path, home: Path) -> No
     ok("add", str(src))
     env = {**os.environ, "TOOLVAULT_HOME": str(home)}
     old = subprocess.run(
-        [*TOOLVAULT, "run", "t:1", "--flag"], input=b"hello\n", capture_output=True,
-        env=env, timeout=60,
-    )  # fmt: skip
+        [*TOOLVAULT, "run", "t:1", "--flag"],
+        input=b"hello\n",
+        capture_output=True,
+        env=env,
+        timeout=60,
+    )
     assert (old.returncode, old.stdout) == (3, b"v1 --flag hello\n")
     latest = subprocess.run(
         [str(home / "commands" / "t")], capture_output=True, timeout=60, check=True

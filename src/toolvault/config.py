@@ -29,7 +29,19 @@ class Config:
     max_tool_size: int = DEFAULT_MAX_SIZE
     sign_with: str | None = None
     require_signatures: bool = False
+    # [sources]: URL prefixes imports may come from (None: any), and the prefixes
+    # whose packs must be signed.
+    sources_allow: tuple[str, ...] | None = None
+    sources_signed: tuple[str, ...] = ()
     raw: tuple[tuple[str, Any], ...] = ()
+
+    def source_allowed(self, url: str) -> bool:
+        """Whether the allow-list admits ``url`` (no list admits everything)."""
+        return self.sources_allow is None or url.startswith(self.sources_allow)
+
+    def source_needs_signature(self, url: str) -> bool:
+        """Whether packs from ``url`` must be signed (vault-wide or by prefix)."""
+        return self.require_signatures or url.startswith(self.sources_signed)
 
     @classmethod
     def load(cls, home: Path) -> Config:
@@ -55,7 +67,23 @@ class Config:
         require = data.get("require_signatures", False)
         if not isinstance(require, bool):
             raise InvalidInput(f"{path}: require_signatures must be true or false")
-        return cls(owner, size, sign_with, require, tuple(data.items()))
+        allow, signed = _sources(data.get("sources", {}), path)
+        return cls(owner, size, sign_with, require, allow, signed, tuple(data.items()))
+
+
+def _sources(table: Any, path: Path) -> tuple[tuple[str, ...] | None, tuple[str, ...]]:
+    if not isinstance(table, dict):
+        raise InvalidInput(f"{path}: [sources] must be a table")
+    allow = table.get("allow")
+    signed = table.get("require_signatures", [])
+    for key, value in (("allow", allow), ("require_signatures", signed)):
+        if value is not None and not (
+            isinstance(value, list) and all(isinstance(v, str) for v in value)
+        ):
+            raise InvalidInput(
+                f'{path}: [sources] {key} must be a list of URL prefixes, e.g. ["https://…"]'
+            )
+    return (None if allow is None else tuple(allow)), tuple(signed or ())
 
 
 def _user() -> str:

@@ -83,8 +83,11 @@ def check_audit_chain(entries: list[AuditEntry]) -> list[Problem]:
     for e in entries:
         where = f"audit entry {e.seq}"
         if e.seq != expected:
-            problems.append(_audit(f"{where}: expected sequence number {expected} (entries missing "
-                                   "or reordered)"))  # fmt: skip
+            problems.append(
+                _audit(
+                    f"{where}: expected sequence number {expected} (entries missing or reordered)"
+                )
+            )
         if e.prev_hash != prev_hash:
             problems.append(_audit(f"{where}: does not link to the entry before it"))
         if entry_hash(e.body()) != e.hash:
@@ -130,10 +133,14 @@ def check_recorded(versions: list[Version], records: dict[tuple[str, int], Any])
             continue
         for group in changed_groups(v, rec[1]):
             fields = ", ".join(GROUPS[group])
-            problems.append(Problem(
-                "tampered", v.name, v.version,
-                f"{group} ({fields}) differs from audit entry {rec[0]} made when it was stored",
-            ))  # fmt: skip
+            problems.append(
+                Problem(
+                    "tampered",
+                    v.name,
+                    v.version,
+                    f"{group} ({fields}) differs from audit entry {rec[0]} made when it was stored",
+                )
+            )
     return problems
 
 
@@ -171,39 +178,82 @@ def _fields(v: Version) -> dict[str, Any]:
     return version_fields(v)
 
 
+class Replay:
+    """The governance state the audit log implies, rebuilt entry by entry."""
+
+    def __init__(self) -> None:
+        self.labels: dict[tuple[str, str], int] = {}
+        self.yanks: dict[tuple[str, int], str] = {}
+        self.owners: dict[str, str] = {}
+        self.lifecycles: dict[str, str] = {}
+        self.trust: dict[str, str] = {}
+
+    def apply(self, e: AuditEntry) -> None:
+        """Fold one entry into the state."""
+        handler = getattr(self, "on_" + e.action.replace("-", "_"), None)
+        if handler is not None:
+            handler(e.tool or "", e.version, e.details)
+
+    def on_publish(self, tool: str, version: int | None, d: dict[str, Any]) -> None:
+        self.owners.setdefault(tool, str(d.get("owner", "")))
+
+    on_adopt = on_publish
+
+    def on_label(self, tool: str, version: int | None, d: dict[str, Any]) -> None:
+        self.labels[(tool, str(d.get("label")))] = int(d.get("version", 0))
+
+    def on_unlabel(self, tool: str, version: int | None, d: dict[str, Any]) -> None:
+        self.labels.pop((tool, str(d.get("label"))), None)
+
+    def on_yank(self, tool: str, version: int | None, d: dict[str, Any]) -> None:
+        self.yanks[(tool, version or 0)] = str(d.get("reason"))
+
+    def on_owner(self, tool: str, version: int | None, d: dict[str, Any]) -> None:
+        self.owners[tool] = str(d.get("to"))
+
+    def on_deprecate(self, tool: str, version: int | None, d: dict[str, Any]) -> None:
+        self.lifecycles[tool] = "deprecated"
+
+    def on_retire(self, tool: str, version: int | None, d: dict[str, Any]) -> None:
+        self.lifecycles[tool] = "retired"
+
+    def on_reactivate(self, tool: str, version: int | None, d: dict[str, Any]) -> None:
+        self.lifecycles[tool] = "active"
+
+    def on_trust_add(self, tool: str, version: int | None, d: dict[str, Any]) -> None:
+        self.trust[str(d.get("name"))] = str(d.get("key_id"))
+
+    def on_trust_remove(self, tool: str, version: int | None, d: dict[str, Any]) -> None:
+        self.trust.pop(str(d.get("name")), None)
+
+    def on_import(self, tool: str, version: int | None, d: dict[str, Any]) -> None:
+        """A pack import states the resulting owner and lifecycle of every tool it touched,
+        and the labels and yanks it restored."""
+        for name, state in (d.get("tools") or {}).items():
+            self.owners[name] = str(state.get("owner"))
+            self.lifecycles[name] = str(state.get("lifecycle"))
+        for lab in d.get("labels") or ():
+            self.labels[(lab["name"], lab["label"])] = int(lab["version"])
+        for y in d.get("yanks") or ():
+            self.yanks[(y["name"], int(y["version"]))] = str(y["reason"])
+
+
 def check_governance(state: State) -> list[Problem]:
     """Labels, yanks, owners, lifecycles and trusted keys are what the audit log says."""
-    labels: dict[tuple[str, str], int] = {}
-    yanks: dict[tuple[str, int], str] = {}
-    owners: dict[str, str] = {}
-    lifecycles: dict[str, str] = {}
-    trust: dict[str, str] = {}
-    for e in state.audit:
-        d, tool = e.details, e.tool or ""
-        if e.action in VERSION_ACTIONS and tool and tool not in owners:
-            owners[tool] = str(d.get("owner", ""))
-        elif e.action == "label":
-            labels[(tool, str(d.get("label")))] = int(d.get("version", 0))
-        elif e.action == "unlabel":
-            labels.pop((tool, str(d.get("label"))), None)
-        elif e.action == "yank" and e.version:
-            yanks[(tool, e.version)] = str(d.get("reason"))
-        elif e.action == "owner":
-            owners[tool] = str(d.get("to"))
-        elif e.action in ("deprecate", "retire", "reactivate"):
-            lifecycles[tool] = {"reactivate": "active"}.get(e.action, e.action + "d")
-        elif e.action == "trust-add":
-            trust[str(d.get("name"))] = str(d.get("key_id"))
-        elif e.action == "trust-remove":
-            trust.pop(str(d.get("name")), None)
+    replay = Replay()
+    for entry in state.audit:
+        replay.apply(entry)
     return (
-        _compare("label", {(lb.name, lb.label): lb.version for lb in state.labels}, labels)
-        + _compare("yank", {(y.name, y.version): y.reason for y in state.yanks}, yanks)
-        + _compare("owner", {t.name: t.owner for t in state.tools}, owners)
-        + _compare("lifecycle", {t.name: t.lifecycle for t in state.tools},
-                   {t.name: lifecycles.get(t.name, "active") for t in state.tools})
-        + _compare("trust", {k.name: k.key_id for k in state.trusted}, trust)
-    )  # fmt: skip
+        _compare("label", {(lb.name, lb.label): lb.version for lb in state.labels}, replay.labels)
+        + _compare("yank", {(y.name, y.version): y.reason for y in state.yanks}, replay.yanks)
+        + _compare("owner", {t.name: t.owner for t in state.tools}, replay.owners)
+        + _compare(
+            "lifecycle",
+            {t.name: t.lifecycle for t in state.tools},
+            {t.name: replay.lifecycles.get(t.name, "active") for t in state.tools},
+        )
+        + _compare("trust", {k.name: k.key_id for k in state.trusted}, replay.trust)
+    )
 
 
 def _compare(kind: str, have: dict[Any, Any], want: dict[Any, Any]) -> list[Problem]:

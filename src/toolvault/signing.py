@@ -19,9 +19,17 @@ from toolvault.spec import LABEL_RE
 
 PREFIX = "ed25519:"
 SIGNED_FIELDS = (
-    "name", "version", "sha256", "previous_sha256", "created_at", "created_by", "owner",
-    "origin", "prompt", "references",
-)  # fmt: skip
+    "name",
+    "version",
+    "sha256",
+    "previous_sha256",
+    "created_at",
+    "created_by",
+    "owner",
+    "origin",
+    "prompt",
+    "references",
+)
 # Which group a signed field belongs to, so that verify can say what was changed.
 GROUPS = {
     "content": ("sha256",),
@@ -55,7 +63,10 @@ def version_digests(v: Any) -> dict[str, str]:
 
 def audit_record(v: Any) -> dict[str, Any]:
     """The details of the audit entry that records a stored version."""
-    return {**version_digests(v), "sha256": v.sha256, "owner": v.owner, "signed_by": v.key_id}
+    record = {**version_digests(v), "sha256": v.sha256, "owner": v.owner, "signed_by": v.key_id}
+    if v.rollback_of is not None:
+        record["rollback_of"] = v.rollback_of
+    return record
 
 
 def _plain(value: Any) -> Any:

@@ -264,8 +264,8 @@ class Vault:
         signer = self._signer(sign_with)
         now = utcnow()
         with self.store.write():
-            results = [self._insert(item, now, signer) for item in checked]
-        self._materialize({r.name for r in results if r.created})
+            results = [self.append_version(item, now, signer)[0] for item in checked]
+        self.refresh_tree({r.name for r in results})  # unchanged ones may have been reactivated
         return results
 
     def rollback(
@@ -300,7 +300,7 @@ class Vault:
             lab = Label(target.name, label, target.version, utcnow(), self.actor)
             self.store.set_label(lab)
             details = {"label": label, "version": target.version, "from": old and old.version}
-            self._audit("label", target.name, target.version, details)
+            self.record("label", target.name, target.version, details)
         return lab
 
     def delete_label(self, name: str, label: str) -> None:
@@ -311,7 +311,7 @@ class Vault:
             if old is None:
                 raise NotFound(self._missing(Spec(tool.name, Kind.LABEL, label)))
             self.store.delete_label(tool.name, label)
-            self._audit("unlabel", tool.name, old.version, {"label": label})
+            self.record("unlabel", tool.name, old.version, {"label": label})
 
     def yank(self, spec: str | Spec, reason: str) -> Yank:
         """Mark a version as not to be used: latest, previous and -K skip it from now on."""
@@ -323,8 +323,8 @@ class Vault:
                 raise Conflict(f"{target.name}:{target.version} is yanked already")
             y = Yank(target.name, target.version, reason, utcnow(), self.actor)
             self.store.yank(y)
-            self._audit("yank", target.name, target.version, {"reason": reason})
-        self._materialize({target.name})
+            self.record("yank", target.name, target.version, {"reason": reason})
+        self.refresh_tree({target.name})
         return y
 
     def set_lifecycle(self, name: str, lifecycle: str, message: str | None = None) -> Tool:
@@ -337,8 +337,8 @@ class Vault:
             return tool
         with self.store.write():
             self.store.set_lifecycle(tool.name, lifecycle, message, utcnow())
-            self._audit(actions[lifecycle], tool.name, None, {"message": message})
-        self._materialize({tool.name})
+            self.record(actions[lifecycle], tool.name, None, {"message": message})
+        self.refresh_tree({tool.name})
         return self.tool(tool.name)
 
     def transfer(self, name: str, new_owner: str) -> Tool:
@@ -348,8 +348,8 @@ class Vault:
         tool = self.tool(name)
         with self.store.write():
             self.store.set_owner(tool.name, new_owner, utcnow())
-            self._audit("owner", tool.name, None, {"from": tool.owner, "to": new_owner})
-        self._materialize({tool.name})
+            self.record("owner", tool.name, None, {"from": tool.owner, "to": new_owner})
+        self.refresh_tree({tool.name})
         return self.tool(tool.name)
 
     def generate_key(self, name: str, *, trust: bool = True) -> KeyInfo:
@@ -368,11 +368,13 @@ class Vault:
         with self.store.write():
             for k in self.store.trusted_keys():
                 if k.name == name or k.key_id == kid:
-                    raise Conflict(f"the trust store has this name or key already: {k.name} "
-                                   f"({k.key_id}); remove it first")  # fmt: skip
+                    raise Conflict(
+                        f"the trust store has this name or key already: {k.name} "
+                        f"({k.key_id}); remove it first"
+                    )
             key = TrustedKey(name, kid, public.strip(), utcnow())
             self.store.add_trusted_key(key)
-            self._audit("trust-add", None, None, {"name": name, "key_id": kid})
+            self.record("trust-add", None, None, {"name": name, "key_id": kid})
         return key
 
     def untrust(self, name: str) -> None:
@@ -383,7 +385,7 @@ class Vault:
                 have = ", ".join(k.name for k in self.store.trusted_keys()) or "none"
                 raise NotFound(f"no trusted key named {name!r} (trusted: {have})")
             self.store.remove_trusted_key(name)
-            self._audit("trust-remove", None, None, {"name": name, "key_id": key.key_id})
+            self.record("trust-remove", None, None, {"name": name, "key_id": key.key_id})
 
     def sync(self) -> list[str]:
         """Rebuild ``commands/`` from the database; returns what it had to fix."""
@@ -434,9 +436,14 @@ class Vault:
         shas = {v.sha256 for v in versions}
         blobs = {s: (n, data) for s, n, data in self.store.blobs() if not wanted or s in shas}
         return integrity.State(
-            versions, blobs, self.store.audit(), self.store.labels(), self.store.yanks(),
-            self.store.tools(), self.store.trusted_keys(),
-        )  # fmt: skip
+            versions,
+            blobs,
+            self.store.audit(),
+            self.store.labels(),
+            self.store.yanks(),
+            self.store.tools(),
+            self.store.trusted_keys(),
+        )
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -525,6 +532,11 @@ class Vault:
         except NotFound as exc:
             raise NotFound(f"reference '{ref}' does not resolve: {exc}") from None
 
+    def signer(self, name: str | None) -> Signer | None:
+        """The key to sign new versions with: ``name``, else ``sign_with`` from config.toml;
+        None when unsigned publishes are allowed, else :class:`PermissionDenied`."""
+        return self._signer(name)
+
     def _signer(self, name: str | None) -> Signer | None:
         name = name or self.config.sign_with
         if name is None:
@@ -536,18 +548,34 @@ class Vault:
             return None
         return self.keys.load(name)
 
-    def _audit(
+    # -- building blocks for importers (call inside ``store.write()``) -----------------------
+
+    def record(
         self, action: str, tool: str | None, version: int | None, details: dict[str, Any]
     ) -> None:
+        """Append an audit entry, attributed to :attr:`actor`, to the open transaction."""
         self.store.append_audit(utcnow(), self.actor, action, tool, version, details)
 
-    def _insert(self, item: NewVersion, now: str, signer: Signer | None = None) -> Published:
+    def check(self, item: NewVersion) -> NewVersion:
+        """Validate a publish request (name, text, size, references) before any write."""
+        return self._check(item)
+
+    def append_version(
+        self, item: NewVersion, now: str, signer: Signer | None = None, *, audit: bool = True
+    ) -> tuple[Published, Version | None]:
+        """Store ``item`` as the next version of its tool (or nothing when it equals the
+        latest); returns the outcome and the stored version. ``audit=False`` leaves the
+        audit entry to the caller (an import records everything it adds in one entry)."""
         sha = hashlib.sha256(item.content).hexdigest()
         latest = self.store.back(item.name, 0)
-        if latest is not None and latest.sha256 == sha:
-            return Published(item.name, latest.version, sha, False)
-        head = self.store.newest(item.name)  # the chain goes on from yanked versions too
         tool = self.store.tool(item.name)
+        if tool is not None and tool.lifecycle == "retired":
+            self.store.set_lifecycle(item.name, "active", None, now)  # publishing reactivates
+            if audit:
+                self.record("reactivate", item.name, None, {"message": "published again"})
+        if latest is not None and latest.sha256 == sha:
+            return Published(item.name, latest.version, sha, False), None
+        head = self.store.newest(item.name)  # the chain goes on from yanked versions too
         owner = tool.owner if tool else item.owner or self.config.owner
         self.store.ensure_tool(item.name, owner, now)
         self.store.put_blob(sha, item.content)
@@ -574,11 +602,9 @@ class Vault:
         if signer is not None:
             version = _signed(version, signer)
         self.store.insert_version(version)
-        self._audit("publish", item.name, version.version, audit_record(version))
-        if tool is not None and tool.lifecycle == "retired":
-            self.store.set_lifecycle(item.name, "active", None, now)
-            self._audit("reactivate", item.name, None, {"message": "published again"})
-        return Published(item.name, version.version, sha, True)
+        if audit:
+            self.record("publish", item.name, version.version, audit_record(version))
+        return Published(item.name, version.version, sha, True), version
 
     def _blob(self, sha256: str) -> bytes:
         data = self.store.blob(sha256)
@@ -597,7 +623,8 @@ class Vault:
         latest = None if tool.lifecycle == "retired" else tool.latest_version
         return ToolView(tool.name, tool.owner, tool.lifecycle, latest, versions)
 
-    def _materialize(self, names: set[str]) -> None:
+    def refresh_tree(self, names: set[str]) -> None:
+        """Bring the commands/ files of these tools in line with the database (after commit)."""
         if not names:
             return
         try:

@@ -179,8 +179,10 @@ def trust_list(as_json: bool) -> None:
     if wants_json(as_json):
         emit_json([k.to_dict() for k in found])
         return
-    table([[k.name, k.key_id, k.public_key, k.added_at] for k in found],
-          ["NAME", "KEY ID", "PUBLIC KEY", "ADDED"])  # fmt: skip
+    table(
+        [[k.name, k.key_id, k.public_key, k.added_at] for k in found],
+        ["NAME", "KEY ID", "PUBLIC KEY", "ADDED"],
+    )
 
 
 @trust.command("remove")

@@ -154,9 +154,35 @@ def adopt_existing_versions(store: Any) -> None:
     so that verify can hold every version against the log."""
     from toolvault.signing import audit_record
 
+    owners = {t.name: t.owner for t in store.tools()}
     for v in list(store.all_versions()):
         actor = v.created_by or v.owner or "unknown"
-        store.append_audit(v.recorded_at, actor, "adopt", v.name, v.version, audit_record(v))
+        details = {**audit_record(v), "owner": owners.get(v.name, v.owner)}
+        store.append_audit(v.recorded_at, actor, "adopt", v.name, v.version, details)
 
 
 STEPS = (*STEPS, Step(2, "governance", GOVERNANCE_SQLITE, adopt_existing_versions))
+
+
+PACKS_SQLITE = """
+-- Every pack imported, so that an older pack (or a different pack with the same
+-- version) can never be imported over a newer one: anti-downgrade.
+CREATE TABLE pack_imports (
+    pack_name       TEXT NOT NULL,
+    pack_version    INTEGER NOT NULL,
+    manifest_sha256 TEXT NOT NULL,
+    source          TEXT NOT NULL,
+    imported_at     TEXT NOT NULL,
+    PRIMARY KEY (pack_name, pack_version)
+);
+
+-- Every pack exported, so that a pack name's versions only go up.
+CREATE TABLE pack_exports (
+    pack_name    TEXT NOT NULL,
+    pack_version INTEGER NOT NULL,
+    created_at   TEXT NOT NULL,
+    PRIMARY KEY (pack_name, pack_version)
+);
+"""
+
+STEPS = (*STEPS, Step(3, "packs", PACKS_SQLITE))

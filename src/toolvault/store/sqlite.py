@@ -298,21 +298,12 @@ class SQLiteStore:
 
     def tool(self, name: str) -> Tool | None:
         """A tool's row with its version summary, or None."""
-        row = self._q(
-            "SELECT t.name, t.owner, t.lifecycle, max(v.version), count(v.version), "
-            "t.created_at, t.updated_at FROM tools t JOIN versions v ON v.name = t.name "
-            "WHERE t.name = ? GROUP BY t.name",
-            (name,),
-        ).fetchone()
+        row = self._q(f"{TOOL_SELECT} WHERE t.name = ? GROUP BY t.name", (name,)).fetchone()
         return Tool(*row) if row else None
 
     def tools(self) -> list[Tool]:
         """Every tool with at least one version, by name."""
-        rows = self._q(
-            "SELECT t.name, t.owner, t.lifecycle, max(v.version), count(v.version), "
-            "t.created_at, t.updated_at FROM tools t JOIN versions v ON v.name = t.name "
-            "GROUP BY t.name ORDER BY t.name"
-        )
+        rows = self._q(f"{TOOL_SELECT} GROUP BY t.name ORDER BY t.name")
         return [Tool(*r) for r in rows]
 
     def version(self, name: str, number: int, content: bool = False) -> Version | None:
@@ -546,3 +537,53 @@ class SQLiteStore:
         return [
             AuditEntry(r[0], r[1], r[2], r[3], r[4], r[5], _details(r[6]), r[7], r[8]) for r in rows
         ]
+
+    # -- packs -------------------------------------------------------------------------
+
+    def pack_imports(self, pack_name: str) -> list[tuple[int, str]]:
+        """(pack version, manifest sha256) of every import of a pack name."""
+        rows = self._q(
+            "SELECT pack_version, manifest_sha256 FROM pack_imports WHERE pack_name = ? "
+            "ORDER BY pack_version",
+            (pack_name,),
+        )
+        return [(r[0], r[1]) for r in rows]
+
+    def record_pack_import(
+        self, pack_name: str, pack_version: int, manifest_sha256: str, source: str, now: str
+    ) -> None:
+        """Remember an imported pack (anti-downgrade)."""
+        self._q(
+            "INSERT INTO pack_imports (pack_name, pack_version, manifest_sha256, source, "
+            "imported_at) VALUES (?, ?, ?, ?, ?)",
+            (pack_name, pack_version, manifest_sha256, source, now),
+        )
+
+    def last_pack_export(self, pack_name: str) -> int:
+        """The highest version exported under a pack name (0 when none)."""
+        row = self._q(
+            "SELECT max(pack_version) FROM pack_exports WHERE pack_name = ?", (pack_name,)
+        ).fetchone()
+        return int(row[0] or 0)
+
+    def record_pack_export(self, pack_name: str, pack_version: int, now: str) -> None:
+        """Remember an exported pack version."""
+        self._q(
+            "INSERT INTO pack_exports (pack_name, pack_version, created_at) VALUES (?, ?, ?)",
+            (pack_name, pack_version, now),
+        )
+
+    def restore_tool(self, tool: Tool) -> None:
+        """Insert a tool row exactly as a pack describes it (restore of a new tool)."""
+        self._q(
+            "INSERT INTO tools (name, owner, lifecycle, lifecycle_message, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                tool.name,
+                tool.owner,
+                tool.lifecycle,
+                tool.lifecycle_message,
+                tool.created_at,
+                tool.updated_at,
+            ),
+        )

@@ -18,7 +18,6 @@ Everything here is pure: no I/O, no database.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from enum import Enum
 
 from toolvault.errors import InvalidSpec
@@ -53,15 +52,47 @@ class Kind(Enum):
     SHA = "sha"  # name@sha256:prefix
 
 
-@dataclass(frozen=True, slots=True)
 class Spec:
-    """A parsed spec. ``value`` is N or K (int), a label or a hex prefix (str)."""
+    """A parsed spec. ``value`` is N or K (int), a label or a hex prefix (str).
+
+    Immutable and compared by value. Written by hand rather than as a dataclass:
+    ``toolvault cat`` parses a spec on its fast path, where importing
+    ``dataclasses`` (and through it ``inspect``) would cost more than the lookup.
+    """
+
+    __slots__ = ("kind", "name", "prefix", "sha256", "value")
 
     name: str
-    kind: Kind = Kind.DEFAULT
-    value: int | str | None = None
-    sha256: str | None = None  # only with NUMBER: the pinned content hash
-    prefix: str = ""
+    kind: Kind
+    value: int | str | None
+    sha256: str | None  # only with NUMBER: the pinned content hash
+    prefix: str
+
+    def __init__(
+        self,
+        name: str,
+        kind: Kind = Kind.DEFAULT,
+        value: int | str | None = None,
+        sha256: str | None = None,
+        prefix: str = "",
+    ) -> None:
+        for slot, item in zip(self.__slots__, (kind, name, prefix, sha256, value), strict=True):
+            object.__setattr__(self, slot, item)
+
+    def __setattr__(self, key: str, value: object) -> None:
+        raise AttributeError(f"Spec is immutable; cannot set {key}")
+
+    def _key(self) -> tuple[object, ...]:
+        return (self.name, self.kind, self.value, self.sha256, self.prefix)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Spec) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return "Spec({})".format(", ".join(repr(k) for k in self._key()))
 
     @property
     def back(self) -> int | None:

@@ -1,7 +1,3 @@
-"""The database layer. SQLite (stdlib) is the embedded default."""
-
-from __future__ import annotations
-
-from toolvault.store.sqlite import SQLiteStore
-
-__all__ = ["SQLiteStore"]
+"""The database layer: ``sqlite.py`` (the embedded default), ``migrations.py``, and
+``fastread.py`` (the light query behind ``toolvault cat``). Import the module you
+need; this package imports nothing, so that the fast path stays light."""

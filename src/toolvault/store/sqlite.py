@@ -29,6 +29,7 @@ from toolvault.models import (
     Version,
     Yank,
 )
+from toolvault.store.fastread import NOT_YANKED
 from toolvault.store.migrations import STEPS, Step
 
 BUSY_TIMEOUT_MS = 60_000
@@ -43,8 +44,6 @@ TOOL_SELECT = (
     "JOIN versions v ON v.name = t.name "
     "LEFT JOIN yanks y ON y.name = v.name AND y.version = v.version"
 )
-NOT_YANKED = "NOT EXISTS (SELECT 1 FROM yanks y WHERE y.name = v.name AND y.version = v.version)"
-
 VERSION_COLUMNS = (
     "name, version, sha256, size, executable, previous_version, previous_sha256, created_at, "
     "recorded_at, created_by, owner, origin, session_id, prompt, message, refs, transforms, "

@@ -1,0 +1,5 @@
+"""``python -m toolvault``."""
+
+from toolvault.main import main
+
+main()

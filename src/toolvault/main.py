@@ -1,0 +1,67 @@
+"""The ``toolvault`` console script.
+
+``toolvault cat SPEC`` is the command run most, often from scripts, so its plain
+case is served here without loading click or the service layer: parse the spec
+with the one spec parser, read the content with one query, write it. Anything
+else — another command, an option, a missing or yanked version, a schema that
+needs migrating, a remote vault — goes to the full command line, which gives
+the same answer the same way, or the error and its explanation.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from toolvault.errors import InvalidSpec
+from toolvault.spec import Kind, parse
+
+FAST_KINDS = (Kind.DEFAULT, Kind.LATEST, Kind.PREVIOUS, Kind.BACK, Kind.NUMBER)
+
+
+def main() -> None:
+    """Entry point: the fast path for ``cat``, else the click command line."""
+    if fast_cat(sys.argv[1:]):
+        return
+    from toolvault.cli import main as full
+
+    full()
+
+
+def fast_cat(argv: list[str]) -> bool:
+    """Serve ``[--home H] cat SPEC`` if it is the plain case; False to fall back."""
+    home, spec_text = _home_and_spec(argv)
+    if spec_text is None or os.environ.get("TOOLVAULT_URL"):
+        return False
+    try:
+        spec = parse(spec_text)
+    except InvalidSpec:
+        return False
+    if spec.kind not in FAST_KINDS or spec.sha256:
+        return False
+    db = os.path.join(_home(home), "vault.db")
+    if not os.path.isfile(db):
+        return False
+    from toolvault.store.fastread import read_content
+
+    number = spec.value if spec.kind is Kind.NUMBER else None
+    content = read_content(db, spec.name, number, spec.back or 0)  # type: ignore[arg-type]
+    if content is None:
+        return False
+    sys.stdout.buffer.write(content)
+    sys.stdout.buffer.flush()
+    return True
+
+
+def _home_and_spec(argv: list[str]) -> tuple[str | None, str | None]:
+    if len(argv) == 2 and argv[0] == "cat" and not argv[1].startswith("-"):
+        return None, argv[1]
+    if len(argv) == 4 and argv[0] == "--home" and argv[2] == "cat":
+        return argv[1], None if argv[3].startswith("-") else argv[3]
+    return None, None
+
+
+def _home(home: str | None) -> str:
+    """As :func:`toolvault.config.resolve_home`, without importing pathlib."""
+    chosen = home or os.environ.get("TOOLVAULT_HOME") or os.path.join("~", ".toolvault")
+    return os.path.expanduser(chosen)

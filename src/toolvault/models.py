@@ -129,9 +129,16 @@ class AuditEntry:
 
     def body(self) -> dict[str, Any]:
         """The fields the entry's hash covers (all but the hash itself)."""
-        data = asdict(self)
-        data.pop("hash")
-        return data
+        return {
+            "seq": self.seq,
+            "at": self.at,
+            "actor": self.actor,
+            "action": self.action,
+            "tool": self.tool,
+            "version": self.version,
+            "details": self.details,
+            "prev_hash": self.prev_hash,
+        }
 
     def to_dict(self) -> dict[str, Any]:
         """JSON shape of ``audit --json`` items."""

@@ -88,30 +88,16 @@ def _details(text: str) -> dict[str, Any]:
 
 
 def row_to_version(row: Sequence[Any], content: bytes | None = None) -> Version:
-    """Build a :class:`Version` from a row in ``VERSION_COLUMNS`` order."""
+    """Build a :class:`Version` from a row in ``VERSION_COLUMNS`` order.
+
+    Positional, because this runs for every row of every listing and keyword
+    arguments to a 21-field dataclass cost more than the query.
+    """
     return Version(
-        name=row[0],
-        version=row[1],
-        sha256=row[2],
-        size=row[3],
-        executable=bool(row[4]),
-        previous_version=row[5],
-        previous_sha256=row[6],
-        created_at=row[7],
-        recorded_at=row[8],
-        created_by=row[9],
-        owner=row[10],
-        origin=row[11],
-        session_id=row[12],
-        prompt=row[13],
-        message=row[14],
-        references=_json_list(row[15]),
-        transforms=_json_list(row[16]),
-        rollback_of=row[17],
-        signature=row[18],
-        key_id=row[19],
-        content=content,
-    )
+        row[0], row[1], row[2], row[3], bool(row[4]), row[5], row[6], row[7], row[8], row[9],
+        row[10], row[11], row[12], row[13], row[14], _json_list(row[15]), _json_list(row[16]),
+        row[17], row[18], row[19], content,
+    )  # fmt: skip
 
 
 class SQLiteStore:

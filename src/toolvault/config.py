@@ -33,6 +33,9 @@ class Config:
     # whose packs must be signed.
     sources_allow: tuple[str, ...] | None = None
     sources_signed: tuple[str, ...] = ()
+    # [packs]: how big a pack may be (a whole-vault backup may need more).
+    pack_max_members: int = 10_000
+    pack_max_unpacked: int = 64 * 1024 * 1024
     raw: tuple[tuple[str, Any], ...] = ()
 
     def source_allowed(self, url: str) -> bool:
@@ -68,7 +71,21 @@ class Config:
         if not isinstance(require, bool):
             raise InvalidInput(f"{path}: require_signatures must be true or false")
         allow, signed = _sources(data.get("sources", {}), path)
-        return cls(owner, size, sign_with, require, allow, signed, tuple(data.items()))
+        members, unpacked = _packs(data.get("packs", {}), path)
+        return cls(
+            owner, size, sign_with, require, allow, signed, members, unpacked, tuple(data.items())
+        )
+
+
+def _packs(table: Any, path: Path) -> tuple[int, int]:
+    if not isinstance(table, dict):
+        raise InvalidInput(f"{path}: [packs] must be a table")
+    members = table.get("max_members", 10_000)
+    unpacked = table.get("max_unpacked_bytes", 64 * 1024 * 1024)
+    for key, value in (("max_members", members), ("max_unpacked_bytes", unpacked)):
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise InvalidInput(f"{path}: [packs] {key} must be a positive whole number")
+    return members, unpacked
 
 
 def _sources(table: Any, path: Path) -> tuple[tuple[str, ...] | None, tuple[str, ...]]:

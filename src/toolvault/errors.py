@@ -77,3 +77,10 @@ class StoreError(ToolvaultError):
 
     http_status = 503
     code = "store"
+
+
+class SourceError(ToolvaultError):
+    """A remote source failed: HTTP error, timeout, unreachable host, git failure, byte limit."""
+
+    http_status = 502
+    code = "source"

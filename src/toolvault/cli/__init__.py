@@ -37,6 +37,8 @@ COMMANDS = {
     "audit": "govern",
     "keys": "govern",
     "trust": "govern",
+    "ingest": "transfer",
+    "pack": "transfer",
 }
 
 

@@ -1,0 +1,234 @@
+"""Safe downloads for remote sources (SPEC §7): schemes, allow-list, redirects, limits.
+
+Only ``http``, ``https`` and ``file`` URLs are fetched. TLS certificates are
+verified, every redirect hop is checked against the scheme list and the
+allow-list again, and a download stops as soon as it passes its byte limit.
+``urllib`` is imported inside :func:`download` so that importing this module
+costs nothing on the read path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
+
+from toolvault import spec as specs
+from toolvault.errors import (
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    SourceError,
+    ToolvaultError,
+)
+
+if TYPE_CHECKING:
+    import urllib.request
+
+SCHEMES = ("http", "https", "file")
+DEFAULT_MAX_BYTES = 64 * 2**20
+CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Downloaded:
+    """The bytes behind ``url``; ``final_url`` is where the redirects ended."""
+
+    url: str
+    final_url: str
+    data: bytes
+    content_type: str | None
+
+
+def download(
+    url: str,
+    *,
+    allow: Sequence[str] | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    timeout: float = 30.0,
+    max_redirects: int = 5,
+) -> Downloaded:
+    """Fetch ``url`` (http, https or file) within the allow-list, timeouts and byte limit.
+
+    ``allow`` is a list of URL prefixes (``[sources] allow`` in config.toml); when
+    it is not None the URL and every redirect target must start with one of them.
+    Raises :class:`InvalidInput` (scheme), :class:`PermissionDenied` (allow-list),
+    :class:`NotFound` (404, missing file) or :class:`SourceError` (anything else).
+    """
+    check_url(url, allow)
+    opener = _opener(allow, max_redirects)
+    try:
+        with opener.open(_request(url), timeout=timeout) as response:
+            _check_length(url, response.headers.get("Content-Length"), max_bytes)
+            data = _read_limited(url, response, max_bytes)
+            final_url = response.geturl()
+            content_type = response.headers.get("Content-Type")
+    except OSError as exc:
+        raise _source_error(url, exc, timeout) from exc
+    except _http_exceptions() as exc:
+        raise SourceError(f"{url}: the server sent a broken response ({exc!r}); try again") from exc
+    return Downloaded(url, final_url, data, content_type)
+
+
+def check_url(url: str, allow: Sequence[str] | None) -> None:
+    """Refuse a scheme other than http, https and file, and a URL outside ``allow``."""
+    scheme = urlsplit(url).scheme.lower()
+    if scheme not in SCHEMES:
+        shown = f"scheme {scheme!r}" if scheme else "no scheme"
+        raise InvalidInput(
+            f"cannot download {url}: {shown} is not supported; use an http://, https:// "
+            "or file:// URL"
+        )
+    check_allowed(url, allow)
+
+
+def check_allowed(url: str, allow: Sequence[str] | None) -> None:
+    """Refuse ``url`` unless it starts with one of the ``allow`` prefixes (None: any URL).
+
+    Usable for git URLs too. A URL whose path holds a ``..`` segment is refused
+    when a list is set, since it could climb out of an allowed prefix.
+    """
+    if allow is None:
+        return
+    where = "change [sources] allow in config.toml to admit it"
+    if not any(url.startswith(prefix) for prefix in allow):
+        shown = ", ".join(allow) if allow else "none"
+        raise PermissionDenied(f"{url} is not under an allowed source prefix ({shown}); {where}")
+    path = unquote(urlsplit(url).path)
+    if ".." in path.split("/"):
+        raise PermissionDenied(f"{url} has a '..' path segment; use the direct URL instead")
+
+
+def name_from_url(url: str) -> str:
+    """The tool name a URL suggests: its last path segment without extension.
+
+    ``https://example.org/raw/fmt.py?x=1`` gives ``fmt``.
+    """
+    segment = unquote(urlsplit(url).path).rsplit("/", 1)[-1]
+    stem = PurePosixPath(segment).stem if segment else ""
+    if not stem:
+        raise InvalidInput(f"{url} has no file name to name the tool after; pass --name NAME")
+    try:
+        return specs.validate_name(stem)
+    except InvalidInput as exc:
+        raise InvalidInput(
+            f"{url} does not give a usable tool name ({exc}); pass --name NAME"
+        ) from exc
+
+
+def _request(url: str) -> urllib.request.Request:
+    import urllib.request
+
+    from toolvault import __version__
+
+    return urllib.request.Request(url, headers={"User-Agent": f"toolvault/{__version__}"})
+
+
+def _opener(allow: Sequence[str] | None, max_redirects: int) -> urllib.request.OpenerDirector:
+    """An opener with only the handlers we need: no ftp, no data: URLs."""
+    import ssl
+    import urllib.request
+
+    opener = urllib.request.OpenerDirector()
+    handlers: list[urllib.request.BaseHandler] = [
+        urllib.request.ProxyHandler(),
+        urllib.request.HTTPHandler(),
+        urllib.request.HTTPSHandler(context=ssl.create_default_context()),
+        urllib.request.FileHandler(),
+        urllib.request.HTTPDefaultErrorHandler(),
+        urllib.request.HTTPErrorProcessor(),
+        _redirect_handler(allow, max_redirects),
+    ]
+    for handler in handlers:
+        opener.add_handler(handler)
+    return opener
+
+
+def _redirect_handler(
+    allow: Sequence[str] | None, max_redirects: int
+) -> urllib.request.HTTPRedirectHandler:
+    """A redirect handler that counts hops and checks each target like the first URL."""
+    import urllib.request
+
+    class Redirects(urllib.request.HTTPRedirectHandler):
+        hops = 0
+        max_redirections = max_redirects + 1  # ours below says it first, more clearly
+
+        def redirect_request(
+            self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str
+        ) -> urllib.request.Request | None:
+            self.hops += 1
+            try:
+                if self.hops > max_redirects:
+                    raise SourceError(
+                        f"{req.full_url} redirects more than {max_redirects} times; "
+                        "use the final URL directly"
+                    )
+                check_url(newurl, allow)
+            except ToolvaultError:
+                fp.close()  # urllib closes the redirect response only when it follows it
+                raise
+            return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+    return Redirects()
+
+
+def _check_length(url: str, header: str | None, max_bytes: int) -> None:
+    """Refuse before reading when the server announces more than ``max_bytes``."""
+    if header is not None and header.strip().isdigit() and int(header) > max_bytes:
+        raise SourceError(
+            f"{url} is {int(header)} bytes, over the download limit of {max_bytes} bytes; "
+            "use a smaller file or raise the limit"
+        )
+
+
+def _read_limited(url: str, response: Any, max_bytes: int) -> bytes:
+    """Read in chunks and stop as soon as more than ``max_bytes`` have arrived."""
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := response.read(CHUNK):
+        size += len(chunk)
+        if size > max_bytes:
+            raise SourceError(
+                f"{url} sent more than the download limit of {max_bytes} bytes; "
+                "use a smaller file or raise the limit"
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _http_exceptions() -> type[Exception]:
+    """Malformed HTTP responses (imported here: http.client pulls in ssl and email)."""
+    import http.client
+
+    return http.client.HTTPException
+
+
+def _source_error(url: str, exc: OSError, timeout: float) -> Exception:
+    """Translate what urllib raises into one toolvault error with a one-line message."""
+    import urllib.error
+
+    if isinstance(exc, urllib.error.HTTPError):
+        exc.close()
+        where = exc.filename or url
+        if exc.code == 404:
+            return NotFound(f"{where} returned 404 Not Found; check the URL")
+        return SourceError(f"{where} returned HTTP {exc.code} {exc.reason}; check the URL or retry")
+    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+    if isinstance(reason, FileNotFoundError):
+        return NotFound(f"{url}: no such file; check the path")
+    if isinstance(reason, TimeoutError):
+        return SourceError(f"{url} did not answer within {timeout:g} s; retry or raise the timeout")
+    if isinstance(reason, ConnectionRefusedError):
+        return SourceError(f"{url}: connection refused; check the host and port")
+    if _is_dns_failure(reason):
+        return SourceError(f"{url}: the host name could not be resolved; check the URL")
+    return SourceError(f"cannot download {url}: {reason}")
+
+
+def _is_dns_failure(reason: object) -> bool:
+    import socket
+
+    return isinstance(reason, socket.gaierror)

@@ -1,0 +1,165 @@
+"""Imports from outside: local files, folders and packs, URLs, and git repositories.
+
+Every import is checked against the ``[sources]`` policy of ``config.toml``, runs
+in one transaction, and is one audit entry listing what it added.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from toolvault import packs
+from toolvault.errors import InvalidInput, PermissionDenied
+from toolvault.packs import ImportSummary
+from toolvault.signing import audit_record
+from toolvault.store.sqlite import utcnow
+
+if TYPE_CHECKING:
+    from toolvault.vault import NewVersion, Vault
+
+Progress = Callable[[int, int], None] | None
+MAX_DOWNLOAD = 64 * 1024 * 1024
+TIMEOUT = 30.0
+
+
+def source_url(path: Path) -> str:
+    """The ``file://`` URL the allow-list sees for a local source."""
+    return f"file://{path.resolve()}"
+
+
+def check_source(vault: Vault, url: str) -> list[str]:
+    """Refuse a source outside ``[sources] allow``; note when there is no list at all."""
+    allow = vault.config.sources_allow
+    if allow is None:
+        return ["no [sources] allow list in config.toml: every source is allowed"]
+    if not vault.config.source_allowed(url):
+        listed = ", ".join(allow) or "nothing"
+        raise PermissionDenied(
+            f"{url} is not an allowed source (config.toml [sources] allow = {listed}); "
+            "add its prefix there to import from it"
+        )
+    return []
+
+
+def ingest_path(
+    vault: Vault, raw: str, *, name: str | None = None, progress: Progress = None
+) -> ImportSummary:
+    """A local script, folder of scripts, or pack."""
+    from toolvault.archive import is_gzip
+
+    path = Path(raw)
+    if not path.exists():
+        raise InvalidInput(f"{raw}: no such file or folder")
+    url = source_url(path)
+    notes = check_source(vault, url)
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+        if name is not None:
+            raise InvalidInput(f"--name cannot name every file of the folder {raw}")
+        items = [_script(vault, p.read_bytes(), p.stem, source_url(p), p) for p in files]
+        return _noted(import_versions(vault, items, url, progress), notes)
+    data = path.read_bytes()
+    if is_gzip(data):
+        return _noted(_pack(vault, data, url, progress), notes)
+    item = _script(vault, data, name or path.stem, url, path)
+    return _noted(import_versions(vault, [item], url, progress), notes)
+
+
+def ingest_url(
+    vault: Vault, url: str, *, name: str | None = None, progress: Progress = None
+) -> ImportSummary:
+    """A raw script or a pack over http(s) or file://, told apart by content."""
+    from toolvault.archive import is_gzip
+    from toolvault.fetch import download, name_from_url
+
+    notes = check_source(vault, url)
+    got = download(url, allow=vault.config.sources_allow, max_bytes=MAX_DOWNLOAD, timeout=TIMEOUT)
+    if is_gzip(got.data):
+        return _noted(_pack(vault, got.data, url, progress), notes)
+    item = _script(vault, got.data, name or name_from_url(url), url, None)
+    return _noted(import_versions(vault, [item], url, progress), notes)
+
+
+def ingest_git(
+    vault: Vault,
+    url: str,
+    *,
+    rev: str | None = None,
+    path: str | None = None,
+    history: bool = False,
+    progress: Progress = None,
+) -> ImportSummary:
+    """Tool files of a git repository, at REV or with every commit that changed them."""
+    from toolvault.fetch import check_allowed
+    from toolvault.gitsource import git_versions
+
+    local = Path(url)
+    if local.exists():
+        url = str(local.resolve())  # origins name the repository absolutely
+        notes = check_source(vault, source_url(local))
+    else:
+        notes = check_source(vault, url)
+        check_allowed(url, vault.config.sources_allow)
+    found = git_versions(
+        url, rev=rev, path=path, history=history, max_size=vault.config.max_tool_size
+    )
+    summary = import_versions(vault, found.versions, f"git+{url}@{found.commit}", progress)
+    summary.skipped += found.skipped
+    return _noted(summary, notes)
+
+
+def import_versions(
+    vault: Vault, items: Sequence[NewVersion], source: str, progress: Progress = None
+) -> ImportSummary:
+    """Publish ``items`` in order in one transaction, recorded as one ``import`` entry."""
+    checked = [vault.check(item) for item in items]
+    signer = vault.signer(None)
+    summary = ImportSummary(source)
+    added = []
+    with vault.store.write():
+        now = utcnow()
+        for item in checked:
+            result, stored = vault.append_version(item, now, signer, audit=False)
+            (summary.added if stored else summary.unchanged).append(result)
+            added += [stored] if stored else []
+            if progress:
+                progress(1, len(checked))
+        if added:
+            details = {
+                "source": source,
+                "added": [{"name": v.name, "version": v.version, **audit_record(v)} for v in added],
+                "tools": _tool_states(vault, {v.name for v in added}),
+            }
+            vault.record("import", None, None, details)
+    vault.refresh_tree({p.name for p in summary.added})
+    return summary
+
+
+def _tool_states(vault: Vault, names: set[str]) -> dict[str, dict[str, str]]:
+    return {
+        t.name: {"owner": t.owner, "lifecycle": t.lifecycle}
+        for t in vault.store.tools()
+        if t.name in names
+    }
+
+
+def _pack(vault: Vault, data: bytes, source: str, progress: Progress) -> ImportSummary:
+    pack = packs.parse(data, source, vault.config)
+    warnings = packs.check_trust(vault, pack, source, vault.config.source_needs_signature(source))
+    summary = packs.import_pack(vault, pack, source, progress=progress)
+    summary.warnings += warnings
+    return summary
+
+
+def _script(vault: Vault, data: bytes, name: str, origin: str, path: Path | None) -> NewVersion:
+    from toolvault.vault import NewVersion
+
+    executable = bool(path.stat().st_mode & 0o111) if path is not None else None
+    return NewVersion(name, data, executable=executable, source=origin, origin=origin)
+
+
+def _noted(summary: ImportSummary, notes: list[str]) -> ImportSummary:
+    summary.notes += notes
+    return summary

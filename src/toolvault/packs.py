@@ -1,0 +1,549 @@
+"""Tool packs: a ``.tar.gz`` of ``toolpack.json``, the files, and an optional signature.
+
+Manifest (``toolpack.json``, format ``toolvault-pack/1``)::
+
+    {"format": "toolvault-pack/1", "name": "team-tools", "version": 3,
+     "created": "2026-11-21T10:00:00.000000Z", "expires": null,
+     "tools": [{"name": "fmt", "version": 1, "path": "tools/fmt/1", "sha256": "…",
+                "size": 120, "executable": true, "metadata": {…every other field…}}],
+     "tool_state": {"fmt": {"owner": "alice", "lifecycle": "active", …}},
+     "labels": [{"name": "fmt", "label": "stable", "version": 1, …}],
+     "yanks": [{"name": "fmt", "version": 2, "reason": "…", …}]}
+
+``toolpack.json.sig`` (optional) is ``{"key_id": …, "signature": <base64>}``: Ed25519
+over the exact manifest bytes, checked against the importing vault's trust store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import tarfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from toolvault import spec as specs
+from toolvault.errors import Conflict, InvalidInput, PermissionDenied
+from toolvault.models import Label, Published, Tool, Version, Yank
+from toolvault.signing import audit_record
+from toolvault.spec import Kind
+from toolvault.store.sqlite import utcnow
+
+if TYPE_CHECKING:
+    from toolvault.config import Config
+    from toolvault.signing import Signer
+    from toolvault.vault import Vault
+
+FORMAT = "toolvault-pack/1"
+MANIFEST = "toolpack.json"
+SIGNATURE = "toolpack.json.sig"
+META_FIELDS = (
+    "previous_version",
+    "previous_sha256",
+    "created_at",
+    "recorded_at",
+    "created_by",
+    "owner",
+    "origin",
+    "session_id",
+    "prompt",
+    "message",
+    "references",
+    "transforms",
+    "rollback_of",
+    "signature",
+    "key_id",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Pack:
+    """A parsed, hash-checked pack (its signature is checked on import)."""
+
+    name: str
+    version: int
+    created: str
+    expires: str | None
+    manifest: bytes
+    signature: dict[str, str] | None
+    versions: tuple[Version, ...]
+    tool_state: dict[str, dict[str, Any]]
+    labels: tuple[Label, ...]
+    yanks: tuple[Yank, ...]
+
+    @property
+    def manifest_sha256(self) -> str:
+        """SHA-256 of the exact manifest bytes."""
+        return hashlib.sha256(self.manifest).hexdigest()
+
+
+@dataclass
+class ImportSummary:
+    """What an import did; ``to_dict`` is the JSON shape of ``ingest --json``."""
+
+    source: str
+    pack: str | None = None
+    pack_version: int | None = None
+    added: list[Published] = field(default_factory=list)
+    unchanged: list[Published] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON shape."""
+        return {
+            "source": self.source,
+            "pack": self.pack,
+            "pack_version": self.pack_version,
+            "tools": len({p.name for p in self.added + self.unchanged}),
+            "added": [p.to_dict() for p in self.added],
+            "unchanged": [p.to_dict() for p in self.unchanged],
+            "skipped": self.skipped,
+            "warnings": self.warnings,
+            "notes": self.notes,
+        }
+
+
+# -- export -------------------------------------------------------------------------------
+
+
+def export(
+    vault: Vault,
+    selection: Sequence[str],
+    *,
+    pack_name: str,
+    pack_version: int | None = None,
+    expires: str | None = None,
+    sign_with: str | None = None,
+) -> tuple[bytes, int]:
+    """Build a pack of the selected versions (every tool when ``selection`` is empty).
+
+    ``NAME`` selects every version of a tool, ``NAME:SEL`` one version. Pack versions
+    only go up per pack name. Returns the archive bytes and the pack version.
+    """
+    specs.validate_label(pack_name) if not specs.NAME_RE.fullmatch(pack_name) else None
+    signer = vault.keys.load(sign_with) if sign_with else None
+    versions = _selected(vault, selection)
+    names = sorted({v.name for v in versions})
+    tools = {t.name: t for t in vault.tools() if t.name in names}
+    with vault.store.write():
+        last = vault.store.last_pack_export(pack_name)
+        number = pack_version if pack_version is not None else last + 1
+        if number <= last:
+            raise Conflict(
+                f"pack {pack_name!r} was exported as version {last} already; "
+                f"give --pack-version above {last}"
+            )
+        now = utcnow()
+        vault.store.record_pack_export(pack_name, number, now)
+    manifest = _manifest(vault, pack_name, number, now, expires, versions, tools)
+    return _archive(manifest, versions, signer, now), number
+
+
+def _selected(vault: Vault, selection: Sequence[str]) -> list[Version]:
+    if not selection:
+        chosen = vault.all_versions()
+    else:
+        chosen = []
+        for text in selection:
+            spec = specs.parse(text)
+            if spec.kind in (Kind.DEFAULT, Kind.VERSIONS) and ":" not in text.split("/")[-1]:
+                chosen += vault.versions(spec.name)
+            else:
+                chosen.append(vault.get(spec))
+    unique = {(v.name, v.version): v for v in chosen}
+    return [
+        vault.store.version(n, k, content=True) or unique[(n, k)]  # content for each
+        for n, k in sorted(unique)
+    ]
+
+
+def _manifest(
+    vault: Vault,
+    name: str,
+    number: int,
+    now: str,
+    expires: str | None,
+    versions: list[Version],
+    tools: dict[str, Tool],
+) -> bytes:
+    chosen = {(v.name, v.version) for v in versions}
+    doc = {
+        "format": FORMAT,
+        "name": name,
+        "version": number,
+        "created": now,
+        "expires": _expiry(expires) if expires else None,
+        "tools": [_entry(v) for v in versions],
+        "tool_state": {
+            t.name: {
+                "owner": t.owner,
+                "lifecycle": t.lifecycle,
+                "lifecycle_message": t.lifecycle_message,
+                "created_at": t.created_at,
+                "updated_at": t.updated_at,
+            }
+            for t in tools.values()
+        },
+        "labels": [lb.to_dict() for lb in vault.store.labels() if (lb.name, lb.version) in chosen],
+        "yanks": [y.to_dict() for y in vault.store.yanks() if (y.name, y.version) in chosen],
+    }
+    return json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False).encode() + b"\n"
+
+
+def _entry(v: Version) -> dict[str, Any]:
+    data = v.to_dict()
+    return {
+        "name": v.name,
+        "version": v.version,
+        "path": f"tools/{v.name}/{v.version}",
+        "sha256": v.sha256,
+        "size": v.size,
+        "executable": v.executable,
+        "metadata": {k: data[k] for k in META_FIELDS},
+    }
+
+
+def _archive(manifest: bytes, versions: list[Version], signer: Signer | None, now: str) -> bytes:
+    mtime = datetime.fromisoformat(now).timestamp()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz", compresslevel=6) as tar:
+        _add(tar, MANIFEST, manifest, 0o644, mtime)
+        if signer is not None:
+            sig = {"key_id": signer.key_id, "signature": signer.sign(manifest)}
+            _add(tar, SIGNATURE, json.dumps(sig, sort_keys=True).encode(), 0o644, mtime)
+        for v in versions:
+            assert v.content is not None
+            _add(
+                tar,
+                f"tools/{v.name}/{v.version}",
+                v.content,
+                0o755 if v.executable else 0o644,
+                mtime,
+            )
+    return buf.getvalue()
+
+
+def _add(tar: tarfile.TarFile, path: str, data: bytes, mode: int, mtime: float) -> None:
+    info = tarfile.TarInfo(path)
+    info.size, info.mode, info.mtime = len(data), mode, mtime
+    tar.addfile(info, io.BytesIO(data))
+
+
+def _expiry(text: str) -> str:
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(
+            f"--expires takes an ISO date such as 2027-01-31, not {text!r}"
+        ) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+# -- parse --------------------------------------------------------------------------------
+
+
+def parse(data: bytes, source: str, config: Config) -> Pack:
+    """Read and check a pack archive: safe members, a well-formed manifest, and every
+    file's size and SHA-256 equal to what the manifest says."""
+    from toolvault.archive import Limits, read_tar_gz
+
+    limits = Limits(
+        max_members=config.pack_max_members,
+        max_member_size=config.max_tool_size,
+        max_total=config.pack_max_unpacked,
+        exempt=(MANIFEST, SIGNATURE),
+    )
+    members = read_tar_gz(data, limits, source=source)
+    if MANIFEST not in members:
+        raise InvalidInput(f"{source} is not a tool pack: it has no {MANIFEST}")
+    manifest = members[MANIFEST].data
+    try:
+        doc = json.loads(manifest)
+    except ValueError as exc:
+        raise InvalidInput(f"{source}: {MANIFEST} is not valid JSON: {exc}") from None
+    _expect(
+        isinstance(doc, dict) and doc.get("format") == FORMAT, source, f"format must be {FORMAT!r}"
+    )
+    versions = tuple(_version(e, members, source) for e in _list(doc, "tools", source))
+    return Pack(
+        name=_str(doc, "name", source),
+        version=_int(doc, "version", source),
+        created=_str(doc, "created", source),
+        expires=doc.get("expires"),
+        manifest=manifest,
+        signature=_signature(members, source),
+        versions=versions,
+        tool_state=doc.get("tool_state") or {},
+        labels=tuple(Label(**lb) for lb in _list(doc, "labels", source)),
+        yanks=tuple(Yank(**y) for y in _list(doc, "yanks", source)),
+    )
+
+
+def _version(entry: Any, members: dict[str, Any], source: str) -> Version:
+    _expect(isinstance(entry, dict), source, "each tools entry must be an object")
+    name = specs.validate_name(_str(entry, "name", source))
+    number, path = _int(entry, "version", source), _str(entry, "path", source)
+    where = f"{source}: {name}:{number} ({path})"
+    member = members.get(path)
+    if member is None:
+        raise InvalidInput(f"{where} is listed in the manifest but missing from the archive")
+    if len(member.data) != entry.get("size"):
+        raise InvalidInput(
+            f"{where} has {len(member.data)} bytes, the manifest says {entry.get('size')}"
+        )
+    if hashlib.sha256(member.data).hexdigest() != entry.get("sha256"):
+        raise InvalidInput(f"{where} does not match its sha256 in the manifest")
+    meta = entry.get("metadata") or {}
+    _expect(isinstance(meta, dict), source, f"metadata of {name}:{number} must be an object")
+    fields: dict[str, Any] = {k: meta.get(k) for k in META_FIELDS}
+    fields["references"] = tuple(fields["references"] or ())
+    fields["transforms"] = tuple(fields["transforms"] or ())
+    fields["created_at"] = fields["created_at"] or utcnow()
+    fields["recorded_at"] = fields["recorded_at"] or fields["created_at"]
+    return Version(
+        name=name,
+        version=number,
+        sha256=entry["sha256"],
+        size=len(member.data),
+        executable=bool(entry.get("executable")),
+        content=member.data,
+        **fields,
+    )
+
+
+def _signature(members: dict[str, Any], source: str) -> dict[str, str] | None:
+    if SIGNATURE not in members:
+        return None
+    try:
+        sig = json.loads(members[SIGNATURE].data)
+    except ValueError:
+        sig = None
+    _expect(
+        isinstance(sig, dict)
+        and isinstance(sig.get("key_id"), str)
+        and isinstance(sig.get("signature"), str),
+        source,
+        f'{SIGNATURE} must hold {{"key_id", "signature"}}',
+    )
+    assert isinstance(sig, dict)
+    return {"key_id": sig["key_id"], "signature": sig["signature"]}
+
+
+def _expect(ok: bool, source: str, what: str) -> None:
+    if not ok:
+        raise InvalidInput(f"{source}: malformed {MANIFEST}: {what}")
+
+
+def _str(doc: dict[str, Any], key: str, source: str) -> str:
+    value = doc.get(key)
+    _expect(isinstance(value, str) and bool(value), source, f"{key!r} must be a text")
+    return str(value)
+
+
+def _int(doc: dict[str, Any], key: str, source: str) -> int:
+    value = doc.get(key)
+    ok = isinstance(value, int) and not isinstance(value, bool) and value >= 1
+    _expect(ok, source, f"{key!r} must be a whole number >= 1")
+    return int(value)  # type: ignore[arg-type]
+
+
+def _list(doc: dict[str, Any], key: str, source: str) -> list[Any]:
+    value = doc.get(key, [])
+    _expect(isinstance(value, list), source, f"{key!r} must be a list")
+    return list(value)
+
+
+# -- import -------------------------------------------------------------------------------
+
+
+def check_trust(vault: Vault, pack: Pack, source: str, required: bool) -> list[str]:
+    """Refuse a bad, untrusted or expired pack; returns warnings (an unsigned pack)."""
+    if pack.expires:
+        expires = datetime.fromisoformat(pack.expires)
+        if expires.tzinfo is None:
+            expires = expires.replace(tzinfo=UTC)
+        if expires < datetime.now(UTC):
+            raise PermissionDenied(
+                f"{source}: pack {pack.name}@{pack.version} expired on "
+                f"{pack.expires}; ask for a fresh pack"
+            )
+    if pack.signature is None:
+        if required:
+            raise PermissionDenied(
+                f"{source}: pack {pack.name}@{pack.version} is unsigned and "
+                "signatures are required for this source"
+            )
+        return [f"pack {pack.name}@{pack.version} from {source} is not signed"]
+    from toolvault.signing import decode_public, verify_signature
+
+    key_id = pack.signature["key_id"]
+    key = next((k for k in vault.trusted_keys() if k.key_id == key_id), None)
+    if key is None:
+        raise PermissionDenied(
+            f"{source}: signed by key {key_id}, which is not trusted; "
+            "add it with 'toolvault trust add NAME KEY' if you trust it"
+        )
+    if not verify_signature(
+        decode_public(key.public_key), pack.signature["signature"], pack.manifest
+    ):
+        raise PermissionDenied(
+            f"{source}: the signature of {MANIFEST} does not verify with "
+            f"trusted key {key.name}; the pack was altered"
+        )
+    return []
+
+
+def import_pack(
+    vault: Vault,
+    pack: Pack,
+    source: str,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> ImportSummary:
+    """Import a checked pack in one transaction (SPEC §7).
+
+    A tool the vault does not have is restored exactly (numbers, hashes, timestamps,
+    provenance, signatures, labels, yanks) when the pack holds its whole chain;
+    otherwise each version is appended as a new version with origin
+    ``pack:<name>@<version>#<source version>``. One audit entry lists what was added.
+    """
+    summary = ImportSummary(source, pack.name, pack.version)
+    for v in pack.versions:
+        vault.check(_as_new(v, pack))  # text, size and name rules before any write
+    by_tool: dict[str, list[Version]] = {}
+    for v in sorted(pack.versions, key=lambda x: (x.name, x.version)):
+        by_tool.setdefault(v.name, []).append(v)
+    with vault.store.write():
+        if _already_imported(vault, pack, source):
+            summary.unchanged = [
+                Published(v.name, v.version, v.sha256, False) for v in pack.versions
+            ]
+            return summary
+        added = _import_tools(vault, pack, by_tool, summary, progress)
+        vault.store.record_pack_import(
+            pack.name, pack.version, pack.manifest_sha256, source, utcnow()
+        )
+        vault.record("import", None, None, _details(vault, pack, source, added, by_tool))
+    vault.refresh_tree(set(by_tool))
+    return summary
+
+
+def _already_imported(vault: Vault, pack: Pack, source: str) -> bool:
+    seen = vault.store.pack_imports(pack.name)
+    same = [v for v, sha in seen if v == pack.version and sha == pack.manifest_sha256]
+    if same:
+        return True
+    newer = [v for v, _ in seen if v >= pack.version]
+    if newer:
+        raise Conflict(
+            f"{source}: pack {pack.name} version {pack.version} is not newer than "
+            f"version {max(newer)}, imported already (downgrade refused)"
+        )
+    return False
+
+
+def _import_tools(
+    vault: Vault,
+    pack: Pack,
+    by_tool: dict[str, list[Version]],
+    summary: ImportSummary,
+    progress: Callable[[int, int], None] | None,
+) -> list[Version]:
+    added: list[Version] = []
+    for name, versions in by_tool.items():
+        if vault.store.tool(name) is None and _whole_chain(versions):
+            added += _restore(vault, pack, name, versions)
+            summary.added += [Published(v.name, v.version, v.sha256, True) for v in versions]
+        else:
+            for v in versions:
+                result, stored = vault.append_version(_as_new(v, pack), utcnow(), audit=False)
+                (summary.added if stored else summary.unchanged).append(result)
+                added += [stored] if stored else []
+        if progress:
+            progress(len(versions), len(pack.versions))
+    return added
+
+
+def _whole_chain(versions: list[Version]) -> bool:
+    prev: Version | None = None
+    for i, v in enumerate(versions, start=1):
+        link = (prev.version, prev.sha256) if prev else (None, None)
+        if v.version != i or (v.previous_version, v.previous_sha256) != link:
+            return False
+        prev = v
+    return True
+
+
+def _restore(vault: Vault, pack: Pack, name: str, versions: list[Version]) -> list[Version]:
+    state = pack.tool_state.get(name) or {}
+    first, last = versions[0], versions[-1]
+    vault.store.restore_tool(
+        Tool(
+            name,
+            str(state.get("owner") or first.owner or vault.actor),
+            str(state.get("lifecycle") or "active"),
+            None,
+            len(versions),
+            str(state.get("created_at") or first.recorded_at),
+            str(state.get("updated_at") or last.recorded_at),
+            state.get("lifecycle_message"),
+        )
+    )
+    for v in versions:
+        assert v.content is not None
+        vault.store.put_blob(v.sha256, v.content)
+        vault.store.insert_version(v)
+    numbers = {v.version for v in versions}
+    for lab in pack.labels:
+        if lab.name == name and lab.version in numbers:
+            vault.store.set_label(lab)
+    for y in pack.yanks:
+        if y.name == name and y.version in numbers:
+            vault.store.yank(y)
+    return versions
+
+
+def _as_new(v: Version, pack: Pack) -> Any:
+    from toolvault.vault import NewVersion
+
+    assert v.content is not None
+    return NewVersion(
+        v.name,
+        v.content,
+        executable=v.executable,
+        source=f"{pack.name}:{v.name}:{v.version}",
+        origin=f"pack:{pack.name}@{pack.version}#{v.version}",
+        created_by=v.created_by,
+        created_at=v.created_at,
+        session_id=v.session_id,
+        prompt=v.prompt,
+        message=v.message,
+        references=(),
+        transforms=v.transforms,
+        owner=v.owner,
+    )
+
+
+def _details(
+    vault: Vault, pack: Pack, source: str, added: list[Version], by_tool: dict[str, Any]
+) -> dict[str, Any]:
+    tools = {t.name: t for t in vault.store.tools() if t.name in by_tool}
+    names = {v.name for v in added}
+    return {
+        "pack": pack.name,
+        "pack_version": pack.version,
+        "source": source,
+        "manifest_sha256": pack.manifest_sha256,
+        "signed_by": pack.signature["key_id"] if pack.signature else None,
+        "added": [{"name": v.name, "version": v.version, **audit_record(v)} for v in added],
+        "tools": {n: {"owner": t.owner, "lifecycle": t.lifecycle} for n, t in tools.items()},
+        "labels": [lb.to_dict() for lb in vault.store.labels() if lb.name in names],
+        "yanks": [y.to_dict() for y in vault.store.yanks() if y.name in names],
+    }

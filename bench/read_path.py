@@ -1,0 +1,491 @@
+"""Read-path benchmark: the hot reads of toolvault against raw SQLite, next to their budgets.
+
+Builds, in a temporary folder, a vault of TOOLS tools x 10 versions plus one tool with
+100 versions, then prints one table of medians and p99s:
+
+- ``Vault.get("toolN")`` (latest) and ``Vault.get("toolN:3")`` over random tool names;
+- ``Vault.versions()`` of the 100-version tool;
+- a raw ``sqlite3`` point select on the same file (the baseline for ``get``);
+- the wall time of ``toolvault cat NAME`` against a floor script (the same interpreter,
+  ``sqlite3``, one select, one write to stdout);
+- publish throughput: ``toolvault add DIR`` and ``Vault.publish`` one at a time.
+
+Machines are noisy, so timing never fails the run: it prints PASS or OVER and exits 0.
+With ``--json`` the last line of stdout is the same figures as one JSON document.
+
+    .venv/bin/python bench/read_path.py [--quick] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from toolvault import NewVersion, Vault
+
+T = TypeVar("T")
+
+LONG_TOOL = "hundred"
+GET_LATEST_P99_US = 500.0
+GET_VS_RAW_MAX = 5.0
+VERSIONS_P99_US = 2_000.0
+CAT_VS_FLOOR_MAX = 2.5
+WARMUP_CALLS = 500
+WARMUP_RUNS = 2
+
+SCRIPT = """#!/bin/sh
+# {name}, version {version}: a small generated tool for the toolvault read-path benchmark.
+set -eu
+usage() {{ echo "usage: {name} FILE..." >&2; exit 2; }}
+[ "$#" -gt 0 ] || usage
+for f in "$@"; do
+    wc -l "$f" | sed 's/^/{name} v{version}: /'
+done
+"""
+
+FLOOR = """\
+import sqlite3
+import sys
+
+db = sqlite3.connect(sys.argv[1])
+row = db.execute(
+    "SELECT b.content FROM versions v JOIN blobs b ON b.sha256 = v.sha256"
+    " WHERE v.name = ? ORDER BY v.version DESC LIMIT 1",
+    (sys.argv[2],),
+).fetchone()
+sys.stdout.buffer.write(row[0])
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Sizes:
+    """How big the vault is and how many times each thing is measured."""
+
+    tools: int = 10_000
+    versions: int = 10
+    long_versions: int = 100
+    batch_tools: int = 1_000  # tools per publish_many call, all their versions at once
+    calls: int = 20_000
+    versions_calls: int = 2_000
+    cli_runs: int = 30
+    add_files: int = 1_000
+    publishes: int = 500
+    big_publishes: int = 100  # a publish must not cost more because the vault is big
+
+
+FULL = Sizes()
+QUICK = Sizes(
+    tools=1_000,
+    calls=5_000,
+    versions_calls=500,
+    cli_runs=10,
+    add_files=200,
+    publishes=100,
+    big_publishes=20,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    """Median and p99 (nearest rank) of per-call times, in microseconds."""
+
+    n: int
+    median_us: float
+    p99_us: float
+    total_s: float
+
+    @classmethod
+    def of(cls, samples_ns: Sequence[int]) -> Stats:
+        """Summarize per-call samples taken with ``time.perf_counter_ns``."""
+        ordered = sorted(samples_ns)
+        rank = max(0, math.ceil(0.99 * len(ordered)) - 1)
+        median = round(statistics.median(ordered) / 1_000, 1)
+        total = round(sum(ordered) / 1e9, 6)
+        return cls(len(ordered), median, round(ordered[rank] / 1_000, 1), total)
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """One budget: a figure, its limit and what is compared with what."""
+
+    key: str
+    name: str
+    basis: str
+    figure: float
+    limit: float
+    unit: str
+
+    @property
+    def verdict(self) -> str:
+        """PASS within the limit, OVER past it."""
+        return "PASS" if self.figure < self.limit else "OVER"
+
+
+@dataclass(slots=True)
+class Results:
+    """Everything one run measured; ``None`` where a part could not run."""
+
+    sizes: Sizes
+    build_s: float = 0.0
+    reads: dict[str, Stats] = field(default_factory=dict)
+    cli: dict[str, Stats] = field(default_factory=dict)
+    publish: dict[str, Stats] = field(default_factory=dict)
+    add_s: float | None = None
+    notes: list[str] = field(default_factory=list)
+    total_s: float = 0.0
+    load: tuple[float, float] = (0.0, 0.0)  # 1-minute load average at start and end
+
+
+# -- measuring ----------------------------------------------------------------------------
+
+
+def time_calls(call: Callable[[T], object], args: Sequence[T]) -> list[int]:
+    """Nanoseconds of ``call(arg)`` for each argument, one clock read either side."""
+    clock = time.perf_counter_ns
+    samples = []
+    for arg in args:
+        start = clock()
+        call(arg)
+        samples.append(clock() - start)
+    return samples
+
+
+def measure(call: Callable[[T], object], args: Sequence[T]) -> Stats:
+    """Warm up on the first arguments, then time every call."""
+    time_calls(call, args[:WARMUP_CALLS])
+    return Stats.of(time_calls(call, args))
+
+
+def run_timed(argv: Sequence[str], env: dict[str, str]) -> tuple[int, bytes]:
+    """Wall nanoseconds and stdout of one command; a failure raises with its stderr."""
+    start = time.perf_counter_ns()
+    done = subprocess.run(argv, env=env, capture_output=True, check=False)
+    elapsed = time.perf_counter_ns() - start
+    if done.returncode != 0:
+        err = done.stderr.decode(errors="replace").strip().splitlines() or ["(no stderr)"]
+        raise RuntimeError(f"{' '.join(argv[:2])} … exited {done.returncode}: {err[-1]}")
+    return elapsed, done.stdout
+
+
+def progress(message: str) -> None:
+    """Progress goes to stderr so that stdout holds only the table (and JSON)."""
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+# -- building -----------------------------------------------------------------------------
+
+
+def script(name: str, version: int) -> bytes:
+    """The content of one generated tool version (about 300 bytes, distinct per version)."""
+    return SCRIPT.format(name=name, version=version).encode()
+
+
+def build_vault(vault: Vault, sizes: Sizes) -> float:
+    """Publish every tool with all its versions in large batches; returns seconds."""
+    start = time.perf_counter()
+    numbers = range(1, sizes.versions + 1)
+    for first in range(0, sizes.tools, sizes.batch_tools):
+        names = [f"tool{i}" for i in range(first, min(first + sizes.batch_tools, sizes.tools))]
+        vault.publish_many(NewVersion(n, script(n, v)) for n in names for v in numbers)
+    long = range(1, sizes.long_versions + 1)
+    vault.publish_many(NewVersion(LONG_TOOL, script(LONG_TOOL, v)) for v in long)
+    return time.perf_counter() - start
+
+
+# -- the parts ----------------------------------------------------------------------------
+
+
+def bench_reads(vault: Vault, names: Sequence[str], sizes: Sizes) -> dict[str, Stats]:
+    """The library read path: get latest, get a given version, versions()."""
+    progress(f"Vault.get x {len(names):,} (latest, then :3), versions() x {sizes.versions_calls:,}")
+    return {
+        "get_latest": measure(vault.get, names),
+        "get_version": measure(vault.get, [f"{n}:3" for n in names]),
+        "versions_100": measure(vault.versions, [LONG_TOOL] * sizes.versions_calls),
+    }
+
+
+def bench_raw(db: Path, names: Sequence[str], versions: int, rng: random.Random) -> Stats:
+    """The floor under ``get``: a point select of the same row on a plain connection."""
+    keys = [(n, rng.randint(1, versions)) for n in names]
+    conn = sqlite3.connect(db)
+    try:
+        sql = "SELECT * FROM versions WHERE name = ? AND version = ?"
+        return measure(lambda key: conn.execute(sql, key).fetchone(), keys)
+    finally:
+        conn.close()
+
+
+def cli_problem(exe: Path) -> str | None:
+    """Why ``toolvault cat`` cannot be measured, or None when it can."""
+    if not exe.exists():
+        return f"{exe} does not exist"
+    done = subprocess.run([str(exe), "cat", "--help"], capture_output=True, check=False)
+    if done.returncode != 0:
+        err = done.stderr.decode(errors="replace").strip().splitlines() or ["(no stderr)"]
+        return f"'toolvault cat --help' exited {done.returncode}: {err[-1]}"
+    return None
+
+
+def child_env(tmp: Path, home: Path) -> dict[str, str]:
+    """The environment of every subprocess: this vault, and bytecode that can be cached.
+
+    An editable install runs toolvault from src/; with PYTHONDONTWRITEBYTECODE set (as in
+    some sandboxes) every start would recompile it, a cost no installed toolvault pays.
+    So bytecode goes to a private cache in the temporary folder: nothing is written to src/.
+    """
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env.update(TOOLVAULT_HOME=str(home), PYTHONPYCACHEPREFIX=str(tmp / "pycache"))
+    return env
+
+
+def bench_cat(
+    exe: Path, env: dict[str, str], floor: list[str], names: Sequence[str]
+) -> dict[str, Stats]:
+    """``toolvault cat NAME`` and the floor script, interleaved so drift hits both alike."""
+    samples: dict[str, list[int]] = {"cat": [], "floor": []}
+    for i, name in enumerate(names):
+        cat_ns, cat_out = run_timed([str(exe), "cat", name], env)
+        floor_ns, floor_out = run_timed([*floor, name], env)
+        if cat_out != floor_out:
+            raise RuntimeError(f"'toolvault cat {name}' printed other bytes than the floor")
+        if i >= WARMUP_RUNS:  # the first runs fill the OS and bytecode caches
+            samples["cat"].append(cat_ns)
+            samples["floor"].append(floor_ns)
+    return {key: Stats.of(values) for key, values in samples.items()}
+
+
+def bench_add(exe: Path, tmp: Path, files: int) -> float:
+    """Seconds of one ``toolvault add DIR`` of ``files`` small files into a fresh home."""
+    src = tmp / "add-src"
+    src.mkdir()
+    for i in range(files):
+        (src / f"t{i:04d}.sh").write_bytes(script(f"t{i:04d}", 1))
+    env = child_env(tmp, tmp / "add-home")
+    subprocess.run([str(exe), "init"], env=env, capture_output=True, check=False)
+    elapsed, _ = run_timed([str(exe), "add", str(src)], env)
+    return elapsed / 1e9
+
+
+def bench_publish(vault: Vault, count: int, prefix: str) -> Stats:
+    """``Vault.publish`` one call per version (a commit and a tree update each)."""
+    items = [(f"{prefix}{i % 100}", script(f"{prefix}{i % 100}", i)) for i in range(count)]
+    return Stats.of(time_calls(lambda item: vault.publish(*item), items))
+
+
+def run_cli_parts(results: Results, home: Path, tmp: Path, names: Sequence[str]) -> None:
+    """The subprocess parts; what cannot run is noted, never raised."""
+    exe = Path(sys.executable).with_name("toolvault")
+    if not exe.exists():
+        exe = Path(shutil.which("toolvault") or exe)
+    if "PYTHONDONTWRITEBYTECODE" in os.environ:
+        results.notes.append("PYTHONDONTWRITEBYTECODE is set; subprocesses cache bytecode in tmp")
+    problem = cli_problem(exe)
+    if problem:
+        results.notes.append(f"toolvault CLI not run: {problem}")
+        return
+    (tmp / "floor.py").write_text(FLOOR)
+    floor = [sys.executable, str(tmp / "floor.py"), str(home / "vault.db")]
+    runs = results.sizes.cli_runs
+    progress(f"toolvault cat vs floor.py x {runs} each")
+    try:
+        env = child_env(tmp, home)
+        results.cli.update(bench_cat(exe, env, floor, names[: runs + WARMUP_RUNS]))
+    except RuntimeError as exc:
+        results.notes.append(f"toolvault cat not measured: {exc}")
+    progress(f"toolvault add DIR of {results.sizes.add_files:,} files")
+    try:
+        results.add_s = bench_add(exe, tmp, results.sizes.add_files)
+    except RuntimeError as exc:
+        results.notes.append(f"toolvault add not measured: {exc}")
+
+
+def run(sizes: Sizes, seed: int) -> Results:
+    """Build the vault and measure every part."""
+    started = time.perf_counter()
+    results = Results(sizes)
+    load_before = os.getloadavg()[0]
+    rng = random.Random(seed)
+    with tempfile.TemporaryDirectory(prefix="toolvault-bench-") as folder:
+        tmp = Path(folder)
+        home = tmp / "home"
+        with Vault.open(home) as vault:
+            progress(f"building {sizes.tools:,} tools x {sizes.versions} versions")
+            results.build_s = build_vault(vault, sizes)
+            names = [f"tool{rng.randrange(sizes.tools)}" for _ in range(sizes.calls)]
+            results.reads = bench_reads(vault, names, sizes)
+            results.reads["raw_select"] = bench_raw(home / "vault.db", names, sizes.versions, rng)
+            run_cli_parts(results, home, tmp, names)
+            progress(f"Vault.publish x {sizes.big_publishes} into the big vault")
+            results.publish["big"] = bench_publish(vault, sizes.big_publishes, "late")
+        with Vault.open(tmp / "fresh") as fresh:
+            progress(f"Vault.publish x {sizes.publishes} into a fresh vault")
+            results.publish["fresh"] = bench_publish(fresh, sizes.publishes, "pub")
+    results.total_s = time.perf_counter() - started
+    results.load = (load_before, os.getloadavg()[0])
+    return results
+
+
+# -- reporting ----------------------------------------------------------------------------
+
+
+def budgets(r: Results) -> list[Budget]:
+    """Every budget that could be checked in this run."""
+    latest, raw, versions = (r.reads[k] for k in ("get_latest", "raw_select", "versions_100"))
+    found = [
+        Budget("get_latest_p99", "get latest", "p99", latest.p99_us, GET_LATEST_P99_US, "us"),
+        versus("get_vs_raw_median", "get latest / raw select", "median", latest, raw),
+        versus("get_vs_raw_p99", "get latest / raw select", "p99", latest, raw),
+        Budget("versions_p99", "versions() of 100", "p99", versions.p99_us, VERSIONS_P99_US, "us"),
+    ]
+    if r.cli:
+        cat, floor = r.cli["cat"], r.cli["floor"]
+        found.append(versus("cat_vs_floor_median", "toolvault cat / floor", "median", cat, floor))
+    return found
+
+
+def versus(key: str, name: str, stat: str, mine: Stats, base: Stats) -> Budget:
+    """A ratio budget comparing like with like: median to median or p99 to p99."""
+    figure = getattr(mine, f"{stat}_us") / getattr(base, f"{stat}_us")
+    limit = CAT_VS_FLOOR_MAX if key.startswith("cat") else GET_VS_RAW_MAX
+    return Budget(key, name, f"{stat} to {stat}", figure, limit, "x")
+
+
+def fmt_time(us: float, unit: str) -> str:
+    """A duration in the row's unit."""
+    return f"{us / 1_000:,.1f} ms" if unit == "ms" else f"{us:,.1f} us"
+
+
+def fmt_budget(b: Budget) -> str:
+    """How a budget reads in the table."""
+    limit = f"{b.limit:g}x" if b.unit == "x" else f"{b.limit:,g} {b.unit}"
+    return f"{b.basis} < {limit}"
+
+
+def stat_row(label: str, s: Stats, unit: str = "us", budget: Budget | None = None) -> list[str]:
+    """A measured row, with its budget and verdict when it has one."""
+    cells = [label, f"{s.n:,}", fmt_time(s.median_us, unit), fmt_time(s.p99_us, unit), ""]
+    return cells + ([fmt_budget(budget), budget.verdict] if budget else ["", ""])
+
+
+def ratio_row(b: Budget) -> list[str]:
+    """A ratio row: the figure goes under the statistic it compares."""
+    figure = f"{b.figure:.2f}x"
+    median, p99 = (figure, "") if b.basis.startswith("median") else ("", figure)
+    return [f"  {b.name}", "", median, p99, "", fmt_budget(b), b.verdict]
+
+
+def rate_row(label: str, n: int, seconds: float, what: str) -> list[str]:
+    """A throughput row measured as one whole: its wall time and rate (no budget)."""
+    rate = f"{n / seconds:,.0f} {what}/s" if seconds else "-"
+    return [label, f"{n:,}", f"{seconds:,.2f} s total", "", rate, "", ""]
+
+
+def read_rows(r: Results, by_key: dict[str, Budget]) -> Iterator[list[str]]:
+    """Rows of the library reads and their baseline."""
+    reads = r.reads
+    latest = reads["get_latest"]
+    yield stat_row('Vault.get("toolN")  latest', latest, budget=by_key["get_latest_p99"])
+    yield stat_row('Vault.get("toolN:3")', reads["get_version"])
+    yield stat_row("raw sqlite3 point select", reads["raw_select"])
+    yield ratio_row(by_key["get_vs_raw_median"])
+    yield ratio_row(by_key["get_vs_raw_p99"])
+    versions = reads["versions_100"]
+    yield stat_row("Vault.versions(), 100 versions", versions, budget=by_key["versions_p99"])
+
+
+def write_rows(r: Results, by_key: dict[str, Budget]) -> Iterator[list[str]]:
+    """Rows of the subprocess parts and the publish throughput."""
+    if r.cli:
+        yield stat_row("toolvault cat NAME  (wall)", r.cli["cat"], "ms")
+        yield stat_row("floor.py: sqlite3 select + write", r.cli["floor"], "ms")
+        yield ratio_row(by_key["cat_vs_floor_median"])
+    if r.add_s is not None:
+        yield rate_row("toolvault add DIR  (fresh home)", r.sizes.add_files, r.add_s, "files")
+    for key, where in (("fresh", "fresh vault"), ("big", "big vault")):
+        s = r.publish[key]
+        row = stat_row(f"Vault.publish one at a time, {where}", s, "ms")
+        row[4] = f"{s.n / s.total_s:,.0f} publishes/s"
+        yield row
+
+
+def table(rows: Sequence[Sequence[str]]) -> str:
+    """Columns padded to fit; text left, figures right."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = []
+    for row in rows:
+        cells = [
+            cell.ljust(w) if i in (0, 5, 6) else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def render(r: Results) -> str:
+    """The printed report: a heading, the table, the notes."""
+    by_key = {b.key: b for b in budgets(r)}
+    s = r.sizes
+    head = (
+        f"toolvault read path: {s.tools:,} tools x {s.versions} versions "
+        f"+ 1 tool x {s.long_versions} versions\n"
+        f"build {r.build_s:.1f} s (publish_many, {s.batch_tools:,} tools per call); "
+        f"whole run {r.total_s:.1f} s; load average {r.load[0]:.1f} -> {r.load[1]:.1f} "
+        f"on {os.cpu_count()} CPUs"
+    )
+    rows = [["measure", "n", "median", "p99", "rate", "budget", "verdict"]]
+    rows += [*read_rows(r, by_key), *write_rows(r, by_key)]
+    notes = [f"note: {n}" for n in r.notes]
+    return "\n".join([head, "", table(rows), *(["", *notes] if notes else [])])
+
+
+def as_json(r: Results) -> dict[str, Any]:
+    """The same figures as one JSON document (times in microseconds)."""
+    return {
+        "sizes": asdict(r.sizes),
+        "build_seconds": round(r.build_s, 3),
+        "total_seconds": round(r.total_s, 3),
+        "load_average": [round(x, 2) for x in r.load],
+        "cpus": os.cpu_count(),
+        "reads": {k: asdict(v) for k, v in r.reads.items()},
+        "cli": {k: asdict(v) for k, v in r.cli.items()},
+        "publish": {k: asdict(v) for k, v in r.publish.items()},
+        "add_seconds": None if r.add_s is None else round(r.add_s, 3),
+        "add_files_per_second": round(r.sizes.add_files / r.add_s, 1) if r.add_s else None,
+        "budgets": [
+            {**asdict(b), "figure": round(b.figure, 3), "verdict": b.verdict} for b in budgets(r)
+        ],
+        "notes": r.notes,
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark, print the table (and JSON), exit 0 whatever the timings."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="1,000 tools: a smoke run")
+    parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
+    parser.add_argument("--seed", type=int, default=42, help="seed of the random tool names")
+    args = parser.parse_args(argv)
+    results = run(QUICK if args.quick else FULL, args.seed)
+    print(render(results))
+    if args.json:
+        print(json.dumps(as_json(results)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -14,7 +14,7 @@ from toolvault import packs
 from toolvault.errors import InvalidInput, PermissionDenied
 from toolvault.packs import ImportSummary
 from toolvault.signing import audit_record
-from toolvault.store.sqlite import utcnow
+from toolvault.store.base import utcnow
 
 if TYPE_CHECKING:
     from toolvault.vault import NewVersion, Vault

@@ -30,7 +30,7 @@ from toolvault.errors import Conflict, InvalidInput, PermissionDenied
 from toolvault.models import Label, Published, Tool, Version, Yank
 from toolvault.signing import audit_record
 from toolvault.spec import Kind
-from toolvault.store.sqlite import utcnow
+from toolvault.store.base import utcnow
 
 if TYPE_CHECKING:
     from toolvault.config import Config

@@ -1,0 +1,457 @@
+"""The SQL both stores share: every query of the vault, written once.
+
+:class:`SQLStore` holds the queries; :class:`~toolvault.store.sqlite.SQLiteStore`
+and :class:`~toolvault.store.postgres.PostgresStore` supply connections,
+transactions and the dialect of the migrations. Placeholders are written ``?``
+and translated by the PostgreSQL store. The service above never sees a cursor,
+an ``sqlite3.Error`` or a ``psycopg.Error``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime
+from typing import Any
+
+from toolvault.errors import SchemaTooNew
+from toolvault.hashing import GENESIS, canonical, entry_hash
+from toolvault.models import (
+    ENTRY_COLUMNS,
+    AuditEntry,
+    Entry,
+    Label,
+    Migration,
+    Tool,
+    TrustedKey,
+    Version,
+    Yank,
+)
+from toolvault.store.fastread import NOT_YANKED
+from toolvault.store.migrations import Step
+
+BUSY_TIMEOUT_MS = 60_000
+LOCK_RETRIES = 20
+MAX_INTEGER = 2**63 - 1  # SQLite's largest INTEGER
+
+# latest_version counts only versions that are not yanked; versions counts all.
+TOOL_SELECT = (
+    "SELECT t.name, t.owner, t.lifecycle, "
+    "max(CASE WHEN y.version IS NULL THEN v.version END), count(v.version), "
+    "t.created_at, t.updated_at, t.lifecycle_message FROM tools t "
+    "JOIN versions v ON v.name = t.name "
+    "LEFT JOIN yanks y ON y.name = v.name AND y.version = v.version"
+)
+VERSION_COLUMNS = (
+    "name, version, sha256, size, executable, previous_version, previous_sha256, created_at, "
+    "recorded_at, created_by, owner, origin, session_id, prompt, message, refs, transforms, "
+    "rollback_of, signature, key_id"
+)
+V_COLS = ", ".join(f"v.{c.strip()}" for c in VERSION_COLUMNS.split(","))
+
+
+def utcnow() -> str:
+    """Current time as ISO 8601 UTC with microseconds, the one format stored."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _json_list(text: str) -> tuple[str, ...]:
+    return () if text == "[]" else tuple(json.loads(text))
+
+
+def _details(text: str) -> dict[str, Any]:
+    """Audit details as stored; text that is not a JSON object is kept for verify to see."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return {"unparsable": text}
+    return data if isinstance(data, dict) else {"unparsable": text}
+
+
+def row_to_version(row: Sequence[Any], content: bytes | None = None) -> Version:
+    """Build a :class:`Version` from a row in ``VERSION_COLUMNS`` order.
+
+    Positional, because this runs for every row of every listing and keyword
+    arguments to a 21-field dataclass cost more than the query.
+    """
+    return Version(
+        row[0], row[1], row[2], row[3], bool(row[4]), row[5], row[6], row[7], row[8], row[9],
+        row[10], row[11], row[12], row[13], row[14], _json_list(row[15]), _json_list(row[16]),
+        row[17], row[18], row[19], content,
+    )  # fmt: skip
+
+
+class SQLStore:
+    """Every query of the vault over a DB-API connection; subclasses connect."""
+
+    dialect = "sql"
+    where = "database"  # names the database in messages
+    steps: tuple[Step, ...] = ()
+
+    # -- what a subclass provides -------------------------------------------------
+
+    def _q(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """Run one statement (``?`` placeholders) and return its cursor."""
+        raise NotImplementedError
+
+    def write(self) -> AbstractContextManager[Any]:
+        """A write transaction, serialized with every other writer."""
+        raise NotImplementedError
+
+    def snapshot(self) -> AbstractContextManager[Any]:
+        """A read transaction: several reads that see one state."""
+        raise NotImplementedError
+
+    def applied(self) -> dict[int, tuple[str, str]]:
+        """Applied migrations: id -> (name, applied_at). Writes nothing."""
+        raise NotImplementedError
+
+    def _statements(self, step: Step) -> list[str]:
+        """The statements of a migration in this store's dialect."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Close every connection."""
+        raise NotImplementedError
+
+    # -- migrations ------------------------------------------------------------
+
+    def migrations(self) -> list[Migration]:
+        """Every known migration with when it was applied (None when pending)."""
+        applied = self._check_not_newer()
+        return [Migration(s.id, s.name, applied.get(s.id, ("", None))[1]) for s in self.steps]
+
+    def pending(self) -> list[Step]:
+        """Migrations not yet applied. Writes nothing."""
+        applied = self._check_not_newer()
+        return [s for s in self.steps if s.id not in applied]
+
+    def _check_not_newer(self) -> dict[int, tuple[str, str]]:
+        applied = self.applied()
+        known = {s.id: s.name for s in self.steps}
+        unknown = sorted((i, n) for i, (n, _) in applied.items() if known.get(i) != n)
+        if unknown:
+            i, n = unknown[0]
+            raise SchemaTooNew(
+                f"{self.where} has migration {i} {n!r}, which this toolvault does "
+                f"not know: it was written by a newer toolvault; upgrade toolvault to open it"
+            )
+        return applied
+
+    def migrate(self) -> list[Step]:
+        """Apply pending migrations, each with its record in one transaction.
+
+        The write transaction is the lock: a second process opening a new vault at
+        the same moment waits, then finds the migration applied and skips it.
+        """
+        done: list[Step] = []
+        if not self.pending():
+            return done
+        for step in self.steps:
+            with self.write():
+                self._q(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                    "id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, applied_at TEXT NOT NULL)"
+                )
+                if step.id in self._check_not_newer():
+                    continue
+                for statement in self._statements(step):
+                    self._q(statement)
+                if step.data is not None:
+                    step.data(self)
+                self._q(
+                    "INSERT INTO schema_migrations (id, name, applied_at) VALUES (?, ?, ?)",
+                    (step.id, step.name, utcnow()),
+                )
+                done.append(step)
+        return done
+
+    # -- reads -----------------------------------------------------------------
+
+    def tool(self, name: str) -> Tool | None:
+        """A tool's row with its version summary, or None."""
+        row = self._q(f"{TOOL_SELECT} WHERE t.name = ? GROUP BY t.name", (name,)).fetchone()
+        return Tool(*row) if row else None
+
+    def tools(self) -> list[Tool]:
+        """Every tool with at least one version, by name."""
+        rows = self._q(f"{TOOL_SELECT} GROUP BY t.name ORDER BY t.name")
+        return [Tool(*r) for r in rows]
+
+    def version(self, name: str, number: int, content: bool = False) -> Version | None:
+        """Version ``number`` of ``name``."""
+        if number > MAX_INTEGER:  # SQLite cannot even compare it; no such version exists
+            return None
+        return self._one("v.name = ? AND v.version = ?", (name, number), content)
+
+    def back(self, name: str, steps: int, content: bool = False) -> Version | None:
+        """The version ``steps`` before the latest (0 = latest)."""
+        if steps > MAX_INTEGER:
+            return None
+        tail = f"ORDER BY v.version DESC LIMIT 1 OFFSET {steps:d}"
+        return self._one(f"v.name = ? AND {NOT_YANKED}", (name,), content, tail)
+
+    def newest(self, name: str) -> Version | None:
+        """The highest-numbered version, yanked or not: the head of the chain."""
+        return self._one("v.name = ?", (name,), False, "ORDER BY v.version DESC LIMIT 1")
+
+    def by_sha_prefix(self, name: str, prefix: str, content: bool = False) -> list[Version]:
+        """Versions of ``name`` whose sha256 starts with ``prefix``, newest first."""
+        return self._many(
+            "v.name = ? AND substr(v.sha256, 1, ?) = ?",
+            (name, len(prefix), prefix),
+            content,
+            "ORDER BY v.version DESC",
+        )
+
+    def versions(self, name: str) -> list[Version]:
+        """All versions of ``name``, oldest first."""
+        return self._many("v.name = ?", (name,), False, "ORDER BY v.version")
+
+    def entries(self, name: str) -> list[Entry]:
+        """The light per-version records the commands/ tree is built from."""
+        rows = self._q(
+            f"SELECT {ENTRY_COLUMNS} FROM versions WHERE name = ? ORDER BY version", (name,)
+        )
+        return [Entry._make(r) for r in rows]
+
+    def all_versions(self) -> Iterator[Version]:
+        """Every version of every tool, by name then number."""
+        rows = self._q(f"SELECT {VERSION_COLUMNS} FROM versions ORDER BY name, version")
+        return (row_to_version(r) for r in rows)
+
+    def blob(self, sha256: str) -> bytes | None:
+        """The content with this hash, or None."""
+        row = self._q("SELECT content FROM blobs WHERE sha256 = ?", (sha256,)).fetchone()
+        return bytes(row[0]) if row else None
+
+    def blobs(self) -> Iterator[tuple[str, int, bytes]]:
+        """Every blob as (sha256, size, content)."""
+        rows = self._q("SELECT sha256, size, content FROM blobs ORDER BY sha256")
+        return ((r[0], r[1], bytes(r[2])) for r in rows)
+
+    def _one(
+        self, where: str, params: Sequence[Any], content: bool, tail: str = ""
+    ) -> Version | None:
+        found = self._many(where, params, content, tail)
+        return found[0] if found else None
+
+    def _many(
+        self, where: str, params: Sequence[Any], content: bool, tail: str = ""
+    ) -> list[Version]:
+        if content:
+            sql = (
+                f"SELECT {V_COLS}, b.content FROM versions v JOIN blobs b ON b.sha256 = v.sha256 "
+                f"WHERE {where} {tail}"
+            )
+            return [row_to_version(r, bytes(r[20])) for r in self._q(sql, params)]
+        sql = f"SELECT {V_COLS} FROM versions v WHERE {where} {tail}"
+        return [row_to_version(r) for r in self._q(sql, params)]
+
+    # -- writes (inside write()) -------------------------------------------------
+
+    def ensure_tool(self, name: str, owner: str, now: str) -> None:
+        """Create the tool's row if it is new; touch ``updated_at`` otherwise."""
+        self._q(
+            "INSERT INTO tools (name, owner, created_at, updated_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET updated_at = excluded.updated_at",
+            (name, owner, now, now),
+        )
+
+    def tool_owner(self, name: str) -> str | None:
+        """The tool's owner, or None for a new tool."""
+        row = self._q("SELECT owner FROM tools WHERE name = ?", (name,)).fetchone()
+        return row[0] if row else None
+
+    def put_blob(self, sha256: str, content: bytes) -> None:
+        """Store content once; a blob that exists already is left as it is."""
+        self._q(
+            "INSERT INTO blobs (sha256, size, content) VALUES (?, ?, ?) "
+            "ON CONFLICT (sha256) DO NOTHING",
+            (sha256, len(content), content),
+        )
+
+    def insert_version(self, v: Version) -> None:
+        """Insert one version row (the UNIQUE key refuses a duplicate number)."""
+        self._q(
+            f"INSERT INTO versions ({VERSION_COLUMNS}) VALUES ({', '.join('?' * 20)})",
+            (
+                v.name,
+                v.version,
+                v.sha256,
+                v.size,
+                int(v.executable),
+                v.previous_version,
+                v.previous_sha256,
+                v.created_at,
+                v.recorded_at,
+                v.created_by,
+                v.owner,
+                v.origin,
+                v.session_id,
+                v.prompt,
+                v.message,
+                json.dumps(list(v.references)),
+                json.dumps(list(v.transforms)),
+                v.rollback_of,
+                v.signature,
+                v.key_id,
+            ),
+        )
+
+    # -- governance ----------------------------------------------------------------
+
+    def set_lifecycle(self, name: str, lifecycle: str, message: str | None, now: str) -> None:
+        """Change a tool's lifecycle (active, deprecated, retired)."""
+        self._q(
+            "UPDATE tools SET lifecycle = ?, lifecycle_message = ?, updated_at = ? WHERE name = ?",
+            (lifecycle, message, now, name),
+        )
+
+    def set_owner(self, name: str, owner: str, now: str) -> None:
+        """Transfer a tool to a new owner."""
+        self._q("UPDATE tools SET owner = ?, updated_at = ? WHERE name = ?", (owner, now, name))
+
+    def labels(self, name: str | None = None) -> list[Label]:
+        """Current labels, of one tool or of all."""
+        sql = "SELECT name, label, version, set_at, set_by FROM labels"
+        if name is None:
+            return [Label(*r) for r in self._q(f"{sql} ORDER BY name, label")]
+        return [Label(*r) for r in self._q(f"{sql} WHERE name = ? ORDER BY label", (name,))]
+
+    def label(self, name: str, label: str) -> Label | None:
+        """One label, or None."""
+        row = self._q(
+            "SELECT name, label, version, set_at, set_by FROM labels WHERE name = ? AND label = ?",
+            (name, label),
+        ).fetchone()
+        return Label(*row) if row else None
+
+    def set_label(self, lab: Label) -> None:
+        """Create or move a label."""
+        self._q(
+            "INSERT INTO labels (name, label, version, set_at, set_by) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (name, label) DO UPDATE SET version = excluded.version, "
+            "set_at = excluded.set_at, set_by = excluded.set_by",
+            (lab.name, lab.label, lab.version, lab.set_at, lab.set_by),
+        )
+
+    def delete_label(self, name: str, label: str) -> None:
+        """Remove a label."""
+        self._q("DELETE FROM labels WHERE name = ? AND label = ?", (name, label))
+
+    def yanks(self, name: str | None = None) -> list[Yank]:
+        """Yanked versions, of one tool or of all."""
+        sql = "SELECT name, version, reason, at, actor FROM yanks"
+        if name is None:
+            return [Yank(*r) for r in self._q(f"{sql} ORDER BY name, version")]
+        return [Yank(*r) for r in self._q(f"{sql} WHERE name = ? ORDER BY version", (name,))]
+
+    def yank(self, y: Yank) -> None:
+        """Mark a version as yanked."""
+        self._q(
+            "INSERT INTO yanks (name, version, reason, at, actor) VALUES (?, ?, ?, ?, ?)",
+            (y.name, y.version, y.reason, y.at, y.actor),
+        )
+
+    def trusted_keys(self) -> list[TrustedKey]:
+        """Every trusted public key, by name."""
+        rows = self._q("SELECT name, key_id, public_key, added_at FROM trusted_keys ORDER BY name")
+        return [TrustedKey(*r) for r in rows]
+
+    def add_trusted_key(self, key: TrustedKey) -> None:
+        """Trust a public key under a name."""
+        self._q(
+            "INSERT INTO trusted_keys (name, key_id, public_key, added_at) VALUES (?, ?, ?, ?)",
+            (key.name, key.key_id, key.public_key, key.added_at),
+        )
+
+    def remove_trusted_key(self, name: str) -> None:
+        """Stop trusting a key."""
+        self._q("DELETE FROM trusted_keys WHERE name = ?", (name,))
+
+    # -- audit log ---------------------------------------------------------------------
+
+    def append_audit(
+        self,
+        at: str,
+        actor: str,
+        action: str,
+        tool: str | None,
+        version: int | None,
+        details: dict[str, Any],
+    ) -> AuditEntry:
+        """Append one entry, chained to the last; call inside the write it records."""
+        last = self._q("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+        seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+        body = AuditEntry(seq, at, actor, action, tool, version, details, prev, "").body()
+        entry = AuditEntry(**body, hash=entry_hash(body))
+        self._q(
+            "INSERT INTO audit (seq, at, actor, action, tool, version, details, prev_hash, hash) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (seq, at, actor, action, tool, version, canonical(details).decode(), prev, entry.hash),
+        )
+        return entry
+
+    def audit(self, tool: str | None = None) -> list[AuditEntry]:
+        """The audit log in order, or one tool's entries."""
+        sql = "SELECT seq, at, actor, action, tool, version, details, prev_hash, hash FROM audit"
+        rows = (
+            self._q(f"{sql} ORDER BY seq")
+            if tool is None
+            else self._q(f"{sql} WHERE tool = ? ORDER BY seq", (tool,))
+        )
+        return [
+            AuditEntry(r[0], r[1], r[2], r[3], r[4], r[5], _details(r[6]), r[7], r[8]) for r in rows
+        ]
+
+    # -- packs -------------------------------------------------------------------------
+
+    def pack_imports(self, pack_name: str) -> list[tuple[int, str]]:
+        """(pack version, manifest sha256) of every import of a pack name."""
+        rows = self._q(
+            "SELECT pack_version, manifest_sha256 FROM pack_imports WHERE pack_name = ? "
+            "ORDER BY pack_version",
+            (pack_name,),
+        )
+        return [(r[0], r[1]) for r in rows]
+
+    def record_pack_import(
+        self, pack_name: str, pack_version: int, manifest_sha256: str, source: str, now: str
+    ) -> None:
+        """Remember an imported pack (anti-downgrade)."""
+        self._q(
+            "INSERT INTO pack_imports (pack_name, pack_version, manifest_sha256, source, "
+            "imported_at) VALUES (?, ?, ?, ?, ?)",
+            (pack_name, pack_version, manifest_sha256, source, now),
+        )
+
+    def last_pack_export(self, pack_name: str) -> int:
+        """The highest version exported under a pack name (0 when none)."""
+        row = self._q(
+            "SELECT max(pack_version) FROM pack_exports WHERE pack_name = ?", (pack_name,)
+        ).fetchone()
+        return int(row[0] or 0)
+
+    def record_pack_export(self, pack_name: str, pack_version: int, now: str) -> None:
+        """Remember an exported pack version."""
+        self._q(
+            "INSERT INTO pack_exports (pack_name, pack_version, created_at) VALUES (?, ?, ?)",
+            (pack_name, pack_version, now),
+        )
+
+    def restore_tool(self, tool: Tool) -> None:
+        """Insert a tool row exactly as a pack describes it (restore of a new tool)."""
+        self._q(
+            "INSERT INTO tools (name, owner, lifecycle, lifecycle_message, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                tool.name,
+                tool.owner,
+                tool.lifecycle,
+                tool.lifecycle_message,
+                tool.created_at,
+                tool.updated_at,
+            ),
+        )

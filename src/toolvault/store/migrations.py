@@ -7,6 +7,7 @@ is applied together with its row in ``schema_migrations`` in one transaction.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -15,12 +16,44 @@ from typing import Any
 @dataclass(frozen=True, slots=True)
 class Step:
     """One migration: its number, its name, its SQL per dialect, and an optional
-    data step run after the SQL in the same transaction (given the store)."""
+    data step run after the SQL in the same transaction (given the store).
+
+    ``postgres`` is None when the SQLite script translates mechanically
+    (:func:`to_postgres`); a step that needs more writes its own.
+    """
 
     id: int
     name: str
     sqlite: str
     data: Callable[[Any], None] | None = None
+    postgres: str | None = None
+
+    def postgres_sql(self) -> str:
+        """This step's script for PostgreSQL."""
+        return self.postgres if self.postgres is not None else to_postgres(self.sqlite)
+
+
+TRIGGER = re.compile(
+    r"CREATE TRIGGER (\w+) BEFORE (UPDATE|DELETE) ON (\w+)\s+"
+    r"BEGIN SELECT RAISE\(ABORT, '([^']*)'\); END;"
+)
+
+
+def to_postgres(sqlite: str) -> str:
+    """SQLite DDL to PostgreSQL: BYTEA for BLOB, no WITHOUT ROWID, and each refusing
+    trigger as a row trigger calling ``toolvault_refuse`` (created by migration 1)."""
+    sql = sqlite.replace(" BLOB ", " BYTEA ").replace(") WITHOUT ROWID;", ");")
+    return TRIGGER.sub(
+        r"CREATE TRIGGER \1 BEFORE \2 ON \3 FOR EACH ROW EXECUTE FUNCTION toolvault_refuse('\4');",
+        sql,
+    )
+
+
+# PostgreSQL has no RAISE in plain SQL: one function serves every refusing trigger.
+REFUSE_FUNCTION = """
+CREATE OR REPLACE FUNCTION toolvault_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION '%', TG_ARGV[0]; END $$;
+"""
 
 
 INITIAL_SQLITE = """
@@ -83,7 +116,11 @@ CREATE TRIGGER blobs_immutable_delete BEFORE DELETE ON blobs
 BEGIN SELECT RAISE(ABORT, 'toolvault: blobs are immutable'); END;
 """
 
-STEPS: tuple[Step, ...] = (Step(1, "initial_schema", INITIAL_SQLITE),)
+STEPS: tuple[Step, ...] = (
+    Step(
+        1, "initial_schema", INITIAL_SQLITE, postgres=REFUSE_FUNCTION + to_postgres(INITIAL_SQLITE)
+    ),
+)
 
 
 GOVERNANCE_SQLITE = """
@@ -186,3 +223,21 @@ CREATE TABLE pack_exports (
 """
 
 STEPS = (*STEPS, Step(3, "packs", PACKS_SQLITE))
+
+
+TOKENS_SQLITE = """
+-- Bearer tokens of the daemon. Only a SHA-256 of each token is kept (the token
+-- itself is shown once, when created); id is a short public handle to list and
+-- revoke it. A revoked token keeps its row, so that its history stays readable.
+CREATE TABLE tokens (
+    id         TEXT PRIMARY KEY,
+    principal  TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,
+    admin      INTEGER NOT NULL DEFAULT 0 CHECK (admin IN (0, 1)),
+    read_only  INTEGER NOT NULL DEFAULT 0 CHECK (read_only IN (0, 1)),
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+"""
+
+STEPS = (*STEPS, Step(4, "tokens", TOKENS_SQLITE))

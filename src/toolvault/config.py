@@ -38,6 +38,10 @@ class Config:
     pack_max_unpacked: int = 64 * 1024 * 1024
     raw: tuple[tuple[str, Any], ...] = ()
 
+    def raw_get(self, key: str, default: Any = None) -> Any:
+        """A top-level key of config.toml as written."""
+        return dict(self.raw).get(key, default)
+
     def source_allowed(self, url: str) -> bool:
         """Whether the allow-list admits ``url`` (no list admits everything)."""
         return self.sources_allow is None or url.startswith(self.sources_allow)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from toolvault import packs
 from toolvault.errors import InvalidInput, PermissionDenied
+from toolvault.models import Published
 from toolvault.packs import ImportSummary
 from toolvault.signing import audit_record
 from toolvault.store.base import utcnow
@@ -105,9 +106,39 @@ def ingest_git(
     found = git_versions(
         url, rev=rev, path=path, history=history, max_size=vault.config.max_tool_size
     )
-    summary = import_versions(vault, found.versions, f"git+{url}@{found.commit}", progress)
-    summary.skipped += found.skipped
+    fresh, known, older = _after_imported(vault, found.versions)
+    summary = import_versions(vault, fresh, f"git+{url}@{found.commit}", progress)
+    summary.unchanged[:0] = known
+    summary.skipped += found.skipped + older
     return _noted(summary, notes)
+
+
+def _after_imported(
+    vault: Vault, items: Sequence[NewVersion]
+) -> tuple[list[NewVersion], list[Published], list[str]]:
+    """Drop each tool's commits up to the newest one imported already (by origin).
+
+    Without this a second ``--history`` run would append the old contents again on
+    top of the latest. Returns the new items, the ones the vault has, and the older
+    commits passed over because a later one was imported (say, without --history).
+    """
+    chains: dict[str, list[NewVersion]] = {}
+    for item in items:
+        chains.setdefault(item.name, []).append(item)
+    fresh: list[NewVersion] = []
+    known: list[Published] = []
+    older: list[str] = []
+    for name, chain in chains.items():
+        seen = {v.origin: v for v in vault.store.versions(name) if v.origin}
+        last = max((i for i, item in enumerate(chain) if item.origin in seen), default=-1)
+        for item in chain[: last + 1]:
+            had = seen.get(item.origin or "")
+            if had is None:
+                older.append(f"{item.source}: a later commit is imported already")
+            else:
+                known.append(Published(name, had.version, had.sha256, False))
+        fresh += chain[last + 1 :]
+    return fresh, known, older
 
 
 def import_versions(

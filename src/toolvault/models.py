@@ -100,6 +100,31 @@ class Tool:
 
 
 @dataclass(frozen=True, slots=True)
+class Principal:
+    """Who a daemon request acts for, from its bearer token."""
+
+    name: str
+    admin: bool = False
+    read_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """A daemon token as listed (the secret itself is never stored)."""
+
+    id: str
+    principal: str
+    admin: bool
+    read_only: bool
+    created_at: str
+    revoked_at: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON shape of ``token list``."""
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
 class Published:
     """The outcome of one publish: a new version, or ``created=False`` when unchanged."""
 

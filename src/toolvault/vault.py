@@ -32,8 +32,10 @@ from toolvault.models import (
     Diff,
     Label,
     Migration,
+    Principal,
     Published,
     Report,
+    Token,
     Tool,
     TrustedKey,
     Version,
@@ -41,7 +43,8 @@ from toolvault.models import (
 )
 from toolvault.signing import KeyInfo, KeyRing, Signer, audit_record
 from toolvault.spec import Kind, Spec
-from toolvault.store.sqlite import SQLiteStore, utcnow
+from toolvault.store.base import SQLStore, utcnow
+from toolvault.store.sqlite import SQLiteStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,13 +74,25 @@ class NewVersion:
 class Vault:
     """A versioned tool vault in a home folder: ``vault.db`` plus ``commands/``."""
 
-    def __init__(self, home: Path, store: SQLiteStore, actor: str | None = None) -> None:
+    def __init__(
+        self,
+        home: Path,
+        store: SQLStore,
+        actor: str | None = None,
+        *,
+        principal: Principal | None = None,
+        materialize: bool = True,
+    ) -> None:
         self.home = home
         self.store = store
         self.tree = CommandsTree(home)
         self.keys = KeyRing(home)
         self._config: Config | None = None
-        self._actor = actor
+        self._actor = principal.name if principal else actor
+        self.principal = principal
+        # A shared PostgreSQL vault keeps no commands/ tree by default: several
+        # daemons write to it, and each machine's tree would only see its own writes.
+        self.materialize = materialize
 
     # -- opening -------------------------------------------------------------------
 
@@ -89,6 +104,7 @@ class Vault:
         create: bool = True,
         migrate: bool = True,
         actor: str | None = None,
+        db: str | None = None,
     ) -> Vault:
         """Open the vault in ``home`` (default ``$TOOLVAULT_HOME`` or ``~/.toolvault``).
 
@@ -96,10 +112,15 @@ class Vault:
         With ``create=False`` a missing vault is :class:`NotFound` instead of created;
         ``migrate=False`` (for ``db status``) leaves pending migrations pending.
         ``actor`` is who the audit log names for writes (default: the local owner).
+        ``db`` (default ``$TOOLVAULT_DB``) is a ``postgresql://`` URL to keep the
+        vault in PostgreSQL instead of ``HOME/vault.db``.
         """
         path = resolve_home(home)
-        db = path / "vault.db"
-        if not db.exists():
+        url = db or os.environ.get("TOOLVAULT_DB")
+        if url:
+            return cls._open_postgres(path, url, migrate, actor)
+        file = path / "vault.db"
+        if not file.exists():
             if not create:
                 raise NotFound(
                     f"no vault at {path}; run 'toolvault init' to create one, "
@@ -108,7 +129,28 @@ class Vault:
             if path.exists() and not path.is_dir():
                 raise InvalidInput(f"{path} is not a folder; choose another --home")
             (path / "commands" / ".history").mkdir(parents=True, exist_ok=True)
-        return cls(path, SQLiteStore.open(db, migrate=migrate), actor)
+        return cls(path, SQLiteStore.open(file, migrate=migrate), actor)
+
+    @classmethod
+    def _open_postgres(cls, home: Path, url: str, migrate: bool, actor: str | None) -> Vault:
+        if not url.startswith(("postgresql://", "postgres://")):
+            raise InvalidInput(
+                f"unsupported database URL {url.split('://')[0]}://…; "
+                "give postgresql://USER@HOST:PORT/DB, or leave TOOLVAULT_DB unset for SQLite"
+            )
+        from toolvault.store.postgres import PostgresStore
+
+        store = PostgresStore.open(url, migrate=migrate)
+        vault = cls(home, store, actor, materialize=False)
+        vault.materialize = bool(vault.config.raw_get("commands_tree", False))
+        return vault
+
+    def as_principal(self, principal: Principal) -> Vault:
+        """A view of this vault acting for an authenticated principal (the daemon):
+        writes are attributed to it and checked against ownership and its rights."""
+        view = Vault(self.home, self.store, principal=principal, materialize=self.materialize)
+        view._config = self._config
+        return view
 
     def close(self) -> None:
         """Close the database connection."""
@@ -295,6 +337,7 @@ class Vault:
         """Point ``label`` of the spec's tool at the spec's version (create or move)."""
         specs.validate_label(label)
         target = self.get(spec)
+        self._may_change(target.name)
         with self.store.write():
             old = self.store.label(target.name, label)
             lab = Label(target.name, label, target.version, utcnow(), self.actor)
@@ -306,6 +349,7 @@ class Vault:
     def delete_label(self, name: str, label: str) -> None:
         """Remove a label."""
         tool = self.tool(name)
+        self._may_change(tool.name)
         with self.store.write():
             old = self.store.label(tool.name, label)
             if old is None:
@@ -318,6 +362,7 @@ class Vault:
         if not reason.strip():
             raise InvalidInput("a yank needs a reason: --reason 'why it must not be used'")
         target = self.get(spec)
+        self._may_change(target.name)
         with self.store.write():
             if self.yank_of(target):
                 raise Conflict(f"{target.name}:{target.version} is yanked already")
@@ -333,6 +378,7 @@ class Vault:
         if lifecycle not in actions:
             raise InvalidInput(f"lifecycle must be one of {', '.join(actions)}, not {lifecycle!r}")
         tool = self.tool(name)
+        self._may_change(tool.name)
         if tool.lifecycle == lifecycle:
             return tool
         with self.store.write():
@@ -346,6 +392,7 @@ class Vault:
         if not new_owner.strip():
             raise InvalidInput("the new owner must not be empty")
         tool = self.tool(name)
+        self._may_change(tool.name)
         with self.store.write():
             self.store.set_owner(tool.name, new_owner, utcnow())
             self.record("owner", tool.name, None, {"from": tool.owner, "to": new_owner})
@@ -363,6 +410,7 @@ class Vault:
         """Trust a public key (``ed25519:<base64>``) under a name."""
         from toolvault.signing import check_key_name, decode_public, key_id
 
+        self._require_admin("change the trust store")
         check_key_name(name)
         kid = key_id(decode_public(public))
         with self.store.write():
@@ -379,6 +427,7 @@ class Vault:
 
     def untrust(self, name: str) -> None:
         """Remove a key from the trust store: versions it signed no longer verify."""
+        self._require_admin("change the trust store")
         with self.store.write():
             key = next((k for k in self.store.trusted_keys() if k.name == name), None)
             if key is None:
@@ -386,6 +435,80 @@ class Vault:
                 raise NotFound(f"no trusted key named {name!r} (trusted: {have})")
             self.store.remove_trusted_key(name)
             self.record("trust-remove", None, None, {"name": name, "key_id": key.key_id})
+
+    # -- daemon tokens and rights --------------------------------------------------------------
+
+    def create_token(
+        self, principal: str, *, admin: bool = False, read_only: bool = False
+    ) -> tuple[Token, str]:
+        """A new bearer token for ``principal``; the secret is returned once, never stored."""
+        import secrets
+
+        self._require_admin("create tokens")
+        if not principal.strip() or any(c.isspace() for c in principal):
+            raise InvalidInput(f"invalid principal {principal!r}: give a name without spaces")
+        secret = "tv_" + secrets.token_urlsafe(32)
+        token = Token(secrets.token_hex(6), principal, admin, read_only, utcnow(), None)
+        with self.store.write():
+            self.store.insert_token(token, _token_hash(secret))
+            details = {
+                "id": token.id,
+                "principal": principal,
+                "admin": admin,
+                "read_only": read_only,
+            }
+            self.record("token-create", None, None, details)
+        return token, secret
+
+    def tokens(self) -> list[Token]:
+        """Every daemon token (without secrets)."""
+        self._require_admin("list tokens")
+        return self.store.tokens()
+
+    def revoke_token(self, token_id: str) -> Token:
+        """Revoke a token: requests that present it get 401 from then on."""
+        self._require_admin("revoke tokens")
+        with self.store.write():
+            token = next((t for t in self.store.tokens() if t.id == token_id), None)
+            if token is None:
+                raise NotFound(f"no token with id {token_id!r}; 'toolvault token list' shows them")
+            if token.revoked_at is None:
+                self.store.revoke_token(token_id, utcnow())
+                self.record("token-revoke", None, None, {"id": token_id})
+        return next(t for t in self.store.tokens() if t.id == token_id)
+
+    def authenticate(self, secret: str) -> Principal | None:
+        """The principal a bearer token stands for, or None (unknown or revoked)."""
+        token = self.store.token_by_hash(_token_hash(secret))
+        if token is None or token.revoked_at is not None:
+            return None
+        return Principal(token.principal, token.admin, token.read_only)
+
+    def _may_write(self, tool: Tool | None, name: str) -> None:
+        """A principal publishes new tools and new versions of the tools it owns."""
+        p = self.principal
+        if p is None:
+            return
+        if p.read_only:
+            raise PermissionDenied(f"{p.name}'s token is read-only; it cannot change '{name}'")
+        if tool is not None and tool.owner != p.name and not p.admin:
+            raise PermissionDenied(
+                f"tool '{name}' is owned by {tool.owner}, not {p.name}; ask the owner to "
+                "transfer it ('toolvault owner') or an admin to make the change"
+            )
+
+    def _may_change(self, name: str) -> None:
+        self._may_write(self.store.tool(name), name)
+
+    def _require_admin(self, what: str) -> None:
+        p = self.principal
+        if p is not None and not p.admin:
+            raise PermissionDenied(f"only an admin may {what}; {p.name} is not one")
+
+    def _new_owner(self, item: NewVersion) -> str:
+        if self.principal is not None and not self.principal.admin:
+            return self.principal.name  # a principal cannot create tools for someone else
+        return item.owner or (self.principal.name if self.principal else self.config.owner)
 
     def sync(self) -> list[str]:
         """Rebuild ``commands/`` from the database; returns what it had to fix."""
@@ -403,6 +526,8 @@ class Vault:
         with self.store.snapshot():
             state = self._state(wanted)
             views = [v for v in self._views() if not wanted or v.name in wanted]
+            if not self.materialize:
+                views = []  # no commands/ tree is kept for this vault
         records = {
             (tool, version): (e.seq, digests)
             for e in state.audit
@@ -569,6 +694,7 @@ class Vault:
         sha = hashlib.sha256(item.content).hexdigest()
         latest = self.store.back(item.name, 0)
         tool = self.store.tool(item.name)
+        self._may_write(tool, item.name)
         if tool is not None and tool.lifecycle == "retired":
             self.store.set_lifecycle(item.name, "active", None, now)  # publishing reactivates
             if audit:
@@ -576,7 +702,7 @@ class Vault:
         if latest is not None and latest.sha256 == sha:
             return Published(item.name, latest.version, sha, False), None
         head = self.store.newest(item.name)  # the chain goes on from yanked versions too
-        owner = tool.owner if tool else item.owner or self.config.owner
+        owner = tool.owner if tool else self._new_owner(item)
         self.store.ensure_tool(item.name, owner, now)
         self.store.put_blob(sha, item.content)
         version = Version(
@@ -589,7 +715,7 @@ class Vault:
             previous_sha256=head.sha256 if head else None,
             created_at=item.created_at or now,
             recorded_at=now,
-            created_by=item.created_by or self.actor,
+            created_by=self.principal.name if self.principal else item.created_by or self.actor,
             owner=owner,
             origin=item.origin,
             session_id=item.session_id,
@@ -625,7 +751,7 @@ class Vault:
 
     def refresh_tree(self, names: set[str]) -> None:
         """Bring the commands/ files of these tools in line with the database (after commit)."""
-        if not names:
+        if not names or not self.materialize:
             return
         try:
             with self.tree.locked():
@@ -669,3 +795,7 @@ def _signed(v: Version, signer: Signer) -> Version:
 
     signature = signer.sign(payload(version_fields(v)))
     return replace(v, signature=signature, key_id=signer.key_id)
+
+
+def _token_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()

@@ -1,0 +1,131 @@
+"""PostgreSQL store (psycopg 3, the ``postgres`` extra), for daemons that share one database.
+
+Every write transaction takes one transaction-scoped advisory lock first. The
+audit log is a single hash chain, so writes to different tools must be ordered
+too; the lock gives concurrent publishers — threads, processes, daemons on other
+machines — the same one-at-a-time order SQLite's ``BEGIN IMMEDIATE`` gives.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from toolvault.errors import StoreError
+from toolvault.store.base import SQLStore
+from toolvault.store.migrations import STEPS, Step
+
+WRITE_LOCK = 0x746F6F6C7661  # "toolva": the advisory lock every writer takes
+INSTALL_HINT = "PostgreSQL support needs the postgres extra: pip install 'toolvault[postgres]'"
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages."""
+    return re.sub(r"://([^:/@]+):[^@/]*@", r"://\1:***@", url)
+
+
+class PostgresStore(SQLStore):
+    """A vault in a PostgreSQL database (blobs included)."""
+
+    dialect = "postgres"
+
+    def __init__(self, url: str, steps: Sequence[Step] = STEPS) -> None:
+        try:
+            import psycopg
+        except ImportError:
+            raise StoreError(INSTALL_HINT) from None
+        self.psycopg = psycopg
+        self.url = url
+        self.where = f"database {redact(url)}"
+        self.steps = tuple(steps)
+        self._local = threading.local()
+        self._connections: list[Any] = []
+        self._lock = threading.Lock()
+        self._sql: dict[str, str] = {}
+        self.db  # noqa: B018 -- connect now, so that a bad URL fails at open
+
+    @classmethod
+    def open(cls, url: str, steps: Sequence[Step] = STEPS, migrate: bool = True) -> PostgresStore:
+        """Connect and bring the schema up to date, exactly once across every daemon."""
+        store = cls(url, steps)
+        try:
+            if migrate:
+                store.migrate()
+            else:
+                store.pending()
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    @property
+    def db(self) -> Any:
+        """This thread's connection (autocommit; transactions are explicit)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None or conn.closed:
+            try:
+                conn = self.psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+            except self.psycopg.Error as exc:
+                raise StoreError(f"cannot connect to {self.where}: {_first_line(exc)}") from exc
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        return conn
+
+    def close(self) -> None:
+        """Close every connection this store opened."""
+        with self._lock:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
+        self._local = threading.local()
+
+    def _q(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        translated = self._sql.get(sql)
+        if translated is None:
+            translated = self._sql[sql] = sql.replace("%", "%%").replace("?", "%s")
+        try:
+            if params:
+                return self.db.execute(translated, tuple(params))
+            return self.db.execute(sql)
+        except self.psycopg.Error as exc:
+            raise StoreError(f"{self.where}: {_first_line(exc)}") from exc
+
+    @contextmanager
+    def write(self) -> Iterator[PostgresStore]:
+        """A write transaction behind the one advisory lock (rollback on any error)."""
+        self._q("BEGIN")
+        try:
+            self._q("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
+            yield self
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self._q("COMMIT")
+
+    @contextmanager
+    def snapshot(self) -> Iterator[PostgresStore]:
+        """A repeatable-read transaction: several reads that see one state."""
+        self._q("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        try:
+            yield self
+        finally:
+            self.db.execute("COMMIT")
+
+    def applied(self) -> dict[int, tuple[str, str]]:
+        """Applied migrations: id -> (name, applied_at). Writes nothing."""
+        (exists,) = self._q("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()
+        if not exists:
+            return {}
+        rows = self._q("SELECT id, name, applied_at FROM schema_migrations")
+        return {r[0]: (r[1], r[2]) for r in rows}
+
+    def _statements(self, step: Step) -> list[str]:
+        return [step.postgres_sql()]  # one script: psycopg runs several statements at once
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]

@@ -69,6 +69,8 @@ class NewVersion:
     transforms: Sequence[str] = ()
     rollback_of: int | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    # A reference that does not resolve is stored as written instead of refused.
+    allow_dangling: bool = False
 
 
 class Vault:
@@ -231,6 +233,23 @@ class Vault:
         return next(
             (y for y in self.store.yanks(version.name) if y.version == version.version), None
         )
+
+    def describe(self, spec: str | Spec) -> dict[str, Any]:
+        """Everything ``show`` prints about a version: its fields, its signature status,
+        its yank, the labels on it, and its tool (the JSON shape of ``show --json``)."""
+        version = self.get(spec)
+        tool = self.tool(version.name)
+        yanked = self.yank_of(version)
+        labels = [
+            lb.label for lb in self.store.labels(version.name) if lb.version == version.version
+        ]
+        return {
+            **version.to_dict(),
+            "signature_status": self.signature_status(version),
+            "yanked": yanked.reason if yanked else None,
+            "labels": labels,
+            "tool": {**tool.to_dict(), "lifecycle_message": tool.lifecycle_message},
+        }
 
     def audit(self, name: str | None = None) -> list[AuditEntry]:
         """The audit log, or the entries about one tool."""
@@ -648,14 +667,18 @@ class Vault:
                 "(tools are UTF-8 text; binaries are not supported)"
             ) from None
         executable = item.executable or data.startswith(b"#!")
-        refs = tuple(self._resolve_ref(r) for r in item.references)
+        refs = tuple(self._resolve_ref(r, item.allow_dangling) for r in item.references)
         return replace(item, executable=executable, references=refs)
 
-    def _resolve_ref(self, ref: str) -> str:
+    def _resolve_ref(self, ref: str, allow_dangling: bool = False) -> str:
         try:
             return self.get(ref).ref
         except NotFound as exc:
-            raise NotFound(f"reference '{ref}' does not resolve: {exc}") from None
+            if allow_dangling:
+                return ref  # well-formed (get parsed it), kept as written
+            raise NotFound(
+                f"reference '{ref}' does not resolve: {exc} (--allow-dangling stores it as written)"
+            ) from None
 
     def signer(self, name: str | None) -> Signer | None:
         """The key to sign new versions with: ``name``, else ``sign_with`` from config.toml;

@@ -67,34 +67,25 @@ def cat(spec: str, as_json: bool) -> None:
 @json_option
 def show(spec: str, as_json: bool) -> None:
     """Show all metadata of one version plus its tool's owner and lifecycle."""
-    vault = obj().open()
-    version = vault.get(spec)
-    tool = vault.tool(version.name)
-    yanked = vault.yank_of(version)
-    labels = [lb.label for lb in vault.labels(version.name) if lb.version == version.version]
-    governance = {
-        "signature_status": vault.signature_status(version),
-        "yanked": yanked.reason if yanked else None,
-        "labels": labels,
-    }
+    info = obj().open().describe(spec)
     if wants_json(as_json):
-        emit_json({**version.to_dict(), **governance, "tool": tool.to_dict()})
+        emit_json(info)
         return
-    fields = version.to_dict()
-    click.echo(f"{version.name}:{version.version}")
-    for key, value in fields.items():
-        if key in ("name", "version"):
+    tool = info["tool"]
+    click.echo(f"{info['name']}:{info['version']}")
+    for key, value in info.items():
+        if key in ("name", "version", "tool", "signature_status", "yanked", "labels"):
             continue
         if isinstance(value, list):
             value = ", ".join(value) if value else "-"
         click.echo(f"  {key + ':':<18}{'-' if value is None else value}")
-    click.echo(f"  {'signed:':<18}{governance['signature_status']}")
-    click.echo(f"  {'labels:':<18}{', '.join(labels) or '-'}")
-    click.echo(f"  {'yanked:':<18}{yanked.reason if yanked else 'no'}")
-    click.echo(f"  {'tool owner:':<18}{tool.owner}")
-    message = f" ({tool.lifecycle_message})" if tool.lifecycle_message else ""
-    click.echo(f"  {'lifecycle:':<18}{tool.lifecycle}{message}")
-    click.echo(f"  {'latest:':<18}{tool.latest_version or '-'} of {tool.versions}")
+    click.echo(f"  {'signed:':<18}{info['signature_status']}")
+    click.echo(f"  {'labels:':<18}{', '.join(info['labels']) or '-'}")
+    click.echo(f"  {'yanked:':<18}{info['yanked'] or 'no'}")
+    click.echo(f"  {'tool owner:':<18}{tool['owner']}")
+    message = f" ({tool['lifecycle_message']})" if tool["lifecycle_message"] else ""
+    click.echo(f"  {'lifecycle:':<18}{tool['lifecycle']}{message}")
+    click.echo(f"  {'latest:':<18}{tool['latest_version'] or '-'} of {tool['versions']}")
 
 
 @click.command(context_settings={"ignore_unknown_options": False})

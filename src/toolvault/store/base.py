@@ -228,6 +228,24 @@ class SQLStore:
         """All versions of ``name``, oldest first."""
         return self._many("v.name = ?", (name,), False, "ORDER BY v.version")
 
+    def referencing(self, text: str) -> list[Version]:
+        """Versions whose stored references contain ``text``: candidates for a reverse
+        lookup, which the caller narrows to exact matches (LIKE ignores case in SQLite)."""
+        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return self._many(
+            "v.refs LIKE ? ESCAPE '\\'", (f"%{escaped}%",), False, "ORDER BY v.name, v.version"
+        )
+
+    def origins(self, prefix: str) -> list[tuple[str, int, str, str]]:
+        """(name, version, sha256, origin) of every version whose origin starts with
+        ``prefix``: what an earlier import from that source stored."""
+        rows = self._q(
+            "SELECT name, version, sha256, origin FROM versions "
+            "WHERE substr(origin, 1, ?) = ? ORDER BY name, version",
+            (len(prefix), prefix),
+        )
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
+
     def entries(self, name: str) -> list[Entry]:
         """The light per-version records the commands/ tree is built from."""
         rows = self._q(

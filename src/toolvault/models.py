@@ -8,6 +8,30 @@ from typing import Any, NamedTuple
 LIFECYCLES = ("active", "deprecated", "retired")
 
 
+VERSION_FIELDS = (
+    "name",
+    "version",
+    "sha256",
+    "size",
+    "executable",
+    "previous_version",
+    "previous_sha256",
+    "created_at",
+    "recorded_at",
+    "created_by",
+    "owner",
+    "origin",
+    "session_id",
+    "prompt",
+    "message",
+    "references",
+    "transforms",
+    "rollback_of",
+    "signature",
+    "key_id",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Version:
     """One immutable version of a tool (SPEC §1). ``content`` is set only when read."""
@@ -45,6 +69,14 @@ class Version:
     def ref(self) -> str:
         """The exact reference form ``name:N@sha256:<hex>``."""
         return f"{self.name}:{self.version}@sha256:{self.sha256}"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], content: bytes | None = None) -> Version:
+        """Rebuild a version from its JSON shape (the remote client)."""
+        fields = {k: data[k] for k in VERSION_FIELDS}
+        fields["references"] = tuple(fields["references"] or ())
+        fields["transforms"] = tuple(fields["transforms"] or ())
+        return cls(**fields, content=content)
 
     def to_dict(self, *, content: bool = False) -> dict[str, Any]:
         """The stable JSON shape of a version; content only when asked for."""
@@ -86,6 +118,20 @@ class Tool:
     created_at: str
     updated_at: str
     lifecycle_message: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Tool:
+        """Rebuild a tool summary from its JSON shape (the remote client)."""
+        return cls(
+            data["name"],
+            data["owner"],
+            data["lifecycle"],
+            data["latest_version"],
+            data["versions"],
+            data.get("created_at") or "",
+            data["updated_at"],
+            data.get("lifecycle_message"),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of ``ls --json`` (SPEC §5)."""
@@ -275,7 +321,17 @@ class Diff:
             "added": self.added,
             "removed": self.removed,
             "diff": "".join(self.lines),
+            "old_version": self.old.to_dict(),
+            "new_version": self.new.to_dict(),
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Diff:
+        """Rebuild a diff from its JSON shape (the remote client)."""
+        lines = tuple(str(data["diff"]).splitlines(keepends=True))
+        return cls(
+            Version.from_dict(data["old_version"]), Version.from_dict(data["new_version"]), lines
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -130,6 +130,8 @@ def export(
     versions = _selected(vault, selection)
     names = sorted({v.name for v in versions})
     tools = {t.name: t for t in vault.tools() if t.name in names}
+    if expires:
+        _expiry(expires)  # a bad date is refused before it takes up a pack version
     with vault.store.write():
         last = vault.store.last_pack_export(pack_name)
         number = pack_version if pack_version is not None else last + 1

@@ -39,6 +39,7 @@ COMMANDS = {
     "trust": "govern",
     "ingest": "transfer",
     "pack": "transfer",
+    "pull": "transfer",
 }
 
 

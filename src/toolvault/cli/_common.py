@@ -6,12 +6,15 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from toolvault.errors import ToolvaultError
 from toolvault.vault import Vault
+
+if TYPE_CHECKING:
+    from toolvault.client import RemoteVault
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -22,13 +25,25 @@ class Obj:
 
     home: str | None
     as_json: bool
-    vaults: list[Vault] = field(default_factory=list)
+    vaults: list[Vault | RemoteVault] = field(default_factory=list)
 
     def open(self, *, create: bool = False, migrate: bool = True) -> Vault:
         """Open the vault (created only for commands that write)."""
         vault = Vault.open(self.home, create=create, migrate=migrate)
         self.vaults.append(vault)
         return vault
+
+    def service(self, *, create: bool = False) -> Vault | RemoteVault:
+        """The vault the read and write commands act on: the daemon at
+        ``TOOLVAULT_URL`` when it is set, else the local vault."""
+        url = os.environ.get("TOOLVAULT_URL")
+        if not url:
+            return self.open(create=create)
+        from toolvault.client import RemoteVault
+
+        remote = RemoteVault(url, os.environ.get("TOOLVAULT_TOKEN"))
+        self.vaults.append(remote)
+        return remote
 
     def close(self) -> None:
         """Close every vault this invocation opened."""

@@ -37,7 +37,7 @@ def verify(names: tuple[str, ...], home: str | None, as_json: bool) -> None:
     """Check hashes, chains, the audit log, signatures and commands/; exit 1 on any problem."""
     if home is not None:
         obj().home = home
-    report = obj().open().verify(names)
+    report = obj().service().verify(names)
     if wants_json(as_json):
         emit_json(report.to_dict())
     else:

@@ -18,7 +18,7 @@ from toolvault.errors import InvalidInput
 @json_option
 def label(target: str, label: str, delete: bool, as_json: bool) -> None:
     """Point LABEL at a version (NAME:LABEL then resolves to it), or --delete it."""
-    vault = obj().open()
+    vault = obj().service()
     if delete:
         vault.delete_label(specs.parse_name(target), label)
         if wants_json(as_json):
@@ -39,7 +39,7 @@ def label(target: str, label: str, delete: bool, as_json: bool) -> None:
 @json_option
 def yank(target: str, reason: str, as_json: bool) -> None:
     """Mark a version as not to be used; latest, previous and -K skip it."""
-    vault = obj().open()
+    vault = obj().service()
     y = vault.yank(target, reason)
     if wants_json(as_json):
         emit_json(y.to_dict())
@@ -72,7 +72,7 @@ def retire(name: str, message: str | None, as_json: bool) -> None:
 
 
 def _lifecycle(name: str, lifecycle: str, message: str | None, as_json: bool) -> None:
-    tool = obj().open().set_lifecycle(specs.parse_name(name), lifecycle, message)
+    tool = obj().service().set_lifecycle(specs.parse_name(name), lifecycle, message)
     if wants_json(as_json):
         emit_json(tool.to_dict())
     else:
@@ -85,7 +85,7 @@ def _lifecycle(name: str, lifecycle: str, message: str | None, as_json: bool) ->
 @json_option
 def owner(name: str, new_owner: str, as_json: bool) -> None:
     """Transfer a tool to a new owner."""
-    tool = obj().open().transfer(specs.parse_name(name), new_owner)
+    tool = obj().service().transfer(specs.parse_name(name), new_owner)
     if wants_json(as_json):
         emit_json(tool.to_dict())
     else:
@@ -97,7 +97,7 @@ def owner(name: str, new_owner: str, as_json: bool) -> None:
 @json_option
 def audit(name: str | None, as_json: bool) -> None:
     """Show the append-only audit log, or the entries about one tool."""
-    entries = obj().open().audit(name)
+    entries = obj().service().audit(name)
     if wants_json(as_json):
         emit_json([e.to_dict() for e in entries])
         return

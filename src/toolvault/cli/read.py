@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
@@ -13,6 +14,9 @@ from toolvault.models import Diff, Version
 from toolvault.spec import Kind
 from toolvault.vault import Vault
 
+if TYPE_CHECKING:
+    from toolvault.client import RemoteVault
+
 
 @click.command()
 @click.argument("where", required=False, metavar="[/commands]")
@@ -22,7 +26,7 @@ def ls(where: str | None, every: bool, as_json: bool) -> None:
     """List tools with latest version, version count, owner and lifecycle."""
     if where not in (None, "/commands", "/commands/", "/tools", "/tools/"):
         raise click.BadParameter(f"{where!r}; give /commands or nothing", param_hint="WHERE")
-    vault = obj().open()
+    vault = obj().service()
     if every:
         versions = vault.all_versions()
         if wants_json(as_json):
@@ -47,7 +51,7 @@ def ls(where: str | None, every: bool, as_json: bool) -> None:
 def cat(spec: str, as_json: bool) -> None:
     """Print the content of a version; NAME:versions prints the version listing."""
     parsed = specs.parse(spec)
-    vault = obj().open()
+    vault = obj().service()
     if parsed.kind is Kind.VERSIONS:
         _listing(vault, parsed.name, as_json)
         return
@@ -67,7 +71,7 @@ def cat(spec: str, as_json: bool) -> None:
 @json_option
 def show(spec: str, as_json: bool) -> None:
     """Show all metadata of one version plus its tool's owner and lifecycle."""
-    info = obj().open().describe(spec)
+    info = obj().service().describe(spec)
     if wants_json(as_json):
         emit_json(info)
         return
@@ -111,7 +115,7 @@ def versions(
             f"'versions {name} {action}' takes {wanted} argument(s): "
             f"toolvault versions NAME {action}{forms[action]}"
         )
-    vault = obj().open()
+    vault = obj().service()
     if action == "list":
         _listing(vault, name, as_json)
     elif action == "history":
@@ -134,11 +138,11 @@ def versions(
 @json_option
 def diff(old: str, new: str | None, stat: bool, context: int, as_json: bool) -> None:
     """Unified diff between two versions; with one spec, between it and its previous."""
-    vault = obj().open()
+    vault = obj().service()
     render_diff(vault.diff(old, new, context=context), stat, as_json)
 
 
-def warn_if_yanked(vault: Vault, version: Version) -> None:
+def warn_if_yanked(vault: Vault | RemoteVault, version: Version) -> None:
     """A yanked version is still readable by its number, with a warning."""
     yanked = vault.yank_of(version)
     if yanked:
@@ -173,7 +177,7 @@ def _local(name: str, selector: str) -> str:
     return text
 
 
-def _listing(vault: Vault, name: str, as_json: bool) -> None:
+def _listing(vault: Vault | RemoteVault, name: str, as_json: bool) -> None:
     found = vault.versions(name)
     if wants_json(as_json):
         emit_json([v.to_dict() for v in found])

@@ -23,7 +23,7 @@ def run(spec: str, args: tuple[str, ...]) -> None:
     The version's file in commands/.history is executed directly when it still
     matches the recorded hash; otherwise a fresh copy is written and run.
     """
-    vault = obj().open()
+    vault = obj().service()
     version = vault.cat(spec)
     warn_if_yanked(vault, version)
     tool = vault.tool(version.name)

@@ -140,6 +140,9 @@ def pack_export(
 
     if every == bool(specs):
         raise InvalidInput("give tools to export (NAME or NAME:SEL) or --all, not both")
+    path = Path(output)
+    if not path.parent.is_dir():  # checked before the export takes up a pack version
+        raise InvalidInput(f"cannot write {output}: there is no folder {path.parent}")
     vault = obj().open()
     data, number = packs.export(
         vault,
@@ -149,7 +152,6 @@ def pack_export(
         expires=expires,
         sign_with=sign_with,
     )
-    path = Path(output)
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_bytes(data)
     tmp.replace(path)
@@ -165,3 +167,33 @@ def pack_export(
     else:
         signed = ", signed" if sign_with else ""
         click.echo(f"wrote {path}: pack {pack_name}@{number}, {len(data):,} bytes{signed}")
+
+
+@click.command()
+@click.argument("specs", nargs=-1, required=True, metavar="NAME[:SEL]...")
+@json_option
+def pull(specs: tuple[str, ...], as_json: bool) -> None:
+    """Copy tools from the daemon at TOOLVAULT_URL into the local vault and commands/.
+
+    NAME copies every version, NAME:SEL one. A tool new to the local vault arrives
+    with its history exactly as the daemon has it; one that exists gets the
+    versions it lacks appended.
+    """
+    import os
+
+    from toolvault import packs
+    from toolvault.client import RemoteVault
+
+    url = os.environ.get("TOOLVAULT_URL")
+    if not url:
+        raise InvalidInput("pull copies from a daemon: set TOOLVAULT_URL (and TOOLVAULT_TOKEN)")
+    with RemoteVault(url, os.environ.get("TOOLVAULT_TOKEN")) as remote:
+        data = remote.export_pack(specs)
+    local = obj().open(create=True)
+    source = f"{url.rstrip('/')}/v1/packs"
+    pack = packs.parse(data, source, local.config)
+    required = local.config.source_needs_signature(source)
+    warnings = packs.check_trust(local, pack, source, required)
+    summary = packs.import_pack(local, pack, source)
+    summary.warnings += warnings
+    _render(summary, as_json)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -12,6 +13,9 @@ from toolvault.cli._common import emit_json, json_option, obj, wants_json
 from toolvault.errors import InvalidInput
 from toolvault.models import Published
 from toolvault.vault import NewVersion, Vault
+
+if TYPE_CHECKING:
+    from toolvault.client import RemoteVault
 
 
 @click.command()
@@ -75,8 +79,9 @@ def add(
         NewVersion(tool, data, executable=exe, source=where, origin=origin or where, **provenance)  # type: ignore[arg-type]
         for tool, data, exe, where in sources
     ]
-    vault = obj().open(create=True)
-    results = vault.publish_many(items, sign_with=_key_name(vault, sign))
+    vault = obj().service(create=True)
+    key = _key_name(vault, sign) if isinstance(vault, Vault) else sign
+    results = vault.publish_many(items, sign_with=key)
     render_published(results, as_json)
 
 
@@ -168,10 +173,12 @@ def rollback(name: str, version: str, message: str | None, as_json: bool) -> Non
 
     V is a version number or any selector of NAME (previous, -2, a label…).
     """
-    do_rollback(obj().open(), specs.parse_name(name), version, message, as_json)
+    do_rollback(obj().service(), specs.parse_name(name), version, message, as_json)
 
 
-def do_rollback(vault: Vault, name: str, selector: str, message: str | None, as_json: bool) -> None:
+def do_rollback(
+    vault: Vault | RemoteVault, name: str, selector: str, message: str | None, as_json: bool
+) -> None:
     """Shared by ``rollback`` and ``versions NAME rollback V``."""
     target = vault.get(f"{name}:{selector}")
     result = vault.rollback(name, target.version, message=message)

@@ -1,0 +1,280 @@
+"""A client for the toolvault daemon that offers the read and write methods of
+:class:`toolvault.vault.Vault` that the command line uses.
+
+With ``TOOLVAULT_URL`` (and ``TOOLVAULT_TOKEN``) set, ``ls``, ``cat``, ``show``,
+``versions``, ``diff``, ``add``, ``rollback``, ``label``, ``yank``, ``audit`` and
+friends act on the daemon through this class. It uses ``http.client`` and
+``json`` only, so that a remote ``cat`` stays light.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+from urllib.parse import quote, urlencode, urlsplit
+
+from toolvault import errors
+from toolvault.models import (
+    AuditEntry,
+    Diff,
+    Label,
+    Problem,
+    Published,
+    Report,
+    Tool,
+    Version,
+    Yank,
+)
+from toolvault.spec import Spec
+
+TIMEOUT = 60.0
+# What a kept-alive connection that the server closed meanwhile looks like.
+STALE = (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected)
+ERRORS: dict[str, type[errors.ToolvaultError]] = {
+    cls.code: cls
+    for cls in vars(errors).values()
+    if isinstance(cls, type) and issubclass(cls, errors.ToolvaultError)
+}
+BY_STATUS = {
+    400: errors.InvalidInput,
+    401: errors.PermissionDenied,
+    403: errors.PermissionDenied,
+    404: errors.NotFound,
+    409: errors.Conflict,
+    413: errors.TooLarge,
+}
+
+
+class RemoteVault:
+    """The daemon at ``url`` seen through the Vault interface."""
+
+    materialize = False
+
+    def __init__(self, url: str, token: str | None = None, timeout: float = TIMEOUT) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise errors.InvalidInput(f"TOOLVAULT_URL must look like http://HOST:PORT, not {url!r}")
+        self.url = url.rstrip("/")
+        self._parts = parts
+        self._base = parts.path.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+        self._conn: http.client.HTTPConnection | None = None
+        self._yanks: dict[tuple[str, int], str | None] = {}  # learnt with each describe
+
+    def close(self) -> None:
+        """Close the connection to the daemon."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> RemoteVault:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def tools(self) -> list[Tool]:
+        """Every tool, by name."""
+        return [Tool.from_dict(t) for t in self._json("GET", "/v1/tools")]
+
+    def tool(self, name: str) -> Tool:
+        """A tool's summary."""
+        return Tool.from_dict(self._json("GET", f"/v1/tools/{_seg(name)}"))
+
+    def all_versions(self) -> list[Version]:
+        """Every version of every tool."""
+        return [Version.from_dict(v) for v in self._json("GET", "/v1/tools?all=true")]
+
+    def versions(self, name: str) -> list[Version]:
+        """Every version of a tool, oldest first."""
+        return [Version.from_dict(v) for v in self._json("GET", f"/v1/tools/{_seg(name)}/versions")]
+
+    def get(self, spec: str | Spec, *, content: bool = False) -> Version:
+        """The version a spec names, with its content when asked."""
+        if content:
+            return self.cat(spec)
+        return Version.from_dict(self.describe(spec))
+
+    def describe(self, spec: str | Spec) -> dict[str, Any]:
+        """What ``show`` prints: the version, its signature status, yank, labels, tool."""
+        result: dict[str, Any] = self._json("GET", f"/v1/versions/{_seg(str(spec))}")
+        return result
+
+    def cat(self, spec: str | Spec) -> Version:
+        """The version a spec names, with its content (two requests: metadata, bytes)."""
+        info = self.describe(spec)
+        exact = f"{info['name']}:{info['version']}@sha256:{info['sha256']}"
+        status, _, body = self._request("GET", f"/v1/content/{_seg(exact)}")
+        self._raise_for(status, body)
+        version = Version.from_dict(info, content=body)
+        self._yanks[(version.name, version.version)] = info.get("yanked")
+        return version
+
+    def yank_of(self, version: Version) -> Yank | None:
+        """The yank of a version, if it was yanked."""
+        key = (version.name, version.version)
+        if key not in self._yanks:
+            self._yanks[key] = self.describe(f"{version.name}:{version.version}").get("yanked")
+        reason = self._yanks[key]
+        return Yank(version.name, version.version, reason, "", "") if reason else None
+
+    def labels(self, name: str | None = None) -> list[Label]:
+        """Current labels of a tool."""
+        if name is None:
+            raise errors.InvalidInput("name a tool to list its labels through the daemon")
+        data = self._json("GET", f"/v1/tools/{_seg(name)}")
+        return [Label(**lab) for lab in data.get("labels", [])]
+
+    def diff(self, old: str | Spec, new: str | Spec | None = None, context: int = 3) -> Diff:
+        """Unified diff, computed by the daemon."""
+        query = {"old": str(old), "context": context, **({"new": str(new)} if new else {})}
+        return Diff.from_dict(self._json("GET", f"/v1/diff?{urlencode(query)}"))
+
+    def audit(self, name: str | None = None) -> list[AuditEntry]:
+        """The daemon's audit log, or one tool's entries."""
+        path = "/v1/audit" + (f"?{urlencode({'tool': name})}" if name else "")
+        return [AuditEntry(**e) for e in self._json("GET", path)]
+
+    def verify(self, names: Sequence[str] = ()) -> Report:
+        """The daemon's verify report."""
+        data = self._json(
+            "GET", "/v1/verify" + (f"?{urlencode([('name', n) for n in names])}" if names else "")
+        )
+        problems = tuple(Problem(**p) for p in data["problems"])
+        return Report(dict(data["checked"]), problems)
+
+    def export_pack(self, specs: Sequence[str]) -> bytes:
+        """A pack of the given versions (every tool when empty), built by the daemon."""
+        query = urlencode([("spec", s) for s in specs] or [("all", "true")])
+        status, _, body = self._request("GET", f"/v1/packs?{query}")
+        self._raise_for(status, body)
+        return body
+
+    def runnable_path(self, version: Version) -> None:
+        """Remote versions are always run from a fresh local copy."""
+        return None
+
+    # -- writes ---------------------------------------------------------------------------
+
+    def publish_many(
+        self, items: Iterable[Any], *, sign_with: str | None = None
+    ) -> list[Published]:
+        """Publish through the daemon; it records the token's principal as the author."""
+        if sign_with:
+            raise errors.InvalidInput(
+                "--sign is not available through TOOLVAULT_URL: the daemon signs with its own "
+                "sign_with key"
+            )
+        body = {"items": [_item(i) for i in items]}
+        return [Published(**p) for p in self._json("POST", "/v1/publish", body)]
+
+    def rollback(self, name: str, version: int | str, *, message: str | None = None) -> Published:
+        """Roll back on the daemon."""
+        body = {"version": str(version), "message": message}
+        return Published(**self._json("POST", f"/v1/tools/{_seg(name)}/rollback", body))
+
+    def label(self, spec: str | Spec, label: str) -> Label:
+        """Set or move a label on the daemon."""
+        return Label(**self._json("POST", "/v1/labels", {"spec": str(spec), "label": label}))
+
+    def delete_label(self, name: str, label: str) -> None:
+        """Delete a label on the daemon."""
+        self._json("DELETE", f"/v1/tools/{_seg(name)}/labels/{_seg(label)}")
+
+    def yank(self, spec: str | Spec, reason: str) -> Yank:
+        """Yank a version on the daemon."""
+        return Yank(**self._json("POST", "/v1/yank", {"spec": str(spec), "reason": reason}))
+
+    def set_lifecycle(self, name: str, lifecycle: str, message: str | None = None) -> Tool:
+        """Deprecate, retire or reactivate a tool on the daemon."""
+        body = {"lifecycle": lifecycle, "message": message}
+        return Tool.from_dict(self._json("POST", f"/v1/tools/{_seg(name)}/lifecycle", body))
+
+    def transfer(self, name: str, new_owner: str) -> Tool:
+        """Transfer a tool on the daemon."""
+        body = {"owner": new_owner}
+        return Tool.from_dict(self._json("POST", f"/v1/tools/{_seg(name)}/owner", body))
+
+    # -- HTTP -------------------------------------------------------------------------------
+
+    def _json(self, method: str, path: str, body: Any = None) -> Any:
+        status, _, data = self._request(method, path, body)
+        self._raise_for(status, data)
+        try:
+            return json.loads(data)
+        except ValueError:
+            raise errors.ToolvaultError(
+                f"the daemon at {self.url} answered {method} {path} with something that is not "
+                "JSON; is TOOLVAULT_URL a toolvault daemon?"
+            ) from None
+
+    def _request(self, method: str, path: str, body: Any = None) -> tuple[int, Any, bytes]:
+        payload = None if body is None else json.dumps(body).encode()
+        headers = {"Accept": "application/json"}
+        if payload is not None:
+            headers["Content-Type"] = "application/json"
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        for attempt in (1, 2):  # one retry: a kept-alive connection may have been closed
+            try:
+                conn = self._connection()
+                conn.request(method, self._base + path, body=payload, headers=headers)
+                resp = conn.getresponse()
+                return resp.status, resp.headers, resp.read()
+            except (ConnectionError, http.client.HTTPException, OSError) as exc:
+                self.close()
+                if attempt == 2 or not isinstance(
+                    exc, (ConnectionResetError, http.client.RemoteDisconnected, BrokenPipeError)
+                ):
+                    raise errors.ToolvaultError(
+                        f"cannot reach the toolvault daemon at {self.url}: {exc}; "
+                        "check TOOLVAULT_URL and that 'toolvault serve' is running"
+                    ) from None
+        raise AssertionError("unreachable")
+
+    def _connection(self) -> http.client.HTTPConnection:
+        if self._conn is None:
+            host, port = self._parts.hostname or "", self._parts.port
+            if self._parts.scheme == "https":
+                self._conn = http.client.HTTPSConnection(host, port, timeout=self.timeout)
+            else:
+                self._conn = http.client.HTTPConnection(host, port, timeout=self.timeout)
+        return self._conn
+
+    def _raise_for(self, status: int, body: bytes) -> None:
+        if status < 400:
+            return
+        try:
+            err = json.loads(body)["error"]
+            code, message = str(err["code"]), str(err["message"])
+        except (ValueError, KeyError, TypeError):
+            code, message = "", body.decode(errors="replace").strip()[:200] or f"HTTP {status}"
+        cls = ERRORS.get(code) or BY_STATUS.get(status, errors.ToolvaultError)
+        if status == 401:
+            message += " (set TOOLVAULT_TOKEN to a token from 'toolvault token create')"
+        raise cls(message)
+
+
+def _seg(text: str) -> str:
+    """One URL path segment (':' and '@' stay readable)."""
+    return quote(text, safe=":@")
+
+
+def _item(item: Any) -> dict[str, Any]:
+    return {
+        "name": item.name,
+        "content": item.content.decode("utf-8", errors="strict"),
+        "executable": item.executable,
+        "origin": item.origin,
+        "session_id": item.session_id,
+        "prompt": item.prompt,
+        "message": item.message,
+        "references": list(item.references),
+        "transforms": list(item.transforms),
+        "created_at": item.created_at,
+    }

@@ -438,9 +438,11 @@ def import_pack(
 
 
 def _already_imported(vault: Vault, pack: Pack, source: str) -> bool:
+    """True when this very pack is the newest imported (a harmless re-import); a lower
+    version, or the same version with other content, is a downgrade and refused."""
     seen = vault.store.pack_imports(pack.name)
-    same = [v for v, sha in seen if v == pack.version and sha == pack.manifest_sha256]
-    if same:
+    latest = max(seen, default=None)
+    if latest == (pack.version, pack.manifest_sha256):
         return True
     newer = [v for v, _ in seen if v >= pack.version]
     if newer:

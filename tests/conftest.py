@@ -1,15 +1,21 @@
-"""Shared fixtures: every test gets its own toolvault home."""
+"""Shared fixtures: every test gets its own toolvault home; vaults over both stores; raw
+access to a vault's database, as someone with access to it (not through toolvault) has."""
 
 from __future__ import annotations
 
 import os
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from types import TracebackType
+from typing import Any
 
 import pytest
 
 from toolvault import Vault
+from toolvault.store.postgres import PostgresStore
+from toolvault.store.sqlite import SQLiteStore
 
 
 @pytest.fixture
@@ -78,3 +84,87 @@ def vault(home: Path, backend: str, request: pytest.FixtureRequest) -> Iterator[
         yield opened
     finally:
         opened.close()
+
+
+@pytest.fixture
+def sqlite_vault(home: Path) -> Iterator[Vault]:
+    """A fresh SQLite vault, for what only SQLite has (WAL, PRAGMA checks, the file)."""
+    with Vault.open(home) as opened:
+        yield opened
+
+
+class Raw:
+    """A connection of its own to a vault's database (autocommit), as someone with
+    access to the database has, behind the service's back.
+
+    ``raw(sql, params)`` returns the rows, if any; placeholders are ``?`` for both
+    stores. ``error`` is the base class of what the driver raises.
+    """
+
+    def __init__(self, vault: Vault) -> None:
+        store = vault.store
+        self.postgres = isinstance(store, PostgresStore)
+        if isinstance(store, PostgresStore):
+            import psycopg
+
+            self.conn: Any = psycopg.connect(store.url, autocommit=True)
+            self.error: type[Exception] = psycopg.Error
+        else:
+            assert isinstance(store, SQLiteStore)
+            self.conn = sqlite3.connect(store.path, isolation_level=None)
+            self.error = sqlite3.DatabaseError
+
+    def __call__(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        if self.postgres and params:
+            sql = sql.replace("%", "%%").replace("?", "%s")
+        cursor = self.conn.execute(sql, params)
+        return [tuple(row) for row in cursor.fetchall()] if cursor.description else []
+
+    def __enter__(self) -> Raw:
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.conn.close()
+
+
+def raw(vault: Vault, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Run one statement on a connection of its own (committed); its rows, if any."""
+    with Raw(vault) as run:
+        return run(sql, params)
+
+
+def drop_triggers(vault: Vault, table: str) -> None:
+    """Drop the triggers that keep ``table`` append-only, to tamper behind their back."""
+    on = f" ON {table}" if isinstance(vault.store, PostgresStore) else ""
+    with Raw(vault) as run:
+        for trigger in (f"{table}_immutable_update", f"{table}_immutable_delete"):
+            run(f"DROP TRIGGER IF EXISTS {trigger}{on}")
+
+
+SCHEMA_SQLITE = "SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
+SCHEMA_POSTGRES = """
+SELECT 'table', table_name::text FROM information_schema.tables
+WHERE table_schema = current_schema()
+UNION ALL
+SELECT 'index', indexname::text FROM pg_indexes WHERE schemaname = current_schema()
+UNION ALL
+SELECT 'trigger', t.tgname::text FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+WHERE c.relnamespace = current_schema()::regnamespace AND NOT t.tgisinternal
+"""
+
+
+def schema(vault: Vault) -> set[tuple[str, str]]:
+    """(type, name) of every table, index and trigger of the vault's database."""
+    postgres = isinstance(vault.store, PostgresStore)
+    return set(raw(vault, SCHEMA_POSTGRES if postgres else SCHEMA_SQLITE))
+
+
+def dump(vault: Vault) -> list[Any]:
+    """The schema and every row of every table, to prove that a refused write wrote nothing."""
+    objects = schema(vault)
+    tables = sorted(name for kind, name in objects if kind == "table")
+    with Raw(vault) as run:
+        rows = [(t, *row) for t in tables for row in run(f"SELECT * FROM {t}")]
+    return [*sorted(objects), *sorted(rows, key=repr)]

@@ -5,17 +5,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sqlite3
 import stat
 import subprocess
 import tempfile
-from contextlib import closing
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import drop_triggers, dump, raw
 from toolvault import (
     InvalidInput,
     InvalidSpec,
@@ -27,18 +26,13 @@ from toolvault import (
     Version,
     fetch_tool,
 )
+from toolvault.store.postgres import PostgresStore
 
 CONTENTS = [b"#!/bin/sh\necho one\n", b"#!/bin/sh\necho two\n", b"#!/bin/sh\necho three\n"]
 
 
 def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def dump(home: Path) -> list[str]:
-    """Every table's schema and rows, through a connection of its own."""
-    with closing(sqlite3.connect(home / "vault.db")) as db:
-        return list(db.iterdump())
 
 
 def tree(home: Path) -> dict[str, tuple[int, str]]:
@@ -52,13 +46,6 @@ def tree(home: Path) -> dict[str, tuple[int, str]]:
         elif path.is_file():
             found[str(path.relative_to(root))] = (info.st_mode, sha(path.read_bytes()))
     return found
-
-
-def raw(home: Path, *statements: str) -> None:
-    """Run SQL behind the service's back, as someone tampering with the file would."""
-    with closing(sqlite3.connect(home / "vault.db", isolation_level=None)) as db:
-        for statement in statements:
-            db.execute(statement)
 
 
 def numbers(versions: list[Version]) -> list[int]:
@@ -144,16 +131,14 @@ def test_content_of_an_older_version_is_a_new_version_sharing_its_blob(vault: Va
     assert back == Published("tool", 3, sha(b"a\n"), True)
     assert vault.get("tool:3").sha256 == vault.get("tool:1").sha256
     assert vault.get("tool:3").previous_sha256 == sha(b"b\n")
-    with closing(sqlite3.connect(vault.home / "vault.db")) as db:
-        rows = db.execute("SELECT sha256, count(*) FROM blobs GROUP BY sha256").fetchall()
+    rows = raw(vault, "SELECT sha256, count(*) FROM blobs GROUP BY sha256")
     assert sorted(rows) == sorted([(sha(b"a\n"), 1), (sha(b"b\n"), 1)])
 
 
 def test_same_content_for_two_tools_shares_one_blob(vault: Vault) -> None:
     vault.publish("one", b"same\n")
     vault.publish("two", b"same\n")
-    with closing(sqlite3.connect(vault.home / "vault.db")) as db:
-        assert db.execute("SELECT count(*) FROM blobs").fetchone() == (1,)
+    assert raw(vault, "SELECT count(*) FROM blobs") == [(1,)]
     assert vault.cat("two").content == b"same\n"
 
 
@@ -193,10 +178,10 @@ def test_provenance_fields_are_kept(home: Path) -> None:
 
 
 def test_unresolvable_reference_writes_nothing(three: Vault) -> None:
-    before = dump(three.home)
+    before = dump(three)
     with pytest.raises(NotFound, match="reference 'lib' does not resolve"):
         three.publish("tool", b"new\n", references=("lib",))
-    assert dump(three.home) == before
+    assert dump(three) == before
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -237,10 +222,10 @@ def test_rollback_publishes_old_content_as_a_new_version(three: Vault) -> None:
 
 
 def test_rollback_to_a_missing_version_is_not_found(three: Vault) -> None:
-    before = dump(three.home)
+    before = dump(three)
     with pytest.raises(NotFound, match=r"tool 'tool' has versions 1\.\.3; there is no version 9"):
         three.rollback("tool", 9)
-    assert dump(three.home) == before
+    assert dump(three) == before
 
 
 # -- many versions -----------------------------------------------------------------
@@ -274,10 +259,10 @@ def test_hundreds_of_single_publishes(vault: Vault) -> None:
 
 
 def test_a_batch_is_all_or_nothing(three: Vault) -> None:
-    before = dump(three.home)
+    before = dump(three)
     with pytest.raises(InvalidInput):
         three.publish_many([NewVersion("tool", b"fine\n"), NewVersion("other", b"\0")])
-    assert dump(three.home) == before
+    assert dump(three) == before
     assert three.publish_many([]) == []
 
 
@@ -369,13 +354,13 @@ def test_refused_input_writes_nothing(
     (home / "config.toml").write_text("max_tool_size = 64\n")
     with Vault.open(home) as vault:
         vault.publish("tool", b"#!/bin/sh\necho ok\n")
-        before, files = dump(home), tree(home)
+        before, files = dump(vault), tree(home)
 
         with pytest.raises(error, match=message) as info:
             vault.publish(name, content)
 
         assert type(info.value) is error
-        assert dump(home) == before
+        assert dump(vault) == before
         assert tree(home) == files
         assert numbers(vault.versions("tool")) == [1]
 
@@ -424,14 +409,23 @@ def test_fetch_tool_with_a_vault(three: Vault) -> None:
     assert fetch_tool(three, "tool:previous").version == 2
 
 
-def test_fetch_tool_with_a_home_path(three: Vault) -> None:
-    assert fetch_tool(three.home, "tool").text == CONTENTS[2].decode()
-    assert fetch_tool(str(three.home), "tool", 1).content == CONTENTS[0]
+@pytest.fixture
+def three_home(three: Vault, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The home of ``three``; when its database is PostgreSQL, TOOLVAULT_DB names it,
+    as it would for a user of a shared vault."""
+    if isinstance(three.store, PostgresStore):
+        monkeypatch.setenv("TOOLVAULT_DB", three.store.url)
+    return three.home
+
+
+def test_fetch_tool_with_a_home_path(three: Vault, three_home: Path) -> None:
+    assert fetch_tool(three_home, "tool").text == CONTENTS[2].decode()
+    assert fetch_tool(str(three_home), "tool", 1).content == CONTENTS[0]
 
 
 @pytest.mark.parametrize("use_path", [False, True])
-def test_fetch_tool_not_found(three: Vault, use_path: bool) -> None:
-    conn: Vault | Path = three.home if use_path else three
+def test_fetch_tool_not_found(three: Vault, three_home: Path, use_path: bool) -> None:
+    conn: Vault | Path = three_home if use_path else three
     with pytest.raises(NotFound, match="no tool named 'nope'"):
         fetch_tool(conn, "nope")
     with pytest.raises(NotFound, match=r"has versions 1\.\.3; there is no version 4"):
@@ -581,23 +575,17 @@ def test_sync_rebuilds_a_deleted_tree(three: Vault) -> None:
 
 
 def test_verify_finds_a_tampered_blob(three: Vault) -> None:
-    raw(
-        three.home,
-        "DROP TRIGGER blobs_immutable_update",
-        f"UPDATE blobs SET content = CAST('evil' AS BLOB) WHERE sha256 = '{sha(CONTENTS[1])}'",
-    )
+    drop_triggers(three, "blobs")
+    raw(three, "UPDATE blobs SET content = ? WHERE sha256 = ?", (b"evil", sha(CONTENTS[1])))
     problems = [p for p in three.verify().problems if p.kind == "blob"]
     assert [(p.name, p.version) for p in problems] == [(None, None)]
     assert sha(CONTENTS[1]) in problems[0].detail and sha(b"evil") in problems[0].detail
 
 
 def test_verify_finds_a_broken_chain(three: Vault) -> None:
-    raw(
-        three.home,
-        "DROP TRIGGER versions_immutable_update",
-        f"UPDATE versions SET previous_sha256 = '{'0' * 64}' WHERE version = 2",
-        "UPDATE versions SET size = 1 WHERE version = 3",
-    )
+    drop_triggers(three, "versions")
+    raw(three, "UPDATE versions SET previous_sha256 = ? WHERE version = 2", ("0" * 64,))
+    raw(three, "UPDATE versions SET size = 1 WHERE version = 3")
     places = {(p.kind, p.name, p.version) for p in three.verify().problems}
     # metadata.json is derived from the rows, so it no longer matches them either.
     assert places >= {("chain", "tool", 2), ("metadata", "tool", None), ("size", "tool", 3)}
@@ -605,11 +593,8 @@ def test_verify_finds_a_broken_chain(three: Vault) -> None:
 
 
 def test_verify_finds_a_removed_version(three: Vault) -> None:
-    raw(
-        three.home,
-        "DROP TRIGGER versions_immutable_delete",
-        "DELETE FROM versions WHERE version = 2",
-    )
+    drop_triggers(three, "versions")
+    raw(three, "DELETE FROM versions WHERE version = 2")
     three.sync()
     problems = three.verify().problems
     assert ("chain", "tool", 3) in {(p.kind, p.name, p.version) for p in problems}
@@ -617,11 +602,8 @@ def test_verify_finds_a_removed_version(three: Vault) -> None:
 
 
 def test_verify_finds_a_swapped_content(three: Vault) -> None:
-    raw(
-        three.home,
-        "DROP TRIGGER versions_immutable_update",
-        f"UPDATE versions SET sha256 = '{sha(CONTENTS[0])}' WHERE version = 2",
-    )
+    drop_triggers(three, "versions")
+    raw(three, "UPDATE versions SET sha256 = ? WHERE version = 2", (sha(CONTENTS[0]),))
     places = {(p.kind, p.name, p.version) for p in three.verify().problems}
     assert ("chain", "tool", 3) in places
     assert ("altered", "tool", 2) in places

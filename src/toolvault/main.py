@@ -4,8 +4,8 @@
 case is served here without loading click or the service layer: parse the spec
 with the one spec parser, read the content with one query, write it. Anything
 else — another command, an option, a missing or yanked version, a schema that
-needs migrating, a remote vault — goes to the full command line, which gives
-the same answer the same way, or the error and its explanation.
+needs migrating, a remote or PostgreSQL vault — goes to the full command line,
+which gives the same answer the same way, or the error and its explanation.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ def main() -> None:
 def fast_cat(argv: list[str]) -> bool:
     """Serve ``[--home H] cat SPEC`` if it is the plain case; False to fall back."""
     home, spec_text = _home_and_spec(argv)
-    if spec_text is None or os.environ.get("TOOLVAULT_URL"):
+    # A remote or PostgreSQL vault is not the vault.db this path reads.
+    if spec_text is None or os.environ.get("TOOLVAULT_URL") or os.environ.get("TOOLVAULT_DB"):
         return False
     try:
         spec = parse(spec_text)

@@ -241,3 +241,20 @@ CREATE TABLE tokens (
 """
 
 STEPS = (*STEPS, Step(4, "tokens", TOKENS_SQLITE))
+
+
+# PostgreSQL's TRUNCATE fires no row trigger: without these, TRUNCATE audit (or
+# TRUNCATE blobs CASCADE) would empty what DELETE may not touch. SQLite has no
+# TRUNCATE, so its step is empty: its DELETE triggers cover every way to remove rows.
+REFUSE_TRUNCATE_POSTGRES = """
+CREATE TRIGGER versions_no_truncate BEFORE TRUNCATE ON versions
+FOR EACH STATEMENT EXECUTE FUNCTION toolvault_refuse('toolvault: versions are immutable');
+CREATE TRIGGER blobs_no_truncate BEFORE TRUNCATE ON blobs
+FOR EACH STATEMENT EXECUTE FUNCTION toolvault_refuse('toolvault: blobs are immutable');
+CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit
+FOR EACH STATEMENT EXECUTE FUNCTION toolvault_refuse('toolvault: the audit log is append-only');
+CREATE TRIGGER yanks_no_truncate BEFORE TRUNCATE ON yanks
+FOR EACH STATEMENT EXECUTE FUNCTION toolvault_refuse('toolvault: yanks are permanent');
+"""
+
+STEPS = (*STEPS, Step(5, "refuse_truncate", "", postgres=REFUSE_TRUNCATE_POSTGRES))

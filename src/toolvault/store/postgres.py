@@ -13,6 +13,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import unquote
 
 from toolvault.errors import StoreError
 from toolvault.store.base import SQLStore
@@ -22,9 +23,25 @@ WRITE_LOCK = 0x746F6F6C7661  # "toolva": the advisory lock every writer takes
 INSTALL_HINT = "PostgreSQL support needs the postgres extra: pip install 'toolvault[postgres]'"
 
 
+# Where a URL can carry a password: postgresql://user:PASSWORD@… and ?password=PASSWORD.
+PASSWORDS = (re.compile(r"(://[^:/@?#]*:)([^@/?#]*)(?=@)"), re.compile(r"([?&]password=)([^&#]*)"))
+
+
 def redact(url: str) -> str:
     """The URL without its password, for messages."""
-    return re.sub(r"://([^:/@]+):[^@/]*@", r"://\1:***@", url)
+    for pattern in PASSWORDS:
+        url = pattern.sub(r"\1***", url)
+    return url
+
+
+def hide_password(message: str, url: str) -> str:
+    """``message`` without the URL's password: libpq quotes parts of a bad URL in its
+    errors, the password (as written or decoded) among them."""
+    found = [m[2] for pattern in PASSWORDS for m in pattern.finditer(url) if m[2]]
+    message = message.replace(url, redact(url))
+    for secret in sorted({*found, *map(unquote, found)}, key=len, reverse=True):
+        message = message.replace(secret, "***")
+    return message
 
 
 class PostgresStore(SQLStore):
@@ -69,7 +86,8 @@ class PostgresStore(SQLStore):
             try:
                 conn = self.psycopg.connect(self.url, autocommit=True, connect_timeout=10)
             except self.psycopg.Error as exc:
-                raise StoreError(f"cannot connect to {self.where}: {_first_line(exc)}") from exc
+                reason = hide_password(_first_line(exc), self.url)
+                raise StoreError(f"cannot connect to {self.where}: {reason}") from exc
             self._local.conn = conn
             with self._lock:
                 self._connections.append(conn)
@@ -91,6 +109,9 @@ class PostgresStore(SQLStore):
             if params:
                 return self.db.execute(translated, tuple(params))
             return self.db.execute(sql)
+        except (self.psycopg.IntegrityError, self.psycopg.errors.RaiseException) as exc:
+            # A constraint or a refusing trigger: said as the SQLite store says it.
+            raise StoreError(f"{self.where} refused a write: {_first_line(exc)}") from exc
         except self.psycopg.Error as exc:
             raise StoreError(f"{self.where}: {_first_line(exc)}") from exc
 

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # A throwaway PostgreSQL cluster for the tests.
-#   scripts/pg.sh start   -> starts one, prints its URL on stdout (state in .pg-state)
+#   scripts/pg.sh start   -> starts one, prints its URL on stdout
 #   scripts/pg.sh stop    -> stops it and removes its data
+# The cluster is remembered in $PG_STATE (default .pg-state), so that runs that
+# overlap can each keep their own by setting PG_STATE.
 # Installs the server from Debian's packages when it is missing and we are root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-state=.pg-state
+state=${PG_STATE:-.pg-state}
 
 find_bin() {
   local dir

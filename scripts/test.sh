@@ -7,9 +7,11 @@ cd "$(dirname "$0")/.."
 PYTEST=${PYTEST:-.venv/bin/pytest}
 
 if [ -z "${TOOLVAULT_TEST_PG:-}" ]; then
+  PG_STATE=$(mktemp -t toolvault-pg-state-XXXXXX)
+  export PG_STATE
   if url=$(scripts/pg.sh start); then
     export TOOLVAULT_TEST_PG="$url"
-    trap 'scripts/pg.sh stop' EXIT
+    trap 'scripts/pg.sh stop; rm -f "$PG_STATE"' EXIT
     echo "PostgreSQL for the tests: $url"
   elif [ "${CI:-}" = "true" ]; then
     echo "CI needs PostgreSQL and it could not be started" >&2

@@ -143,6 +143,7 @@ class Vault:
         from toolvault.store.postgres import PostgresStore
 
         store = PostgresStore.open(url, migrate=migrate)
+        home.mkdir(parents=True, exist_ok=True)  # config.toml and keys/ live here
         vault = cls(home, store, actor, materialize=False)
         vault.materialize = bool(vault.config.raw_get("commands_tree", False))
         return vault
@@ -319,6 +320,8 @@ class Vault:
 
         ``sign_with`` names a key in ``keys/`` (default: ``sign_with`` in config.toml).
         """
+        if sign_with is not None:  # a daemon's keys sign what its admins choose
+            self._require_admin("choose the key that signs a publish")
         checked = [self._check(item) for item in items]
         if not checked:
             return []
@@ -563,8 +566,10 @@ class Vault:
             + integrity.check_governance(state)
             + self.tree.check(views)
         )
-        if wanted:
-            problems = [p for p in problems if p.name is None or p.name in wanted]
+        if wanted:  # the tree of the other tools was not compared: its files are no strays
+            problems = [
+                p for p in problems if p.name in wanted or (p.name is None and p.kind != "stray")
+            ]
         checked = {
             "tools": len(views),
             "versions": len(state.versions),

@@ -16,13 +16,25 @@ def init(as_json: bool) -> None:
     home = resolve_home(obj().home)
     existed = (home / "vault.db").exists()
     vault = obj().open(create=True)
-    commands = vault.tree.root
+    commands = vault.tree.root if vault.materialize else None
+    database = vault.store.where
     if wants_json(as_json):
-        emit_json({"home": str(vault.home), "commands": str(commands), "created": not existed})
+        emit_json(
+            {
+                "home": str(vault.home),
+                "database": database,
+                "commands": commands and str(commands),
+                "created": not existed,
+            }
+        )
         return
-    state = "already initialized" if existed else "initialized"
-    click.echo(f"{state}: vault at {vault.home}")
-    click.echo(f'put the latest tools on your PATH:  export PATH="{commands}:$PATH"')
+    if vault.store.dialect == "sqlite":
+        state = "already initialized" if existed else "initialized"
+        click.echo(f"{state}: vault at {vault.home}")
+    else:
+        click.echo(f"initialized: vault in {database}; {vault.home} keeps config.toml and keys/")
+    if commands is not None:
+        click.echo(f'put the latest tools on your PATH:  export PATH="{commands}:$PATH"')
 
 
 @click.command()

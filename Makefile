@@ -33,6 +33,9 @@ pytest: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/read_path.py
+	$(BIN)/python bench/verify.py
+	$(BIN)/python bench/packs.py
+	$(BIN)/python bench/legacy.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build src/*.egg-info

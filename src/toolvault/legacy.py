@@ -51,6 +51,7 @@ TOOLS_DB_COLUMNS = (
     "signature",
 )
 DEFAULT_OWNER = "core"
+UNKNOWN_AGENT = "port42"  # a Port42 item that names no agent was still made by Port42
 
 
 @dataclass(slots=True)
@@ -73,11 +74,10 @@ class Item:
     message: str | None = None
     transforms: tuple[str, ...] = ()
     references: tuple[str, ...] = ()  # as written in the source
+    created_at: str | None = field(init=False, default=None)  # ``when`` in the vault's format
 
-    @property
-    def created_at(self) -> str | None:
-        """Authoring time in the vault's one format, when the source knew it."""
-        return self.when.strftime(TIME_FORMAT) if self.when else None
+    def __post_init__(self) -> None:
+        self.created_at = self.when.strftime(TIME_FORMAT) if self.when else None
 
 
 @dataclass(slots=True)
@@ -170,7 +170,8 @@ def migrate(vault: Vault, source: Source, *, dry_run: bool = False) -> Summary:
     signer = vault.signer(None)
     with vault.store.write():
         planned = plan(vault, source)
-        added = [_append(vault, p, signer) for p in planned.new]
+        now = utcnow()
+        added = [_append(vault, p, now, signer) for p in planned.new]
         if added:
             vault.record("import", None, None, _audit_details(vault, source, added))
     vault.refresh_tree({v.name for v in added})
@@ -179,14 +180,22 @@ def migrate(vault: Vault, source: Source, *, dry_run: bool = False) -> Summary:
 
 def fold_names(source: Source, folds: Sequence[str]) -> None:
     """``--fold SUFFIX``: items of ``name-SUFFIX`` join ``name``'s chain."""
+    check_folds(folds)
+    for item in source.items:
+        item.name = folded(item.source_name, folds)
+        if item.name != item.source_name:  # the version keeps the name it had
+            note = f"folded from {item.source_name}"
+            item.message = f"{item.message} ({note})" if item.message else note
+
+
+def check_folds(folds: Sequence[str]) -> None:
+    """Refuse a ``--fold`` suffix that no tool name could end with."""
     for suffix in folds:
         if not SUFFIX.fullmatch(suffix):
             raise InvalidInput(
                 f"--fold {suffix!r}: a suffix holds only letters, digits, '.', '_' and '-' "
                 "(e.g. --fold enhanced folds NAME-enhanced into NAME)"
             )
-    for item in source.items:
-        item.name = folded(item.source_name, folds)
 
 
 def folded(name: str, folds: Sequence[str]) -> str:
@@ -207,14 +216,15 @@ def folded(name: str, folds: Sequence[str]) -> str:
 def plan(vault: Vault, source: Source) -> Plan:
     """Number the items against the vault as it is now (call inside a transaction)."""
     known = {(origin, sha) for _, _, sha, origin in vault.store.origins(source.prefix)}
+    existing = {t.name for t in vault.store.tools()}
     result = Plan()
     for name, items in _by_tool(source.items).items():
-        fresh = []
+        fresh: list[Item] = []
         for item in _collapse(items, result):
             (result.already if (item.origin, item.sha256) in known else fresh).append(item)
-        _number(vault, name, fresh, result)
+        _number(vault, name if name in existing else None, fresh, result)
     resolver = _Resolver(vault, result.new)
-    result.new = [replace(p, references=resolver.all(p)) for p in result.new]
+    result.new = [replace(p, references=resolver.all(p)) if p.references else p for p in result.new]
     return result
 
 
@@ -239,15 +249,16 @@ def _collapse(items: list[Item], result: Plan) -> list[Item]:
     return kept
 
 
-def _number(vault: Vault, name: str, items: list[Item], result: Plan) -> None:
-    """Versions after the tool's head; content equal to the latest is no new version."""
-    head = vault.store.newest(name)
-    latest = vault.store.back(name, 0)
+def _number(vault: Vault, name: str | None, items: list[Item], result: Plan) -> None:
+    """Versions after the tool's head (``name`` None: a new tool); content equal to the
+    latest is no new version."""
+    head = vault.store.newest(name) if name else None
+    latest = vault.store.back(name, 0) if name else None
     number = head.version if head else 0
     previous = latest.sha256 if latest else None
     for item in items:
         if item.sha256 == previous:
-            result.unchanged.append((item, f"{name}:{number}"))
+            result.unchanged.append((item, f"{item.name}:{number}"))
             continue
         number += 1
         result.new.append(Planned(item, number, item.references))
@@ -261,11 +272,9 @@ class _Resolver:
     def __init__(self, vault: Vault, planned: list[Planned]) -> None:
         self.vault = vault
         self.by_tool: dict[str, list[Planned]] = {}
-        self.by_source: dict[str, list[Planned]] = {}
         self.folds: dict[str, str] = {}
         for p in planned:
             self.by_tool.setdefault(p.item.name, []).append(p)
-            self.by_source.setdefault(p.item.source_name, []).append(p)
             self.folds[p.item.source_name] = p.item.name
 
     def all(self, p: Planned) -> tuple[str, ...]:
@@ -279,7 +288,11 @@ class _Resolver:
         except ToolvaultError:
             return written  # a file, URL or search reference: kept as the source wrote it
         name = self.folds.get(s.name, s.name)
-        ahead = [q for q in self.by_tool.get(name, []) if q.item.name != p.item.name or q.version < p.version]
+        ahead = [
+            q
+            for q in self.by_tool.get(name, [])
+            if q.item.name != p.item.name or q.version < p.version
+        ]
         found: Planned | None = None
         if s.kind is Kind.NUMBER and name == s.name:
             found = next((q for q in ahead if q.version == s.value), None)
@@ -354,8 +367,9 @@ def _new_version(item: Item, references: tuple[str, ...]) -> NewVersion:
     )
 
 
-def _append(vault: Vault, p: Planned, signer: Any) -> Version:
-    result, stored = vault.append_version(_new_version(p.item, p.references), utcnow(), signer, audit=False)
+def _append(vault: Vault, p: Planned, now: str, signer: Any) -> Version:
+    item = _new_version(p.item, p.references)
+    result, stored = vault.append_version(item, now, signer, audit=False)
     if stored is None or stored.version != p.version:
         raise Conflict(
             f"{p.item.name} changed while migrating (expected version {p.version}, "
@@ -443,12 +457,8 @@ def read_tools_db(path: str | os.PathLike[str], *, accept_mismatch: bool = False
 
 def _tools_rows(file: Path, raw: str) -> tuple[list[str], list[tuple[Any, ...]]]:
     """The columns toolvault uses and every row, read through a read-only connection."""
-    with open(file, "rb") as fh:
-        if fh.read(16) != b"SQLite format 3\x00":
-            raise InvalidInput(f"{raw} is not a SQLite database")
-    uri = f"file:{urllib.parse.quote(str(file))}?mode=ro"
     try:
-        conn = sqlite3.connect(uri, uri=True)
+        conn = sqlite3.connect(_read_only_uri(file, raw), uri=True)
     except sqlite3.Error as exc:
         raise InvalidInput(f"cannot open {raw} read-only: {exc}") from None
     try:
@@ -465,6 +475,20 @@ def _tools_rows(file: Path, raw: str) -> tuple[list[str], list[tuple[Any, ...]]]
         raise InvalidInput(f"cannot read {raw}: {exc}") from None
     finally:
         conn.close()
+
+
+def _read_only_uri(file: Path, raw: str) -> str:
+    """A ``mode=ro`` URI. A WAL database with no -wal file has all its content in the
+    main file; it is opened ``immutable`` so that SQLite creates no -shm or -wal beside it."""
+    with open(file, "rb") as fh:
+        header = fh.read(100)
+    if header[:16] != b"SQLite format 3\x00":
+        raise InvalidInput(f"{raw} is not a SQLite database")
+    uri = f"file:{urllib.parse.quote(str(file))}?mode=ro"
+    wal = header[18:19] == b"\x02"
+    if wal and not file.with_name(file.name + "-wal").exists():
+        uri += "&immutable=1"
+    return uri
 
 
 def _tools_columns(conn: sqlite3.Connection, raw: str) -> dict[str, str]:
@@ -494,14 +518,16 @@ def _tools_item(row: dict[str, Any], source: Source, accept_mismatch: bool) -> I
         source.skipped.append(f"{where}: no tool name")
         return None
     if content is None:
-        source.skipped.append(f"{where}: its code is {'NULL' if row['code'] is None else 'not text'}")
+        source.skipped.append(
+            f"{where}: its code is {'NULL' if row['code'] is None else 'not text'}"
+        )
         return None
     sha = _sha(content)
     if not _signature_ok(row.get("signature"), sha, where, source, accept_mismatch):
         return None
     owner = _text(row.get("owner")) or DEFAULT_OWNER
     when = _time_or_note(row.get("created_at"), f"{where} created_at", source)
-    if when is None and "created_at" not in row:
+    if when is None:
         when = _time_or_note(row.get("updated_at"), f"{where} updated_at", source)
     return Item(
         name=name,
@@ -534,9 +560,7 @@ def _row_version(value: object) -> int:
         return 1
 
 
-def _signature_ok(
-    signature: object, sha: str, where: str, source: Source, accept: bool
-) -> bool:
+def _signature_ok(signature: object, sha: str, where: str, source: Source, accept: bool) -> bool:
     """A ``signature`` that is not the SHA-256 of the code is reported; imported only
     with ``--accept-mismatch``."""
     if signature is None or (isinstance(signature, str) and not signature.strip()):
@@ -544,7 +568,8 @@ def _signature_ok(
     given = str(signature).strip().lower()
     if given == sha:
         return True
-    problem = f"{where}: signature {given[:16]}… does not match its code (sha256 {sha[:16]}…)"
+    shown = given if len(given) <= 16 else given[:16] + "…"
+    problem = f"{where}: signature {shown} does not match its code (sha256 {sha[:16]}…)"
     if accept:
         source.notes.append(f"{problem}; imported anyway (--accept-mismatch)")
         return True
@@ -586,6 +611,7 @@ class _Port42:
     # -- relations ---------------------------------------------------------------------
 
     def read_relations(self) -> None:
+        """Every ``relations/relation-*.json`` of type Tool, as one item each."""
         folder = self.root / "relations"
         paths = sorted(folder.glob("relation-*.json")) if folder.is_dir() else []
         for path in paths:
@@ -606,7 +632,8 @@ class _Port42:
         props = data.get("properties")
         name = props.get("name") if isinstance(props, dict) else None
         if not isinstance(props, dict) or not isinstance(name, str) or not name:
-            return self._skip(f"{where}: a Tool relation without properties.name")
+            self._skip(f"{where}: a Tool relation without properties.name")
+            return None
         found = self._content(props, where)
         if found is None:
             return None
@@ -614,7 +641,8 @@ class _Port42:
         meta = self._metadata(sha)
         when = self._when(data.get("created_at"), meta, where)
         if when is None:
-            return self._skip(f"{where}: no usable created_at, and no metadata time for its object")
+            self._skip(f"{where}: no usable created_at, and no metadata time for its object")
+            return None
         return Item(
             name=name,
             source_name=name,
@@ -625,7 +653,7 @@ class _Port42:
             where=where,
             when=when,
             executable=executable,
-            created_by=_text(props.get("agent")) or _text(meta.get("agent")),
+            created_by=_text(props.get("agent")) or _text(meta.get("agent")) or UNKNOWN_AGENT,
             session_id=_text(props.get("memory_session")) or _text(meta.get("session")),
             prompt=_text(props.get("user_prompt")),
             message=_text(props.get("description")) or _text(meta.get("description")),
@@ -636,8 +664,7 @@ class _Port42:
     def _content(self, props: dict[str, Any], where: str) -> tuple[bytes, str, bool] | None:
         ident = props.get("executable_id")
         if isinstance(ident, str):
-            found = self._object(ident.strip().lower(), where)
-            return found
+            return self._object(ident.strip().lower(), where)
         inline = props.get("executable")
         if isinstance(inline, str):  # early relations carried the code itself
             data = inline.encode("utf-8", "surrogatepass")
@@ -648,6 +675,7 @@ class _Port42:
     # -- commands/ ---------------------------------------------------------------------
 
     def read_commands(self) -> None:
+        """Content that only a ``commands/<name>`` entry reaches: updates with no relation."""
         folder = self.root / "commands"
         for entry in sorted(os.listdir(folder)) if folder.is_dir() else []:
             if entry.startswith("."):
@@ -680,7 +708,7 @@ class _Port42:
             where=where,
             when=when,
             executable=executable,
-            created_by=_text(meta.get("agent")),
+            created_by=_text(meta.get("agent")) or UNKNOWN_AGENT,
             session_id=_text(meta.get("session")),
             message=_text(meta.get("description")),
         )
@@ -690,11 +718,13 @@ class _Port42:
             target = os.readlink(path)
             real = Path(os.path.realpath(path))
             if not real.exists():
-                return self._skip(f"{where}: dangling symlink to {target}")
+                self._skip(f"{where}: dangling symlink to {target}")
+                return None
             try:
                 parts = real.relative_to(os.path.realpath(self.objects)).parts
             except ValueError:
-                return self._skip(f"{where}: symlink to {target}, outside objects/")
+                self._skip(f"{where}: symlink to {target}, outside objects/")
+                return None
             found = self._object("".join(parts), where)
             return None if found is None else (*found, real.stat().st_mtime)
         if path.is_file():  # before symlinks, commands were plain files
@@ -707,19 +737,25 @@ class _Port42:
 
     def _object(self, sha: str, where: str) -> tuple[bytes, str, bool] | None:
         if not HEX64.fullmatch(sha):
-            return self._skip(f"{where}: {sha[:80]!r} is not an object id (64 hex digits)")
+            self._skip(f"{where}: {sha[:80]!r} is not an object id (64 hex digits)")
+            return None
         path = self.objects / sha[:2] / sha[2:4] / sha[4:]
         try:
             data = path.read_bytes()
             mode = path.stat().st_mode
         except FileNotFoundError:
-            return self._skip(f"{where}: object {sha[:12]}… is missing (objects/{sha[:2]}/{sha[2:4]}/…)")
+            self._skip(f"{where}: object {sha[:12]}… is missing (objects/{sha[:2]}/{sha[2:4]}/…)")
+            return None
         except OSError as exc:
-            return self._skip(f"{where}: object {sha[:12]}… cannot be read: {exc.strerror}")
+            self._skip(f"{where}: object {sha[:12]}… cannot be read: {exc.strerror}")
+            return None
         self.source.files += 1
         actual = _sha(data)
         if actual != sha:
-            return self._skip(f"{where}: object {sha[:12]}… is corrupt (its content hashes to {actual[:12]}…)")
+            self._skip(
+                f"{where}: object {sha[:12]}… is corrupt (its content hashes to {actual[:12]}…)"
+            )
+            return None
         return data, sha, bool(mode & 0o111)
 
     def _metadata(self, sha: str) -> dict[str, Any]:
@@ -735,15 +771,16 @@ class _Port42:
             self.source.files += 1
         except (OSError, ValueError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) else str(exc)
-            if skip:
-                return self._skip(f"{where}: unreadable JSON ({reason})")
-            self.source.notes.append(f"{where}: unreadable JSON ({reason}); not used")
-            return None
-        if not isinstance(data, dict):
-            if skip:
-                return self._skip(f"{where}: not a JSON object")
-            return None
-        return data
+            problem = f"{where}: unreadable JSON ({reason})"
+        else:
+            if isinstance(data, dict):
+                return data
+            problem = f"{where}: not a JSON object"
+        if skip:
+            self._skip(problem)
+        else:
+            self.source.notes.append(f"{problem}; not used")
+        return None
 
     def _when(self, value: object, meta: dict[str, Any], where: str) -> datetime | None:
         for candidate in (value, meta.get("created")):
@@ -758,7 +795,6 @@ class _Port42:
 
     def _skip(self, problem: str) -> None:
         self.source.skipped.append(problem)
-        return None
 
 
 def _strings(value: object) -> tuple[str, ...]:

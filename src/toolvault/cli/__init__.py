@@ -39,7 +39,12 @@ COMMANDS = {
     "trust": "govern",
     "ingest": "transfer",
     "pack": "transfer",
+    "migrate-legacy": "legacy",
+    "refs": "lineage",
+    "context": "lineage",
     "pull": "transfer",
+    "serve": "serve",
+    "token": "serve",
 }
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from toolvault import spec as specs
-from toolvault.cli._common import emit_json, json_option, obj, wants_json
+from toolvault.cli._common import emit_json, json_option, obj, wants_json, warn
 from toolvault.errors import InvalidInput
 from toolvault.models import Published
 from toolvault.vault import NewVersion, Vault
@@ -34,6 +34,11 @@ if TYPE_CHECKING:
     metavar="SPEC",
     help="A tool version this one was based on (repeatable; stored exactly).",
 )
+@click.option(
+    "--allow-dangling",
+    is_flag=True,
+    help="Store a --ref that does not resolve as written instead of refusing it.",
+)
 @click.option("--transform", "transforms", multiple=True, help="A transform tag (repeatable).")
 @click.option(
     "--sign",
@@ -55,6 +60,7 @@ def add(
     session_id: str | None,
     prompt: str | None,
     refs: tuple[str, ...],
+    allow_dangling: bool,
     transforms: tuple[str, ...],
     sign: str | None,
     as_json: bool,
@@ -74,6 +80,7 @@ def add(
         prompt=prompt,
         references=refs,
         transforms=transforms,
+        allow_dangling=allow_dangling,
     )
     items = [
         NewVersion(tool, data, executable=exe, source=where, origin=origin or where, **provenance)  # type: ignore[arg-type]
@@ -81,8 +88,26 @@ def add(
     ]
     vault = obj().service(create=True)
     key = _key_name(vault, sign) if isinstance(vault, Vault) else sign
+    dangling = _dangling(vault, refs) if allow_dangling else []
     results = vault.publish_many(items, sign_with=key)
+    for ref in dangling:
+        warn(f"reference '{ref}' does not resolve; stored as written (--allow-dangling)")
     render_published(results, as_json)
+
+
+def _dangling(vault: Vault | RemoteVault, refs: tuple[str, ...]) -> list[str]:
+    """The references that resolve to nothing in this vault (malformed ones still fail)."""
+    from toolvault.errors import NotFound
+
+    if not isinstance(vault, Vault):
+        raise InvalidInput("--allow-dangling is not available through TOOLVAULT_URL")
+    found = []
+    for ref in refs:
+        try:
+            vault.get(ref)
+        except NotFound:
+            found.append(ref)
+    return found
 
 
 def _key_name(vault: Vault, sign: str | None) -> str | None:

@@ -1,0 +1,67 @@
+"""Lineage commands: refs (what a version references, what references it) and context."""
+
+from __future__ import annotations
+
+import click
+
+from toolvault.cli._common import emit_json, json_option, obj, wants_json
+
+STATUS = {
+    "exact": "",
+    "changed": "  CHANGED: that version is gone or has another hash now",
+    "dangling": "  dangling: stored as written, does not resolve",
+    "resolves": "  stored as written; resolves now to {resolved}",
+}
+
+
+@click.command()
+@click.argument("spec")
+@click.option("--reverse", is_flag=True, help="List the versions that reference SPEC instead.")
+@json_option
+def refs(spec: str, reverse: bool, as_json: bool) -> None:
+    """List what a version references; --reverse lists what references it.
+
+    References are stored pinned (NAME:N@sha256:HEX), so a version keeps pointing at
+    the exact content it was built from, however the referenced tool moves on.
+    """
+    from toolvault import lineage
+
+    vault = obj().open()
+    if reverse:
+        target, found = lineage.referenced_by(vault, spec)
+        if wants_json(as_json):
+            emit_json({"version": target.ref, "referenced_by": [r.to_dict() for r in found]})
+            return
+        if not found:
+            click.echo(f"nothing references {target.name}:{target.version}")
+        for r in found:
+            how = "" if r.exact else "  (stored as written; resolves to it now)"
+            click.echo(f"{r.version.name}:{r.version.version}  via {r.stored}{how}")
+        return
+    version, items = lineage.references(vault, spec)
+    if wants_json(as_json):
+        emit_json({"version": version.ref, "references": [i.to_dict() for i in items]})
+        return
+    if not items:
+        click.echo(f"{version.name}:{version.version} references nothing")
+    for i in items:
+        resolved = i.target.ref if i.target else "-"
+        click.echo(f"{i.stored}{STATUS[i.status].format(resolved=resolved)}")
+
+
+@click.command()
+@click.argument("specs", nargs=-1, required=True, metavar="SPEC...")
+@json_option
+def context(specs: tuple[str, ...], as_json: bool) -> None:
+    """Print versions with a header each, to paste into an agent's prompt.
+
+    Each version gets its name, number, exact reference, hash, author and prompt,
+    then its content in a fenced block. --json gives the same for programs.
+    """
+    from toolvault import lineage
+
+    found = lineage.context(obj().open(), list(specs))
+    if wants_json(as_json):
+        emit_json(lineage.context_json(found))
+        return
+    click.echo(lineage.render_context(found), nl=False)

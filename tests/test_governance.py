@@ -143,6 +143,21 @@ def test_changing_a_signed_field_fails_verify_naming_the_version_and_group(
     assert any("fmt:2" in line and group in line for line in text.stdout.splitlines())
 
 
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("message", "'rewritten'"), ("session_id", "'forged'"), ("executable", "0")],
+)
+def test_changing_an_unsigned_field_is_found_too(signed: Path, column: str, value: str) -> None:
+    raw(
+        signed,
+        "DROP TRIGGER versions_immutable_update",
+        f"UPDATE versions SET {column} = {value} WHERE name = 'fmt' AND version = 2",
+    )
+    found = [p for p in problems() if (p["name"], p["version"]) == ("fmt", 2)]
+    assert [p["kind"] for p in found if p["kind"] != "mode"] == ["tampered"]
+    assert "outside the signed groups" in found[0]["detail"]
+
+
 def test_a_signature_by_an_untrusted_key_is_reported(tmp_path: Path, signed: Path) -> None:
     public = ok("keys", "generate", "stranger", "--no-trust").stdout.strip()
     stranger = next(k for k in js("keys", "list") if k["name"] == "stranger")

@@ -58,6 +58,13 @@ class PermissionDenied(ToolvaultError):
     code = "forbidden"
 
 
+class Unauthorized(PermissionDenied):
+    """A daemon request without a valid bearer token (missing, unknown or revoked)."""
+
+    http_status = 401
+    code = "unauthorized"
+
+
 class IntegrityError(ToolvaultError):
     """Stored data does not match its hashes, chain or signatures."""
 

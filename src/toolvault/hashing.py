@@ -8,10 +8,14 @@ from typing import Any
 
 GENESIS = "0" * 64
 
+# One encoder for every canonical form: json.dumps with options builds a new
+# JSONEncoder per call, and verify encodes several objects per version.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
 
 def canonical(data: Any) -> bytes:
-    """Canonical JSON: sorted keys, no spaces, UTF-8."""
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    """Canonical JSON: sorted keys, no spaces, UTF-8 (tuples encode as lists)."""
+    return _CANONICAL.encode(data).encode()
 
 
 def entry_hash(body: dict[str, Any]) -> str:

@@ -7,13 +7,13 @@ the tool, the version and what is wrong, so that a report says exactly where.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from toolvault.hashing import GENESIS, entry_hash
 from toolvault.models import AuditEntry, Label, Problem, Tool, TrustedKey, Version, Yank
-from toolvault.signing import GROUPS, version_digests
+from toolvault.signing import GROUPS, fields_digest, version_digests
 
 VERSION_ACTIONS = ("publish", "adopt")
 
@@ -23,7 +23,8 @@ class State:
     """Everything verify reads, taken in one snapshot."""
 
     versions: list[Version]
-    blobs: dict[str, tuple[int, bytes]]
+    blobs: dict[str, int]  # sha256 -> the content's length in bytes
+    blob_problems: list[Problem]
     audit: list[AuditEntry]
     labels: list[Label]
     yanks: list[Yank]
@@ -31,20 +32,23 @@ class State:
     trusted: list[TrustedKey]
 
 
-def check_blobs(blobs: dict[str, tuple[int, bytes]]) -> list[Problem]:
-    """Every blob hashes to its name and has its recorded size."""
+def check_blobs(rows: Iterable[tuple[str, int, bytes]]) -> tuple[dict[str, int], list[Problem]]:
+    """Hash every blob as it streams by: it must hash to its name and have its recorded
+    size. Returns each blob's length (content is not kept) and the problems."""
+    sizes: dict[str, int] = {}
     problems = []
-    for sha, (size, data) in blobs.items():
+    for sha, size, data in rows:
+        sizes[sha] = len(data)
         actual = hashlib.sha256(data).hexdigest()
         if actual != sha:
             problems.append(Problem("blob", None, None, f"blob {sha} hashes to {actual}"))
         elif size != len(data):
             detail = f"blob {sha} records {size} bytes but holds {len(data)}"
             problems.append(Problem("blob", None, None, detail))
-    return problems
+    return sizes, problems
 
 
-def check_chains(versions: list[Version], blobs: dict[str, tuple[int, bytes]]) -> list[Problem]:
+def check_chains(versions: list[Version], blobs: dict[str, int]) -> list[Problem]:
     """Each tool's versions are 1..n, each linked to the one before by number and hash."""
     problems: list[Problem] = []
     prev: Version | None = None
@@ -54,8 +58,8 @@ def check_chains(versions: list[Version], blobs: dict[str, tuple[int, bytes]]) -
         problems += [Problem("chain", v.name, v.version, d) for d in _link_problems(v, prev)]
         if v.sha256 not in blobs:
             problems.append(Problem("blob", v.name, v.version, f"content {v.sha256} is missing"))
-        elif blobs[v.sha256][0] != v.size:
-            detail = f"records size {v.size} but its content has {blobs[v.sha256][0]} bytes"
+        elif blobs[v.sha256] != v.size:
+            detail = f"records size {v.size} but its content has {blobs[v.sha256]} bytes"
             problems.append(Problem("size", v.name, v.version, detail))
         prev = v
     return problems
@@ -131,7 +135,16 @@ def check_recorded(versions: list[Version], records: dict[tuple[str, int], Any])
         if rec is None:
             problems.append(Problem("audit", v.name, v.version, "no audit entry records it"))
             continue
-        for group in changed_groups(v, rec[1]):
+        if rec[1].get("fields") == fields_digest(v):
+            continue  # every field as recorded: no need to look group by group
+        groups = changed_groups(v, rec[1])
+        if not groups and "fields" in rec[1]:
+            detail = (
+                f"a field outside the signed groups (message, session_id, transforms, "
+                f"size, executable, rollback_of, …) differs from audit entry {rec[0]}"
+            )
+            problems.append(Problem("tampered", v.name, v.version, detail))
+        for group in groups:
             fields = ", ".join(GROUPS[group])
             problems.append(
                 Problem(
@@ -151,9 +164,9 @@ def check_signatures(
     records: dict[tuple[str, int], Any],
 ) -> list[Problem]:
     """Signed versions verify against a trusted key; unsigned ones are a problem if required."""
-    from toolvault.signing import decode_public, payload, verify_signature
+    from toolvault.signing import decode_public, payload, public_key, verify_signature
 
-    keys = {k.key_id: (k.name, decode_public(k.public_key)) for k in trusted}
+    keys = {k.key_id: (k.name, public_key(decode_public(k.public_key))) for k in trusted}
     problems = []
     for v in versions:
         if not v.signature:

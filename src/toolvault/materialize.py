@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -138,9 +139,9 @@ class CommandsTree:
     def _check_tool(self, view: ToolView) -> list[Problem]:
         problems: list[Problem] = []
         folder = self.history / view.name
+        prefix = f"{folder}{os.sep}"
         for v in view.versions:
-            path = folder / str(v.version)
-            problem = _file_problem(path, v)
+            problem = _file_problem(f"{prefix}{v.version}", v)
             if problem:
                 problems.append(Problem(problem[0], view.name, v.version, problem[1]))
         if not _same_bytes(folder / "metadata.json", metadata_bytes(view)):
@@ -229,14 +230,24 @@ def _same_file(path: Path, data: bytes, executable: bool) -> bool:
     return (path.stat().st_mode & 0o777) == (0o755 if executable else 0o644)
 
 
-def _file_problem(path: Path, v: Entry) -> tuple[str, str] | None:
-    if path.is_symlink() or not path.is_file():
+def _file_problem(path: str, v: Entry) -> tuple[str, str] | None:
+    """Whether a version's file is there, intact and with its mode: one open, one
+    fstat, one read (verify runs this for every version)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:  # absent, or a symlink where a file should be
         return ("missing", f"{path} is missing")
-    data = path.read_bytes()
-    if hashlib.sha256(data).hexdigest() != v.sha256:
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return ("missing", f"{path} is missing")
+        with open(fd, "rb", closefd=False) as fh:
+            digest = hashlib.sha256(fh.read()).hexdigest()
+    finally:
+        os.close(fd)
+    if digest != v.sha256:
         return ("altered", f"{path} does not match sha256 {v.sha256[:12]}…")
-    mode = path.stat().st_mode & 0o777
-    want = 0o755 if v.executable else 0o644
+    mode, want = info.st_mode & 0o777, 0o755 if v.executable else 0o644
     if mode != want:
         return ("mode", f"{path} has mode {mode:o}, expected {want:o}")
     return None

@@ -40,13 +40,13 @@ GROUPS = {
 
 def payload(fields: dict[str, Any]) -> bytes:
     """The exact bytes a version signature covers (SPEC §6)."""
-    return canonical({k: _plain(fields[k]) for k in SIGNED_FIELDS})
+    return canonical({k: fields[k] for k in SIGNED_FIELDS})
 
 
 def group_digests(fields: dict[str, Any]) -> dict[str, str]:
     """A SHA-256 per field group, recorded in the audit log at publish time."""
     return {
-        group: hashlib.sha256(canonical({k: _plain(fields[k]) for k in keys})).hexdigest()
+        group: hashlib.sha256(canonical({k: fields[k] for k in keys})).hexdigest()
         for group, keys in GROUPS.items()
     }
 
@@ -57,20 +57,56 @@ def version_fields(v: Any) -> dict[str, Any]:
 
 
 def version_digests(v: Any) -> dict[str, str]:
-    """What the audit log records of a version, to find later which group changed."""
-    return group_digests(version_fields(v))
+    """What the audit log records of a version, to find later which group changed.
+
+    Written out field by field: verify calls this once per version.
+    """
+    return {
+        "content": hashlib.sha256(canonical({"sha256": v.sha256})).hexdigest(),
+        "chain": hashlib.sha256(
+            canonical(
+                {
+                    "name": v.name,
+                    "version": v.version,
+                    "previous_sha256": v.previous_sha256,
+                }
+            )
+        ).hexdigest(),
+        "provenance": hashlib.sha256(
+            canonical(
+                {
+                    "created_at": v.created_at,
+                    "created_by": v.created_by,
+                    "owner": v.owner,
+                    "origin": v.origin,
+                    "prompt": v.prompt,
+                    "references": v.references,
+                }
+            )
+        ).hexdigest(),
+    }
+
+
+def fields_digest(v: Any) -> str:
+    """One SHA-256 over every stored field of a version: verify compares this first,
+    and works out which group changed only when it differs."""
+    from toolvault.models import VERSION_FIELDS
+
+    return hashlib.sha256(canonical([getattr(v, f) for f in VERSION_FIELDS])).hexdigest()
 
 
 def audit_record(v: Any) -> dict[str, Any]:
     """The details of the audit entry that records a stored version."""
-    record = {**version_digests(v), "sha256": v.sha256, "owner": v.owner, "signed_by": v.key_id}
+    record = {
+        **version_digests(v),
+        "fields": fields_digest(v),
+        "sha256": v.sha256,
+        "owner": v.owner,
+        "signed_by": v.key_id,
+    }
     if v.rollback_of is not None:
         record["rollback_of"] = v.rollback_of
     return record
-
-
-def _plain(value: Any) -> Any:
-    return list(value) if isinstance(value, tuple) else value
 
 
 def key_id(public_raw: bytes) -> str:
@@ -141,6 +177,7 @@ class KeyRing:
 
     def __init__(self, home: Path) -> None:
         self.folder = home / "keys"
+        self._loaded: dict[str, Signer] = {}
 
     def generate(self, name: str) -> KeyInfo:
         """Create a new key pair named ``name``; refuse to overwrite one."""
@@ -163,7 +200,9 @@ class KeyRing:
         return self._info(name, Signer(name, private))
 
     def load(self, name: str) -> Signer:
-        """Load the private key ``name``."""
+        """Load the private key ``name`` (kept after the first load)."""
+        if name in self._loaded:
+            return self._loaded[name]
         from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
         path = self._path(check_key_name(name))
@@ -177,7 +216,8 @@ class KeyRing:
             private = load_pem_private_key(path.read_bytes(), password=None)
         except ValueError as exc:
             raise InvalidInput(f"{path} is not a usable private key: {exc}") from None
-        return Signer(name, private)
+        self._loaded[name] = Signer(name, private)
+        return self._loaded[name]
 
     def list(self) -> list[KeyInfo]:
         """Every key in the folder, by name."""
@@ -194,14 +234,21 @@ class KeyRing:
         return KeyInfo(name, signer.key_id, encode_public(signer.public_raw))
 
 
-def verify_signature(public_raw: bytes, signature: str, data: bytes) -> bool:
-    """True when ``signature`` (base64) is a valid Ed25519 signature of ``data``."""
-    from cryptography.exceptions import InvalidSignature
+def public_key(public_raw: bytes) -> Any:
+    """The key object that checks signatures; build it once per key, not per signature."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+    return Ed25519PublicKey.from_public_bytes(public_raw)
+
+
+def verify_signature(public: bytes | Any, signature: str, data: bytes) -> bool:
+    """True when ``signature`` (base64) is a valid Ed25519 signature of ``data``;
+    ``public`` is the raw public key or a :func:`public_key` object."""
+    from cryptography.exceptions import InvalidSignature
+
+    key = public_key(public) if isinstance(public, bytes) else public
     try:
-        raw_sig = base64.b64decode(signature, validate=True)
-        Ed25519PublicKey.from_public_bytes(public_raw).verify(raw_sig, data)
+        key.verify(base64.b64decode(signature, validate=True), data)
     except (InvalidSignature, ValueError):
         return False
     return True

@@ -556,7 +556,7 @@ class Vault:
             for tool, version, digests in integrity.recorded_versions(e)
         }
         problems = (
-            integrity.check_blobs(state.blobs)
+            state.blob_problems
             + integrity.check_chains(state.versions, state.blobs)
             + integrity.check_audit_chain(state.audit)
             + integrity.check_recorded(state.versions, records)
@@ -583,10 +583,12 @@ class Vault:
     def _state(self, wanted: set[str]) -> integrity.State:
         versions = [v for v in self.store.all_versions() if not wanted or v.name in wanted]
         shas = {v.sha256 for v in versions}
-        blobs = {s: (n, data) for s, n, data in self.store.blobs() if not wanted or s in shas}
+        rows = (row for row in self.store.blobs() if not wanted or row[0] in shas)
+        blobs, blob_problems = integrity.check_blobs(rows)
         return integrity.State(
             versions,
             blobs,
+            blob_problems,
             self.store.audit(),
             self.store.labels(),
             self.store.yanks(),

@@ -1,0 +1,605 @@
+"""Daemon benchmark: ``toolvault serve`` under concurrent clients, against a floor.
+
+In a temporary folder, builds a vault of TOOLS tools x 10 versions and starts, on
+127.0.0.1 only:
+
+- the daemon (``python -m toolvault serve --port 0``, SQLite);
+- the floor: a minimal ASGI app returning a constant string of the same size as a
+  tool, served by the same uvicorn settings (``toolvault.cli.serve.run_server``).
+
+Then N client threads per run (spread over a few processes, so that the clients'
+own interpreter lock is not what is measured), each with one keep-alive
+``http.client`` connection, send requests for a fixed time:
+
+- ``GET /`` to the floor; ``GET /commands/NAME`` (latest, random names) and
+  ``GET /v1/tools/NAME/versions`` to the daemon; at 1 and at 50 clients;
+- publish throughput over HTTP: ``POST /v1/publish`` of one version per request,
+  from 1 and from 8 clients, on SQLite and, with ``TOOLVAULT_TEST_PG`` or
+  ``--pg URL``, on PostgreSQL (a fresh schema, dropped afterwards).
+
+Budgets (issue 5): throughput within 3x of the floor; p99 of a latest fetch under
+5 ms at 50 concurrent clients. Machines are noisy, so timing never fails the run:
+it prints PASS or OVER and exits 0. With ``--json`` the last line of stdout is the
+same figures as one JSON document.
+
+    .venv/bin/python bench/daemon.py [--quick] [--json] [--pg URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import math
+import multiprocessing
+import os
+import queue
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from toolvault import NewVersion, Vault
+
+THROUGHPUT_VS_FLOOR_MAX = 3.0
+LATEST_P99_MS = 5.0
+BUDGET_CLIENTS = 50
+STARTUP_TIMEOUT = 60.0
+MAX_REQUESTS_PER_CLIENT = 200_000  # a bound besides the clock
+
+SCRIPT = """#!/bin/sh
+# {name}, version {version}: a small generated tool for the toolvault daemon benchmark.
+set -eu
+usage() {{ echo "usage: {name} FILE..." >&2; exit 2; }}
+[ "$#" -gt 0 ] || usage
+for f in "$@"; do
+    wc -l "$f" | sed 's/^/{name} v{version}: /'
+done
+"""
+
+FLOOR = """\
+import sys
+
+from toolvault.cli.serve import listen, run_server
+
+BODY = {body!r}
+HEADERS = [
+    (b"content-type", b"text/plain; charset=utf-8"),
+    (b"content-length", str(len(BODY)).encode()),
+]
+
+
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    await send({{"type": "http.response.start", "status": 200, "headers": HEADERS}})
+    await send({{"type": "http.response.body", "body": BODY}})
+
+
+sock = listen("127.0.0.1", 0)
+print(f"toolvault: serving on http://127.0.0.1:{{sock.getsockname()[1]}}", file=sys.stderr)
+sys.stderr.flush()
+run_server(app, sock)
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Sizes:
+    """How big the vault is and how long each run lasts."""
+
+    tools: int = 1_000
+    versions: int = 10
+    seconds: float = 5.0
+    warmup: float = 1.0
+    levels: tuple[int, ...] = (1, BUDGET_CLIENTS)
+    publish_seconds: float = 5.0
+    publish_levels: tuple[int, ...] = (1, 8)
+
+
+FULL = Sizes()
+QUICK = Sizes(tools=200, seconds=2.0, warmup=0.5, publish_seconds=2.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One load run: requests, errors, rate and latency percentiles (nearest rank)."""
+
+    target: str
+    clients: int
+    requests: int
+    errors: int
+    seconds: float
+    rps: float
+    p50_ms: float
+    p99_ms: float
+
+    @classmethod
+    def of(cls, target: str, clients: int, samples: list[int], errors: int, seconds: float) -> Run:
+        """Summarize per-request nanoseconds measured over ``seconds`` of wall time."""
+        ordered = sorted(samples) or [0]
+        rank = max(0, math.ceil(0.99 * len(ordered)) - 1)
+        rate = len(samples) / seconds if seconds else 0.0
+        p50 = statistics.median(ordered) / 1e6
+        return cls(target, clients, len(samples), errors, seconds, rate, p50, ordered[rank] / 1e6)
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """One budget: a figure, its limit and what is compared with what."""
+
+    key: str
+    name: str
+    figure: float
+    limit: float
+    unit: str
+
+    @property
+    def verdict(self) -> str:
+        """PASS within the limit, OVER past it."""
+        return "PASS" if self.figure < self.limit else "OVER"
+
+
+@dataclass(slots=True)
+class Results:
+    """Everything one run measured."""
+
+    sizes: Sizes
+    client_processes: int = 1
+    reads: list[Run] = field(default_factory=list)
+    publish: list[Run] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    total_s: float = 0.0
+    load: tuple[float, float] = (0.0, 0.0)
+
+
+# -- servers ------------------------------------------------------------------------------
+
+
+class Server:
+    """A server subprocess that prints ``… serving on URL`` on stderr when it listens."""
+
+    def __init__(self, argv: Sequence[str], env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen(
+            list(argv), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        self.lines: list[str] = []
+        ready: queue.Queue[str | None] = queue.Queue()
+        self.pump = threading.Thread(target=self._pump, args=(ready,), daemon=True)
+        self.pump.start()
+        try:
+            url = ready.get(timeout=STARTUP_TIMEOUT)
+        except queue.Empty:
+            url = None
+        if url is None:
+            self.stop()
+            raise RuntimeError(f"{argv[-1]} did not start: {' | '.join(self.lines[-3:])}")
+        self.url = url
+        self.port = int(url.rsplit(":", 1)[1])
+
+    def _pump(self, ready: queue.Queue[str | None]) -> None:
+        assert self.proc.stderr is not None
+        for raw in self.proc.stderr:
+            line = raw.decode(errors="replace").rstrip("\n")
+            self.lines.append(line)
+            if " serving on " in line:
+                ready.put(line.rsplit(" ", 1)[1])
+        ready.put(None)
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL after 10 s."""
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self.pump.join(timeout=10)
+        if self.proc.stderr is not None:
+            self.proc.stderr.close()
+
+
+def start_daemon(home: Path, env: dict[str, str], db: str | None = None) -> Server:
+    """``toolvault serve`` on a free loopback port."""
+    argv = [sys.executable, "-m", "toolvault", "--home", str(home), "serve", "--port", "0"]
+    return Server([*argv, *(["--db", db] if db else [])], env)
+
+
+def start_floor(tmp: Path, env: dict[str, str], body: bytes) -> Server:
+    """The constant-string ASGI app under the daemon's uvicorn settings."""
+    path = tmp / "floor.py"
+    path.write_text(FLOOR.format(body=body))
+    return Server([sys.executable, str(path)], env)
+
+
+# -- load ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Load:
+    """What every client thread of one run does (picklable for client processes)."""
+
+    port: int
+    method: str
+    paths: tuple[str, ...]
+    token: str | None
+    bodies: tuple[bytes, ...] = ()
+    warmup: float = 0.0
+    seconds: float = 1.0
+
+
+def client_loop(load: Load, seed: int, start_at: float) -> tuple[list[int], int]:
+    """One client: a keep-alive connection, requests until the clock runs out.
+
+    Requests in the warm-up are sent but not counted. Returns per-request
+    nanoseconds of the measured part, and the number of failed requests.
+    """
+    rng = random.Random(seed)
+    headers = {"Authorization": f"Bearer {load.token}"} if load.token else {}
+    if load.bodies:
+        headers["Content-Type"] = "application/json"
+    conn = http.client.HTTPConnection("127.0.0.1", load.port, timeout=30)
+    samples, errors = [], 0
+    measure_from = start_at + load.warmup
+    stop_at = measure_from + load.seconds
+    clock = time.perf_counter_ns
+    for n in range(MAX_REQUESTS_PER_CLIENT):
+        now = time.monotonic()
+        if now >= stop_at:
+            break
+        path = rng.choice(load.paths)
+        body = load.bodies[(seed * 7919 + n) % len(load.bodies)] if load.bodies else None
+        began = clock()
+        try:
+            conn.request(load.method, path, body=body, headers=headers)
+            response = conn.getresponse()
+            response.read()
+            ok = response.status == 200
+        except (OSError, http.client.HTTPException):
+            conn.close()
+            conn = http.client.HTTPConnection("127.0.0.1", load.port, timeout=30)
+            ok = False
+        elapsed = clock() - began
+        if now >= measure_from:
+            samples.append(elapsed)
+            errors += not ok
+    conn.close()
+    return samples, errors
+
+
+def client_process(load: Load, clients: int, first_seed: int, start_at: float) -> Any:
+    """``clients`` threads in this process; their samples joined."""
+    results: list[tuple[list[int], int]] = [([], 0)] * clients
+
+    def one(i: int) -> None:
+        results[i] = client_loop(load, first_seed + i, start_at)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return [s for r in results for s in r[0]], sum(r[1] for r in results)
+
+
+def drive(pool: Any, processes: int, target: str, load: Load, clients: int) -> Run:
+    """Run ``clients`` clients spread over the pool's processes; summarize."""
+    spread = [clients // processes + (i < clients % processes) for i in range(processes)]
+    start_at = time.monotonic() + 0.2  # every process starts its clock together
+    jobs = [
+        pool.apply_async(client_process, (load, n, 1000 * i, start_at))
+        for i, n in enumerate(spread)
+        if n
+    ]
+    samples: list[int] = []
+    errors = 0
+    for job in jobs:
+        got, failed = job.get(timeout=load.warmup + load.seconds + 120)
+        samples += got
+        errors += failed
+    return Run.of(target, clients, samples, errors, load.seconds)
+
+
+# -- building -----------------------------------------------------------------------------
+
+
+def script(name: str, version: int) -> bytes:
+    """The content of one generated tool version (about 300 bytes)."""
+    return SCRIPT.format(name=name, version=version).encode()
+
+
+def build(home: Path, sizes: Sizes) -> tuple[str, list[str]]:
+    """The vault to read from, and a token for it; returns the token and the names."""
+    names = [f"tool{i}" for i in range(sizes.tools)]
+    with Vault.open(home) as vault:
+        vault.publish_many(
+            NewVersion(n, script(n, v)) for n in names for v in range(1, sizes.versions + 1)
+        )
+        _, secret = vault.create_token("bench")
+    return secret, names
+
+
+def publish_bodies(prefix: str, count: int) -> tuple[bytes, ...]:
+    """Distinct one-item publish requests (a new version each) over 100 tools."""
+    return tuple(
+        json.dumps(
+            {"items": [{"name": f"{prefix}{i % 100}", "content": script(prefix, i).decode()}]}
+        ).encode()
+        for i in range(count)
+    )
+
+
+@dataclass
+class Postgres:
+    """A fresh schema in the given database, dropped afterwards (as tests/conftest.py)."""
+
+    url: str
+    schema: str = field(default_factory=lambda: f"bench_{uuid.uuid4().hex[:12]}")
+
+    def __enter__(self) -> str:
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute(f"CREATE SCHEMA {self.schema}")
+        sep = "&" if "?" in self.url else "?"
+        return f"{self.url}{sep}options=-csearch_path%3D{self.schema}"
+
+    def __exit__(self, *exc: object) -> None:
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {self.schema} CASCADE")
+
+
+# -- the parts ----------------------------------------------------------------------------
+
+
+def progress(message: str) -> None:
+    """Progress goes to stderr so that stdout holds only the table (and JSON)."""
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def bench_reads(
+    pool: Any, processes: int, tmp: Path, env: dict[str, str], sizes: Sizes, results: Results
+) -> None:
+    """The floor and the two daemon reads, at each concurrency level."""
+    home = tmp / "home"
+    progress(f"building {sizes.tools:,} tools x {sizes.versions} versions")
+    token, names = build(home, sizes)
+    daemon = start_daemon(home, env)
+    floor = start_floor(tmp, env, script("tool0", sizes.versions))
+    try:
+        loads = {
+            "floor: constant ASGI app": Load(floor.port, "GET", ("/",), None),
+            "GET /commands/NAME": Load(
+                daemon.port, "GET", tuple(f"/commands/{n}" for n in names), token
+            ),
+            "GET /v1/tools/NAME/versions": Load(
+                daemon.port, "GET", tuple(f"/v1/tools/{n}/versions" for n in names), token
+            ),
+        }
+        for clients in sizes.levels:
+            for target, load in loads.items():
+                progress(f"{target}, {clients} client(s), {sizes.seconds:g} s")
+                timed = Load(**{**asdict(load), "warmup": sizes.warmup, "seconds": sizes.seconds})
+                results.reads.append(drive(pool, processes, target, timed, clients))
+    finally:
+        daemon.stop()
+        floor.stop()
+
+
+def bench_publish(
+    pool: Any,
+    processes: int,
+    home: Path,
+    env: dict[str, str],
+    sizes: Sizes,
+    results: Results,
+    store: str,
+    db: str | None = None,
+) -> None:
+    """POST /v1/publish, one version per request, at each publish concurrency level."""
+    with Vault.open(home, db=db) as vault:
+        _, token = vault.create_token("bench")
+    daemon = start_daemon(home, env, db)
+    try:
+        for clients in sizes.publish_levels:
+            progress(
+                f"POST /v1/publish on {store}, {clients} client(s), {sizes.publish_seconds:g} s"
+            )
+            bodies = publish_bodies(f"pub{clients}x", 20_000)
+            load = Load(
+                daemon.port,
+                "POST",
+                ("/v1/publish",),
+                token,
+                bodies,
+                sizes.warmup,
+                sizes.publish_seconds,
+            )
+            run = drive(pool, processes, f"POST /v1/publish ({store})", load, clients)
+            results.publish.append(run)
+    finally:
+        daemon.stop()
+
+
+def child_env(tmp: Path) -> dict[str, str]:
+    """The servers' environment: no TOOLVAULT_* from outside, bytecode cached in tmp."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOOLVAULT_")}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(tmp / "pycache")
+    return env
+
+
+def run(sizes: Sizes, pg: str | None) -> Results:
+    """Every part, in one temporary folder."""
+    started = time.perf_counter()
+    processes = max(1, min(4, os.cpu_count() or 1))
+    results = Results(sizes, processes, load=(os.getloadavg()[0], 0.0))
+    ctx = multiprocessing.get_context("fork")
+    with (
+        tempfile.TemporaryDirectory(prefix="toolvault-bench-") as folder,
+        ctx.Pool(processes) as pool,
+    ):
+        tmp = Path(folder)
+        env = child_env(tmp)
+        bench_reads(pool, processes, tmp, env, sizes, results)
+        bench_publish(pool, processes, tmp / "pub-sqlite", env, sizes, results, "SQLite")
+        if pg:
+            try:
+                with Postgres(pg) as url:
+                    bench_publish(
+                        pool, processes, tmp / "pub-pg", env, sizes, results, "PostgreSQL", url
+                    )
+            except Exception as exc:  # a missing server is a note, not a crash
+                results.notes.append(f"PostgreSQL not measured: {type(exc).__name__}: {exc}")
+        else:
+            results.notes.append("PostgreSQL not measured: set TOOLVAULT_TEST_PG or give --pg URL")
+    results.total_s = time.perf_counter() - started
+    results.load = (results.load[0], os.getloadavg()[0])
+    return results
+
+
+# -- reporting ----------------------------------------------------------------------------
+
+
+def find(runs: list[Run], target: str, clients: int) -> Run | None:
+    """The run of a target at a concurrency level."""
+    return next((r for r in runs if r.target == target and r.clients == clients), None)
+
+
+def budgets(r: Results) -> list[Budget]:
+    """Every budget that could be checked in this run."""
+    found = []
+    floor = find(r.reads, "floor: constant ASGI app", BUDGET_CLIENTS)
+    for target, key in (
+        ("GET /commands/NAME", "commands"),
+        ("GET /v1/tools/NAME/versions", "versions"),
+    ):
+        mine = find(r.reads, target, BUDGET_CLIENTS)
+        if floor and mine and mine.rps:
+            name = f"floor req/s / {target} req/s"
+            found.append(
+                Budget(f"{key}_vs_floor", name, floor.rps / mine.rps, THROUGHPUT_VS_FLOOR_MAX, "x")
+            )
+    latest = find(r.reads, "GET /commands/NAME", BUDGET_CLIENTS)
+    if latest:
+        name = f"p99 of GET /commands/NAME at {BUDGET_CLIENTS} clients"
+        found.append(Budget("latest_p99", name, latest.p99_ms, LATEST_P99_MS, "ms"))
+    return found
+
+
+def run_row(run: Run) -> list[str]:
+    """One measured row."""
+    return [
+        run.target,
+        str(run.clients),
+        f"{run.requests:,}",
+        str(run.errors),
+        f"{run.rps:,.0f}",
+        f"{run.p50_ms:,.2f} ms",
+        f"{run.p99_ms:,.2f} ms",
+        "",
+        "",
+    ]
+
+
+def budget_row(b: Budget) -> list[str]:
+    """A budget row: its figure under the column it compares."""
+    figure = f"{b.figure:.2f}x" if b.unit == "x" else f"{b.figure:,.2f} ms"
+    limit = f"< {b.limit:g}x" if b.unit == "x" else f"< {b.limit:g} ms"
+    cells = [f"  {b.name}", "", "", "", "", "", "", limit, b.verdict]
+    cells[4 if b.unit == "x" else 6] = figure
+    return cells
+
+
+def table(rows: Sequence[Sequence[str]]) -> str:
+    """Columns padded to fit; text left, figures right."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = []
+    for row in rows:
+        cells = [
+            cell.ljust(w) if i in (0, 7, 8) else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def rows(r: Results) -> Iterator[list[str]]:
+    """Reads by concurrency level, then budgets, then publishes."""
+    for run in r.reads:
+        yield run_row(run)
+    for b in budgets(r):
+        yield budget_row(b)
+    for run in r.publish:
+        yield run_row(run)
+
+
+def render(r: Results) -> str:
+    """The printed report: a heading, the table, the notes."""
+    s = r.sizes
+    head = (
+        f"toolvault daemon on 127.0.0.1: {s.tools:,} tools x {s.versions} versions (SQLite); "
+        f"{s.seconds:g} s per read run after {s.warmup:g} s warm-up\n"
+        f"clients: threads with keep-alive http.client connections over {r.client_processes} "
+        f"process(es); whole run {r.total_s:.1f} s; load average {r.load[0]:.1f} -> "
+        f"{r.load[1]:.1f} on {os.cpu_count()} CPUs (clients and servers share them)"
+    )
+    header = [
+        "measure",
+        "clients",
+        "requests",
+        "errors",
+        "req/s",
+        "p50",
+        "p99",
+        "budget",
+        "verdict",
+    ]
+    notes = [f"note: {n}" for n in r.notes]
+    return "\n".join([head, "", table([header, *rows(r)]), *(["", *notes] if notes else [])])
+
+
+def as_json(r: Results) -> dict[str, Any]:
+    """The same figures as one JSON document."""
+    return {
+        "sizes": asdict(r.sizes),
+        "client_processes": r.client_processes,
+        "total_seconds": round(r.total_s, 3),
+        "load_average": [round(x, 2) for x in r.load],
+        "cpus": os.cpu_count(),
+        "reads": [asdict(x) for x in r.reads],
+        "publish": [asdict(x) for x in r.publish],
+        "budgets": [
+            {**asdict(b), "figure": round(b.figure, 3), "verdict": b.verdict} for b in budgets(r)
+        ],
+        "notes": r.notes,
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark, print the table (and JSON), exit 0 whatever the timings."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="200 tools, 2 s runs: a smoke run")
+    parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
+    parser.add_argument(
+        "--pg", metavar="URL", help="PostgreSQL for the publish run (default $TOOLVAULT_TEST_PG)"
+    )
+    args = parser.parse_args(argv)
+    results = run(QUICK if args.quick else FULL, args.pg or os.environ.get("TOOLVAULT_TEST_PG"))
+    print(render(results))
+    if args.json:
+        print(json.dumps(as_json(results)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

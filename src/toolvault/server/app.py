@@ -1,0 +1,524 @@
+"""The HTTP daemon (SPEC §9): a FastAPI app over the same :class:`Vault` service.
+
+The app has no logic of its own. Each request authenticates its bearer token,
+takes a view of the vault acting for that principal (whose writes the service
+checks against ownership, read-only tokens and admin rights), calls one
+service method and renders the dataclass it returns with its ``to_dict()``.
+Errors are translated in one place, to ``{"error": {"code", "message"}}``.
+
+Endpoints are plain ``def`` functions: FastAPI runs them in its thread pool, and
+the store keeps one database connection per thread, so one vault serves them all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from toolvault import __version__
+from toolvault import spec as specs
+from toolvault.errors import ToolvaultError, Unauthorized
+from toolvault.server import schemas as s
+from toolvault.spec import Kind
+from toolvault.vault import NewVersion, Vault
+
+# The largest tool is 1 MiB by default (max_tool_size); JSON may escape it to
+# about twice that, plus the provenance fields around it.
+MAX_BODY = 2 * 1024 * 1024 + 64 * 1024
+DRAIN_LIMIT = 64 * 1024 * 1024
+# Header values are ASCII without controls: a yank reason is percent-encoded (UTF-8).
+HEADER_SAFE = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%")
+STATUS_CODES = {
+    400: "invalid_input",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": s.ErrorBody, "description": code.replace("_", " ")}
+    for status, code in STATUS_CODES.items()
+    if status != 405
+}
+
+bearer = HTTPBearer(auto_error=False, description="A token from 'toolvault token create'.")
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+class Guard:
+    """Who a request acts for: its bearer token, checked against the vault's tokens."""
+
+    def __init__(self, vault: Vault, public_read: bool) -> None:
+        self.vault = vault
+        self.public_read = public_read
+
+    def reader(self, creds: HTTPAuthorizationCredentials | None) -> Vault:
+        """The vault for a read: the token's principal, or anyone with ``--public-read``."""
+        if creds is None and self.public_read:
+            return self.vault
+        return self.writer(creds)
+
+    def writer(self, creds: HTTPAuthorizationCredentials | None) -> Vault:
+        """The vault acting for the token's principal; 401 without a valid token."""
+        if creds is None:
+            raise Unauthorized(
+                "this request needs a bearer token (Authorization: Bearer <token>); "
+                "'toolvault token create --principal NAME' makes one"
+            )
+        principal = self.vault.authenticate(creds.credentials)
+        if principal is None:
+            raise Unauthorized("the bearer token is unknown or revoked")
+        return self.vault.as_principal(principal)
+
+
+def create_app(vault: Vault, *, public_read: bool = False, max_body: int = MAX_BODY) -> FastAPI:
+    """The daemon's app over ``vault``; reads need a token unless ``public_read``.
+
+    Request bodies over ``max_body`` bytes are refused with 413.
+    """
+    vault.config  # noqa: B018 -- read config.toml once; every per-request view shares it
+    app = FastAPI(
+        title="toolvault",
+        version=__version__,
+        summary="A versioned, tamper-evident registry for command-line tools.",
+        description="See docs/api.md for the auth model and curl examples.",
+    )
+    app.state.guard = Guard(vault, public_read)
+    app.add_exception_handler(ToolvaultError, _toolvault_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _internal_error)
+    app.add_middleware(BodyLimit, max_body=max_body)
+    for router in (meta, reads, writes):
+        app.include_router(router)
+    _document_no_422(app)
+    return app
+
+
+def _document_no_422(app: FastAPI) -> None:
+    """Validation errors are 400 here: drop the 422 FastAPI documents on every route."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            for item in schema["paths"].values():
+                for operation in item.values():
+                    operation["responses"].pop("422", None)
+            for name in ("HTTPValidationError", "ValidationError"):
+                schema.get("components", {}).get("schemas", {}).pop(name, None)
+        return app.openapi_schema or build()
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def guard(request: Request) -> Guard:
+    """The app's guard (set by :func:`create_app`)."""
+    found: Guard = request.app.state.guard
+    return found
+
+
+# -- errors ------------------------------------------------------------------------------
+
+
+def error_response(
+    status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    """The one error shape, with ``WWW-Authenticate`` on 401."""
+    if status == 401:
+        headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}
+    body = {"error": {"code": code, "message": message}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def _toolvault_error(request: Request, exc: ToolvaultError) -> JSONResponse:
+    return error_response(exc.http_status, exc.code, str(exc))
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err.get("loc", ()))
+        why = err.get("msg", "invalid")
+        if err.get("type") == "json_invalid":
+            at = err["loc"][-1] if len(err.get("loc", ())) > 1 else "?"
+            where = "body"
+            why = f"not valid JSON at character {at} ({err.get('ctx', {}).get('error', '?')})"
+        if tuple(err.get("loc", ())) == ("body",) and str(err.get("type")).endswith("_type"):
+            why += " (send a JSON object with Content-Type: application/json)"
+        parts.append(f"{where}: {why}")
+    return error_response(400, "invalid_input", "invalid request: " + "; ".join(parts))
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    code = STATUS_CODES.get(exc.status_code, "http_error")
+    if exc.status_code == 404:
+        message = f"no such endpoint: {request.method} {request.url.path} (see /openapi.json)"
+    elif exc.status_code == 405:
+        message = f"{request.method} is not allowed on {request.url.path}"
+    else:
+        message = str(exc.detail)
+    return error_response(exc.status_code, code, message, exc.headers)
+
+
+async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
+    message = f"internal error: {type(exc).__name__}; the daemon's log has the details"
+    return error_response(500, "internal", message)
+
+
+class BodyLimit:
+    """Refuse request bodies over ``max_body`` bytes with 413, declared or as sent.
+
+    A body is read whole (it is small by contract) and replayed to the app, so a
+    client that sends more than it declares, or sends chunks, is counted too.
+    """
+
+    def __init__(self, app: ASGIApp, max_body: int) -> None:
+        self.app = app
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        length = headers.get(b"content-length")
+        if length is None and b"transfer-encoding" not in headers:
+            await self.app(scope, receive, send)  # no body: a GET, most of the time
+            return
+        if length is not None and (not length.isdigit() or int(length) > self.max_body):
+            if headers.get(b"expect", b"").lower() != b"100-continue":
+                await _drain(receive)  # so that the client can read the answer
+            await self._refuse(scope, receive, send)
+            return
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            more = message.get("more_body", False)
+            if size > self.max_body:
+                if more:
+                    await _drain(receive)
+                await self._refuse(scope, receive, send)
+                return
+        await self.app(scope, _replay(b"".join(chunks), receive), send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        message = (
+            f"the request body is over the daemon's limit of {self.max_body:,} bytes; "
+            "publish large batches in several requests"
+        )
+        await error_response(413, "too_large", message)(scope, receive, send)
+
+
+async def _drain(receive: Receive) -> None:
+    """Read and drop the rest of a refused body, up to DRAIN_LIMIT bytes: a client
+    still sending when the connection closed would see a reset, not the 413."""
+    drained = 0
+    while drained <= DRAIN_LIMIT:
+        message = await receive()
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            return
+        drained += len(message.get("body", b""))
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def again() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return again
+
+
+# -- rendering ---------------------------------------------------------------------------
+
+
+def as_json(data: Any) -> JSONResponse:
+    """A ``to_dict()`` shape, sent as it is (the response models only document it)."""
+    return JSONResponse(data)
+
+
+def content_response(vault: Vault, spec: str, *, listing: bool = False) -> Response:
+    """A version's raw bytes with its identity in headers; ``NAME:versions`` lists
+    the versions when ``listing`` (the path form ``/commands/NAME:versions``)."""
+    parsed = specs.parse(spec)
+    if listing and parsed.kind is Kind.VERSIONS:
+        return as_json([v.to_dict() for v in vault.versions(parsed.name)])
+    version = vault.cat(parsed)
+    headers = {
+        "X-Toolvault-Version": version.ref,
+        "X-Toolvault-Executable": "true" if version.executable else "false",
+    }
+    if parsed.kind in (Kind.NUMBER, Kind.SHA, Kind.LABEL):  # relative specs skip yanks
+        yanked = vault.yank_of(version)
+        if yanked is not None:
+            headers["X-Toolvault-Yanked"] = quote(yanked.reason, safe=HEADER_SAFE)
+    return Response(version.content, media_type="text/plain; charset=utf-8", headers=headers)
+
+
+CONTENT = {
+    200: {
+        "content": {"text/plain": {"schema": {"type": "string"}}},
+        "description": "The version's content. Headers: X-Toolvault-Version (name:N@sha256:HEX), "
+        "X-Toolvault-Executable (true|false), X-Toolvault-Yanked (the percent-encoded "
+        "reason, when the version is yanked).",
+    },
+    **ERRORS,
+}
+
+# -- meta --------------------------------------------------------------------------------
+
+meta = APIRouter()
+
+
+@meta.get("/healthz", summary="Liveness (no token needed)", response_model=s.Health)
+async def healthz() -> JSONResponse:
+    """Answers ``{"ok": true}`` while the daemon runs."""
+    return as_json({"ok": True})
+
+
+# -- reads -------------------------------------------------------------------------------
+
+reads = APIRouter(responses=ERRORS)
+All = Annotated[bool, Query(alias="all", description="Every version of every tool.")]
+
+
+@reads.get(
+    "/v1/tools",
+    summary="List tools, or every version with all=true",
+    response_model=list[s.ToolOut] | list[s.VersionOut],
+)
+def list_tools(request: Request, creds: Credentials, every: All = False) -> JSONResponse:
+    """The shape of ``ls --json``; with ``all=true`` that of ``ls --all --json``."""
+    vault = guard(request).reader(creds)
+    if every:
+        return as_json([v.to_dict() for v in vault.all_versions()])
+    return as_json([t.to_dict() for t in vault.tools()])
+
+
+@reads.get(
+    "/v1/tools/{name}", summary="One tool: owner, lifecycle, labels", response_model=s.ToolDetail
+)
+def get_tool(request: Request, creds: Credentials, name: str) -> JSONResponse:
+    """The tool's summary with its lifecycle message and current labels."""
+    vault = guard(request).reader(creds)
+    tool = vault.tool(name)
+    labels = [lab.to_dict() for lab in vault.labels(tool.name)]
+    return as_json(
+        {**tool.to_dict(), "lifecycle_message": tool.lifecycle_message, "labels": labels}
+    )
+
+
+@reads.get(
+    "/v1/tools/{name}/versions",
+    summary="Every version of a tool, oldest first",
+    response_model=list[s.VersionOut],
+)
+def tool_versions(request: Request, creds: Credentials, name: str) -> JSONResponse:
+    """The version listing (``versions NAME --json``)."""
+    vault = guard(request).reader(creds)
+    return as_json([v.to_dict() for v in vault.versions(name)])
+
+
+@reads.get(
+    "/v1/versions/{spec:path}",
+    summary="A version's metadata by any spec",
+    response_model=s.Described,
+)
+def describe(request: Request, creds: Credentials, spec: str) -> JSONResponse:
+    """What ``show --json`` prints: fields, signature status, yank, labels and tool."""
+    return as_json(guard(request).reader(creds).describe(spec))
+
+
+@reads.get("/v1/content/{spec:path}", summary="A version's raw content", responses=CONTENT)
+def content(request: Request, creds: Credentials, spec: str) -> Response:
+    """The bytes of the version a spec names, as ``toolvault cat`` prints them."""
+    return content_response(guard(request).reader(creds), spec)
+
+
+@reads.get(
+    "/commands/{spec:path}",
+    summary="The design's path form: NAME, NAME:SELECTOR, NAME:versions",
+    responses={
+        **CONTENT,
+        200: {
+            "content": {
+                "text/plain": {"schema": {"type": "string"}},
+                "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+            },
+            "description": "Raw content, or for NAME:versions the version listing as JSON "
+            "(the items of /v1/tools/{name}/versions). Same headers as /v1/content.",
+        },
+    },
+)
+def commands(request: Request, creds: Credentials, spec: str) -> Response:
+    """``/commands/fmt``, ``/commands/fmt:2``, ``/commands/fmt:stable``: raw content."""
+    return content_response(guard(request).reader(creds), spec, listing=True)
+
+
+@reads.get("/v1/diff", summary="Unified diff between two versions", response_model=s.DiffOut)
+def diff(
+    request: Request,
+    creds: Credentials,
+    old: Annotated[str, Query(description="A spec; alone, it is diffed with its previous.")],
+    new: str | None = None,
+    context: Annotated[int, Query(ge=0, le=100_000)] = 3,
+) -> JSONResponse:
+    """From ``old`` to ``new``, or from ``old``'s previous version to ``old``."""
+    vault = guard(request).reader(creds)
+    return as_json(vault.diff(old, new, context=context).to_dict())
+
+
+@reads.get("/v1/audit", summary="The audit log", response_model=list[s.AuditOut])
+def audit(request: Request, creds: Credentials, tool: str | None = None) -> JSONResponse:
+    """Every entry, or the entries about one tool."""
+    vault = guard(request).reader(creds)
+    return as_json([e.to_dict() for e in vault.audit(tool)])
+
+
+@reads.get(
+    "/v1/verify", summary="Check hashes, chains, audit log, signatures", response_model=s.ReportOut
+)
+def verify(
+    request: Request,
+    creds: Credentials,
+    name: Annotated[list[str] | None, Query(description="Tools to check (default all).")] = None,
+) -> JSONResponse:
+    """Always 200: ``ok`` says whether problems were found, ``problems`` lists them."""
+    return as_json(guard(request).reader(creds).verify(name or ()).to_dict())
+
+
+@reads.get(
+    "/v1/packs",
+    summary="Export a tool pack (for 'toolvault ingest --url')",
+    responses={
+        200: {"content": {"application/gzip": {}}, "description": "A toolvault-pack/1 archive."}
+    },
+)
+def export_pack(
+    request: Request,
+    creds: Credentials,
+    spec: Annotated[
+        list[str] | None, Query(description="NAME (every version) or NAME:SEL.")
+    ] = None,
+    every: All = False,
+    pack_name: Annotated[str, Query()] = "toolvault-export",
+    pack_version: Annotated[int | None, Query(ge=1)] = None,
+) -> Response:
+    """The same pack ``toolvault pack export`` writes; each export takes the next pack version."""
+    from toolvault import packs
+    from toolvault.errors import InvalidInput
+
+    if every == bool(spec):
+        raise InvalidInput("give spec=NAME or spec=NAME:SEL (repeatable) or all=true, not both")
+    vault = guard(request).reader(creds)
+    data, number = packs.export(vault, spec or (), pack_name=pack_name, pack_version=pack_version)
+    headers = {
+        "Content-Disposition": f'attachment; filename="{pack_name}-{number}.tar.gz"',
+        "X-Toolvault-Pack-Version": str(number),
+    }
+    return Response(data, media_type="application/gzip", headers=headers)
+
+
+# -- writes ------------------------------------------------------------------------------
+
+writes = APIRouter(responses={**ERRORS, 409: {"model": s.ErrorBody, "description": "conflict"}})
+
+
+@writes.post(
+    "/v1/publish", summary="Publish versions (all or none)", response_model=list[s.PublishedOut]
+)
+def publish(request: Request, creds: Credentials, body: s.PublishRequest) -> JSONResponse:
+    """Each item becomes the next version of its tool, by the token's principal."""
+    vault = guard(request).writer(creds)
+    items = [_new_version(item) for item in body.items]
+    results = vault.publish_many(items, sign_with=body.sign_with)
+    return as_json([r.to_dict() for r in results])
+
+
+def _new_version(item: s.PublishItem) -> NewVersion:
+    return NewVersion(
+        item.name,
+        item.content.encode("utf-8"),
+        executable=item.executable,
+        owner=item.owner,
+        origin=item.origin,
+        created_at=item.created_at,
+        session_id=item.session_id,
+        prompt=item.prompt,
+        message=item.message,
+        references=tuple(item.references or ()),
+        transforms=tuple(item.transforms or ()),
+    )
+
+
+@writes.post(
+    "/v1/tools/{name}/rollback",
+    summary="Publish an earlier version's content again",
+    response_model=s.PublishedOut,
+)
+def rollback(
+    request: Request, creds: Credentials, name: str, body: s.RollbackRequest
+) -> JSONResponse:
+    """``version`` is a number or any selector of the tool (previous, -2, a label…)."""
+    vault = guard(request).writer(creds)
+    target = vault.get(f"{name}:{body.version}")
+    result = vault.rollback(target.name, target.version, message=body.message)
+    return as_json(result.to_dict())
+
+
+@writes.post("/v1/labels", summary="Set or move a label", response_model=s.LabelOut)
+def set_label(request: Request, creds: Credentials, body: s.LabelRequest) -> JSONResponse:
+    """Point the label of the spec's tool at the spec's version."""
+    return as_json(guard(request).writer(creds).label(body.spec, body.label).to_dict())
+
+
+@writes.delete(
+    "/v1/tools/{name}/labels/{label}", summary="Delete a label", response_model=s.LabelDeleted
+)
+def delete_label(request: Request, creds: Credentials, name: str, label: str) -> JSONResponse:
+    """Remove a label of a tool."""
+    guard(request).writer(creds).delete_label(name, label)
+    return as_json({"name": specs.parse_name(name), "label": label, "deleted": True})
+
+
+@writes.post("/v1/yank", summary="Yank a version", response_model=s.YankOut)
+def yank(request: Request, creds: Credentials, body: s.YankRequest) -> JSONResponse:
+    """latest, previous and -K skip a yanked version from now on; it stays readable."""
+    return as_json(guard(request).writer(creds).yank(body.spec, body.reason).to_dict())
+
+
+@writes.post(
+    "/v1/tools/{name}/lifecycle",
+    summary="Deprecate, retire or reactivate a tool",
+    response_model=s.ToolOut,
+)
+def lifecycle(
+    request: Request, creds: Credentials, name: str, body: s.LifecycleRequest
+) -> JSONResponse:
+    """Set the tool's lifecycle, with an optional message."""
+    vault = guard(request).writer(creds)
+    return as_json(vault.set_lifecycle(name, body.lifecycle, body.message).to_dict())
+
+
+@writes.post("/v1/tools/{name}/owner", summary="Transfer a tool", response_model=s.ToolOut)
+def owner(request: Request, creds: Credentials, name: str, body: s.OwnerRequest) -> JSONResponse:
+    """Make ``owner`` the owner (the current owner or an admin may)."""
+    return as_json(guard(request).writer(creds).transfer(name, body.owner).to_dict())

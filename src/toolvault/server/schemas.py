@@ -1,0 +1,263 @@
+"""Request bodies and the documented response shapes of the daemon's API.
+
+Responses are the service's own ``to_dict()`` shapes, sent as they are; the
+models here describe them in ``/openapi.json`` (and a test holds them equal).
+Request models parse and bound what clients send; any field a model does not
+name (``created_by``, for one) is ignored: the token says who is writing.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+# -- requests ---------------------------------------------------------------------------
+
+
+class Body(BaseModel):
+    """A request body: text only, with no unpaired surrogates (JSON allows ``"\\ud800"``,
+    UTF-8 and the database do not)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _utf8_only(cls, data: Any) -> Any:
+        _check_text(data)
+        return data
+
+
+def _check_text(value: Any) -> None:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError(
+                f"text holds an unpaired surrogate at offset {exc.start}; send UTF-8 text"
+            ) from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key)
+            _check_text(item)
+    elif isinstance(value, list):
+        for item in value:
+            _check_text(item)
+
+
+class PublishItem(BaseModel):
+    """One version to publish; the author and the owner of a new tool come from the token."""
+
+    name: str = Field(description="Tool name.", examples=["fmt"])
+    content: str = Field(description="The tool's text (UTF-8).")
+    executable: bool | None = Field(None, description="Default: content starts with '#!'.")
+    origin: str | None = None
+    session_id: str | None = None
+    prompt: str | None = None
+    message: str | None = None
+    references: list[str] | None = Field(None, description="Specs of versions this one uses.")
+    transforms: list[str] | None = None
+    created_at: str | None = Field(None, description="When the content was made (ISO 8601).")
+    owner: str | None = Field(
+        None, description="Owner of a new tool; honoured for admins only, others become owner."
+    )
+
+
+class PublishRequest(Body):
+    """Versions to publish in one transaction: all of them, or none."""
+
+    items: list[PublishItem]
+    sign_with: str | None = Field(
+        None, description="A signing key of the daemon (admins only); default its sign_with."
+    )
+
+
+class RollbackRequest(Body):
+    """Which version's content to publish again."""
+
+    version: str | int = Field(description="A number or any selector: 2, previous, -2, stable.")
+    message: str | None = None
+
+
+class LabelRequest(Body):
+    """Point a label at a version."""
+
+    spec: str = Field(examples=["fmt:2"])
+    label: str = Field(examples=["stable"])
+
+
+class YankRequest(Body):
+    """Mark a version as not to be used."""
+
+    spec: str = Field(examples=["fmt:3"])
+    reason: str
+
+
+class LifecycleRequest(Body):
+    """Deprecate, retire or reactivate a tool."""
+
+    lifecycle: Literal["active", "deprecated", "retired"]
+    message: str | None = None
+
+
+class OwnerRequest(Body):
+    """Transfer a tool."""
+
+    owner: str
+
+
+# -- responses --------------------------------------------------------------------------
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong: a stable code and a message that says what would work."""
+
+    code: str = Field(examples=["not_found"])
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """Every error response."""
+
+    error: ErrorDetail
+
+
+class Health(BaseModel):
+    """Liveness."""
+
+    ok: bool
+
+
+class ToolOut(BaseModel):
+    """A tool: the shape of ``ls --json``."""
+
+    name: str
+    latest_version: int | None
+    versions: int
+    owner: str
+    lifecycle: str
+    updated_at: str
+
+
+class ToolState(ToolOut):
+    """A tool with its lifecycle message."""
+
+    lifecycle_message: str | None
+
+
+class LabelOut(BaseModel):
+    """A movable named pointer to a version."""
+
+    name: str
+    label: str
+    version: int
+    set_at: str
+    set_by: str
+
+
+class ToolDetail(ToolState):
+    """A tool with its lifecycle message and labels."""
+
+    labels: list[LabelOut]
+
+
+class VersionOut(BaseModel):
+    """One immutable version (SPEC §1), without its content."""
+
+    name: str
+    version: int
+    sha256: str
+    size: int
+    executable: bool
+    previous_version: int | None
+    previous_sha256: str | None
+    created_at: str
+    recorded_at: str
+    created_by: str | None
+    owner: str | None
+    origin: str | None
+    session_id: str | None
+    prompt: str | None
+    message: str | None
+    references: list[str]
+    transforms: list[str]
+    rollback_of: int | None
+    signature: str | None
+    key_id: str | None
+
+
+class Described(VersionOut):
+    """What ``show --json`` prints: the version, its signature status, yank, labels, tool."""
+
+    signature_status: str
+    yanked: str | None
+    labels: list[str]
+    tool: ToolState
+
+
+class DiffOut(BaseModel):
+    """A unified diff between two versions."""
+
+    old: str
+    new: str
+    added: int
+    removed: int
+    diff: str
+    old_version: VersionOut
+    new_version: VersionOut
+
+
+class PublishedOut(BaseModel):
+    """The outcome of one publish; ``created`` is false when the content was the latest."""
+
+    name: str
+    version: int
+    sha256: str
+    created: bool
+
+
+class LabelDeleted(BaseModel):
+    """A removed label."""
+
+    name: str
+    label: str
+    deleted: bool
+
+
+class YankOut(BaseModel):
+    """A yanked version."""
+
+    name: str
+    version: int
+    reason: str
+    at: str
+    actor: str
+
+
+class AuditOut(BaseModel):
+    """One entry of the hash-chained audit log."""
+
+    seq: int
+    at: str
+    actor: str
+    action: str
+    tool: str | None
+    version: int | None
+    details: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+class ProblemOut(BaseModel):
+    """One problem verify found."""
+
+    kind: str
+    name: str | None
+    version: int | None
+    detail: str
+
+
+class ReportOut(BaseModel):
+    """The shape of ``verify --json``."""
+
+    ok: bool
+    checked: dict[str, int]
+    problems: list[ProblemOut]

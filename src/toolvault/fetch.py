@@ -49,18 +49,20 @@ def download(
     max_bytes: int = DEFAULT_MAX_BYTES,
     timeout: float = 30.0,
     max_redirects: int = 5,
+    token: str | None = None,
 ) -> Downloaded:
     """Fetch ``url`` (http, https or file) within the allow-list, timeouts and byte limit.
 
     ``allow`` is a list of URL prefixes (``[sources] allow`` in config.toml); when
     it is not None the URL and every redirect target must start with one of them.
+    ``token`` is sent as a bearer token to ``url`` (not to redirect targets).
     Raises :class:`InvalidInput` (scheme), :class:`PermissionDenied` (allow-list),
     :class:`NotFound` (404, missing file) or :class:`SourceError` (anything else).
     """
     check_url(url, allow)
     opener = _opener(allow, max_redirects)
     try:
-        with opener.open(_request(url), timeout=timeout) as response:
+        with opener.open(_request(url, token), timeout=timeout) as response:
             _check_length(url, response.headers.get("Content-Length"), max_bytes)
             data = _read_limited(url, response, max_bytes)
             final_url = response.geturl()
@@ -118,12 +120,15 @@ def name_from_url(url: str) -> str:
         ) from exc
 
 
-def _request(url: str) -> urllib.request.Request:
+def _request(url: str, token: str | None = None) -> urllib.request.Request:
     import urllib.request
 
     from toolvault import __version__
 
-    return urllib.request.Request(url, headers={"User-Agent": f"toolvault/{__version__}"})
+    request = urllib.request.Request(url, headers={"User-Agent": f"toolvault/{__version__}"})
+    if token:  # never forwarded on a redirect: it is for this host only
+        request.add_unredirected_header("Authorization", f"Bearer {token}")
+    return request
 
 
 def _opener(allow: Sequence[str] | None, max_redirects: int) -> urllib.request.OpenerDirector:

@@ -6,6 +6,7 @@ in one transaction, and is one audit entry listing what it added.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -76,11 +77,25 @@ def ingest_url(
     from toolvault.fetch import download, name_from_url
 
     notes = check_source(vault, url)
-    got = download(url, allow=vault.config.sources_allow, max_bytes=MAX_DOWNLOAD, timeout=TIMEOUT)
+    got = download(
+        url,
+        allow=vault.config.sources_allow,
+        max_bytes=MAX_DOWNLOAD,
+        timeout=TIMEOUT,
+        token=_daemon_token(url),
+    )
     if is_gzip(got.data):
         return _noted(_pack(vault, got.data, url, progress), notes)
     item = _script(vault, got.data, name or name_from_url(url), url, None)
     return _noted(import_versions(vault, [item], url, progress), notes)
+
+
+def _daemon_token(url: str) -> str | None:
+    """TOOLVAULT_TOKEN, for a URL on the daemon TOOLVAULT_URL names (pulling its packs)."""
+    daemon = os.environ.get("TOOLVAULT_URL", "").rstrip("/")
+    if daemon and (url == daemon or url.startswith(daemon + "/")):
+        return os.environ.get("TOOLVAULT_TOKEN")
+    return None
 
 
 def ingest_git(

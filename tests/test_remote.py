@@ -1,0 +1,223 @@
+"""The command line against a real daemon through TOOLVAULT_URL, and pull."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from test_server import Daemon, make_token
+from toolvault.cli import cli
+
+V1 = '#!/bin/sh\necho one "$@"\n'
+V2 = '#!/bin/sh\necho two "$@"\n'
+
+
+@pytest.fixture(scope="module")
+def daemon_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("daemon") / "home"
+
+
+@pytest.fixture(scope="module")
+def token(daemon_home: Path) -> str:
+    return make_token(daemon_home, "alice")
+
+
+@pytest.fixture(scope="module")
+def daemon(daemon_home: Path, token: str) -> Iterator[Daemon]:
+    running = Daemon(daemon_home)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def remote(daemon: Daemon, token: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """TOOLVAULT_URL and TOOLVAULT_TOKEN pointing at the daemon."""
+    env = {"TOOLVAULT_URL": daemon.url, "TOOLVAULT_TOKEN": token}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return env
+
+
+def tv(*args: str, input: str | None = None) -> Result:
+    return CliRunner().invoke(cli, list(args), input=input)
+
+
+def ok(*args: str, input: str | None = None) -> Result:
+    result = tv(*args, input=input)
+    assert result.exit_code == 0, (args, result.output)
+    return result
+
+
+def js(*args: str) -> Any:
+    return json.loads(ok(*args, "--json").stdout)
+
+
+def test_the_core_scenario_through_the_daemon(
+    remote: dict[str, str], tmp_path: Path, home: Path
+) -> None:
+    src = tmp_path / "greet.sh"
+    src.write_text(V1)
+    assert js("add", str(src))[0]["version"] == 1
+    src.write_text(V2)
+    assert js("add", str(src), "-m", "second")[0]["version"] == 2
+    assert js("add", str(src))[0]["created"] is False
+    assert not home.exists()  # nothing was written locally
+    v1 = hashlib.sha256(V1.encode()).hexdigest()
+    expected = {
+        "greet": V2,
+        "greet:1": V1,
+        "greet:latest": V2,
+        "greet:previous": V1,
+        "greet:-1": V1,
+        "/commands/greet:2": V2,
+        f"greet@sha256:{v1[:8]}": V1,
+    }
+    for spec, text in expected.items():
+        assert ok("cat", spec).stdout == text, spec
+    assert [v["version"] for v in js("cat", "greet:versions")] == [1, 2]
+    (tool,) = [t for t in js("ls") if t["name"] == "greet"]
+    assert (tool["latest_version"], tool["versions"], tool["owner"]) == (2, 2, "alice")
+    shown = js("show", "greet:2")
+    assert shown["created_by"] == "alice" and shown["message"] == "second"
+    assert "-echo one" in ok("diff", "greet:2").stdout
+    assert "+echo two" in ok("versions", "greet", "diff", "1", "2").stdout
+    assert "message: second" in ok("versions", "greet", "history").stdout
+    assert js("rollback", "greet", "1")["version"] == 3
+    assert ok("cat", "greet").stdout == V1
+    assert ok("cat", "greet:previous").stdout == V2
+    ok("label", "greet:2", "stable")
+    assert ok("cat", "greet:stable").stdout == V2
+    ok("yank", "greet:3", "--reason", "back to two")
+    assert ok("cat", "greet").stdout == V2
+    yanked = tv("cat", "greet:3")
+    assert yanked.stdout == V1 and "yanked: back to two" in yanked.stderr
+    actions = [e["action"] for e in js("audit", "greet")]
+    assert actions == ["publish", "publish", "publish", "label", "yank"]
+    assert js("verify")["ok"] is True
+
+
+def test_errors_come_back_as_one_line_with_the_cli_exit_codes(
+    remote: dict[str, str], tmp_path: Path
+) -> None:
+    src = tmp_path / "errs.sh"
+    src.write_text(V1)
+    ok("add", str(src))
+    bad = tv("cat", "errs:01")
+    assert bad.exit_code == 2
+    assert bad.stderr.startswith("toolvault: error: invalid version selector in 'errs:01'")
+    missing = tv("cat", "errs:7")
+    assert missing.exit_code == 1
+    assert (
+        missing.stderr == "toolvault: error: tool 'errs' has only version 1; there is no version 7\n"
+    )
+
+
+def test_a_wrong_token_or_no_daemon_is_one_line(
+    remote: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TOOLVAULT_TOKEN", "tv_wrong")
+    denied = tv("ls")
+    assert denied.exit_code == 1 and "TOOLVAULT_TOKEN" in denied.stderr
+    monkeypatch.setenv("TOOLVAULT_URL", "http://127.0.0.1:9")
+    down = tv("ls")
+    assert down.exit_code == 1
+    assert down.stderr.startswith("toolvault: error: cannot reach the toolvault daemon")
+
+
+def test_run_of_an_old_version_through_the_daemon(remote: dict[str, str], tmp_path: Path) -> None:
+    src = tmp_path / "hello.sh"
+    src.write_text(V1)
+    ok("add", str(src))
+    src.write_text(V2)
+    ok("add", str(src))
+    env = {**os.environ, **remote}
+    run = subprocess.run(
+        [sys.executable, "-m", "toolvault", "run", "hello:1", "x"],
+        capture_output=True,
+        env=env,
+        timeout=60,
+    )
+    assert (run.returncode, run.stdout) == (0, b"one x\n")
+
+
+def test_pull_copies_tools_into_the_local_vault_and_path(
+    remote: dict[str, str], tmp_path: Path, home: Path
+) -> None:
+    src = tmp_path / "pulled.sh"
+    for text in (V1, V2):
+        src.write_text(text)
+        ok("add", str(src))
+    summary = js("pull", "pulled")
+    assert [(a["name"], a["version"]) for a in summary["added"]] == [("pulled", 1), ("pulled", 2)]
+    assert os.readlink(home / "commands" / "pulled") == ".history/pulled/2"
+    out = subprocess.run([str(home / "commands" / "pulled")], capture_output=True, timeout=60)
+    assert out.stdout == b"two\n"
+    os.environ.pop("TOOLVAULT_URL")  # now the local vault
+    assert js("show", "pulled:2")["created_by"] == "alice"
+    assert js("verify")["ok"] is True
+
+
+def test_ingest_url_of_the_daemons_pack_sends_the_token(
+    daemon: Daemon, token: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TOOLVAULT_TOKEN", token)
+    monkeypatch.setenv("TOOLVAULT_URL", daemon.url)
+    src = tmp_path / "packed.sh"
+    src.write_text(V1)
+    ok("add", str(src))
+    monkeypatch.delenv("TOOLVAULT_URL")
+    refused = tv("ingest", "--url", f"{daemon.url}/v1/packs?spec=packed")
+    assert refused.exit_code == 1  # a daemon URL that is not TOOLVAULT_URL gets no token
+    monkeypatch.setenv("TOOLVAULT_URL", daemon.url)
+    result = ok("ingest", "--url", f"{daemon.url}/v1/packs?spec=packed")
+    assert "packed:1  added" in result.stdout
+
+
+WORKER = """
+import sys
+from toolvault.client import RemoteVault
+from toolvault.vault import NewVersion
+url, token, worker = sys.argv[1], sys.argv[2], int(sys.argv[3])
+with RemoteVault(url, token) as vault:
+    for i in range(50):
+        vault.publish_many([NewVersion("shared", f"{worker} {i}\\n".encode())])
+"""
+
+
+def test_eight_clients_through_two_daemons_on_one_postgresql(tmp_path: Path, pg_url: str) -> None:
+    home = tmp_path / "pg"
+    token = make_token(home, "alice", db=pg_url)
+    daemons = [Daemon(home, "--db", pg_url), Daemon(home, "--db", pg_url)]
+    try:
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", WORKER, daemons[n % 2].url, token, str(n)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            for n in range(8)
+        ]
+        outputs = [p.communicate(timeout=300) for p in procs]
+        assert [p.returncode for p in procs] == [0] * 8, outputs
+        assert all(err == b"" for _, err in outputs)
+        versions = daemons[1].call("GET", "/v1/tools/shared/versions", token).json()
+        assert [v["version"] for v in versions] == list(range(1, 401))
+        position = {v["sha256"]: v["version"] for v in versions}
+        for worker in range(8):  # all of each client's publishes, in the order it made them
+            shas = [hashlib.sha256(f"{worker} {i}\n".encode()).hexdigest() for i in range(50)]
+            order = [position[sha] for sha in shas]
+            assert order == sorted(order)
+        assert daemons[0].call("GET", "/v1/verify", token).json()["ok"] is True
+        assert all("500" not in line for d in daemons for line in d.lines)
+    finally:
+        for d in daemons:
+            d.stop()

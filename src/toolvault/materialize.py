@@ -195,9 +195,15 @@ class CommandsTree:
 
     def _write(self, path: Path, data: bytes, executable: bool) -> None:
         tmp = path.with_name(f"{TMP_PREFIX}{path.name}.{os.getpid()}")
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o755 if executable else 0o644)
+        mode = 0o755 if executable else 0o644
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        try:
+            os.fchmod(fd, mode)  # whatever the umask
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
 
     def _link(self, view: ToolView) -> None:

@@ -194,7 +194,9 @@ def _manifest(
         "labels": [lb.to_dict() for lb in vault.store.labels() if (lb.name, lb.version) in chosen],
         "yanks": [y.to_dict() for y in vault.store.yanks() if (y.name, y.version) in chosen],
     }
-    return json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False).encode() + b"\n"
+    # Compact: the manifest of a whole vault runs to megabytes, and json encodes
+    # compact output in C.
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def _entry(v: Version) -> dict[str, Any]:
@@ -211,7 +213,7 @@ def _entry(v: Version) -> dict[str, Any]:
 
 
 def _archive(manifest: bytes, versions: list[Version], signer: Signer | None, now: str) -> bytes:
-    mtime = datetime.fromisoformat(now).timestamp()
+    mtime = int(datetime.fromisoformat(now).timestamp())  # a float costs a PAX header each
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz", compresslevel=6) as tar:
         _add(tar, MANIFEST, manifest, 0o644, mtime)
@@ -230,7 +232,7 @@ def _archive(manifest: bytes, versions: list[Version], signer: Signer | None, no
     return buf.getvalue()
 
 
-def _add(tar: tarfile.TarFile, path: str, data: bytes, mode: int, mtime: float) -> None:
+def _add(tar: tarfile.TarFile, path: str, data: bytes, mode: int, mtime: int) -> None:
     info = tarfile.TarInfo(path)
     info.size, info.mode, info.mtime = len(data), mode, mtime
     tar.addfile(info, io.BytesIO(data))

@@ -116,9 +116,8 @@ def test_errors_come_back_as_one_line_with_the_cli_exit_codes(
     assert bad.stderr.startswith("toolvault: error: invalid version selector in 'errs:01'")
     missing = tv("cat", "errs:7")
     assert missing.exit_code == 1
-    assert (
-        missing.stderr == "toolvault: error: tool 'errs' has only version 1; there is no version 7\n"
-    )
+    expected = "toolvault: error: tool 'errs' has only version 1; there is no version 7\n"
+    assert missing.stderr == expected
 
 
 def test_a_wrong_token_or_no_daemon_is_one_line(

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from toolvault import spec as specs
 from toolvault.errors import Conflict, InvalidInput, PermissionDenied
-from toolvault.models import Label, Published, Tool, Version, Yank
+from toolvault.models import VERSION_FIELDS, Label, Published, Tool, Version, Yank
 from toolvault.signing import audit_record
 from toolvault.spec import Kind
 from toolvault.store.base import utcnow
@@ -40,23 +40,10 @@ if TYPE_CHECKING:
 FORMAT = "toolvault-pack/1"
 MANIFEST = "toolpack.json"
 SIGNATURE = "toolpack.json.sig"
-META_FIELDS = (
-    "previous_version",
-    "previous_sha256",
-    "created_at",
-    "recorded_at",
-    "created_by",
-    "owner",
-    "origin",
-    "session_id",
-    "prompt",
-    "message",
-    "references",
-    "transforms",
-    "rollback_of",
-    "signature",
-    "key_id",
-)
+# A manifest entry carries these at its top level, and every other field of the
+# version under "metadata".
+ENTRY_FIELDS = ("name", "version", "sha256", "size", "executable")
+META_FIELDS = tuple(f for f in VERSION_FIELDS if f not in ENTRY_FIELDS)
 
 
 @dataclass(frozen=True, slots=True)

@@ -137,28 +137,29 @@ class CommandsTree:
     # -- internals ---------------------------------------------------------------
 
     def _check_tool(self, view: ToolView) -> list[Problem]:
+        """One tool's files, its metadata.json and its symlink (plain os calls: verify
+        runs this for every tool, and pathlib's objects cost more than the checks)."""
         problems: list[Problem] = []
-        folder = self.history / view.name
-        prefix = f"{folder}{os.sep}"
+        folder = os.path.join(self.history, view.name)
         for v in view.versions:
-            problem = _file_problem(f"{prefix}{v.version}", v)
+            problem = _file_problem(os.path.join(folder, str(v.version)), v)
             if problem:
                 problems.append(Problem(problem[0], view.name, v.version, problem[1]))
-        if not _same_bytes(folder / "metadata.json", metadata_bytes(view)):
-            problems.append(
-                Problem("metadata", view.name, None, f"{folder / 'metadata.json'} differs")
-            )
-        link = self.root / view.name
+        meta = os.path.join(folder, "metadata.json")
+        if not _same_bytes(meta, metadata_bytes(view)):
+            problems.append(Problem("metadata", view.name, None, f"{meta} differs"))
+        link = os.path.join(self.root, view.name)
         want = None if view.latest is None else f".history/{view.name}/{view.latest}"
-        have = os.readlink(link) if link.is_symlink() else None
+        have = os.readlink(link) if os.path.islink(link) else None
         if want != have:
-            if want is None:
-                detail = f"{link} should not exist (tool is {view.lifecycle})"
-            elif have is None:
-                detail = f"{link} is missing" + (" (not a symlink)" if link.exists() else "")
-            else:
-                detail = f"{link} points to {have}, expected {want}"
-            problems.append(Problem("symlink", view.name, view.latest, detail))
+            problems.append(
+                Problem(
+                    "symlink",
+                    view.name,
+                    view.latest,
+                    _link_detail(link, want, have, view.lifecycle),
+                )
+            )
         return problems
 
     def _strays(self, known: dict[str, ToolView]) -> list[Problem]:
@@ -223,11 +224,20 @@ class CommandsTree:
         os.replace(tmp, link)
 
 
-def _same_bytes(path: Path, data: bytes) -> bool:
+def _same_bytes(path: str | Path, data: bytes) -> bool:
     try:
-        return path.read_bytes() == data
+        with open(path, "rb") as fh:
+            return bool(fh.read() == data)
     except OSError:
         return False
+
+
+def _link_detail(link: str, want: str | None, have: str | None, lifecycle: str) -> str:
+    if want is None:
+        return f"{link} should not exist (tool is {lifecycle})"
+    if have is None:
+        return f"{link} is missing" + (" (not a symlink)" if os.path.exists(link) else "")
+    return f"{link} points to {have}, expected {want}"
 
 
 def _same_file(path: Path, data: bytes, executable: bool) -> bool:
@@ -247,8 +257,10 @@ def _file_problem(path: str, v: Entry) -> tuple[str, str] | None:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             return ("missing", f"{path} is missing")
-        with open(fd, "rb", closefd=False) as fh:
-            digest = hashlib.sha256(fh.read()).hexdigest()
+        chunks, size = [], info.st_size + 1  # +1: a file that grew is read whole too
+        while chunk := os.read(fd, size):
+            chunks.append(chunk)
+        digest = hashlib.sha256(b"".join(chunks)).hexdigest()
     finally:
         os.close(fd)
     if digest != v.sha256:

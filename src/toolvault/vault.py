@@ -33,6 +33,7 @@ from toolvault.models import (
     Label,
     Migration,
     Principal,
+    Problem,
     Published,
     Report,
     Token,
@@ -550,22 +551,7 @@ class Vault:
             views = [v for v in self._views() if not wanted or v.name in wanted]
             if not self.materialize:
                 views = []  # no commands/ tree is kept for this vault
-        records = {
-            (tool, version): (e.seq, digests)
-            for e in state.audit
-            for tool, version, digests in integrity.recorded_versions(e)
-        }
-        problems = (
-            state.blob_problems
-            + integrity.check_chains(state.versions, state.blobs)
-            + integrity.check_audit_chain(state.audit)
-            + integrity.check_recorded(state.versions, records)
-            + integrity.check_signatures(
-                state.versions, state.trusted, self.config.require_signatures, records
-            )
-            + integrity.check_governance(state)
-            + self.tree.check(views)
-        )
+        problems = self._database_problems(state) + self.tree.check(views)
         if wanted:  # the tree of the other tools was not compared: its files are no strays
             problems = [
                 p for p in problems if p.name in wanted or (p.name is None and p.kind != "stray")
@@ -579,6 +565,23 @@ class Vault:
             "files": len(state.versions) + len(views),
         }
         return Report(checked, tuple(problems))
+
+    def _database_problems(self, state: integrity.State) -> list[Problem]:
+        records = {
+            (tool, version): (e.seq, digests)
+            for e in state.audit
+            for tool, version, digests in integrity.recorded_versions(e)
+        }
+        return (
+            state.blob_problems
+            + integrity.check_chains(state.versions, state.blobs)
+            + integrity.check_audit_chain(state.audit)
+            + integrity.check_recorded(state.versions, records)
+            + integrity.check_signatures(
+                state.versions, state.trusted, self.config.require_signatures, records
+            )
+            + integrity.check_governance(state)
+        )
 
     def _state(self, wanted: set[str]) -> integrity.State:
         versions = [v for v in self.store.all_versions() if not wanted or v.name in wanted]

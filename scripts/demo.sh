@@ -73,5 +73,9 @@ say ls -l "$TOOLVAULT_HOME/commands/greet"
 echo "three little words" | say toolvault run wordcount
 say toolvault run greet:3 demo
 
-step "9. Verify hashes, chains and the commands/ tree"
+step "9. Every write is in the hash-chained audit log"
+say toolvault label greet:3 stable
+say toolvault audit greet
+
+step "10. Verify hashes, chains, the audit log and the commands/ tree"
 say toolvault verify

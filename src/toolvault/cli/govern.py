@@ -109,7 +109,21 @@ def audit(name: str | None, as_json: bool) -> None:
     table(rows, ["SEQ", "AT", "ACTOR", "ACTION", "TOOL", "DETAILS"])
 
 
-_SHOWN = ("label", "version", "from", "to", "reason", "message", "name", "key_id", "signed_by")
+_SHOWN = (
+    "label",
+    "version",
+    "from",
+    "to",
+    "reason",
+    "message",
+    "name",
+    "key_id",
+    "signed_by",
+    "rollback_of",
+    "pack",
+    "pack_version",
+    "source",
+)
 
 
 def _brief(details: dict[str, object]) -> str:

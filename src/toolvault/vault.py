@@ -30,6 +30,7 @@ from toolvault.materialize import CommandsTree, ToolView
 from toolvault.models import (
     AuditEntry,
     Diff,
+    Entry,
     Label,
     Migration,
     Principal,
@@ -548,9 +549,8 @@ class Vault:
             self.tool(name)
         with self.store.snapshot():
             state = self._state(wanted)
-            views = [v for v in self._views() if not wanted or v.name in wanted]
-            if not self.materialize:
-                views = []  # no commands/ tree is kept for this vault
+        # The tree's expected state, from the rows just read (not one query per tool).
+        views = _views_of(state) if self.materialize else []
         problems = self._database_problems(state) + self.tree.check(views)
         if wanted:  # the tree of the other tools was not compared: its files are no strays
             problems = [
@@ -832,3 +832,30 @@ def _signed(v: Version, signer: Signer) -> Version:
 
 def _token_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _views_of(state: integrity.State) -> list[ToolView]:
+    by_tool: dict[str, list[Version]] = {}
+    for v in state.versions:
+        by_tool.setdefault(v.name, []).append(v)
+    views = []
+    for tool in state.tools:
+        if tool.name not in by_tool:
+            continue
+        entries = tuple(
+            Entry(
+                v.version,
+                v.sha256,
+                v.size,
+                v.executable,
+                v.previous_version,
+                v.previous_sha256,
+                v.created_at,
+                v.created_by,
+                v.rollback_of,
+            )
+            for v in by_tool[tool.name]
+        )
+        latest = None if tool.lifecycle == "retired" else tool.latest_version
+        views.append(ToolView(tool.name, tool.owner, tool.lifecycle, latest, entries))
+    return views

@@ -27,10 +27,8 @@ same figures as one JSON document.
 
 from __future__ import annotations
 
-import argparse
 import http.client
 import json
-import math
 import multiprocessing
 import os
 import queue
@@ -38,7 +36,6 @@ import random
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -47,6 +44,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import benchlib
 from toolvault import NewVersion, Vault
 
 THROUGHPUT_VS_FLOOR_MAX = 3.0
@@ -54,16 +52,6 @@ LATEST_P99_MS = 5.0
 BUDGET_CLIENTS = 50
 STARTUP_TIMEOUT = 60.0
 MAX_REQUESTS_PER_CLIENT = 200_000  # a bound besides the clock
-
-SCRIPT = """#!/bin/sh
-# {name}, version {version}: a small generated tool for the toolvault daemon benchmark.
-set -eu
-usage() {{ echo "usage: {name} FILE..." >&2; exit 2; }}
-[ "$#" -gt 0 ] || usage
-for f in "$@"; do
-    wc -l "$f" | sed 's/^/{name} v{version}: /'
-done
-"""
 
 FLOOR = """\
 import sys
@@ -125,26 +113,10 @@ class Run:
     def of(cls, target: str, clients: int, samples: list[int], errors: int, seconds: float) -> Run:
         """Summarize per-request nanoseconds measured over ``seconds`` of wall time."""
         ordered = sorted(samples) or [0]
-        rank = max(0, math.ceil(0.99 * len(ordered)) - 1)
         rate = len(samples) / seconds if seconds else 0.0
         p50 = statistics.median(ordered) / 1e6
-        return cls(target, clients, len(samples), errors, seconds, rate, p50, ordered[rank] / 1e6)
-
-
-@dataclass(frozen=True, slots=True)
-class Budget:
-    """One budget: a figure, its limit and what is compared with what."""
-
-    key: str
-    name: str
-    figure: float
-    limit: float
-    unit: str
-
-    @property
-    def verdict(self) -> str:
-        """PASS within the limit, OVER past it."""
-        return "PASS" if self.figure < self.limit else "OVER"
+        p99 = benchlib.p99_of(ordered) / 1e6
+        return cls(target, clients, len(samples), errors, seconds, rate, p50, p99)
 
 
 @dataclass(slots=True)
@@ -312,7 +284,7 @@ def drive(pool: Any, processes: int, target: str, load: Load, clients: int) -> R
 
 def script(name: str, version: int) -> bytes:
     """The content of one generated tool version (about 300 bytes)."""
-    return SCRIPT.format(name=name, version=version).encode()
+    return benchlib.small_tool("daemon", name, version)
 
 
 def build(home: Path, sizes: Sizes) -> tuple[str, list[str]]:
@@ -361,17 +333,12 @@ class Postgres:
 # -- the parts ----------------------------------------------------------------------------
 
 
-def progress(message: str) -> None:
-    """Progress goes to stderr so that stdout holds only the table (and JSON)."""
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
 def bench_reads(
     pool: Any, processes: int, tmp: Path, env: dict[str, str], sizes: Sizes, results: Results
 ) -> None:
     """The floor and the two daemon reads, at each concurrency level."""
     home = tmp / "home"
-    progress(f"building {sizes.tools:,} tools x {sizes.versions} versions")
+    benchlib.progress(f"building {sizes.tools:,} tools x {sizes.versions} versions")
     token, names = build(home, sizes)
     daemon = start_daemon(home, env)
     floor = start_floor(tmp, env, script("tool0", sizes.versions))
@@ -387,7 +354,7 @@ def bench_reads(
         }
         for clients in sizes.levels:
             for target, load in loads.items():
-                progress(f"{target}, {clients} client(s), {sizes.seconds:g} s")
+                benchlib.progress(f"{target}, {clients} client(s), {sizes.seconds:g} s")
                 timed = Load(**{**asdict(load), "warmup": sizes.warmup, "seconds": sizes.seconds})
                 results.reads.append(drive(pool, processes, target, timed, clients))
     finally:
@@ -411,7 +378,7 @@ def bench_publish(
     daemon = start_daemon(home, env, db)
     try:
         for clients in sizes.publish_levels:
-            progress(
+            benchlib.progress(
                 f"POST /v1/publish on {store}, {clients} client(s), {sizes.publish_seconds:g} s"
             )
             bodies = publish_bodies(f"pub{clients}x", 20_000)
@@ -430,26 +397,13 @@ def bench_publish(
         daemon.stop()
 
 
-def child_env(tmp: Path) -> dict[str, str]:
-    """The servers' environment: no TOOLVAULT_* from outside, bytecode cached in tmp."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TOOLVAULT_")}
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env["PYTHONPYCACHEPREFIX"] = str(tmp / "pycache")
-    return env
-
-
 def run(sizes: Sizes, pg: str | None) -> Results:
     """Every part, in one temporary folder."""
-    started = time.perf_counter()
     processes = max(1, min(4, os.cpu_count() or 1))
-    results = Results(sizes, processes, load=(os.getloadavg()[0], 0.0))
+    results = Results(sizes, processes)
     ctx = multiprocessing.get_context("fork")
-    with (
-        tempfile.TemporaryDirectory(prefix="toolvault-bench-") as folder,
-        ctx.Pool(processes) as pool,
-    ):
-        tmp = Path(folder)
-        env = child_env(tmp)
+    with benchlib.whole_run(results) as tmp, ctx.Pool(processes) as pool:
+        env = benchlib.child_env(tmp)
         bench_reads(pool, processes, tmp, env, sizes, results)
         bench_publish(pool, processes, tmp / "pub-sqlite", env, sizes, results, "SQLite")
         if pg:
@@ -462,8 +416,6 @@ def run(sizes: Sizes, pg: str | None) -> Results:
                 results.notes.append(f"PostgreSQL not measured: {type(exc).__name__}: {exc}")
         else:
             results.notes.append("PostgreSQL not measured: set TOOLVAULT_TEST_PG or give --pg URL")
-    results.total_s = time.perf_counter() - started
-    results.load = (results.load[0], os.getloadavg()[0])
     return results
 
 
@@ -475,7 +427,7 @@ def find(runs: list[Run], target: str, clients: int) -> Run | None:
     return next((r for r in runs if r.target == target and r.clients == clients), None)
 
 
-def budgets(r: Results) -> list[Budget]:
+def budgets(r: Results) -> list[benchlib.Budget]:
     """Every budget that could be checked in this run."""
     found = []
     floor = find(r.reads, "floor: constant ASGI app", BUDGET_CLIENTS)
@@ -487,12 +439,14 @@ def budgets(r: Results) -> list[Budget]:
         if floor and mine and mine.rps:
             name = f"floor req/s / {target} req/s"
             found.append(
-                Budget(f"{key}_vs_floor", name, floor.rps / mine.rps, THROUGHPUT_VS_FLOOR_MAX, "x")
+                benchlib.Budget(
+                    f"{key}_vs_floor", name, floor.rps / mine.rps, THROUGHPUT_VS_FLOOR_MAX, "x"
+                )
             )
     latest = find(r.reads, "GET /commands/NAME", BUDGET_CLIENTS)
     if latest:
         name = f"p99 of GET /commands/NAME at {BUDGET_CLIENTS} clients"
-        found.append(Budget("latest_p99", name, latest.p99_ms, LATEST_P99_MS, "ms"))
+        found.append(benchlib.Budget("latest_p99", name, latest.p99_ms, LATEST_P99_MS, "ms"))
     return found
 
 
@@ -511,26 +465,12 @@ def run_row(run: Run) -> list[str]:
     ]
 
 
-def budget_row(b: Budget) -> list[str]:
+def budget_row(b: benchlib.Budget) -> list[str]:
     """A budget row: its figure under the column it compares."""
     figure = f"{b.figure:.2f}x" if b.unit == "x" else f"{b.figure:,.2f} ms"
-    limit = f"< {b.limit:g}x" if b.unit == "x" else f"< {b.limit:g} ms"
-    cells = [f"  {b.name}", "", "", "", "", "", "", limit, b.verdict]
+    cells = [f"  {b.name}", "", "", "", "", "", "", b.describe(), b.verdict]
     cells[4 if b.unit == "x" else 6] = figure
     return cells
-
-
-def table(rows: Sequence[Sequence[str]]) -> str:
-    """Columns padded to fit; text left, figures right."""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = []
-    for row in rows:
-        cells = [
-            cell.ljust(w) if i in (0, 7, 8) else cell.rjust(w)
-            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
-        ]
-        lines.append("  ".join(cells).rstrip())
-    return "\n".join(lines)
 
 
 def rows(r: Results) -> Iterator[list[str]]:
@@ -550,8 +490,8 @@ def render(r: Results) -> str:
         f"toolvault daemon on 127.0.0.1: {s.tools:,} tools x {s.versions} versions (SQLite); "
         f"{s.seconds:g} s per read run after {s.warmup:g} s warm-up\n"
         f"clients: threads with keep-alive http.client connections over {r.client_processes} "
-        f"process(es); whole run {r.total_s:.1f} s; load average {r.load[0]:.1f} -> "
-        f"{r.load[1]:.1f} on {os.cpu_count()} CPUs (clients and servers share them)"
+        f"process(es); whole run {r.total_s:.1f} s; {benchlib.load_text(r)} "
+        "(clients and servers share them)"
     )
     header = [
         "measure",
@@ -564,8 +504,7 @@ def render(r: Results) -> str:
         "budget",
         "verdict",
     ]
-    notes = [f"note: {n}" for n in r.notes]
-    return "\n".join([head, "", table([header, *rows(r)]), *(["", *notes] if notes else [])])
+    return benchlib.page(head, [benchlib.table([header, *rows(r)], left=(0, 7, 8))], r.notes)
 
 
 def as_json(r: Results) -> dict[str, Any]:
@@ -573,32 +512,23 @@ def as_json(r: Results) -> dict[str, Any]:
     return {
         "sizes": asdict(r.sizes),
         "client_processes": r.client_processes,
-        "total_seconds": round(r.total_s, 3),
-        "load_average": [round(x, 2) for x in r.load],
-        "cpus": os.cpu_count(),
+        **benchlib.run_json(r),
         "reads": [asdict(x) for x in r.reads],
         "publish": [asdict(x) for x in r.publish],
-        "budgets": [
-            {**asdict(b), "figure": round(b.figure, 3), "verdict": b.verdict} for b in budgets(r)
-        ],
+        "budgets": [b.as_json() for b in budgets(r)],
         "notes": r.notes,
     }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark, print the table (and JSON), exit 0 whatever the timings."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="200 tools, 2 s runs: a smoke run")
-    parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
+    parser = benchlib.arguments(__doc__, "200 tools, 2 s runs: a smoke run")
     parser.add_argument(
         "--pg", metavar="URL", help="PostgreSQL for the publish run (default $TOOLVAULT_TEST_PG)"
     )
     args = parser.parse_args(argv)
     results = run(QUICK if args.quick else FULL, args.pg or os.environ.get("TOOLVAULT_TEST_PG"))
-    print(render(results))
-    if args.json:
-        print(json.dumps(as_json(results)))
-    return 0
+    return benchlib.finish(results, render, as_json, args.json)
 
 
 if __name__ == "__main__":

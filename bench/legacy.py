@@ -20,21 +20,21 @@ With ``--json`` the last line of stdout is the same figures as one JSON document
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
 import sqlite3
 import sys
-import tempfile
-import time
 from collections.abc import Callable, Sequence
 from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import benchlib
 from toolvault import Vault, legacy
+
+T = TypeVar("T")
 
 VS_FLOOR_MAX = 5.0
 SYMLINK_ONLY_EVERY = 10  # one tool in ten: its newest content has no relation
@@ -95,7 +95,7 @@ class Part:
     @property
     def verdict(self) -> str:
         """PASS within the budget, OVER past it."""
-        return "PASS" if self.ratio < VS_FLOOR_MAX else "OVER"
+        return benchlib.verdict_of(self.ratio, VS_FLOOR_MAX)
 
 
 @dataclass(slots=True)
@@ -109,16 +109,10 @@ class Results:
     load: tuple[float, float] = (0.0, 0.0)
 
 
-def progress(message: str) -> None:
-    """Progress goes to stderr so that stdout holds only the table (and JSON)."""
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
-def timed(call: Callable[[], Any]) -> tuple[float, Any]:
+def seconds(call: Callable[[], T]) -> tuple[float, T]:
     """Seconds of one call, and what it returned."""
-    start = time.perf_counter()
-    value = call()
-    return time.perf_counter() - start, value
+    elapsed, value = benchlib.timed(call)
+    return elapsed / 1e9, value
 
 
 # -- building -----------------------------------------------------------------------------
@@ -252,10 +246,10 @@ def migrate_once(home: Path, read: Callable[[], legacy.Source], folds: Sequence[
         refresh = vault.refresh_tree
 
         def timed_refresh(names: set[str]) -> None:
-            run.tree_s += timed(lambda: refresh(names))[0]
+            run.tree_s += seconds(lambda: refresh(names))[0]
 
         vault.refresh_tree = timed_refresh  # type: ignore[method-assign]
-        run.read_s, source = timed(read)
+        run.read_s, source = seconds(read)
         legacy.fold_names(source, folds)
         run.summary = legacy.migrate(vault, source)
     return run
@@ -264,37 +258,36 @@ def migrate_once(home: Path, read: Callable[[], legacy.Source], folds: Sequence[
 def measure(part: Part, home: Path, floor: Callable[[], int], read: Callable[[], legacy.Source],
             folds: Sequence[str] = ()) -> None:  # fmt: skip
     """Floor, migration, floor again (the smaller floor counts), second run."""
-    first, _ = timed(floor)
-    part.migrate_s, done = timed(lambda: migrate_once(home, read, folds))
-    second, _ = timed(floor)
+    first, _ = seconds(floor)
+    part.migrate_s, done = seconds(lambda: migrate_once(home, read, folds))
+    second, _ = seconds(floor)
     part.floor_s = min(first, second)
     part.read_s, part.tree_s = done.read_s, done.tree_s
     part.added, part.skipped = len(done.summary.plan.new), len(done.summary.source.skipped)
-    part.again_s, again = timed(lambda: migrate_once(home, read, folds))
+    part.again_s, again = seconds(lambda: migrate_once(home, read, folds))
     part.again_added = len(again.summary.plan.new)
 
 
 def run(sizes: Sizes) -> Results:
     """Build both sources and measure both migrations."""
-    started = time.perf_counter()
     results = Results(sizes)
-    load_before = os.getloadavg()[0]
-    with tempfile.TemporaryDirectory(prefix="toolvault-bench-legacy-") as folder:
-        tmp = Path(folder)
+    with benchlib.whole_run(results, prefix="toolvault-bench-legacy-") as tmp:
         root = tmp / ".port42"
-        progress(f"building a Port42 home: {sizes.tools:,} tools, {sizes.objects:,} objects")
-        build_s, items = timed(lambda: build_port42(root, sizes))
+        benchlib.progress(
+            f"building a Port42 home: {sizes.tools:,} tools, {sizes.objects:,} objects"
+        )
+        build_s, items = seconds(lambda: build_port42(root, sizes))
         p42 = Part("port42", items, 0, build_s)
         p42.files = read_port42_floor(root)
-        progress("migrating it (floor, migration, floor, second run)")
+        benchlib.progress("migrating it (floor, migration, floor, second run)")
         measure(p42, tmp / "home-p42", lambda: read_port42_floor(root),
                 lambda: legacy.read_port42(root), ["enhanced"])  # fmt: skip
         results.parts.append(p42)
         db = tmp / "tools.db"
-        progress(f"building a Tools-DB of {sizes.rows:,} rows")
-        build_s, rows = timed(lambda: build_tools_db(db, sizes.rows))
+        benchlib.progress(f"building a Tools-DB of {sizes.rows:,} rows")
+        build_s, rows = seconds(lambda: build_tools_db(db, sizes.rows))
         tdb = Part("tools-db", rows, 1, build_s)
-        progress("migrating it (floor, migration, floor, second run)")
+        benchlib.progress("migrating it (floor, migration, floor, second run)")
         measure(tdb, tmp / "home-tdb", lambda: read_tools_db_floor(db),
                 lambda: legacy.read_tools_db(db))  # fmt: skip
         results.parts.append(tdb)
@@ -304,8 +297,6 @@ def run(sizes: Sizes) -> Results:
                 f"{part.source}: added {part.added} of {part.items} items, "
                 f"then {part.again_added} on the second run (expected {part.items}, then 0)"
             )
-    results.total_s = time.perf_counter() - started
-    results.load = (load_before, os.getloadavg()[0])
     return results
 
 
@@ -335,42 +326,25 @@ def rows_of(p: Part) -> list[list[str]]:
     ]  # fmt: skip
 
 
-def table(rows: Sequence[Sequence[str]]) -> str:
-    """Columns padded to fit; text left, figures right."""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = []
-    for row in rows:
-        cells = [
-            cell.ljust(w) if i in (0, 5, 6) else cell.rjust(w)
-            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
-        ]
-        lines.append("  ".join(cells).rstrip())
-    return "\n".join(lines)
-
-
 def render(r: Results) -> str:
     """The printed report: a heading, the table, the notes."""
     s = r.sizes
     head = (
         f"toolvault migrate-legacy: a Port42 home of {s.tools:,} tools / {s.objects:,} objects "
         f"and a Tools-DB of {s.rows:,} rows\n"
-        f"whole run {r.total_s:.1f} s (building the sources included); load average "
-        f"{r.load[0]:.1f} -> {r.load[1]:.1f} on {os.cpu_count()} CPUs"
+        f"whole run {r.total_s:.1f} s (building the sources included); {benchlib.load_text(r)}"
     )
     rows = [["measure", "n", "time", "rate", "vs floor", "budget", "verdict"]]
     for part in r.parts:
         rows += rows_of(part)
-    notes = [f"note: {n}" for n in r.notes]
-    return "\n".join([head, "", table(rows), *(["", *notes] if notes else [])])
+    return benchlib.page(head, [benchlib.table(rows, left=(0, 5, 6))], r.notes)
 
 
 def as_json(r: Results) -> dict[str, Any]:
     """The same figures as one JSON document (seconds)."""
     return {
         "sizes": asdict(r.sizes),
-        "total_seconds": round(r.total_s, 3),
-        "load_average": [round(x, 2) for x in r.load],
-        "cpus": os.cpu_count(),
+        **benchlib.run_json(r),
         "parts": [
             {
                 **{k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(p).items()},
@@ -387,15 +361,8 @@ def as_json(r: Results) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark, print the table (and JSON), exit 0 whatever the timings."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a tenth of the sizes: a smoke run")
-    parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
-    args = parser.parse_args(argv)
-    results = run(QUICK if args.quick else FULL)
-    print(render(results))
-    if args.json:
-        print(json.dumps(as_json(results)))
-    return 0
+    args = benchlib.arguments(__doc__, "a tenth of the sizes: a smoke run").parse_args(argv)
+    return benchlib.finish(run(QUICK if args.quick else FULL), render, as_json, args.json)
 
 
 if __name__ == "__main__":

@@ -22,10 +22,8 @@ With ``--json`` the last line of stdout is the same figures as one JSON document
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import io
-import json
 import os
 import random
 import shlex
@@ -33,7 +31,6 @@ import shutil
 import subprocess
 import sys
 import tarfile
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -41,24 +38,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import benchlib
 from toolvault import NewVersion, Vault, packs
 from toolvault.errors import ToolvaultError
 from toolvault.ingest import ingest_git, ingest_path
-from verify import (
-    HEADER,
-    Budget,
-    Profile,
-    Stats,
-    profile,
-    profile_lines,
-    progress,
-    ratio_row,
-    script,
-    shell_ns,
-    stat_row,
-    table,
-    timed,
-)
+from verify import HEADER, script
 
 IMPORT_VS_TAR_MAX = 4.0
 GIT_EPOCH = 1_704_067_200  # 2024-01-01T00:00:00Z: commits are an hour apart from here
@@ -106,8 +90,8 @@ class Results:
     commits: int = 0
     git_versions: int = 0
     git_log_bytes: int = 0
-    timings: dict[str, Stats] = field(default_factory=dict)
-    profile: Profile | None = None
+    timings: dict[str, benchlib.Stats] = field(default_factory=dict)
+    profile: benchlib.Profile | None = None
     notes: list[str] = field(default_factory=list)
     total_s: float = 0.0
     load: tuple[float, float] = (0.0, 0.0)  # 1-minute load average at start and end
@@ -250,11 +234,11 @@ def raised_limits(shape: PackShape) -> str:
 
 def plan_import(pack: Path, shape: PackShape, tmp: Path, r: Results) -> str | None:
     """The ``config.toml`` an import run needs: "" for none, None when nothing imports it."""
-    progress("trying to import the whole pack with the default limits")
+    benchlib.progress("trying to import the whole pack with the default limits")
     r.refused = refusal(pack, tmp / "trial", "")
     if r.refused is None:
         return ""
-    progress("refused; trying again with the [packs] limits raised in config.toml")
+    benchlib.progress("refused; trying again with the [packs] limits raised in config.toml")
     config = raised_limits(shape)
     again = refusal(pack, tmp / "trial", config)
     if again is not None:
@@ -270,37 +254,39 @@ def bench_packs(vault: Vault, tmp: Path, r: Results) -> None:
     export_to(vault, [], "bench", pack)
     r.shape = pack_shape(pack.read_bytes())
     files.mkdir()
-    shell_ns(f"tar xzf {shlex.quote(str(pack))} -C {shlex.quote(str(files))}")
+    benchlib.shell_ns(f"tar xzf {shlex.quote(str(pack))} -C {shlex.quote(str(files))}")
     config = plan_import(pack, r.shape, tmp, r)
     samples: dict[str, list[int]] = {k: [] for k in ("export", "tar_c", "import", "tar_x")}
     for run in range(1, r.sizes.runs + 1):
-        progress(f"run {run} of {r.sizes.runs}: export, tar czf, import, tar xzf")
+        benchlib.progress(f"run {run} of {r.sizes.runs}: export, tar czf, import, tar xzf")
         samples["export"].append(export_to(vault, [], "bench", pack))
         samples["tar_c"].append(tar_create(files, tmp / "floor.tar.gz"))
         samples["tar_x"].append(tar_extract(tmp / "floor.tar.gz", tmp / "extracted"))
         if config is not None:
-            elapsed, added = timed(import_into, tmp / "imported", pack, config)
+            elapsed, added = benchlib.timed(import_into, tmp / "imported", pack, config)
             samples["import"].append(elapsed)
             shutil.rmtree(tmp / "imported")
             if added != r.versions:
                 r.notes.append(f"import run {run} added {added:,} versions, not {r.versions:,}")
-    r.timings.update({k: Stats.of(v) for k, v in samples.items() if v})
+    r.timings.update({k: benchlib.Stats.of(v) for k, v in samples.items() if v})
     if config is not None:
-        progress("one more import under cProfile")
+        benchlib.progress("one more import under cProfile")
         whole = partial(import_into, tmp / "profiled", pack, config)
-        r.profile = profile(whole, ["_pack", "import_pack"])
+        r.profile = benchlib.profile(whole, ["_pack", "import_pack"])
 
 
 def tar_create(folder: Path, archive: Path) -> int:
     """Nanoseconds of ``tar czf`` of a folder's contents."""
-    return shell_ns(f"tar czf {shlex.quote(str(archive))} -C {shlex.quote(str(folder))} .")
+    return benchlib.shell_ns(f"tar czf {shlex.quote(str(archive))} -C {shlex.quote(str(folder))} .")
 
 
 def tar_extract(archive: Path, folder: Path) -> int:
     """Nanoseconds of ``tar xzf`` into a new folder (removed afterwards, untimed)."""
     folder.mkdir()
     try:
-        return shell_ns(f"tar xzf {shlex.quote(str(archive))} -C {shlex.quote(str(folder))}")
+        return benchlib.shell_ns(
+            f"tar xzf {shlex.quote(str(archive))} -C {shlex.quote(str(folder))}"
+        )
     finally:
         shutil.rmtree(folder)
 
@@ -312,21 +298,21 @@ def bench_git(tmp: Path, r: Results, rng: random.Random) -> None:
         return
     repo = tmp / "repo.git"
     stream, expected = git_stream(r.sizes, rng)
-    progress(f"git fast-import of {r.sizes.git_commits:,} commits")
+    benchlib.progress(f"git fast-import of {r.sizes.git_commits:,} commits")
     make_repo(repo, stream)
     r.commits = r.sizes.git_commits
     samples: dict[str, list[int]] = {"git_import": [], "git_log": []}
     for run in range(1, r.sizes.runs + 1):
-        progress(f"run {run} of {r.sizes.runs}: ingest_git --history, git log -p")
+        benchlib.progress(f"run {run} of {r.sizes.runs}: ingest_git --history, git log -p")
         with Vault.open(tmp / f"git{run}") as vault:
-            elapsed, summary = timed(ingest_git, vault, str(repo), history=True)
+            elapsed, summary = benchlib.timed(ingest_git, vault, str(repo), history=True)
         samples["git_import"].append(elapsed)
         r.git_versions = len(summary.added)
-        elapsed, r.git_log_bytes = timed(git_log, repo)
+        elapsed, r.git_log_bytes = benchlib.timed(git_log, repo)
         samples["git_log"].append(elapsed)
     if r.git_versions != expected:
         r.notes.append(f"ingest_git added {r.git_versions:,} versions, not {expected:,}")
-    r.timings.update({k: Stats.of(v) for k, v in samples.items()})
+    r.timings.update({k: benchlib.Stats.of(v) for k, v in samples.items()})
 
 
 def git_log(repo: Path) -> int:
@@ -342,36 +328,37 @@ def git_log(repo: Path) -> int:
 
 def run(sizes: Sizes, seed: int) -> Results:
     """Build the vault and the repository and measure every part."""
-    started = time.perf_counter()
     results = Results(sizes)
-    load_before = os.getloadavg()[0]
     rng = random.Random(seed)
-    with tempfile.TemporaryDirectory(prefix="toolvault-bench-") as folder:
-        tmp = Path(folder)
+    with benchlib.whole_run(results) as tmp:
         with Vault.open(tmp / "home") as vault:
-            progress(f"building {sizes.tools:,} tools with 1 to {sizes.max_versions} versions")
-            elapsed, counts = timed(build_vault, vault, sizes, rng)
+            benchlib.progress(
+                f"building {sizes.tools:,} tools with 1 to {sizes.max_versions} versions"
+            )
+            elapsed, counts = benchlib.timed(build_vault, vault, sizes, rng)
             results.build_s, results.versions = elapsed / 1e9, sum(counts.values())
             bench_packs(vault, tmp, results)
         bench_git(tmp, results, rng)
-    results.total_s = time.perf_counter() - started
-    results.load = (load_before, os.getloadavg()[0])
     return results
 
 
 # -- reporting ----------------------------------------------------------------------------
 
 
-def budgets(r: Results) -> list[Budget]:
+def budgets(r: Results) -> list[benchlib.Budget]:
     """The import budget, a median compared with a median (none when it was not measured)."""
     t = r.timings
     if "import" not in t:
         return []
     ratio = t["import"].median_us / t["tar_x"].median_us
-    return [Budget("import_vs_tar", "import / tar xzf", "median", ratio, IMPORT_VS_TAR_MAX, "x")]
+    return [
+        benchlib.Budget(
+            "import_vs_tar", "import / tar xzf", ratio, IMPORT_VS_TAR_MAX, "x", basis="median"
+        )
+    ]
 
 
-def rate(count: int, s: Stats, what: str) -> str:
+def rate(count: int, s: benchlib.Stats, what: str) -> str:
     """Things per second at the median."""
     return f"{count / (s.median_us / 1e6):,.0f} {what}/s"
 
@@ -380,21 +367,23 @@ def pack_rows(r: Results) -> Iterator[list[str]]:
     """Export and import with their tar floors."""
     t, n = r.timings, r.versions
     export = f"packs.export, all {r.sizes.tools:,} tools -> file"
-    yield stat_row(export, t["export"], "s", rate(n, t["export"], "versions"))
+    yield benchlib.stat_row(export, t["export"], "s", rate(n, t["export"], "versions"))
     tar_c = f"tar czf of the same files ({n:,} versions)"
-    yield stat_row(tar_c, t["tar_c"], "s", rate(n, t["tar_c"], "files"))
-    yield ratio_row("export / tar czf", t["export"], t["tar_c"], None)
+    yield benchlib.stat_row(tar_c, t["tar_c"], "s", rate(n, t["tar_c"], "files"))
+    yield benchlib.ratio_row("export / tar czf", t["export"], t["tar_c"], None)
     if "import" in t:
         into = "an empty vault" + (", [packs] limits raised" if r.config else "")
-        yield stat_row(
+        yield benchlib.stat_row(
             f"ingest_path of the pack into {into}",
             t["import"],
             "s",
             rate(n, t["import"], "versions"),
         )
-    yield stat_row("tar xzf of the same files", t["tar_x"], "s", rate(n, t["tar_x"], "files"))
+    yield benchlib.stat_row(
+        "tar xzf of the same files", t["tar_x"], "s", rate(n, t["tar_x"], "files")
+    )
     for budget in budgets(r):
-        yield ratio_row("import / tar xzf", t["import"], t["tar_x"], budget)
+        yield benchlib.ratio_row("import / tar xzf", t["import"], t["tar_x"], budget)
 
 
 def git_rows(r: Results) -> Iterator[list[str]]:
@@ -405,10 +394,10 @@ def git_rows(r: Results) -> Iterator[list[str]]:
     git = t["git_import"]
     both = f"{rate(r.git_versions, git, 'versions')}, {rate(r.commits, git, 'commits')}"
     label = f"ingest_git --history, {r.commits:,} commits -> {r.git_versions:,} versions"
-    yield stat_row(label, git, "s", both)
+    yield benchlib.stat_row(label, git, "s", both)
     log = f"git log -p, same repository ({r.git_log_bytes / 1e6:,.1f} MB out)"
-    yield stat_row(log, t["git_log"], "s", rate(r.commits, t["git_log"], "commits"))
-    yield ratio_row("git import / git log -p", git, t["git_log"], None)
+    yield benchlib.stat_row(log, t["git_log"], "s", rate(r.commits, t["git_log"], "commits"))
+    yield benchlib.ratio_row("git import / git log -p", git, t["git_log"], None)
 
 
 def heading(r: Results) -> str:
@@ -417,8 +406,7 @@ def heading(r: Results) -> str:
     lines = [
         f"toolvault packs: {s.tools:,} tools with 1 to {s.max_versions} versions "
         f"({r.versions:,} versions); git repository of {r.commits:,} commits, {s.git_tools} tools",
-        f"build {r.build_s:.1f} s; whole run {r.total_s:.1f} s; load average "
-        f"{r.load[0]:.1f} -> {r.load[1]:.1f} on {os.cpu_count()} CPUs",
+        f"build {r.build_s:.1f} s; whole run {r.total_s:.1f} s; {benchlib.load_text(r)}",
     ]
     if shape:
         lines.append(
@@ -435,13 +423,11 @@ def heading(r: Results) -> str:
 
 def render(r: Results) -> str:
     """The printed report: a heading, the table, the profile, the notes."""
-    rows = [["measure", "n", "median", "best", "p99", "rate", "budget", "verdict"]]
-    rows += [*pack_rows(r), *git_rows(r)]
+    rows = [*pack_rows(r), *git_rows(r)]
     imported = r.timings.get("import")
     without = imported.median_us / 1e6 if imported else 0.0
-    profiled = profile_lines("one pack import", r.profile, without) if r.profile else []
-    notes = [f"note: {n}" for n in r.notes]
-    return "\n".join([heading(r), "", table(rows), "", *profiled, *(["", *notes] if notes else [])])
+    profiled = benchlib.profile_lines("one pack import", r.profile, without)
+    return benchlib.page(heading(r), [benchlib.stats_table(rows), "", *profiled], r.notes)
 
 
 def as_json(r: Results) -> dict[str, Any]:
@@ -456,13 +442,9 @@ def as_json(r: Results) -> dict[str, Any]:
         "git_versions": r.git_versions,
         "git_log_bytes": r.git_log_bytes,
         "build_seconds": round(r.build_s, 3),
-        "total_seconds": round(r.total_s, 3),
-        "load_average": [round(x, 2) for x in r.load],
-        "cpus": os.cpu_count(),
+        **benchlib.run_json(r),
         "timings": {k: asdict(v) for k, v in r.timings.items()},
-        "budgets": [
-            {**asdict(b), "figure": round(b.figure, 3), "verdict": b.verdict} for b in budgets(r)
-        ],
+        "budgets": [b.as_json() for b in budgets(r)],
         "profile": asdict(r.profile) if r.profile else None,
         "notes": r.notes,
     }
@@ -470,16 +452,11 @@ def as_json(r: Results) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark, print the table (and JSON), exit 0 whatever the timings."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="300 tools, 200 commits: a smoke run")
-    parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
-    parser.add_argument("--seed", type=int, default=42, help="seed of the generated content")
+    quick = "300 tools, 200 commits: a smoke run"
+    parser = benchlib.arguments(__doc__, quick, seed="seed of the generated content")
     args = parser.parse_args(argv)
     results = run(QUICK if args.quick else FULL, args.seed)
-    print(render(results))
-    if args.json:
-        print(json.dumps(as_json(results)))
-    return 0
+    return benchlib.finish(results, render, as_json, args.json)
 
 
 if __name__ == "__main__":

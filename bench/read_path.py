@@ -18,9 +18,6 @@ With ``--json`` the last line of stdout is the same figures as one JSON document
 
 from __future__ import annotations
 
-import argparse
-import json
-import math
 import os
 import random
 import shutil
@@ -28,13 +25,13 @@ import sqlite3
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import benchlib
 from toolvault import NewVersion, Vault
 
 T = TypeVar("T")
@@ -46,16 +43,6 @@ VERSIONS_P99_US = 2_000.0
 CAT_VS_FLOOR_MAX = 2.5
 WARMUP_CALLS = 500
 WARMUP_RUNS = 2
-
-SCRIPT = """#!/bin/sh
-# {name}, version {version}: a small generated tool for the toolvault read-path benchmark.
-set -eu
-usage() {{ echo "usage: {name} FILE..." >&2; exit 2; }}
-[ "$#" -gt 0 ] || usage
-for f in "$@"; do
-    wc -l "$f" | sed 's/^/{name} v{version}: /'
-done
-"""
 
 FLOOR = """\
 import sqlite3
@@ -101,7 +88,8 @@ QUICK = Sizes(
 
 @dataclass(frozen=True, slots=True)
 class Stats:
-    """Median and p99 (nearest rank) of per-call times, in microseconds."""
+    """Median and p99 (nearest rank) of per-call times, in microseconds, and their total
+    (for a throughput); unlike ``benchlib.Stats``, no best and rounded to 0.1 us."""
 
     n: int
     median_us: float
@@ -112,27 +100,9 @@ class Stats:
     def of(cls, samples_ns: Sequence[int]) -> Stats:
         """Summarize per-call samples taken with ``time.perf_counter_ns``."""
         ordered = sorted(samples_ns)
-        rank = max(0, math.ceil(0.99 * len(ordered)) - 1)
         median = round(statistics.median(ordered) / 1_000, 1)
         total = round(sum(ordered) / 1e9, 6)
-        return cls(len(ordered), median, round(ordered[rank] / 1_000, 1), total)
-
-
-@dataclass(frozen=True, slots=True)
-class Budget:
-    """One budget: a figure, its limit and what is compared with what."""
-
-    key: str
-    name: str
-    basis: str
-    figure: float
-    limit: float
-    unit: str
-
-    @property
-    def verdict(self) -> str:
-        """PASS within the limit, OVER past it."""
-        return "PASS" if self.figure < self.limit else "OVER"
+        return cls(len(ordered), median, round(benchlib.p99_of(ordered) / 1_000, 1), total)
 
 
 @dataclass(slots=True)
@@ -170,28 +140,12 @@ def measure(call: Callable[[T], object], args: Sequence[T]) -> Stats:
     return Stats.of(time_calls(call, args))
 
 
-def run_timed(argv: Sequence[str], env: dict[str, str]) -> tuple[int, bytes]:
-    """Wall nanoseconds and stdout of one command; a failure raises with its stderr."""
-    start = time.perf_counter_ns()
-    done = subprocess.run(argv, env=env, capture_output=True, check=False)
-    elapsed = time.perf_counter_ns() - start
-    if done.returncode != 0:
-        err = done.stderr.decode(errors="replace").strip().splitlines() or ["(no stderr)"]
-        raise RuntimeError(f"{' '.join(argv[:2])} … exited {done.returncode}: {err[-1]}")
-    return elapsed, done.stdout
-
-
-def progress(message: str) -> None:
-    """Progress goes to stderr so that stdout holds only the table (and JSON)."""
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
 # -- building -----------------------------------------------------------------------------
 
 
 def script(name: str, version: int) -> bytes:
     """The content of one generated tool version (about 300 bytes, distinct per version)."""
-    return SCRIPT.format(name=name, version=version).encode()
+    return benchlib.small_tool("read-path", name, version)
 
 
 def build_vault(vault: Vault, sizes: Sizes) -> float:
@@ -211,7 +165,9 @@ def build_vault(vault: Vault, sizes: Sizes) -> float:
 
 def bench_reads(vault: Vault, names: Sequence[str], sizes: Sizes) -> dict[str, Stats]:
     """The library read path: get latest, get a given version, versions()."""
-    progress(f"Vault.get x {len(names):,} (latest, then :3), versions() x {sizes.versions_calls:,}")
+    benchlib.progress(
+        f"Vault.get x {len(names):,} (latest, then :3), versions() x {sizes.versions_calls:,}"
+    )
     return {
         "get_latest": measure(vault.get, names),
         "get_version": measure(vault.get, [f"{n}:3" for n in names]),
@@ -236,21 +192,9 @@ def cli_problem(exe: Path) -> str | None:
         return f"{exe} does not exist"
     done = subprocess.run([str(exe), "cat", "--help"], capture_output=True, check=False)
     if done.returncode != 0:
-        err = done.stderr.decode(errors="replace").strip().splitlines() or ["(no stderr)"]
-        return f"'toolvault cat --help' exited {done.returncode}: {err[-1]}"
+        err = benchlib.last_error(done.stderr)
+        return f"'toolvault cat --help' exited {done.returncode}: {err}"
     return None
-
-
-def child_env(tmp: Path, home: Path) -> dict[str, str]:
-    """The environment of every subprocess: this vault, and bytecode that can be cached.
-
-    An editable install runs toolvault from src/; with PYTHONDONTWRITEBYTECODE set (as in
-    some sandboxes) every start would recompile it, a cost no installed toolvault pays.
-    So bytecode goes to a private cache in the temporary folder: nothing is written to src/.
-    """
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env.update(TOOLVAULT_HOME=str(home), PYTHONPYCACHEPREFIX=str(tmp / "pycache"))
-    return env
 
 
 def bench_cat(
@@ -259,8 +203,8 @@ def bench_cat(
     """``toolvault cat NAME`` and the floor script, interleaved so drift hits both alike."""
     samples: dict[str, list[int]] = {"cat": [], "floor": []}
     for i, name in enumerate(names):
-        cat_ns, cat_out = run_timed([str(exe), "cat", name], env)
-        floor_ns, floor_out = run_timed([*floor, name], env)
+        cat_ns, cat_out = benchlib.run_timed([str(exe), "cat", name], env)
+        floor_ns, floor_out = benchlib.run_timed([*floor, name], env)
         if cat_out != floor_out:
             raise RuntimeError(f"'toolvault cat {name}' printed other bytes than the floor")
         if i >= WARMUP_RUNS:  # the first runs fill the OS and bytecode caches
@@ -275,9 +219,9 @@ def bench_add(exe: Path, tmp: Path, files: int) -> float:
     src.mkdir()
     for i in range(files):
         (src / f"t{i:04d}.sh").write_bytes(script(f"t{i:04d}", 1))
-    env = child_env(tmp, tmp / "add-home")
+    env = benchlib.child_env(tmp, TOOLVAULT_HOME=str(tmp / "add-home"))
     subprocess.run([str(exe), "init"], env=env, capture_output=True, check=False)
-    elapsed, _ = run_timed([str(exe), "add", str(src)], env)
+    elapsed, _ = benchlib.run_timed([str(exe), "add", str(src)], env)
     return elapsed / 1e9
 
 
@@ -301,13 +245,13 @@ def run_cli_parts(results: Results, home: Path, tmp: Path, names: Sequence[str])
     (tmp / "floor.py").write_text(FLOOR)
     floor = [sys.executable, str(tmp / "floor.py"), str(home / "vault.db")]
     runs = results.sizes.cli_runs
-    progress(f"toolvault cat vs floor.py x {runs} each")
+    benchlib.progress(f"toolvault cat vs floor.py x {runs} each")
     try:
-        env = child_env(tmp, home)
+        env = benchlib.child_env(tmp, TOOLVAULT_HOME=str(home))
         results.cli.update(bench_cat(exe, env, floor, names[: runs + WARMUP_RUNS]))
     except RuntimeError as exc:
         results.notes.append(f"toolvault cat not measured: {exc}")
-    progress(f"toolvault add DIR of {results.sizes.add_files:,} files")
+    benchlib.progress(f"toolvault add DIR of {results.sizes.add_files:,} files")
     try:
         results.add_s = bench_add(exe, tmp, results.sizes.add_files)
     except RuntimeError as exc:
@@ -316,41 +260,40 @@ def run_cli_parts(results: Results, home: Path, tmp: Path, names: Sequence[str])
 
 def run(sizes: Sizes, seed: int) -> Results:
     """Build the vault and measure every part."""
-    started = time.perf_counter()
     results = Results(sizes)
-    load_before = os.getloadavg()[0]
     rng = random.Random(seed)
-    with tempfile.TemporaryDirectory(prefix="toolvault-bench-") as folder:
-        tmp = Path(folder)
+    with benchlib.whole_run(results) as tmp:
         home = tmp / "home"
         with Vault.open(home) as vault:
-            progress(f"building {sizes.tools:,} tools x {sizes.versions} versions")
+            benchlib.progress(f"building {sizes.tools:,} tools x {sizes.versions} versions")
             results.build_s = build_vault(vault, sizes)
             names = [f"tool{rng.randrange(sizes.tools)}" for _ in range(sizes.calls)]
             results.reads = bench_reads(vault, names, sizes)
             results.reads["raw_select"] = bench_raw(home / "vault.db", names, sizes.versions, rng)
             run_cli_parts(results, home, tmp, names)
-            progress(f"Vault.publish x {sizes.big_publishes} into the big vault")
+            benchlib.progress(f"Vault.publish x {sizes.big_publishes} into the big vault")
             results.publish["big"] = bench_publish(vault, sizes.big_publishes, "late")
         with Vault.open(tmp / "fresh") as fresh:
-            progress(f"Vault.publish x {sizes.publishes} into a fresh vault")
+            benchlib.progress(f"Vault.publish x {sizes.publishes} into a fresh vault")
             results.publish["fresh"] = bench_publish(fresh, sizes.publishes, "pub")
-    results.total_s = time.perf_counter() - started
-    results.load = (load_before, os.getloadavg()[0])
     return results
 
 
 # -- reporting ----------------------------------------------------------------------------
 
 
-def budgets(r: Results) -> list[Budget]:
+def budgets(r: Results) -> list[benchlib.Budget]:
     """Every budget that could be checked in this run."""
     latest, raw, versions = (r.reads[k] for k in ("get_latest", "raw_select", "versions_100"))
     found = [
-        Budget("get_latest_p99", "get latest", "p99", latest.p99_us, GET_LATEST_P99_US, "us"),
+        benchlib.Budget(
+            "get_latest_p99", "get latest", latest.p99_us, GET_LATEST_P99_US, "us", basis="p99"
+        ),
         versus("get_vs_raw_median", "get latest / raw select", "median", latest, raw),
         versus("get_vs_raw_p99", "get latest / raw select", "p99", latest, raw),
-        Budget("versions_p99", "versions() of 100", "p99", versions.p99_us, VERSIONS_P99_US, "us"),
+        benchlib.Budget(
+            "versions_p99", "versions() of 100", versions.p99_us, VERSIONS_P99_US, "us", basis="p99"
+        ),
     ]
     if r.cli:
         cat, floor = r.cli["cat"], r.cli["floor"]
@@ -358,11 +301,11 @@ def budgets(r: Results) -> list[Budget]:
     return found
 
 
-def versus(key: str, name: str, stat: str, mine: Stats, base: Stats) -> Budget:
+def versus(key: str, name: str, stat: str, mine: Stats, base: Stats) -> benchlib.Budget:
     """A ratio budget comparing like with like: median to median or p99 to p99."""
     figure = getattr(mine, f"{stat}_us") / getattr(base, f"{stat}_us")
     limit = CAT_VS_FLOOR_MAX if key.startswith("cat") else GET_VS_RAW_MAX
-    return Budget(key, name, f"{stat} to {stat}", figure, limit, "x")
+    return benchlib.Budget(key, name, figure, limit, "x", basis=f"{stat} to {stat}")
 
 
 def fmt_time(us: float, unit: str) -> str:
@@ -370,23 +313,19 @@ def fmt_time(us: float, unit: str) -> str:
     return f"{us / 1_000:,.1f} ms" if unit == "ms" else f"{us:,.1f} us"
 
 
-def fmt_budget(b: Budget) -> str:
-    """How a budget reads in the table."""
-    limit = f"{b.limit:g}x" if b.unit == "x" else f"{b.limit:,g} {b.unit}"
-    return f"{b.basis} < {limit}"
-
-
-def stat_row(label: str, s: Stats, unit: str = "us", budget: Budget | None = None) -> list[str]:
+def stat_row(
+    label: str, s: Stats, unit: str = "us", budget: benchlib.Budget | None = None
+) -> list[str]:
     """A measured row, with its budget and verdict when it has one."""
     cells = [label, f"{s.n:,}", fmt_time(s.median_us, unit), fmt_time(s.p99_us, unit), ""]
-    return cells + ([fmt_budget(budget), budget.verdict] if budget else ["", ""])
+    return cells + ([budget.describe(), budget.verdict] if budget else ["", ""])
 
 
-def ratio_row(b: Budget) -> list[str]:
+def ratio_row(b: benchlib.Budget) -> list[str]:
     """A ratio row: the figure goes under the statistic it compares."""
     figure = f"{b.figure:.2f}x"
     median, p99 = (figure, "") if b.basis.startswith("median") else ("", figure)
-    return [f"  {b.name}", "", median, p99, "", fmt_budget(b), b.verdict]
+    return [f"  {b.name}", "", median, p99, "", b.describe(), b.verdict]
 
 
 def rate_row(label: str, n: int, seconds: float, what: str) -> list[str]:
@@ -395,7 +334,7 @@ def rate_row(label: str, n: int, seconds: float, what: str) -> list[str]:
     return [label, f"{n:,}", f"{seconds:,.2f} s total", "", rate, "", ""]
 
 
-def read_rows(r: Results, by_key: dict[str, Budget]) -> Iterator[list[str]]:
+def read_rows(r: Results, by_key: dict[str, benchlib.Budget]) -> Iterator[list[str]]:
     """Rows of the library reads and their baseline."""
     reads = r.reads
     latest = reads["get_latest"]
@@ -408,7 +347,7 @@ def read_rows(r: Results, by_key: dict[str, Budget]) -> Iterator[list[str]]:
     yield stat_row("Vault.versions(), 100 versions", versions, budget=by_key["versions_p99"])
 
 
-def write_rows(r: Results, by_key: dict[str, Budget]) -> Iterator[list[str]]:
+def write_rows(r: Results, by_key: dict[str, benchlib.Budget]) -> Iterator[list[str]]:
     """Rows of the subprocess parts and the publish throughput."""
     if r.cli:
         yield stat_row("toolvault cat NAME  (wall)", r.cli["cat"], "ms")
@@ -423,19 +362,6 @@ def write_rows(r: Results, by_key: dict[str, Budget]) -> Iterator[list[str]]:
         yield row
 
 
-def table(rows: Sequence[Sequence[str]]) -> str:
-    """Columns padded to fit; text left, figures right."""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = []
-    for row in rows:
-        cells = [
-            cell.ljust(w) if i in (0, 5, 6) else cell.rjust(w)
-            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
-        ]
-        lines.append("  ".join(cells).rstrip())
-    return "\n".join(lines)
-
-
 def render(r: Results) -> str:
     """The printed report: a heading, the table, the notes."""
     by_key = {b.key: b for b in budgets(r)}
@@ -444,13 +370,11 @@ def render(r: Results) -> str:
         f"toolvault read path: {s.tools:,} tools x {s.versions} versions "
         f"+ 1 tool x {s.long_versions} versions\n"
         f"build {r.build_s:.1f} s (publish_many, {s.batch_tools:,} tools per call); "
-        f"whole run {r.total_s:.1f} s; load average {r.load[0]:.1f} -> {r.load[1]:.1f} "
-        f"on {os.cpu_count()} CPUs"
+        f"whole run {r.total_s:.1f} s; {benchlib.load_text(r)}"
     )
     rows = [["measure", "n", "median", "p99", "rate", "budget", "verdict"]]
     rows += [*read_rows(r, by_key), *write_rows(r, by_key)]
-    notes = [f"note: {n}" for n in r.notes]
-    return "\n".join([head, "", table(rows), *(["", *notes] if notes else [])])
+    return benchlib.page(head, [benchlib.table(rows, left=(0, 5, 6))], r.notes)
 
 
 def as_json(r: Results) -> dict[str, Any]:
@@ -458,33 +382,25 @@ def as_json(r: Results) -> dict[str, Any]:
     return {
         "sizes": asdict(r.sizes),
         "build_seconds": round(r.build_s, 3),
-        "total_seconds": round(r.total_s, 3),
-        "load_average": [round(x, 2) for x in r.load],
-        "cpus": os.cpu_count(),
+        **benchlib.run_json(r),
         "reads": {k: asdict(v) for k, v in r.reads.items()},
         "cli": {k: asdict(v) for k, v in r.cli.items()},
         "publish": {k: asdict(v) for k, v in r.publish.items()},
         "add_seconds": None if r.add_s is None else round(r.add_s, 3),
         "add_files_per_second": round(r.sizes.add_files / r.add_s, 1) if r.add_s else None,
-        "budgets": [
-            {**asdict(b), "figure": round(b.figure, 3), "verdict": b.verdict} for b in budgets(r)
-        ],
+        "budgets": [b.as_json() for b in budgets(r)],
         "notes": r.notes,
     }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark, print the table (and JSON), exit 0 whatever the timings."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="1,000 tools: a smoke run")
-    parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
-    parser.add_argument("--seed", type=int, default=42, help="seed of the random tool names")
+    parser = benchlib.arguments(
+        __doc__, "1,000 tools: a smoke run", seed="seed of the random tool names"
+    )
     args = parser.parse_args(argv)
     results = run(QUICK if args.quick else FULL, args.seed)
-    print(render(results))
-    if args.json:
-        print(json.dumps(as_json(results)))
-    return 0
+    return benchlib.finish(results, render, as_json, args.json)
 
 
 if __name__ == "__main__":

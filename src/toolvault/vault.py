@@ -153,8 +153,10 @@ class Vault:
     def as_principal(self, principal: Principal) -> Vault:
         """A view of this vault acting for an authenticated principal (the daemon):
         writes are attributed to it and checked against ownership and its rights."""
-        view = Vault(self.home, self.store, principal=principal, materialize=self.materialize)
-        view._config = self._config
+        import copy
+
+        view = copy.copy(self)  # shares the store, tree, keys and config: built per request
+        view.principal, view._actor = principal, principal.name
         return view
 
     def close(self) -> None:

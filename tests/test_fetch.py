@@ -38,6 +38,8 @@ class Handler(BaseHTTPRequestHandler):
             self._send(200, SCRIPT, "text/plain")
         elif route == "/slow-body":
             self._slow_body()
+        elif route == "/trickle":
+            self._trickle()
         elif route == "/big":
             self._send(200, b"x" * BIG, "text/plain")
         elif route == "/big-unsized":
@@ -79,6 +81,17 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(SCRIPT[:5])
         self.wfile.flush()
         self.server.stop.wait(SLOW)  # type: ignore[attr-defined]
+
+    def _trickle(self) -> None:
+        """A byte every 50 ms: each read is quick, the whole download is not."""
+        self.send_response(200)
+        self.send_header("Content-Length", "40")
+        self.end_headers()
+        for _ in range(40):
+            self.wfile.write(b"x")
+            self.wfile.flush()
+            if self.server.stop.wait(0.05):  # type: ignore[attr-defined]
+                return
 
     def log_message(self, format: str, *args: object) -> None:
         """Keep the test output quiet."""
@@ -182,6 +195,12 @@ def test_a_server_that_does_not_answer_times_out(base: str) -> None:
 def test_a_body_that_stalls_times_out(base: str) -> None:
     with pytest.raises(SourceError, match=r"did not answer within 0\.5 s"):
         download(f"{base}/slow-body", timeout=0.5)
+
+
+def test_a_download_that_trickles_past_its_deadline_is_cut_off(base: str) -> None:
+    with pytest.raises(SourceError, match=r"took longer than 0\.3 s to download"):
+        download(f"{base}/trickle", timeout=0.5, deadline=0.3)
+    assert download(f"{base}/trickle", timeout=0.5).data == b"x" * 40
 
 
 def test_content_length_over_the_limit_is_refused_before_reading(base: str) -> None:

@@ -87,6 +87,16 @@ def test_local_sources_outside_the_allow_list_are_refused(tmp_path: Path, home: 
     assert [t["name"] for t in js("ls")] == ["ok"]
 
 
+def test_an_allow_list_prefix_may_be_percent_encoded(tmp_path: Path, home: Path) -> None:
+    spaced = tmp_path / "my tools"
+    spaced.mkdir()
+    ok("init")
+    (home / "config.toml").write_text(f'[sources]\nallow = ["{spaced.resolve().as_uri()}/"]\n')
+    assert "%20" in (home / "config.toml").read_text()
+    ok("ingest", str(write(spaced / "fine.sh", "echo fine\n")))
+    assert [t["name"] for t in js("ls")] == ["fine"]
+
+
 def test_ingest_needs_exactly_one_source(home: Path) -> None:
     ok("init")
     refused(["ingest"], 2, "give exactly one of: a PATH, --url URL or --git URL", home)

@@ -43,8 +43,13 @@ class Config:
         return dict(self.raw).get(key, default)
 
     def source_allowed(self, url: str) -> bool:
-        """Whether the allow-list admits ``url`` (no list admits everything)."""
-        return self.sources_allow is None or url.startswith(self.sources_allow)
+        """Whether the allow-list admits ``url`` (no list admits everything); a prefix
+        written percent-encoded (``file:///my%20tools/``) matches as decoded."""
+        if self.sources_allow is None:
+            return True
+        from urllib.parse import unquote
+
+        return any(unquote(url).startswith(unquote(p)) for p in self.sources_allow)
 
     def source_needs_signature(self, url: str) -> bool:
         """Whether packs from ``url`` must be signed (vault-wide or by prefix)."""

@@ -50,12 +50,14 @@ def download(
     timeout: float = 30.0,
     max_redirects: int = 5,
     token: str | None = None,
+    deadline: float = 600.0,
 ) -> Downloaded:
     """Fetch ``url`` (http, https or file) within the allow-list, timeouts and byte limit.
 
     ``allow`` is a list of URL prefixes (``[sources] allow`` in config.toml); when
     it is not None the URL and every redirect target must start with one of them.
-    ``token`` is sent as a bearer token to ``url`` (not to redirect targets).
+    ``token`` is sent as a bearer token to ``url`` (not to redirect targets);
+    ``deadline`` bounds the whole download, ``timeout`` each connect and read.
     Raises :class:`InvalidInput` (scheme), :class:`PermissionDenied` (allow-list),
     :class:`NotFound` (404, missing file) or :class:`SourceError` (anything else).
     """
@@ -64,7 +66,7 @@ def download(
     try:
         with opener.open(_request(url, token), timeout=timeout) as response:
             _check_length(url, response.headers.get("Content-Length"), max_bytes)
-            data = _read_limited(url, response, max_bytes)
+            data = _read_limited(url, response, max_bytes, deadline)
             final_url = response.geturl()
             content_type = response.headers.get("Content-Type")
     except OSError as exc:
@@ -95,7 +97,7 @@ def check_allowed(url: str, allow: Sequence[str] | None) -> None:
     if allow is None:
         return
     where = "change [sources] allow in config.toml to admit it"
-    if not any(url.startswith(prefix) for prefix in allow):
+    if not any(unquote(url).startswith(unquote(prefix)) for prefix in allow):
         shown = ", ".join(allow) if allow else "none"
         raise PermissionDenied(f"{url} is not under an allowed source prefix ({shown}); {where}")
     path = unquote(urlsplit(url).path)
@@ -189,17 +191,24 @@ def _check_length(url: str, header: str | None, max_bytes: int) -> None:
         )
 
 
-def _read_limited(url: str, response: Any, max_bytes: int) -> bytes:
-    """Read in chunks and stop as soon as more than ``max_bytes`` have arrived."""
+def _read_limited(url: str, response: Any, max_bytes: int, deadline: float) -> bytes:
+    """Read in chunks; stop as soon as more than ``max_bytes`` have arrived, or when the
+    whole download outlasts ``deadline`` (a server trickling bytes beats a per-read
+    timeout, not this)."""
+    import time
+
     chunks: list[bytes] = []
-    size = 0
-    while chunk := response.read(CHUNK):
+    size, until = 0, time.monotonic() + deadline
+    read = getattr(response, "read1", response.read)  # read1: whatever has arrived
+    while chunk := read(CHUNK):
         size += len(chunk)
         if size > max_bytes:
             raise SourceError(
                 f"{url} sent more than the download limit of {max_bytes} bytes; "
                 "use a smaller file or raise the limit"
             )
+        if time.monotonic() > until:
+            raise SourceError(f"{url} took longer than {deadline:g} s to download; try again")
         chunks.append(chunk)
     return b"".join(chunks)
 

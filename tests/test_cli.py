@@ -370,3 +370,10 @@ def assert_one_line_error(result: Result, words: str) -> None:
     assert lines[0].startswith("toolvault: error: "), lines[0]
     assert words in lines[0], lines[0]
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("args", [[], ["db"], ["keys"]])
+def test_a_group_alone_prints_its_help(args: list[str]) -> None:
+    result = tv(*args)
+    assert result.exit_code == 0
+    assert result.stdout.startswith("Usage: ") and "Commands:" in result.stdout

@@ -94,6 +94,9 @@ def report_error(exc: BaseException) -> int:
         traceback.print_exception(exc)
     if isinstance(exc, ToolvaultError):
         message, code = str(exc), exc.exit_code
+    elif isinstance(exc, click.UsageError) and exc.ctx and _no_args_help(exc):
+        click.echo(exc.ctx.get_help())  # 'toolvault' or 'toolvault db' alone: the help
+        return 0
     elif isinstance(exc, click.UsageError):
         where = exc.ctx.command_path if exc.ctx else ""
         hint = f" (see '{where} --help')" if where else ""
@@ -108,3 +111,9 @@ def report_error(exc: BaseException) -> int:
         message, code = str(exc), 1
     click.echo(f"toolvault: error: {' '.join(message.split())}", err=True)
     return code
+
+
+def _no_args_help(exc: click.UsageError) -> bool:
+    """A group called with nothing after it (click >= 8.2 raises NoArgsIsHelpError)."""
+    kind = getattr(click.exceptions, "NoArgsIsHelpError", None)
+    return kind is not None and isinstance(exc, kind)

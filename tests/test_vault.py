@@ -607,3 +607,13 @@ def test_verify_finds_a_swapped_content(three: Vault) -> None:
     places = {(p.kind, p.name, p.version) for p in three.verify().problems}
     assert ("chain", "tool", 3) in places
     assert ("altered", "tool", 2) in places
+
+
+def test_the_version_listing_is_the_json_shape_of_every_version(vault: Vault) -> None:
+    vault.publish("tool", b"#!/bin/sh\necho 1\n", prompt="p", transforms=["t"])
+    vault.publish("tool", b"echo 2\n", references=["tool:1"])
+    listing = vault.version_listing("tool")
+    assert listing == [v.to_dict() for v in vault.versions("tool")]
+    assert listing[0]["executable"] is True and listing[1]["references"][0].startswith("tool:1@")
+    with pytest.raises(NotFound):
+        vault.version_listing("nope")

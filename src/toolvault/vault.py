@@ -221,6 +221,15 @@ class Vault:
             raise NotFound(self._no_tool(name))
         return found
 
+    def version_listing(self, name: str) -> list[dict[str, Any]]:
+        """Every version of a tool in its JSON shape (``Version.to_dict()``), oldest
+        first: what ``versions --json`` prints and the daemon serves."""
+        name = specs.parse_name(name)
+        found = self.store.version_dicts(name)
+        if not found:
+            raise NotFound(self._no_tool(name))
+        return found
+
     def all_versions(self) -> list[Version]:
         """Every version of every tool."""
         return list(self.store.all_versions())

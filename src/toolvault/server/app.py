@@ -270,7 +270,7 @@ def content_response(vault: Vault, spec: str, *, listing: bool = False) -> Respo
     the versions when ``listing`` (the path form ``/commands/NAME:versions``)."""
     parsed = specs.parse(spec)
     if listing and parsed.kind is Kind.VERSIONS:
-        return as_json([v.to_dict() for v in vault.versions(parsed.name)])
+        return as_json(vault.version_listing(parsed.name))
     version = vault.cat(parsed)
     headers = {
         "X-Toolvault-Version": version.ref,
@@ -346,7 +346,7 @@ async def tool_versions(request: Request, creds: Credentials, name: str) -> Resp
 
     def listing() -> Response:
         vault = guard(request).reader(creds)
-        return as_json([v.to_dict() for v in vault.versions(name)])
+        return as_json(vault.version_listing(name))
 
     return await hot(request, listing)
 

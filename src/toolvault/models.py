@@ -8,6 +8,17 @@ from typing import Any, NamedTuple
 LIFECYCLES = ("active", "deprecated", "retired")
 
 
+class Record:
+    """Base of the plain records: their JSON shape is their fields."""
+
+    __slots__ = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record's fields as a dict (its JSON shape)."""
+        data: dict[str, Any] = asdict(self)  # type: ignore[call-overload]
+        return data
+
+
 VERSION_FIELDS = (
     "name",
     "version",
@@ -155,7 +166,7 @@ class Principal:
 
 
 @dataclass(frozen=True, slots=True)
-class Token:
+class Token(Record):
     """A daemon token as listed (the secret itself is never stored)."""
 
     id: str
@@ -165,13 +176,9 @@ class Token:
     created_at: str
     revoked_at: str | None
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON shape of ``token list``."""
-        return asdict(self)
-
 
 @dataclass(frozen=True, slots=True)
-class Published:
+class Published(Record):
     """The outcome of one publish: a new version, or ``created=False`` when unchanged."""
 
     name: str
@@ -179,13 +186,9 @@ class Published:
     sha256: str
     created: bool
 
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON shape of ``add --json`` items."""
-        return asdict(self)
-
 
 @dataclass(frozen=True, slots=True)
-class AuditEntry:
+class AuditEntry(Record):
     """One entry of the hash-chained audit log."""
 
     seq: int
@@ -211,13 +214,9 @@ class AuditEntry:
             "prev_hash": self.prev_hash,
         }
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON shape of ``audit --json`` items."""
-        return asdict(self)
-
 
 @dataclass(frozen=True, slots=True)
-class Label:
+class Label(Record):
     """A movable named pointer to a version."""
 
     name: str
@@ -226,13 +225,9 @@ class Label:
     set_at: str
     set_by: str
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON shape of a label."""
-        return asdict(self)
-
 
 @dataclass(frozen=True, slots=True)
-class Yank:
+class Yank(Record):
     """A version marked as not to be used."""
 
     name: str
@@ -241,13 +236,9 @@ class Yank:
     at: str
     actor: str
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON shape of a yank."""
-        return asdict(self)
-
 
 @dataclass(frozen=True, slots=True)
-class TrustedKey:
+class TrustedKey(Record):
     """A public key whose signatures verify."""
 
     name: str
@@ -255,23 +246,15 @@ class TrustedKey:
     public_key: str
     added_at: str
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON shape of ``trust list``."""
-        return asdict(self)
-
 
 @dataclass(frozen=True, slots=True)
-class Problem:
+class Problem(Record):
     """One thing ``verify`` found wrong, with its place."""
 
     kind: str
     name: str | None
     version: int | None
     detail: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON shape of a verify problem."""
-        return asdict(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,13 +318,9 @@ class Diff:
 
 
 @dataclass(frozen=True, slots=True)
-class Migration:
+class Migration(Record):
     """A schema migration's status."""
 
     id: int
     name: str
     applied_at: str | None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON shape for ``db status``."""
-        return asdict(self)

@@ -220,3 +220,29 @@ def test_eight_clients_through_two_daemons_on_one_postgresql(tmp_path: Path, pg_
     finally:
         for d in daemons:
             d.stop()
+
+
+def test_a_remote_cat_is_one_request_without_click(
+    remote: dict[str, str], tmp_path: Path, capfdbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    from test_layering import HEAVY, loaded_modules, top
+    from toolvault.main import fast_cat
+
+    src = tmp_path / "quick.sh"
+    for text in (V1, V2):
+        src.write_text(text)
+        ok("add", str(src))
+    ok("yank", "quick:2", "--reason", "not yet")
+    capfdbinary.readouterr()
+    assert fast_cat(["cat", "quick"]) is True
+    assert capfdbinary.readouterr().out == V1.encode()
+    assert fast_cat(["cat", "quick:2"]) is False  # yanked: the full command warns
+    assert fast_cat(["cat", "quick:9"]) is False  # missing: the full command explains
+    env = {**os.environ, **remote}
+    code = (
+        "import sys; sys.argv = ['toolvault', 'cat', 'quick:1']\n"
+        "from toolvault.main import main\nmain()"
+    )
+    found, stdout = loaded_modules(code, tmp_path, env)
+    assert stdout == V1.encode()
+    assert not top(found) & {"click", "dataclasses", *HEAVY}

@@ -4,8 +4,9 @@
 case is served here without loading click or the service layer: parse the spec
 with the one spec parser, read the content with one query, write it. Anything
 else — another command, an option, a missing or yanked version, a schema that
-needs migrating, a remote or PostgreSQL vault — goes to the full command line,
-which gives the same answer the same way, or the error and its explanation.
+needs migrating, a PostgreSQL vault — goes to the full command line, which gives
+the same answer the same way, or the error and its explanation. With
+``TOOLVAULT_URL`` the plain case is one request to the daemon.
 """
 
 from __future__ import annotations
@@ -31,14 +32,18 @@ def main() -> None:
 def fast_cat(argv: list[str]) -> bool:
     """Serve ``[--home H] cat SPEC`` if it is the plain case; False to fall back."""
     home, spec_text = _home_and_spec(argv)
-    # A remote or PostgreSQL vault is not the vault.db this path reads.
-    if spec_text is None or os.environ.get("TOOLVAULT_URL") or os.environ.get("TOOLVAULT_DB"):
+    if spec_text is None:
         return False
     try:
         spec = parse(spec_text)
     except InvalidSpec:
         return False
     if spec.kind not in FAST_KINDS or spec.sha256:
+        return False
+    url = os.environ.get("TOOLVAULT_URL")
+    if url:
+        return _remote_cat(url, spec_text)
+    if os.environ.get("TOOLVAULT_DB"):  # PostgreSQL: not the vault.db this path reads
         return False
     db = os.path.join(_home(home), "vault.db")
     if not os.path.isfile(db):
@@ -47,6 +52,17 @@ def fast_cat(argv: list[str]) -> bool:
 
     number = spec.value if spec.kind is Kind.NUMBER else None
     content = read_content(db, spec.name, number, spec.back or 0)  # type: ignore[arg-type]
+    if content is None:
+        return False
+    sys.stdout.buffer.write(content)
+    sys.stdout.buffer.flush()
+    return True
+
+
+def _remote_cat(url: str, spec_text: str) -> bool:
+    from toolvault.fastremote import fetch_content
+
+    content = fetch_content(url, os.environ.get("TOOLVAULT_TOKEN"), spec_text)
     if content is None:
         return False
     sys.stdout.buffer.write(content)

@@ -246,3 +246,14 @@ def test_a_remote_cat_is_one_request_without_click(
     found, stdout = loaded_modules(code, tmp_path, env)
     assert stdout == V1.encode()
     assert not top(found) & {"click", "dataclasses", *HEAVY}
+
+
+def test_a_dangling_reference_through_the_daemon(remote: dict[str, str], tmp_path: Path) -> None:
+    src = tmp_path / "dangle.sh"
+    src.write_text(V1)
+    refused = tv("add", str(src), "--ref", "ghost:3")
+    assert refused.exit_code == 1 and "reference 'ghost:3' does not resolve" in refused.stderr
+    stored = tv("add", str(src), "--ref", "ghost:3", "--allow-dangling", "--json")
+    assert stored.exit_code == 0, stored.output
+    assert "stored as written" in stored.stderr
+    assert js("show", "dangle")["references"] == ["ghost:3"]

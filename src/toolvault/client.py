@@ -277,4 +277,5 @@ def _item(item: Any) -> dict[str, Any]:
         "references": list(item.references),
         "transforms": list(item.transforms),
         "created_at": item.created_at,
+        "allow_dangling": item.allow_dangling,
     }

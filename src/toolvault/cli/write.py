@@ -99,8 +99,6 @@ def _dangling(vault: Vault | RemoteVault, refs: tuple[str, ...]) -> list[str]:
     """The references that resolve to nothing in this vault (malformed ones still fail)."""
     from toolvault.errors import NotFound
 
-    if not isinstance(vault, Vault):
-        raise InvalidInput("--allow-dangling is not available through TOOLVAULT_URL")
     found = []
     for ref in refs:
         try:

@@ -482,6 +482,7 @@ def _new_version(item: s.PublishItem) -> NewVersion:
         message=item.message,
         references=tuple(item.references or ()),
         transforms=tuple(item.transforms or ()),
+        allow_dangling=item.allow_dangling,
     )
 
 

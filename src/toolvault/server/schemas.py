@@ -59,6 +59,9 @@ class PublishItem(BaseModel):
     owner: str | None = Field(
         None, description="Owner of a new tool; honoured for admins only, others become owner."
     )
+    allow_dangling: bool = Field(
+        False, description="Store a reference that resolves to nothing as written."
+    )
 
 
 class PublishRequest(Body):

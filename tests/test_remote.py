@@ -257,3 +257,15 @@ def test_a_dangling_reference_through_the_daemon(remote: dict[str, str], tmp_pat
     assert stored.exit_code == 0, stored.output
     assert "stored as written" in stored.stderr
     assert js("show", "dangle")["references"] == ["ghost:3"]
+
+
+def test_agent_context_comes_from_the_daemon(remote: dict[str, str], tmp_path: Path) -> None:
+    src = tmp_path / "analyzer.sh"
+    for text in (V1, V2):
+        src.write_text(text)
+        ok("add", str(src), "--prompt", "analyze things")
+    (first,) = js("context", "analyzer:1")
+    assert first["content"] == V1 and first["version"] == 1
+    assert first["prompt"] == "analyze things" and first["created_by"] == "alice"
+    text = ok("context", "analyzer:1", "analyzer").stdout
+    assert "analyzer:1" in text and "analyzer:2" in text and "echo two" in text

@@ -18,6 +18,7 @@ from toolvault.models import Version
 from toolvault.spec import Kind
 
 if TYPE_CHECKING:
+    from toolvault.client import RemoteVault
     from toolvault.vault import Vault
 
 PINNED = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}:[1-9][0-9]*@sha256:[0-9a-f]{64}")
@@ -125,8 +126,9 @@ LANGUAGES = {
 }
 
 
-def context(vault: Vault, wanted: list[str]) -> list[Version]:
-    """The versions named, with content, in the order given (duplicates once)."""
+def context(vault: Vault | RemoteVault, wanted: list[str]) -> list[Version]:
+    """The versions named, with content, in the order given (duplicates once); from the
+    local vault or, through ``TOOLVAULT_URL``, from the daemon."""
     found: list[Version] = []
     for spec in wanted:
         version = vault.cat(spec)

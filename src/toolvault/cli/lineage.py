@@ -60,7 +60,7 @@ def context(specs: tuple[str, ...], as_json: bool) -> None:
     """
     from toolvault import lineage
 
-    found = lineage.context(obj().open(), list(specs))
+    found = lineage.context(obj().service(), list(specs))
     if wants_json(as_json):
         emit_json(lineage.context_json(found))
         return

@@ -269,3 +269,19 @@ def test_agent_context_comes_from_the_daemon(remote: dict[str, str], tmp_path: P
     assert first["prompt"] == "analyze things" and first["created_by"] == "alice"
     text = ok("context", "analyzer:1", "analyzer").stdout
     assert "analyzer:1" in text and "analyzer:2" in text and "echo two" in text
+
+
+def test_refs_both_ways_through_the_daemon(remote: dict[str, str], tmp_path: Path) -> None:
+    base = tmp_path / "base.sh"
+    base.write_text(V1)
+    ok("add", str(base))
+    user = tmp_path / "user.sh"
+    user.write_text(V2)
+    ok("add", str(user), "--ref", "p42:/commands/base:1")
+    forward = js("refs", "user")
+    assert [(r["name"], r["version"], r["status"]) for r in forward["references"]] == [
+        ("base", 1, "exact")
+    ]
+    back = js("refs", "base:1", "--reverse")
+    assert [(r["name"], r["version"]) for r in back["referenced_by"]] == [("user", 1)]
+    assert "user:1  via base:1@sha256:" in ok("refs", "base:1", "--reverse").stdout

@@ -148,6 +148,12 @@ class RemoteVault:
         problems = tuple(Problem(**p) for p in data["problems"])
         return Report(dict(data["checked"]), problems)
 
+    def refs_report(self, spec: str, reverse: bool = False) -> dict[str, Any]:
+        """What a version references, or what references it (``refs --json``)."""
+        query = "?reverse=true" if reverse else ""
+        report: dict[str, Any] = self._json("GET", f"/v1/refs/{_seg(spec)}{query}")
+        return report
+
     def export_pack(self, specs: Sequence[str]) -> bytes:
         """A pack of the given versions (every tool when empty), built by the daemon."""
         query = urlencode([("spec", s) for s in specs] or [("all", "true")])

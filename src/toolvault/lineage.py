@@ -126,6 +126,15 @@ LANGUAGES = {
 }
 
 
+def refs_report(vault: Vault, spec: str, reverse: bool = False) -> dict[str, Any]:
+    """The JSON shape of ``refs [--reverse] --json`` (and of the daemon's /v1/refs)."""
+    if reverse:
+        target, found = referenced_by(vault, spec)
+        return {"version": target.ref, "referenced_by": [r.to_dict() for r in found]}
+    version, items = references(vault, spec)
+    return {"version": version.ref, "references": [i.to_dict() for i in items]}
+
+
 def context(vault: Vault | RemoteVault, wanted: list[str]) -> list[Version]:
     """The versions named, with content, in the order given (duplicates once); from the
     local vault or, through ``TOOLVAULT_URL``, from the daemon."""

@@ -25,28 +25,28 @@ def refs(spec: str, reverse: bool, as_json: bool) -> None:
     the exact content it was built from, however the referenced tool moves on.
     """
     from toolvault import lineage
+    from toolvault.vault import Vault
 
-    vault = obj().open()
-    if reverse:
-        target, found = lineage.referenced_by(vault, spec)
-        if wants_json(as_json):
-            emit_json({"version": target.ref, "referenced_by": [r.to_dict() for r in found]})
-            return
-        if not found:
-            click.echo(f"nothing references {target.name}:{target.version}")
-        for r in found:
-            how = "" if r.exact else "  (stored as written; resolves to it now)"
-            click.echo(f"{r.version.name}:{r.version.version}  via {r.stored}{how}")
-        return
-    version, items = lineage.references(vault, spec)
+    vault = obj().service()
+    if isinstance(vault, Vault):
+        report = lineage.refs_report(vault, spec, reverse)
+    else:
+        report = vault.refs_report(spec, reverse)
     if wants_json(as_json):
-        emit_json({"version": version.ref, "references": [i.to_dict() for i in items]})
+        emit_json(report)
         return
-    if not items:
-        click.echo(f"{version.name}:{version.version} references nothing")
-    for i in items:
-        resolved = i.target.ref if i.target else "-"
-        click.echo(f"{i.stored}{STATUS[i.status].format(resolved=resolved)}")
+    shown = str(report["version"]).split("@")[0]
+    if reverse:
+        if not report["referenced_by"]:
+            click.echo(f"nothing references {shown}")
+        for r in report["referenced_by"]:
+            how = "" if r["exact"] else "  (stored as written; resolves to it now)"
+            click.echo(f"{r['name']}:{r['version']}  via {r['via']}{how}")
+        return
+    if not report["references"]:
+        click.echo(f"{shown} references nothing")
+    for i in report["references"]:
+        click.echo(f"{i['ref']}{STATUS[i['status']].format(resolved=i['resolved'] or '-')}")
 
 
 @click.command()

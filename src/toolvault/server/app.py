@@ -389,6 +389,14 @@ async def commands(request: Request, creds: Credentials, spec: str) -> Response:
     )
 
 
+@reads.get("/v1/refs/{spec:path}", summary="What a version references, or what references it")
+def refs(request: Request, creds: Credentials, spec: str, reverse: bool = False) -> JSONResponse:
+    """The shape of ``refs --json`` (``reverse=true``: of ``refs --reverse --json``)."""
+    from toolvault import lineage
+
+    return as_json(lineage.refs_report(guard(request).reader(creds), spec, reverse))
+
+
 @reads.get("/v1/diff", summary="Unified diff between two versions", response_model=s.DiffOut)
 def diff(
     request: Request,

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -168,3 +170,34 @@ def dump(vault: Vault) -> list[Any]:
     with Raw(vault) as run:
         rows = [(t, *row) for t in tables for row in run(f"SELECT * FROM {t}")]
     return [*sorted(objects), *sorted(rows, key=repr)]
+
+
+def run_together(
+    script: str, *argvs: list[str], timeout: float = 120
+) -> list[tuple[int, str, str]]:
+    """Start one process per argv, wait until every one has imported toolvault, then
+    let them all go at once; (returncode, stdout, stderr) of each."""
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, *argv],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for argv in argvs
+    ]
+    try:
+        for proc in procs:
+            assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+        for proc in procs:
+            assert proc.stdin is not None
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+        outputs = [proc.communicate(timeout=timeout) for proc in procs]
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    return [(p.returncode, out, err) for p, (out, err) in zip(procs, outputs, strict=True)]

@@ -12,6 +12,7 @@ import time
 from contextlib import closing
 from pathlib import Path
 
+from conftest import run_together
 from toolvault import Vault
 
 WORKERS = 4
@@ -56,24 +57,9 @@ def stored_versions(home: Path, name: str) -> list[int]:
 
 def test_processes_publishing_at_once_get_consecutive_versions(home: Path) -> None:
     Vault.open(home).close()
-    procs = [spawn(PUBLISH_AT_ONCE, str(home), str(w), str(PER_WORKER)) for w in range(WORKERS)]
-    try:
-        for proc in procs:  # all have imported toolvault: they start together
-            assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
-        for proc in procs:
-            assert proc.stdin is not None
-            proc.stdin.write("go\n")
-            proc.stdin.flush()
-        results = [proc.communicate(timeout=120) for proc in procs]
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate()
-
-    assert [(p.returncode, err) for p, (_, err) in zip(procs, results, strict=True)] == [
-        (0, "")
-    ] * WORKERS
+    argvs = [[str(home), str(w), str(PER_WORKER)] for w in range(WORKERS)]
+    results = run_together(PUBLISH_AT_ONCE, *argvs)
+    assert [(code, err) for code, _, err in results] == [(0, "")] * WORKERS
     total = WORKERS * PER_WORKER
     with Vault.open(home) as vault:
         versions = vault.versions("shared")

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pytest
 
-from conftest import raw
+from conftest import raw, run_together
 from conftest import schema as vault_schema
 from toolvault import SchemaTooNew, Vault
 from toolvault.errors import StoreError
@@ -132,33 +130,8 @@ with Vault.open(sys.argv[1]) as vault:
 
 
 def test_processes_opening_a_new_vault_at_once_migrate_it_once(home: Path) -> None:
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", OPEN_AT_ONCE, str(home)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(4)
-    ]
-    try:
-        for proc in procs:  # every process has imported toolvault before any opens
-            assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
-        for proc in procs:
-            assert proc.stdin is not None
-            proc.stdin.write("go\n")
-            proc.stdin.flush()
-        results = [proc.communicate(timeout=60) for proc in procs]
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate()
-    assert [(p.returncode, err) for p, (_, err) in zip(procs, results, strict=True)] == [
-        (0, "")
-    ] * 4
-    assert [out for out, _ in results] == [f"{len(STEPS)}\n"] * 4
+    results = run_together(OPEN_AT_ONCE, *([str(home)] for _ in range(4)), timeout=60)
+    assert results == [(0, f"{len(STEPS)}\n", "")] * 4
     assert [(i, n) for i, n, _ in recorded(home / "vault.db")] == [(s.id, s.name) for s in STEPS]
 
 

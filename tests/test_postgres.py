@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import dump, raw
+from conftest import dump, raw, run_together
 from test_cli import assert_one_line_error, tv
 from toolvault import SchemaTooNew, Vault
 from toolvault.store.migrations import STEPS
@@ -65,37 +65,6 @@ def test_the_database_refuses_to_change_the_past(
         raw(history, statement, params)
     assert dump(history) == before
     assert history.verify().ok
-
-
-def run_together(
-    script: str, *argvs: list[str], timeout: float = 120
-) -> list[tuple[int, str, str]]:
-    """Start one process per argv, wait until every one has imported toolvault, then
-    let them all go at once; (returncode, stdout, stderr) of each."""
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", script, *argv],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for argv in argvs
-    ]
-    try:
-        for proc in procs:
-            assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
-        for proc in procs:
-            assert proc.stdin is not None
-            proc.stdin.write("go\n")
-            proc.stdin.flush()
-        outputs = [proc.communicate(timeout=timeout) for proc in procs]
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate()
-    return [(p.returncode, out, err) for p, (out, err) in zip(procs, outputs, strict=True)]
 
 
 OPEN_AT_ONCE = """

@@ -519,21 +519,22 @@ class Vault:
             return None
         return Principal(token.principal, token.admin, token.read_only)
 
-    def _may_write(self, tool: Tool | None, name: str) -> None:
-        """A principal publishes new tools and new versions of the tools it owns."""
+    def _may_write(self, owner: str | None, name: str) -> None:
+        """A principal publishes new tools and new versions of the tools it owns
+        (``owner`` is None for a new tool)."""
         p = self.principal
         if p is None:
             return
         if p.read_only:
             raise PermissionDenied(f"{p.name}'s token is read-only; it cannot change '{name}'")
-        if tool is not None and tool.owner != p.name and not p.admin:
+        if owner is not None and owner != p.name and not p.admin:
             raise PermissionDenied(
-                f"tool '{name}' is owned by {tool.owner}, not {p.name}; ask the owner to "
+                f"tool '{name}' is owned by {owner}, not {p.name}; ask the owner to "
                 "transfer it ('toolvault owner') or an admin to make the change"
             )
 
     def _may_change(self, name: str) -> None:
-        self._may_write(self.store.tool(name), name)
+        self._may_write(self.store.tool_owner(name), name)
 
     def _require_admin(self, what: str) -> None:
         p = self.principal
@@ -737,16 +738,16 @@ class Vault:
         audit entry to the caller (an import records everything it adds in one entry)."""
         sha = hashlib.sha256(item.content).hexdigest()
         latest = self.store.back(item.name, 0)
-        tool = self.store.tool(item.name)
-        self._may_write(tool, item.name)
-        if tool is not None and tool.lifecycle == "retired":
+        tool = self.store.tool_state(item.name)  # (owner, lifecycle): no per-version scan
+        self._may_write(tool and tool[0], item.name)
+        if tool is not None and tool[1] == "retired":
             self.store.set_lifecycle(item.name, "active", None, now)  # publishing reactivates
             if audit:
                 self.record("reactivate", item.name, None, {"message": "published again"})
         if latest is not None and latest.sha256 == sha:
             return Published(item.name, latest.version, sha, False), None
         head = self.store.newest(item.name)  # the chain goes on from yanked versions too
-        owner = tool.owner if tool else self._new_owner(item)
+        owner = tool[0] if tool else self._new_owner(item)
         self.store.ensure_tool(item.name, owner, now)
         self.store.put_blob(sha, item.content)
         version = Version(

@@ -313,6 +313,12 @@ class SQLStore:
             (name, owner, now, now),
         )
 
+    def tool_state(self, name: str) -> tuple[str, str] | None:
+        """A tool's (owner, lifecycle) from its own row: what a publish needs, without
+        the per-version summary :meth:`tool` computes."""
+        row = self._q("SELECT owner, lifecycle FROM tools WHERE name = ?", (name,)).fetchone()
+        return (row[0], row[1]) if row else None
+
     def tool_owner(self, name: str) -> str | None:
         """The tool's owner, or None for a new tool."""
         row = self._q("SELECT owner FROM tools WHERE name = ?", (name,)).fetchone()

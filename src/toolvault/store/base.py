@@ -10,6 +10,7 @@ an ``sqlite3.Error`` or a ``psycopg.Error``.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
@@ -131,9 +132,57 @@ class SQLStore:
         """The statements of a migration in this store's dialect."""
         raise NotImplementedError
 
-    def close(self) -> None:
-        """Close every connection."""
+    def _connect(self) -> Any:
+        """A new connection (a ToolvaultError when the database cannot be reached)."""
         raise NotImplementedError
+
+    def _prepare(self) -> None:
+        """What opening does before the migrations (SQLite: switch to WAL)."""
+
+    # -- connections: one per thread ------------------------------------------------
+
+    def _start(self, where: str, steps: Sequence[Step]) -> None:
+        """Set up the per-thread connections and connect once, so that a bad path or
+        URL fails at open. A connection holds one transaction at a time, so threads
+        sharing a store (the daemon) must not share one."""
+        self.where = where
+        self.steps = tuple(steps)
+        self._local = threading.local()
+        self._connections: list[Any] = []
+        self._lock = threading.Lock()
+        self.db  # noqa: B018
+
+    def _open(self, migrate: bool) -> None:
+        """Bring the schema up to date (or, with ``migrate=False``, only refuse a
+        database from a newer toolvault); close again on any failure."""
+        try:
+            self._prepare()
+            if migrate:
+                self.migrate()
+            else:
+                self.pending()
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def db(self) -> Any:
+        """This thread's connection, opened on first use."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None or getattr(conn, "closed", False):
+            conn = self._connect()
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        return conn
+
+    def close(self) -> None:
+        """Close every connection this store opened."""
+        with self._lock:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
+        self._local = threading.local()
 
     # -- migrations ------------------------------------------------------------
 

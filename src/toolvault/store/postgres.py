@@ -9,7 +9,6 @@ machines — the same one-at-a-time order SQLite's ``BEGIN IMMEDIATE`` gives.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -56,50 +55,23 @@ class PostgresStore(SQLStore):
             raise StoreError(INSTALL_HINT) from None
         self.psycopg = psycopg
         self.url = url
-        self.where = f"database {redact(url)}"
-        self.steps = tuple(steps)
-        self._local = threading.local()
-        self._connections: list[Any] = []
-        self._lock = threading.Lock()
         self._sql: dict[str, str] = {}
-        self.db  # noqa: B018 -- connect now, so that a bad URL fails at open
+        self._start(f"database {redact(url)}", steps)
 
     @classmethod
     def open(cls, url: str, steps: Sequence[Step] = STEPS, migrate: bool = True) -> PostgresStore:
         """Connect and bring the schema up to date, exactly once across every daemon."""
         store = cls(url, steps)
-        try:
-            if migrate:
-                store.migrate()
-            else:
-                store.pending()
-        except BaseException:
-            store.close()
-            raise
+        store._open(migrate)
         return store
 
-    @property
-    def db(self) -> Any:
-        """This thread's connection (autocommit; transactions are explicit)."""
-        conn = getattr(self._local, "conn", None)
-        if conn is None or conn.closed:
-            try:
-                conn = self.psycopg.connect(self.url, autocommit=True, connect_timeout=10)
-            except self.psycopg.Error as exc:
-                reason = hide_password(_first_line(exc), self.url)
-                raise StoreError(f"cannot connect to {self.where}: {reason}") from exc
-            self._local.conn = conn
-            with self._lock:
-                self._connections.append(conn)
-        return conn
-
-    def close(self) -> None:
-        """Close every connection this store opened."""
-        with self._lock:
-            for conn in self._connections:
-                conn.close()
-            self._connections.clear()
-        self._local = threading.local()
+    def _connect(self) -> Any:
+        """A new autocommit connection (transactions are explicit)."""
+        try:
+            return self.psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+        except self.psycopg.Error as exc:
+            reason = hide_password(_first_line(exc), self.url)
+            raise StoreError(f"cannot connect to {self.where}: {reason}") from exc
 
     def _q(self, sql: str, params: Sequence[Any] = ()) -> Any:
         translated = self._sql.get(sql)

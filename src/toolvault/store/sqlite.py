@@ -7,7 +7,6 @@ connection per thread), runs transactions and splits migration scripts.
 from __future__ import annotations
 
 import sqlite3
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -63,25 +62,7 @@ class SQLiteStore(SQLStore):
 
     def __init__(self, path: Path, steps: Sequence[Step] = STEPS) -> None:
         self.path = path
-        self.where = f"database {path}"
-        self.steps = tuple(steps)
-        # One connection per thread: a connection holds one transaction at a time,
-        # so threads sharing a store (the daemon) must not share a connection.
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
-        self.db  # noqa: B018 -- connect now, so that a bad path fails at open
-
-    @property
-    def db(self) -> sqlite3.Connection:
-        """This thread's connection, opened on first use."""
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._connect()
-            self._local.conn = conn
-            with self._lock:
-                self._connections.append(conn)
-        return conn
+        self._start(f"database {path}", steps)
 
     def _connect(self) -> sqlite3.Connection:
         try:
@@ -99,24 +80,11 @@ class SQLiteStore(SQLStore):
     def open(cls, path: Path, steps: Sequence[Step] = STEPS, migrate: bool = True) -> SQLiteStore:
         """Open (creating if needed) and bring the schema up to date, exactly once."""
         store = cls(path, steps)
-        try:
-            store._ensure_wal()
-            if migrate:
-                store.migrate()
-            else:
-                store.pending()  # refuses a database from a newer toolvault
-        except BaseException:
-            store.close()
-            raise
+        store._open(migrate)
         return store
 
-    def close(self) -> None:
-        """Close every connection this store opened."""
-        with self._lock:
-            for conn in self._connections:
-                conn.close()
-            self._connections.clear()
-        self._local = threading.local()
+    def _prepare(self) -> None:
+        self._ensure_wal()
 
     def _ensure_wal(self) -> None:
         mode = self.db.execute("PRAGMA journal_mode").fetchone()[0]
@@ -166,7 +134,8 @@ class SQLiteStore(SQLStore):
 
     def _q(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
         try:
-            return self.db.execute(sql, params)
+            cursor: sqlite3.Cursor = self.db.execute(sql, params)
+            return cursor
         except sqlite3.IntegrityError as exc:
             raise StoreError(f"database {self.path} refused a write: {exc}") from exc
         except sqlite3.Error as exc:

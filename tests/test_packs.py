@@ -570,3 +570,40 @@ def test_an_older_pack_imported_before_a_newer_one_is_refused_afterwards(
     again = tv(*at(target, "ingest", str(team)))
     refused(again, 1, "pack team version 1 is not newer than version 2, imported already")
     assert dump(target) == before
+
+
+MALFORMED: list[tuple[str, Any]] = [
+    ("labels", [{"x": 1}]),
+    ("yanks", [{"name": "fmt", "version": "2", "reason": "r", "at": "t", "actor": "a"}]),
+    ("tool_state", [1]),
+    ("expires", "soon"),
+]
+
+
+@pytest.mark.parametrize(("key", "value"), MALFORMED)
+def test_a_manifest_with_a_field_of_the_wrong_shape_is_refused(
+    tmp_path: Path, team: Path, key: str, value: Any
+) -> None:
+    doc = manifest(team)
+    doc[key] = value
+    bad = rebuild(team, tmp_path / "bad.tar.gz", {"toolpack.json": json.dumps(doc).encode()})
+    target = tmp_path / "target"
+    refused(tv(*at(target, "ingest", str(bad))), 2, "toolpack.json")
+
+
+def test_metadata_of_the_wrong_type_is_refused(tmp_path: Path, team: Path) -> None:
+    doc = manifest(team)
+    doc["tools"][0]["metadata"]["created_by"] = {"not": "text"}
+    bad = rebuild(team, tmp_path / "bad.tar.gz", {"toolpack.json": json.dumps(doc).encode()})
+    refused(tv(*at(tmp_path / "target", "ingest", str(bad))), 2, "has a field of the wrong type")
+
+
+def test_export_of_a_listing_spec_and_a_bad_pack_name(tmp_path: Path, team: Path) -> None:
+    out = tmp_path / "all.tar.gz"
+    ok("pack", "export", "fmt:versions", "-o", str(out), "--pack-name", "listing")
+    assert [(t["name"], t["version"]) for t in manifest(out)["tools"]] == [("fmt", 1), ("fmt", 2)]
+    refused(
+        tv("pack", "export", "fmt", "-o", str(out), "--pack-name", "bad name"),
+        2,
+        "invalid pack name 'bad name'",
+    )

@@ -16,6 +16,7 @@ over the exact manifest bytes, checked against the importing vault's trust store
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -29,7 +30,7 @@ from toolvault import spec as specs
 from toolvault.errors import Conflict, InvalidInput, PermissionDenied
 from toolvault.models import VERSION_FIELDS, Label, Published, Tool, Version, Yank
 from toolvault.signing import audit_record
-from toolvault.spec import Kind
+from toolvault.spec import Kind, Spec
 from toolvault.store.base import utcnow
 
 if TYPE_CHECKING:
@@ -112,13 +113,16 @@ def export(
     ``NAME`` selects every version of a tool, ``NAME:SEL`` one version. Pack versions
     only go up per pack name. Returns the archive bytes and the pack version.
     """
-    specs.validate_label(pack_name) if not specs.NAME_RE.fullmatch(pack_name) else None
+    try:
+        specs.validate_name(pack_name)
+    except InvalidInput:
+        raise InvalidInput(f"invalid pack name {pack_name!r}: {specs.NAME_RULE}") from None
+    # A bad date is refused before it takes up a pack version.
+    expiry = _expiry(expires, "--expires") if expires else None
     signer = vault.keys.load(sign_with) if sign_with else None
     versions = _selected(vault, selection)
     names = sorted({v.name for v in versions})
     tools = {t.name: t for t in vault.tools() if t.name in names}
-    if expires:
-        _expiry(expires)  # a bad date is refused before it takes up a pack version
     with vault.store.write():
         last = vault.store.last_pack_export(pack_name)
         number = pack_version if pack_version is not None else last + 1
@@ -129,7 +133,7 @@ def export(
             )
         now = utcnow()
         vault.store.record_pack_export(pack_name, number, now)
-    manifest = _manifest(vault, pack_name, number, now, expires, versions, tools)
+    manifest = _manifest(vault, pack_name, number, now, expiry, versions, tools)
     return _archive(manifest, versions, signer, now), number
 
 
@@ -140,15 +144,12 @@ def _selected(vault: Vault, selection: Sequence[str]) -> list[Version]:
         chosen = []
         for text in selection:
             spec = specs.parse(text)
-            if spec.kind in (Kind.DEFAULT, Kind.VERSIONS) and ":" not in text.split("/")[-1]:
+            if spec.kind in (Kind.DEFAULT, Kind.VERSIONS):
                 chosen += vault.versions(spec.name)
             else:
                 chosen.append(vault.get(spec))
-    unique = {(v.name, v.version): v for v in chosen}
-    return [
-        vault.store.version(n, k, content=True) or unique[(n, k)]  # content for each
-        for n, k in sorted(unique)
-    ]
+    wanted = sorted({(v.name, v.version) for v in chosen})
+    return [vault.cat(Spec(n, Kind.NUMBER, k)) for n, k in wanted]
 
 
 def _manifest(
@@ -166,7 +167,7 @@ def _manifest(
         "name": name,
         "version": number,
         "created": now,
-        "expires": _expiry(expires) if expires else None,
+        "expires": expires,
         "tools": [_entry(v) for v in versions],
         "tool_state": {
             t.name: {
@@ -225,13 +226,12 @@ def _add(tar: tarfile.TarFile, path: str, data: bytes, mode: int, mtime: int) ->
     tar.addfile(info, io.BytesIO(data))
 
 
-def _expiry(text: str) -> str:
+def _expiry(text: Any, what: str) -> str:
+    """An expiry date normalized to UTC; InvalidInput naming ``what`` when it is not one."""
     try:
         when = datetime.fromisoformat(text)
-    except ValueError:
-        raise InvalidInput(
-            f"--expires takes an ISO date such as 2027-01-31, not {text!r}"
-        ) from None
+    except (TypeError, ValueError):
+        raise InvalidInput(f"{what} takes an ISO date such as 2027-01-31, not {text!r}") from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -267,14 +267,40 @@ def parse(data: bytes, source: str, config: Config) -> Pack:
         name=_str(doc, "name", source),
         version=_int(doc, "version", source),
         created=_str(doc, "created", source),
-        expires=doc.get("expires"),
+        expires=_expiry(doc["expires"], f"{source}: {MANIFEST} field expires")
+        if doc.get("expires")
+        else None,
         manifest=manifest,
         signature=_signature(members, source),
         versions=versions,
-        tool_state=doc.get("tool_state") or {},
-        labels=tuple(Label(**lb) for lb in _list(doc, "labels", source)),
-        yanks=tuple(Yank(**y) for y in _list(doc, "yanks", source)),
+        tool_state=_tool_state(doc.get("tool_state") or {}, source),
+        labels=tuple(_record(Label, lb, source, "labels") for lb in _list(doc, "labels", source)),
+        yanks=tuple(_record(Yank, y, source, "yanks") for y in _list(doc, "yanks", source)),
     )
+
+
+def _record(cls: Any, item: Any, source: str, what: str) -> Any:
+    """A label or yank from the manifest: exactly its fields, ``version`` a number,
+    the others text."""
+    names = [f.name for f in dataclasses.fields(cls)]
+    ok = isinstance(item, dict) and sorted(item) == sorted(names)
+    ok = ok and all(
+        isinstance(item[n], int) and not isinstance(item[n], bool)
+        if n == "version"
+        else isinstance(item[n], str)
+        for n in names
+    )
+    _expect(ok, source, f"each {what} entry must hold {', '.join(names)}")
+    return cls(**item)
+
+
+def _tool_state(state: Any, source: str) -> dict[str, dict[str, Any]]:
+    ok = isinstance(state, dict) and all(
+        isinstance(v, dict) and all(x is None or isinstance(x, str) for x in v.values())
+        for v in state.values()
+    )
+    _expect(ok, source, "tool_state must map each tool to an object of texts")
+    return dict(state)
 
 
 def _version(entry: Any, members: dict[str, Any], source: str) -> Version:
@@ -294,6 +320,7 @@ def _version(entry: Any, members: dict[str, Any], source: str) -> Version:
     meta = entry.get("metadata") or {}
     _expect(isinstance(meta, dict), source, f"metadata of {name}:{number} must be an object")
     fields: dict[str, Any] = {k: meta.get(k) for k in META_FIELDS}
+    _expect(_typed(fields), source, f"metadata of {name}:{number} has a field of the wrong type")
     fields["references"] = tuple(fields["references"] or ())
     fields["transforms"] = tuple(fields["transforms"] or ())
     fields["created_at"] = fields["created_at"] or utcnow()
@@ -307,6 +334,26 @@ def _version(entry: Any, members: dict[str, Any], source: str) -> Version:
         content=member.data,
         **fields,
     )
+
+
+INT_FIELDS = ("previous_version", "rollback_of")
+LIST_FIELDS = ("references", "transforms")
+
+
+def _typed(fields: dict[str, Any]) -> bool:
+    """Numbers where numbers go, lists of texts where lists go, texts (or null) elsewhere."""
+    for key, value in fields.items():
+        if value is None:
+            continue
+        if key in INT_FIELDS:
+            good = isinstance(value, int) and not isinstance(value, bool)
+        elif key in LIST_FIELDS:
+            good = isinstance(value, list) and all(isinstance(x, str) for x in value)
+        else:
+            good = isinstance(value, str)
+        if not good:
+            return False
+    return True
 
 
 def _signature(members: dict[str, Any], source: str) -> dict[str, str] | None:
@@ -356,15 +403,11 @@ def _list(doc: dict[str, Any], key: str, source: str) -> list[Any]:
 
 def check_trust(vault: Vault, pack: Pack, source: str, required: bool) -> list[str]:
     """Refuse a bad, untrusted or expired pack; returns warnings (an unsigned pack)."""
-    if pack.expires:
-        expires = datetime.fromisoformat(pack.expires)
-        if expires.tzinfo is None:
-            expires = expires.replace(tzinfo=UTC)
-        if expires < datetime.now(UTC):
-            raise PermissionDenied(
-                f"{source}: pack {pack.name}@{pack.version} expired on "
-                f"{pack.expires}; ask for a fresh pack"
-            )
+    if pack.expires and datetime.fromisoformat(pack.expires) < datetime.now(UTC):
+        raise PermissionDenied(
+            f"{source}: pack {pack.name}@{pack.version} expired on "
+            f"{pack.expires}; ask for a fresh pack"
+        )
     if pack.signature is None:
         if required:
             raise PermissionDenied(

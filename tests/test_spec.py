@@ -224,3 +224,10 @@ def test_parse_name_refuses_a_selector() -> None:
 def test_a_huge_version_number_is_invalid_input_not_a_crash() -> None:
     with pytest.raises(InvalidSpec, match="too long"):
         parse("tool:" + "9" * 5000)
+
+
+def test_a_selector_of_thousands_of_zeros_is_invalid_not_a_crash() -> None:
+    with pytest.raises(InvalidSpec, match="numbered from 1"):
+        parse("fmt:" + "0" * 5000)
+    with pytest.raises(InvalidSpec, match="leading zero"):
+        parse("fmt:0" + "1" * 5000)

@@ -617,3 +617,17 @@ def test_the_version_listing_is_the_json_shape_of_every_version(vault: Vault) ->
     assert listing[0]["executable"] is True and listing[1]["references"][0].startswith("tool:1@")
     with pytest.raises(NotFound):
         vault.version_listing("nope")
+
+
+def test_sync_removes_only_strays_inside_the_tree_whatever_the_home_is_called(
+    tmp_path: Path,
+) -> None:
+    outside = tmp_path / "a"
+    (outside / "keep").mkdir(parents=True)
+    home = tmp_path / "a is not b" / "h"
+    with Vault.open(home) as vault:
+        vault.publish("tool", b"echo 1\n")
+        (home / "commands" / "junk").write_text("x")
+        assert vault.sync() == [f"removed {home / 'commands' / 'junk'} (is not a known tool)"]
+        assert vault.verify().ok
+    assert (outside / "keep").is_dir()

@@ -90,39 +90,48 @@ class CommandsTree:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
     def update(self, view: ToolView, content: Callable[[str], bytes]) -> None:
-        """Bring one tool's files up to date; call under :meth:`locked`."""
+        """Bring one tool's files up to date after a write; call under :meth:`locked`.
+        Version files that exist are trusted here (``sync`` rereads them)."""
+        self._rewrite(view, content, reread=False)
+
+    def rebuild(self, views: list[ToolView], content: Callable[[str], bytes]) -> list[str]:
+        """Rewrite every file that differs from the database and remove what it does not
+        know; returns one line per thing fixed."""
+        self.history.mkdir(parents=True, exist_ok=True)
+        fixed: list[str] = []
+        for path, _, reason in self._stray_paths({v.name: v for v in views}):
+            fixed.append(f"removed {path} ({reason})")
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
+        for view in views:
+            fixed += self._rewrite(view, content, reread=True)
+        return fixed
+
+    def _rewrite(
+        self, view: ToolView, content: Callable[[str], bytes], *, reread: bool
+    ) -> list[str]:
+        """One tool's version files, metadata.json and symlink; ``reread`` compares the
+        files that exist with the database instead of trusting them."""
         folder = self.history / view.name
         folder.mkdir(parents=True, exist_ok=True)
         present = set(os.listdir(folder))
+        fixed = []
         for v in view.versions:
-            if str(v.version) not in present:
-                self._write(folder / str(v.version), content(v.sha256), v.executable)
+            path = folder / str(v.version)
+            if str(v.version) in present and not reread:
+                continue
+            data = content(v.sha256)
+            if not _same_file(path, data, v.executable):
+                self._write(path, data, v.executable)
+                fixed.append(f"wrote {path}")
         meta = metadata_bytes(view)
-        meta_path = folder / "metadata.json"
-        if not _same_bytes(meta_path, meta):
-            self._write(meta_path, meta, False)
-        self._link(view)
-
-    def rebuild(self, views: list[ToolView], content: Callable[[str], bytes]) -> list[str]:
-        """Rewrite every file from the database and remove what it does not know."""
-        fixed: list[str] = []
-        self.history.mkdir(parents=True, exist_ok=True)
-        known = {v.name: v for v in views}
-        for problem in self.check(views):
-            fixed.append(f"{problem.kind}: {problem.detail}")
-            self._remove_if_stray(problem)
-        for view in views:
-            folder = self.history / view.name
-            folder.mkdir(parents=True, exist_ok=True)
-            for v in view.versions:
-                path = folder / str(v.version)
-                data = content(v.sha256)
-                if not _same_file(path, data, v.executable):
-                    self._write(path, data, v.executable)
-            meta = metadata_bytes(view)
-            if not _same_bytes(folder / "metadata.json", meta):
-                self._write(folder / "metadata.json", meta, False)
-            self._link(known[view.name])
+        if not _same_bytes(folder / "metadata.json", meta):
+            self._write(folder / "metadata.json", meta, False)
+            fixed.append(f"wrote {folder / 'metadata.json'}")
+        if self._link(view):
+            fixed.append(f"linked {self.root / view.name}")
         return fixed
 
     def check(self, views: list[ToolView]) -> list[Problem]:
@@ -163,36 +172,31 @@ class CommandsTree:
         return problems
 
     def _strays(self, known: dict[str, ToolView]) -> list[Problem]:
-        problems: list[Problem] = []
+        return [
+            Problem("stray", tool, None, f"{path} {reason}")
+            for path, tool, reason in self._stray_paths(known)
+        ]
+
+    def _stray_paths(self, known: dict[str, ToolView]) -> list[tuple[Path, str | None, str]]:
+        """Everything under commands/ the database does not account for: (path, the
+        tool it sits under, why)."""
+        found: list[tuple[Path, str | None, str]] = []
         if not self.root.is_dir():
-            return problems
+            return found
         for entry in sorted(os.listdir(self.root)):
             if entry != ".history" and entry not in known:
-                path = self.root / entry
-                problems.append(Problem("stray", None, None, f"{path} is not a known tool"))
-        if self.history.is_dir():
-            for entry in sorted(os.listdir(self.history)):
-                path = self.history / entry
-                view = known.get(entry)
-                if view is None:
-                    problems.append(Problem("stray", None, None, f"{path} is not a known tool"))
-                    continue
-                wanted = {str(v.version) for v in view.versions} | {"metadata.json"}
-                for name in sorted(os.listdir(path)) if path.is_dir() else []:
-                    if name not in wanted:
-                        problems.append(
-                            Problem("stray", entry, None, f"{path / name} is not a version")
-                        )
-        return problems
-
-    def _remove_if_stray(self, problem: Problem) -> None:
-        if problem.kind != "stray":
-            return
-        path = Path(problem.detail.split(" is not ")[0])
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
-        else:
-            path.unlink(missing_ok=True)
+                found.append((self.root / entry, None, "is not a known tool"))
+        for entry in sorted(os.listdir(self.history)) if self.history.is_dir() else []:
+            path = self.history / entry
+            view = known.get(entry)
+            if view is None:
+                found.append((path, None, "is not a known tool"))
+                continue
+            wanted = {str(v.version) for v in view.versions} | {"metadata.json"}
+            for name in sorted(os.listdir(path)) if path.is_dir() else []:
+                if name not in wanted:
+                    found.append((path / name, entry, "is not a version"))
+        return found
 
     def _write(self, path: Path, data: bytes, executable: bool) -> None:
         tmp = path.with_name(f"{TMP_PREFIX}{path.name}.{os.getpid()}")
@@ -207,21 +211,24 @@ class CommandsTree:
             os.close(fd)
         os.replace(tmp, path)
 
-    def _link(self, view: ToolView) -> None:
+    def _link(self, view: ToolView) -> bool:
+        """Point commands/<name> at the latest (or remove it); True when it changed."""
         link = self.root / view.name
         if view.latest is None:
             if link.is_symlink() or link.is_file():
                 link.unlink()
-            return
+                return True
+            return False
         target = f".history/{view.name}/{view.latest}"
         if link.is_symlink() and os.readlink(link) == target:
-            return
+            return False
         tmp = self.root / f"{TMP_PREFIX}link-{view.name}.{os.getpid()}"
         tmp.unlink(missing_ok=True)
         os.symlink(target, tmp)
         if link.is_dir() and not link.is_symlink():
             shutil.rmtree(link)
         os.replace(tmp, link)
+        return True
 
 
 def _same_bytes(path: str | Path, data: bytes) -> bool:

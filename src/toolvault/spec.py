@@ -217,7 +217,7 @@ def _selector(text: str, name: str, sel: str, prefix: str) -> Spec:
 def _why(sel: str) -> str:
     digits = sel.lstrip("-")
     if digits.isdigit() and digits.isascii():
-        if int(digits) == 0:
+        if not digits.strip("0"):
             return "versions are numbered from 1 and -K counts back from 1"
         return f"{sel!r} has a leading zero"
     if not sel:

@@ -285,3 +285,13 @@ def test_refs_both_ways_through_the_daemon(remote: dict[str, str], tmp_path: Pat
     back = js("refs", "base:1", "--reverse")
     assert [(r["name"], r["version"]) for r in back["referenced_by"]] == [("user", 1)]
     assert "user:1  via base:1@sha256:" in ok("refs", "base:1", "--reverse").stdout
+
+
+def test_binary_content_through_the_daemon_is_refused_like_locally(
+    remote: dict[str, str], tmp_path: Path
+) -> None:
+    binary = tmp_path / "blob.bin"
+    binary.write_bytes(b"\xff\xfe\x00")
+    result = tv("add", str(binary))
+    assert result.exit_code == 2
+    assert result.stderr.startswith("toolvault: error: ") and "not UTF-8 text" in result.stderr

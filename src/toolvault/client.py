@@ -272,9 +272,17 @@ def _seg(text: str) -> str:
 
 
 def _item(item: Any) -> dict[str, Any]:
+    try:
+        text = item.content.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise errors.InvalidInput(
+            f"{item.source or item.name} is not UTF-8 text: invalid byte at offset {exc.start} "
+            "(tools are UTF-8 text; binaries are not supported)"
+        ) from None
     return {
         "name": item.name,
-        "content": item.content.decode("utf-8", errors="strict"),
+        "content": text,
+        "owner": item.owner,
         "executable": item.executable,
         "origin": item.origin,
         "session_id": item.session_id,

@@ -64,7 +64,7 @@ def ingest_path(
         return _noted(import_versions(vault, items, url, progress), notes)
     data = path.read_bytes()
     if is_gzip(data):
-        return _noted(_pack(vault, data, url, progress), notes)
+        return _noted(import_pack_bytes(vault, data, url, progress), notes)
     item = _script(vault, data, name or path.stem, url, path)
     return _noted(import_versions(vault, [item], url, progress), notes)
 
@@ -85,7 +85,7 @@ def ingest_url(
         token=_daemon_token(url),
     )
     if is_gzip(got.data):
-        return _noted(_pack(vault, got.data, url, progress), notes)
+        return _noted(import_pack_bytes(vault, got.data, url, progress), notes)
     item = _script(vault, got.data, name or name_from_url(url), url, None)
     return _noted(import_versions(vault, [item], url, progress), notes)
 
@@ -109,7 +109,7 @@ def ingest_git(
 ) -> ImportSummary:
     """Tool files of a git repository, at REV or with every commit that changed them."""
     from toolvault.fetch import check_allowed
-    from toolvault.gitsource import git_versions
+    from toolvault.gitsource import git_versions, public_url
 
     local = Path(url)
     if local.exists():
@@ -122,7 +122,8 @@ def ingest_git(
         url, rev=rev, path=path, history=history, max_size=vault.config.max_tool_size
     )
     fresh, known, older = _after_imported(vault, found.versions)
-    summary = import_versions(vault, fresh, f"git+{url}@{found.commit}", progress)
+    source = f"git+{public_url(url)}@{found.commit}"  # no password in the audit log
+    summary = import_versions(vault, fresh, source, progress)
     summary.unchanged[:0] = known
     summary.skipped += found.skipped + older
     return _noted(summary, notes)
@@ -191,7 +192,10 @@ def _tool_states(vault: Vault, names: set[str]) -> dict[str, dict[str, str]]:
     }
 
 
-def _pack(vault: Vault, data: bytes, source: str, progress: Progress) -> ImportSummary:
+def import_pack_bytes(
+    vault: Vault, data: bytes, source: str, progress: Progress = None
+) -> ImportSummary:
+    """Parse, check (policy, trust, expiry) and import a pack's bytes from ``source``."""
     pack = packs.parse(data, source, vault.config)
     warnings = packs.check_trust(vault, pack, source, vault.config.source_needs_signature(source))
     summary = packs.import_pack(vault, pack, source, progress=progress)

@@ -181,19 +181,17 @@ def pull(specs: tuple[str, ...], as_json: bool) -> None:
     """
     import os
 
-    from toolvault import packs
+    from toolvault import ingest
     from toolvault.client import RemoteVault
 
     url = os.environ.get("TOOLVAULT_URL")
     if not url:
         raise InvalidInput("pull copies from a daemon: set TOOLVAULT_URL (and TOOLVAULT_TOKEN)")
-    with RemoteVault(url, os.environ.get("TOOLVAULT_TOKEN")) as remote:
-        data = remote.export_pack(specs)
     local = obj().open(create=True)
     source = f"{url.rstrip('/')}/v1/packs"
-    pack = packs.parse(data, source, local.config)
-    required = local.config.source_needs_signature(source)
-    warnings = packs.check_trust(local, pack, source, required)
-    summary = packs.import_pack(local, pack, source)
-    summary.warnings += warnings
+    notes = ingest.check_source(local, source)  # [sources] allow applies to daemons too
+    with RemoteVault(url, os.environ.get("TOOLVAULT_TOKEN")) as remote:
+        data = remote.export_pack(specs)
+    summary = ingest.import_pack_bytes(local, data, source)
+    summary.notes += notes
     _render(summary, as_json)

@@ -27,9 +27,10 @@ class Obj:
     as_json: bool
     vaults: list[Vault | RemoteVault] = field(default_factory=list)
 
-    def open(self, *, create: bool = False, migrate: bool = True) -> Vault:
-        """Open the vault (created only for commands that write)."""
-        vault = Vault.open(self.home, create=create, migrate=migrate)
+    def open(self, *, create: bool = False, migrate: bool = True, db: str | None = None) -> Vault:
+        """Open the vault (created only for commands that write); ``db`` is a
+        PostgreSQL URL given on the command line (else TOOLVAULT_DB applies)."""
+        vault = Vault.open(self.home, create=create, migrate=migrate, db=db)
         self.vaults.append(vault)
         return vault
 

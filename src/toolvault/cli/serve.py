@@ -16,7 +16,6 @@ import click
 
 from toolvault.cli._common import emit_json, json_option, obj, table, wants_json
 from toolvault.errors import InvalidInput, ToolvaultError
-from toolvault.vault import Vault
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -28,14 +27,6 @@ def db_option(func: F) -> F:
         metavar="URL",
         help="postgresql://USER@HOST:PORT/DB (default $TOOLVAULT_DB, else HOME/vault.db).",
     )(func)
-
-
-def open_vault(db: str | None) -> Vault:
-    """The local vault (created if missing), closed when the command ends."""
-    o = obj()
-    vault = Vault.open(o.home, create=True, db=db)
-    o.vaults.append(vault)
-    return vault
 
 
 @click.command()
@@ -65,8 +56,8 @@ def serve(host: str, port: int, db: str | None, public_read: bool, access_log: b
             f"'toolvault serve' needs FastAPI and uvicorn ({exc.name} is missing): "
             "pip install 'toolvault[server]'"
         ) from None
-    app = create_app(open_vault(db), public_read=public_read)
-    sock = listen(host, port)
+    sock = listen(host, port)  # a busy port is refused before a vault is created
+    app = create_app(obj().open(create=True, db=db), public_read=public_read)
     bound = sock.getsockname()
     where = f"[{bound[0]}]" if sock.family == socket.AF_INET6 else bound[0]
     click.echo(f"toolvault: serving on http://{where}:{bound[1]}", err=True)
@@ -129,7 +120,9 @@ def token_create(
     """Make a token; its secret is printed once, and only its hash is kept."""
     if admin and read_only:
         raise InvalidInput("--admin and --read-only exclude each other; choose one")
-    made, secret = open_vault(db).create_token(principal, admin=admin, read_only=read_only)
+    made, secret = (
+        obj().open(create=True, db=db).create_token(principal, admin=admin, read_only=read_only)
+    )
     if wants_json(as_json):
         emit_json({**made.to_dict(), "secret": secret})
         return
@@ -143,7 +136,7 @@ def token_create(
 @json_option
 def token_list(db: str | None, as_json: bool) -> None:
     """List tokens (never their secrets), revoked ones too."""
-    tokens = open_vault(db).tokens()
+    tokens = obj().open(db=db).tokens()
     if wants_json(as_json):
         emit_json([t.to_dict() for t in tokens])
         return
@@ -160,7 +153,7 @@ def token_list(db: str | None, as_json: bool) -> None:
 @json_option
 def token_revoke(token_id: str, db: str | None, as_json: bool) -> None:
     """Revoke a token: requests presenting it get 401 from now on."""
-    revoked = open_vault(db).revoke_token(token_id)
+    revoked = obj().open(db=db).revoke_token(token_id)
     if wants_json(as_json):
         emit_json(revoked.to_dict())
     else:

@@ -523,3 +523,17 @@ def test_publishing_a_retired_tools_latest_content_again_reactivates_it(
     assert js("show", "old")["tool"]["lifecycle"] == "active"
     assert (home / "commands" / "old").is_symlink()
     assert js("verify")["ok"] is True
+
+
+def test_a_damaged_trust_store_row_is_a_problem_not_a_crash(signed: Path) -> None:
+    raw(signed, "UPDATE trusted_keys SET public_key = 'ed25519:not-base64!'")
+    found = problems()
+    assert any(p["kind"] == "trust" and "laptop" in p["detail"] for p in found)
+    assert js("show", "fmt:1")["signature_status"].startswith("INVALID: trusted key laptop")
+
+
+def test_a_key_file_that_is_not_ed25519_is_refused_in_one_line(signed: Path, home: Path) -> None:
+    (home / "keys" / "laptop.key").write_text("-----BEGIN PRIVATE KEY-----\nnope\n")
+    result = tv("add", "-", "--name", "x", "--sign", "laptop", input="echo x\n")
+    assert result.exit_code == 2
+    assert_one_line_error(result, "is not a usable private key")

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from toolvault.errors import InvalidInput
 from toolvault.hashing import GENESIS, entry_hash
 from toolvault.models import AuditEntry, Label, Problem, Tool, TrustedKey, Version, Yank
 from toolvault.signing import GROUPS, fields_digest, version_digests
@@ -166,8 +167,12 @@ def check_signatures(
     """Signed versions verify against a trusted key; unsigned ones are a problem if required."""
     from toolvault.signing import decode_public, payload, public_key, verify_signature
 
-    keys = {k.key_id: (k.name, public_key(decode_public(k.public_key))) for k in trusted}
-    problems = []
+    keys, problems = {}, []
+    for k in trusted:
+        try:
+            keys[k.key_id] = (k.name, public_key(decode_public(k.public_key)))
+        except (InvalidInput, ValueError) as exc:  # a trust store row altered by hand
+            problems.append(Problem("trust", None, None, f"trusted key {k.name}: {exc}"))
     for v in versions:
         if not v.signature:
             if require:

@@ -212,10 +212,15 @@ class KeyRing:
                 f"no signing key named {name!r} (keys: {have}); "
                 f"create one with 'toolvault keys generate {name}'"
             )
+        from cryptography.exceptions import UnsupportedAlgorithm
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
         try:
             private = load_pem_private_key(path.read_bytes(), password=None)
-        except ValueError as exc:
+        except (ValueError, TypeError, UnsupportedAlgorithm, OSError) as exc:
             raise InvalidInput(f"{path} is not a usable private key: {exc}") from None
+        if not isinstance(private, Ed25519PrivateKey):
+            raise InvalidInput(f"{path} is not an Ed25519 key; make one with 'keys generate'")
         self._loaded[name] = Signer(name, private)
         return self._loaded[name]
 

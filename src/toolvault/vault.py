@@ -282,7 +282,11 @@ class Vault:
         key = next((k for k in self.store.trusted_keys() if k.key_id == v.key_id), None)
         if key is None:
             return f"untrusted key {v.key_id}"
-        if verify_signature(decode_public(key.public_key), v.signature, payload(version_fields(v))):
+        try:
+            public = decode_public(key.public_key)
+        except InvalidInput:
+            return f"INVALID: trusted key {key.name} is damaged ('toolvault verify' says how)"
+        if verify_signature(public, v.signature, payload(version_fields(v))):
             return f"valid (key {key.name})"
         return f"INVALID: does not verify with key {key.name}"
 
@@ -569,12 +573,13 @@ class Vault:
                 p for p in problems if p.name in wanted or (p.name is None and p.kind != "stray")
             ]
         checked = {
-            "tools": len(views),
+            "tools": len({v.name for v in state.versions}),
             "versions": len(state.versions),
             "blobs": len(state.blobs),
             "signatures": sum(1 for v in state.versions if v.signature),
             "audit_entries": len(state.audit),
-            "files": len(state.versions) + len(views),
+            # version files and metadata.json; none where no commands/ tree is kept
+            "files": sum(len(v.versions) + 1 for v in views),
         }
         return Report(checked, tuple(problems))
 

@@ -17,8 +17,9 @@ import pytest
 
 from test_cli import TOOLVAULT, assert_one_line_error, dump, js, ok, tv, write
 from toolvault import Vault, Version
+from toolvault.store.base import utcnow
 from toolvault.store.migrations import STEPS
-from toolvault.store.sqlite import SQLiteStore, utcnow
+from toolvault.store.sqlite import SQLiteStore
 
 V = ["#!/bin/sh\necho one\n", "#!/bin/sh\necho two\n", "#!/bin/sh\necho three\n"]
 

@@ -50,8 +50,6 @@ BY_STATUS = {
 class RemoteVault:
     """The daemon at ``url`` seen through the Vault interface."""
 
-    materialize = False
-
     def __init__(self, url: str, token: str | None = None, timeout: float = TIMEOUT) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -122,13 +120,6 @@ class RemoteVault:
             self._yanks[key] = self.describe(f"{version.name}:{version.version}").get("yanked")
         reason = self._yanks[key]
         return Yank(version.name, version.version, reason, "", "") if reason else None
-
-    def labels(self, name: str | None = None) -> list[Label]:
-        """Current labels of a tool."""
-        if name is None:
-            raise errors.InvalidInput("name a tool to list its labels through the daemon")
-        data = self._json("GET", f"/v1/tools/{_seg(name)}")
-        return [Label(**lab) for lab in data.get("labels", [])]
 
     def diff(self, old: str | Spec, new: str | Spec | None = None, context: int = 3) -> Diff:
         """Unified diff, computed by the daemon."""
@@ -232,11 +223,9 @@ class RemoteVault:
                 conn.request(method, self._base + path, body=payload, headers=headers)
                 resp = conn.getresponse()
                 return resp.status, resp.headers, resp.read()
-            except (ConnectionError, http.client.HTTPException, OSError) as exc:
+            except (OSError, http.client.HTTPException) as exc:
                 self.close()
-                if attempt == 2 or not isinstance(
-                    exc, (ConnectionResetError, http.client.RemoteDisconnected, BrokenPipeError)
-                ):
+                if attempt == 2 or not isinstance(exc, STALE):
                     raise errors.ToolvaultError(
                         f"cannot reach the toolvault daemon at {self.url}: {exc}; "
                         "check TOOLVAULT_URL and that 'toolvault serve' is running"

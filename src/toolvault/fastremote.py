@@ -1,13 +1,15 @@
 """The one request behind ``toolvault cat`` against a daemon (``TOOLVAULT_URL``).
 
 Only ``http.client`` and ``urllib.parse``: it answers the plain case and returns
-None for anything else (an error, a yanked version, a daemon that cannot be
-reached), so that the full command line repeats the request and explains.
+None for anything else (an error, a yanked version, a refused connection), so
+that the full command line repeats the request and explains. A daemon that does
+not answer in time is reported here, rather than waited for twice.
 """
 
 from __future__ import annotations
 
 import http.client
+import sys
 from urllib.parse import quote, urlsplit
 
 
@@ -24,6 +26,14 @@ def fetch_content(url: str, token: str | None, spec: str, timeout: float = 30.0)
         conn.request("GET", path, headers=headers)
         response = conn.getresponse()
         body = response.read()
+    except TimeoutError:
+        # Falling back would wait as long again: say so here, in the CLI's words.
+        print(
+            f"toolvault: error: the toolvault daemon at {url} did not answer within "
+            f"{timeout:g} s; check TOOLVAULT_URL and that 'toolvault serve' is running",
+            file=sys.stderr,
+        )
+        raise SystemExit(1) from None
     except (OSError, http.client.HTTPException):
         return None
     finally:

@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, NamedTuple
 
-LIFECYCLES = ("active", "deprecated", "retired")
-
 
 class Record:
     """Base of the plain records: their JSON shape is their fields."""

@@ -43,14 +43,6 @@ def payload(fields: dict[str, Any]) -> bytes:
     return canonical({k: fields[k] for k in SIGNED_FIELDS})
 
 
-def group_digests(fields: dict[str, Any]) -> dict[str, str]:
-    """A SHA-256 per field group, recorded in the audit log at publish time."""
-    return {
-        group: hashlib.sha256(canonical({k: fields[k] for k in keys})).hexdigest()
-        for group, keys in GROUPS.items()
-    }
-
-
 def version_fields(v: Any) -> dict[str, Any]:
     """The signed fields of a :class:`~toolvault.models.Version`."""
     return {k: getattr(v, k) for k in SIGNED_FIELDS}

@@ -538,7 +538,8 @@ class Vault:
             )
 
     def _may_change(self, name: str) -> None:
-        self._may_write(self.store.tool_owner(name), name)
+        state = self.store.tool_state(name)
+        self._may_write(state and state[0], name)
 
     def _require_admin(self, what: str) -> None:
         p = self.principal

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-import tempfile
 
 import click
 
@@ -40,6 +38,9 @@ def run(spec: str, args: tuple[str, ...]) -> None:
     if path is not None:
         _exec([str(path), *args])
     assert version.content is not None
+    import subprocess  # only for a version whose history file cannot be trusted
+    import tempfile
+
     with tempfile.TemporaryDirectory(prefix="toolvault-run-") as tmp:
         copy = os.path.join(tmp, version.name)
         with open(copy, "wb") as fh:
@@ -56,6 +57,7 @@ def _argv(argv: list[str]) -> list[str]:
 
 
 def _exec(argv: list[str]) -> None:
+    argv = _argv(argv)
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execv(_argv(argv)[0], _argv(argv))
+    os.execv(argv[0], argv)

@@ -34,8 +34,6 @@ from toolvault.models import (
 from toolvault.store.fastread import NOT_YANKED
 from toolvault.store.migrations import Step
 
-BUSY_TIMEOUT_MS = 60_000
-LOCK_RETRIES = 20
 MAX_INTEGER = 2**63 - 1  # SQLite's largest INTEGER
 
 # latest_version counts only versions that are not yanked; versions counts all.
@@ -367,11 +365,6 @@ class SQLStore:
         the per-version summary :meth:`tool` computes."""
         row = self._q("SELECT owner, lifecycle FROM tools WHERE name = ?", (name,)).fetchone()
         return (row[0], row[1]) if row else None
-
-    def tool_owner(self, name: str) -> str | None:
-        """The tool's owner, or None for a new tool."""
-        row = self._q("SELECT owner FROM tools WHERE name = ?", (name,)).fetchone()
-        return row[0] if row else None
 
     def put_blob(self, sha256: str, content: bytes) -> None:
         """Store content once; a blob that exists already is left as it is."""

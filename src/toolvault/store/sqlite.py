@@ -14,28 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from toolvault.errors import StoreError
-from toolvault.store.base import (
-    MAX_INTEGER,
-    TOOL_SELECT,
-    VERSION_COLUMNS,
-    SQLStore,
-    row_to_version,
-    utcnow,
-)
+from toolvault.store.base import SQLStore
 from toolvault.store.migrations import STEPS, Step
 
-__all__ = [
-    "MAX_INTEGER",
-    "TOOL_SELECT",
-    "VERSION_COLUMNS",
-    "SQLiteStore",
-    "row_to_version",
-    "split_sql",
-    "utcnow",
-]
-
 BUSY_TIMEOUT_MS = 60_000
-LOCK_RETRIES = 20
+# The busy timeout already waits for other writers; these retries are for the
+# "locked" that SQLite returns at once without calling it (e.g. while a WAL is
+# being recovered), so a few short ones are enough.
+LOCK_RETRIES = 5
 
 
 def split_sql(script: str) -> list[str]:

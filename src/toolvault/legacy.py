@@ -400,8 +400,16 @@ def parse_time(value: object) -> datetime | None:
     """A timestamp as legacy stores write them, in UTC; None when there is none.
 
     Accepts ISO 8601 (Go's nanoseconds too), SQLite's ``YYYY-MM-DD HH:MM:SS`` (UTC) and
-    Unix seconds. Raises :class:`ValueError` for anything else.
+    Unix seconds. Raises :class:`ValueError` for anything else (out-of-range numbers
+    included).
     """
+    try:
+        return _parse_time(value)
+    except (OverflowError, OSError) as exc:
+        raise ValueError(f"not a time: {value!r} ({exc})") from None
+
+
+def _parse_time(value: object) -> datetime | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool):
@@ -420,7 +428,7 @@ def parse_time(value: object) -> datetime | None:
 def _time_or_note(value: object, where: str, source: Source) -> datetime | None:
     try:
         return parse_time(value)
-    except (ValueError, OverflowError, OSError):
+    except ValueError:
         source.notes.append(f"{where}: {value!r} is not a time; its authoring time is unknown")
         return None
 
@@ -728,9 +736,13 @@ class _Port42:
             found = self._object("".join(parts), where)
             return None if found is None else (*found, real.stat().st_mtime)
         if path.is_file():  # before symlinks, commands were plain files
-            data = path.read_bytes()
+            try:
+                data, info = path.read_bytes(), path.stat()
+            except OSError as exc:
+                self._skip(f"{where}: cannot be read ({exc.strerror})")
+                return None
             self.source.files += 1
-            return data, _sha(data), bool(path.stat().st_mode & 0o111), path.stat().st_mtime
+            return data, _sha(data), bool(info.st_mode & 0o111), info.st_mtime
         return None
 
     # -- objects, metadata, JSON -------------------------------------------------------
@@ -786,7 +798,7 @@ class _Port42:
         for candidate in (value, meta.get("created")):
             try:
                 found = parse_time(candidate)
-            except (ValueError, OverflowError, OSError):
+            except ValueError:
                 self.source.notes.append(f"{where}: {candidate!r} is not a time")
                 continue
             if found is not None:

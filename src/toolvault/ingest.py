@@ -15,7 +15,6 @@ from toolvault import packs
 from toolvault.errors import InvalidInput, PermissionDenied
 from toolvault.models import Published
 from toolvault.packs import ImportSummary
-from toolvault.signing import audit_record
 from toolvault.store.base import utcnow
 
 if TYPE_CHECKING:
@@ -174,22 +173,9 @@ def import_versions(
             if progress:
                 progress(1, len(checked))
         if added:
-            details = {
-                "source": source,
-                "added": [{"name": v.name, "version": v.version, **audit_record(v)} for v in added],
-                "tools": _tool_states(vault, {v.name for v in added}),
-            }
-            vault.record("import", None, None, details)
+            vault.record_import(added, {v.name for v in added}, source=source)
     vault.refresh_tree({p.name for p in summary.added})
     return summary
-
-
-def _tool_states(vault: Vault, names: set[str]) -> dict[str, dict[str, str]]:
-    return {
-        t.name: {"owner": t.owner, "lifecycle": t.lifecycle}
-        for t in vault.store.tools()
-        if t.name in names
-    }
 
 
 def import_pack_bytes(

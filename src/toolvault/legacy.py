@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING, Any
 
 from toolvault import spec as specs
 from toolvault.errors import Conflict, InvalidInput, ToolvaultError
-from toolvault.signing import audit_record
 from toolvault.spec import Kind, Spec
 from toolvault.store.base import utcnow
 
@@ -173,7 +172,13 @@ def migrate(vault: Vault, source: Source, *, dry_run: bool = False) -> Summary:
         now = utcnow()
         added = [_append(vault, p, now, signer) for p in planned.new]
         if added:
-            vault.record("import", None, None, _audit_details(vault, source, added))
+            vault.record_import(
+                added,
+                {v.name for v in added},
+                source=source.location,
+                legacy=source.kind,
+                skipped=len(source.skipped),
+            )
     vault.refresh_tree({v.name for v in added})
     return Summary(source, planned, False)
 
@@ -376,21 +381,6 @@ def _append(vault: Vault, p: Planned, now: str, signer: Any) -> Version:
             f"got {result.version}); nothing was written, run the migration again"
         )
     return stored
-
-
-def _audit_details(vault: Vault, source: Source, added: list[Version]) -> dict[str, Any]:
-    names = {v.name for v in added}
-    return {
-        "source": source.location,
-        "legacy": source.kind,
-        "added": [{"name": v.name, "version": v.version, **audit_record(v)} for v in added],
-        "tools": {
-            t.name: {"owner": t.owner, "lifecycle": t.lifecycle}
-            for t in vault.store.tools()
-            if t.name in names
-        },
-        "skipped": len(source.skipped),
-    }
 
 
 # -- time ---------------------------------------------------------------------------------

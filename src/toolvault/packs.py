@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING, Any
 from toolvault import spec as specs
 from toolvault.errors import Conflict, InvalidInput, PermissionDenied
 from toolvault.models import VERSION_FIELDS, Label, Published, Tool, Version, Yank
-from toolvault.signing import audit_record
 from toolvault.spec import Kind, Spec
 from toolvault.store.base import utcnow
 
@@ -464,7 +463,18 @@ def import_pack(
         vault.store.record_pack_import(
             pack.name, pack.version, pack.manifest_sha256, source, utcnow()
         )
-        vault.record("import", None, None, _details(vault, pack, source, added, by_tool))
+        names = {v.name for v in added}
+        vault.record_import(
+            added,
+            by_tool,
+            pack=pack.name,
+            pack_version=pack.version,
+            source=source,
+            manifest_sha256=pack.manifest_sha256,
+            signed_by=pack.signature["key_id"] if pack.signature else None,
+            labels=[lb.to_dict() for lb in vault.store.labels() if lb.name in names],
+            yanks=[y.to_dict() for y in vault.store.yanks() if y.name in names],
+        )
     vault.refresh_tree(set(by_tool))
     return summary
 
@@ -565,21 +575,3 @@ def _as_new(v: Version, pack: Pack) -> Any:
         transforms=v.transforms,
         owner=v.owner,
     )
-
-
-def _details(
-    vault: Vault, pack: Pack, source: str, added: list[Version], by_tool: dict[str, Any]
-) -> dict[str, Any]:
-    tools = {t.name: t for t in vault.store.tools() if t.name in by_tool}
-    names = {v.name for v in added}
-    return {
-        "pack": pack.name,
-        "pack_version": pack.version,
-        "source": source,
-        "manifest_sha256": pack.manifest_sha256,
-        "signed_by": pack.signature["key_id"] if pack.signature else None,
-        "added": [{"name": v.name, "version": v.version, **audit_record(v)} for v in added],
-        "tools": {n: {"owner": t.owner, "lifecycle": t.lifecycle} for n, t in tools.items()},
-        "labels": [lb.to_dict() for lb in vault.store.labels() if lb.name in names],
-        "yanks": [y.to_dict() for y in vault.store.yanks() if y.name in names],
-    }

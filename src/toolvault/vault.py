@@ -732,6 +732,22 @@ class Vault:
         """Append an audit entry, attributed to :attr:`actor`, to the open transaction."""
         self.store.append_audit(utcnow(), self.actor, action, tool, version, details)
 
+    def record_import(self, added: Sequence[Version], tools: Iterable[str], **details: Any) -> None:
+        """The one audit entry of an import: the versions it added (with the digests
+        verify holds them to), the resulting owner and lifecycle of every tool it
+        touched (which verify replays), and whatever else describes the source."""
+        states = {name: self.store.tool_state(name) for name in sorted(set(tools))}
+        self.record(
+            "import",
+            None,
+            None,
+            {
+                **details,
+                "added": [{"name": v.name, "version": v.version, **audit_record(v)} for v in added],
+                "tools": {n: {"owner": s[0], "lifecycle": s[1]} for n, s in states.items() if s},
+            },
+        )
+
     def check(self, item: NewVersion) -> NewVersion:
         """Validate a publish request (name, text, size, references) before any write."""
         return self._check(item)

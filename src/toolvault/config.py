@@ -42,18 +42,11 @@ class Config:
         """A top-level key of config.toml as written."""
         return dict(self.raw).get(key, default)
 
-    def source_allowed(self, url: str) -> bool:
-        """Whether the allow-list admits ``url`` (no list admits everything); a prefix
-        written percent-encoded (``file:///my%20tools/``) matches as decoded."""
-        if self.sources_allow is None:
-            return True
-        from urllib.parse import unquote
-
-        return any(unquote(url).startswith(unquote(p)) for p in self.sources_allow)
-
     def source_needs_signature(self, url: str) -> bool:
         """Whether packs from ``url`` must be signed (vault-wide or by prefix)."""
-        return self.require_signatures or url.startswith(self.sources_signed)
+        from toolvault.fetch import under
+
+        return self.require_signatures or under(url, self.sources_signed)
 
     @classmethod
     def load(cls, home: Path) -> Config:

@@ -88,6 +88,12 @@ def check_url(url: str, allow: Sequence[str] | None) -> None:
     check_allowed(url, allow)
 
 
+def under(url: str, prefixes: Sequence[str]) -> bool:
+    """Whether ``url`` starts with one of ``prefixes``; a prefix written percent-encoded
+    (``file:///my%20tools/``) matches as decoded. The one test of the allow-list."""
+    return any(unquote(url).startswith(unquote(prefix)) for prefix in prefixes)
+
+
 def check_allowed(url: str, allow: Sequence[str] | None) -> None:
     """Refuse ``url`` unless it starts with one of the ``allow`` prefixes (None: any URL).
 
@@ -97,7 +103,7 @@ def check_allowed(url: str, allow: Sequence[str] | None) -> None:
     if allow is None:
         return
     where = "change [sources] allow in config.toml to admit it"
-    if not any(unquote(url).startswith(unquote(prefix)) for prefix in allow):
+    if not under(url, allow):
         shown = ", ".join(allow) if allow else "none"
         raise PermissionDenied(f"{url} is not under an allowed source prefix ({shown}); {where}")
     path = unquote(urlsplit(url).path)

@@ -32,10 +32,12 @@ def source_url(path: Path) -> str:
 
 def check_source(vault: Vault, url: str) -> list[str]:
     """Refuse a source outside ``[sources] allow``; note when there is no list at all."""
+    from toolvault.fetch import under
+
     allow = vault.config.sources_allow
     if allow is None:
         return ["no [sources] allow list in config.toml: every source is allowed"]
-    if not vault.config.source_allowed(url):
+    if not under(url, allow):
         listed = ", ".join(allow) or "nothing"
         raise PermissionDenied(
             f"{url} is not an allowed source (config.toml [sources] allow = {listed}); "

@@ -106,6 +106,12 @@ class Spec:
             return self.value
         return None
 
+    @property
+    def pinned(self) -> bool:
+        """True when the spec names one version whatever else happens (a number, a hash,
+        a label): the only kind that can name a yanked version."""
+        return self.kind in (Kind.NUMBER, Kind.SHA, Kind.LABEL)
+
     def __str__(self) -> str:
         return format_spec(self)
 

@@ -248,6 +248,12 @@ class Vault:
             (y for y in self.store.yanks(version.name) if y.version == version.version), None
         )
 
+    def refs_report(self, spec: str, reverse: bool = False) -> dict[str, Any]:
+        """What a version references, or what references it (``refs [--reverse] --json``)."""
+        from toolvault import lineage
+
+        return lineage.refs_report(self, spec, reverse)
+
     def describe(self, spec: str | Spec) -> dict[str, Any]:
         """Everything ``show`` prints about a version: its fields, its signature status,
         its yank, the labels on it, and its tool (the JSON shape of ``show --json``)."""
@@ -350,10 +356,21 @@ class Vault:
         return results
 
     def rollback(
-        self, name: str, version: int, *, message: str | None = None, created_by: str | None = None
+        self,
+        name: str,
+        version: int | str,
+        *,
+        message: str | None = None,
+        created_by: str | None = None,
     ) -> Published:
-        """Publish version ``version``'s content again as a new version (SPEC §3)."""
-        old = self.cat(Spec(specs.parse_name(name), Kind.NUMBER, version))
+        """Publish an earlier version's content again as a new version (SPEC §3);
+        ``version`` is its number or any selector of the tool (``previous``, ``-2``, a label)."""
+        name = specs.parse_name(name)
+        wanted = (
+            Spec(name, Kind.NUMBER, version) if isinstance(version, int) else f"{name}:{version}"
+        )
+        old = self.cat(wanted)
+        version = old.version
         assert old.content is not None
         return self.publish_many(
             [

@@ -24,14 +24,7 @@ def refs(spec: str, reverse: bool, as_json: bool) -> None:
     References are stored pinned (NAME:N@sha256:HEX), so a version keeps pointing at
     the exact content it was built from, however the referenced tool moves on.
     """
-    from toolvault import lineage
-    from toolvault.vault import Vault
-
-    vault = obj().service()
-    if isinstance(vault, Vault):
-        report = lineage.refs_report(vault, spec, reverse)
-    else:
-        report = vault.refs_report(spec, reverse)
+    report = obj().service().refs_report(spec, reverse)
     if wants_json(as_json):
         emit_json(report)
         return

@@ -56,7 +56,7 @@ def cat(spec: str, as_json: bool) -> None:
         _listing(vault, parsed.name, as_json)
         return
     version = vault.cat(parsed)
-    if parsed.kind in (Kind.NUMBER, Kind.SHA, Kind.LABEL):
+    if parsed.pinned:
         warn_if_yanked(vault, version)
     if wants_json(as_json):
         emit_json(version.to_dict(content=True))

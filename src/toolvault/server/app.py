@@ -276,7 +276,7 @@ def content_response(vault: Vault, spec: str, *, listing: bool = False) -> Respo
         "X-Toolvault-Version": version.ref,
         "X-Toolvault-Executable": "true" if version.executable else "false",
     }
-    if parsed.kind in (Kind.NUMBER, Kind.SHA, Kind.LABEL):  # relative specs skip yanks
+    if parsed.pinned:  # relative specs skip yanks: only a pinned one can name a yanked version
         yanked = vault.yank_of(version)
         if yanked is not None:
             headers["X-Toolvault-Yanked"] = quote(yanked.reason, safe=HEADER_SAFE)
@@ -392,9 +392,7 @@ async def commands(request: Request, creds: Credentials, spec: str) -> Response:
 @reads.get("/v1/refs/{spec:path}", summary="What a version references, or what references it")
 def refs(request: Request, creds: Credentials, spec: str, reverse: bool = False) -> JSONResponse:
     """The shape of ``refs --json`` (``reverse=true``: of ``refs --reverse --json``)."""
-    from toolvault import lineage
-
-    return as_json(lineage.refs_report(guard(request).reader(creds), spec, reverse))
+    return as_json(guard(request).reader(creds).refs_report(spec, reverse))
 
 
 @reads.get("/v1/diff", summary="Unified diff between two versions", response_model=s.DiffOut)
@@ -503,9 +501,7 @@ def rollback(
     request: Request, creds: Credentials, name: str, body: s.RollbackRequest
 ) -> JSONResponse:
     """``version`` is a number or any selector of the tool (previous, -2, a label…)."""
-    vault = guard(request).writer(creds)
-    target = vault.get(f"{name}:{body.version}")
-    result = vault.rollback(target.name, target.version, message=body.message)
+    result = guard(request).writer(creds).rollback(name, body.version, message=body.message)
     return as_json(result.to_dict())
 
 

@@ -14,7 +14,16 @@ from typing import Any
 from toolvault.errors import InvalidInput
 from toolvault.hashing import GENESIS, entry_hash
 from toolvault.models import AuditEntry, Label, Problem, Tool, TrustedKey, Version, Yank
-from toolvault.signing import GROUPS, fields_digest, version_digests
+from toolvault.signing import (
+    GROUPS,
+    decode_public,
+    fields_digest,
+    payload,
+    public_key,
+    verify_signature,
+    version_digests,
+    version_fields,
+)
 
 VERSION_ACTIONS = ("publish", "adopt")
 
@@ -165,8 +174,6 @@ def check_signatures(
     records: dict[tuple[str, int], Any],
 ) -> list[Problem]:
     """Signed versions verify against a trusted key; unsigned ones are a problem if required."""
-    from toolvault.signing import decode_public, payload, public_key, verify_signature
-
     keys, problems = {}, []
     for k in trusted:
         try:
@@ -182,18 +189,12 @@ def check_signatures(
         if key is None:
             detail = f"signed by key {v.key_id}, which is not in the trust store"
             problems.append(Problem("untrusted", v.name, v.version, detail))
-        elif not verify_signature(key[1], v.signature, payload(_fields(v))):
+        elif not verify_signature(key[1], v.signature, payload(version_fields(v))):
             rec = records.get((v.name, v.version))
             groups = changed_groups(v, rec[1] if rec else None) or ["signed fields"]
             detail = f"signature by key {key[0]} does not verify: {', '.join(groups)} changed"
             problems.append(Problem("signature", v.name, v.version, detail))
     return problems
-
-
-def _fields(v: Version) -> dict[str, Any]:
-    from toolvault.signing import version_fields
-
-    return version_fields(v)
 
 
 class Replay:

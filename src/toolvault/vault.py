@@ -43,7 +43,16 @@ from toolvault.models import (
     Version,
     Yank,
 )
-from toolvault.signing import KeyInfo, KeyRing, Signer, audit_record
+from toolvault.signing import (
+    KeyInfo,
+    KeyRing,
+    Signer,
+    audit_record,
+    decode_public,
+    payload,
+    verify_signature,
+    version_fields,
+)
 from toolvault.spec import Kind, Spec
 from toolvault.store.base import SQLStore, utcnow
 from toolvault.store.sqlite import SQLiteStore
@@ -283,8 +292,6 @@ class Vault:
         """``unsigned``, ``valid (key NAME)``, ``untrusted key ID`` or ``INVALID …``."""
         if not v.signature:
             return "unsigned"
-        from toolvault.signing import decode_public, payload, verify_signature, version_fields
-
         key = next((k for k in self.store.trusted_keys() if k.key_id == v.key_id), None)
         if key is None:
             return f"untrusted key {v.key_id}"
@@ -345,10 +352,10 @@ class Vault:
         """
         if sign_with is not None:  # a daemon's keys sign what its admins choose
             self._require_admin("choose the key that signs a publish")
-        checked = [self._check(item) for item in items]
+        checked = [self.check(item) for item in items]
         if not checked:
             return []
-        signer = self._signer(sign_with)
+        signer = self.signer(sign_with)
         now = utcnow()
         with self.store.write():
             results = [self.append_version(item, now, signer)[0] for item in checked]
@@ -688,7 +695,8 @@ class Vault:
         hint = f"; did you mean {', '.join(close)}?" if close else "; 'toolvault ls' lists tools"
         return f"no tool named '{name}'{hint}"
 
-    def _check(self, item: NewVersion) -> NewVersion:
+    def check(self, item: NewVersion) -> NewVersion:
+        """Validate a publish request (name, text, size, references) before any write."""
         specs.validate_name(item.name)
         where = item.source or item.name
         data = item.content
@@ -728,9 +736,6 @@ class Vault:
     def signer(self, name: str | None) -> Signer | None:
         """The key to sign new versions with: ``name``, else ``sign_with`` from config.toml;
         None when unsigned publishes are allowed, else :class:`PermissionDenied`."""
-        return self._signer(name)
-
-    def _signer(self, name: str | None) -> Signer | None:
         name = name or self.config.sign_with
         if name is None:
             if self.config.require_signatures:
@@ -764,10 +769,6 @@ class Vault:
                 "tools": {n: {"owner": s[0], "lifecycle": s[1]} for n, s in states.items() if s},
             },
         )
-
-    def check(self, item: NewVersion) -> NewVersion:
-        """Validate a publish request (name, text, size, references) before any write."""
-        return self._check(item)
 
     def append_version(
         self, item: NewVersion, now: str, signer: Signer | None = None, *, audit: bool = True
@@ -829,9 +830,7 @@ class Vault:
         return [self._view(t) for t in found if t is not None]
 
     def _view(self, tool: Tool) -> ToolView:
-        versions = tuple(self.store.entries(tool.name))
-        latest = None if tool.lifecycle == "retired" else tool.latest_version
-        return ToolView(tool.name, tool.owner, tool.lifecycle, latest, versions)
+        return _tool_view(tool, tuple(self.store.entries(tool.name)))
 
     def refresh_tree(self, names: set[str]) -> None:
         """Bring the commands/ files of these tools in line with the database (after commit)."""
@@ -856,9 +855,13 @@ def fetch_tool(
     ``conn`` is an open :class:`Vault` or the path of a vault's home folder.
     Raises :class:`NotFound` when the tool or version does not exist.
     """
-    spec = Spec(specs.parse_name(name), Kind.NUMBER, version) if version else specs.parse(name)
-    if version is not None and (not isinstance(version, int) or version < 1):
+    if version is not None and (
+        not isinstance(version, int) or isinstance(version, bool) or version < 1
+    ):
         raise InvalidSpec(f"version must be a whole number >= 1, not {version!r}")
+    spec = (
+        specs.parse(name) if version is None else Spec(specs.parse_name(name), Kind.NUMBER, version)
+    )
     if isinstance(conn, Vault):
         return conn.cat(spec)
     with Vault.open(conn, create=False) as vault:
@@ -875,8 +878,6 @@ def _terminated(lines: Iterable[str]) -> Iterable[str]:
 
 
 def _signed(v: Version, signer: Signer) -> Version:
-    from toolvault.signing import payload, version_fields
-
     signature = signer.sign(payload(version_fields(v)))
     return replace(v, signature=signature, key_id=signer.key_id)
 
@@ -886,27 +887,18 @@ def _token_hash(secret: str) -> str:
 
 
 def _views_of(state: integrity.State) -> list[ToolView]:
+    """The tree's expected state, from rows already read."""
     by_tool: dict[str, list[Version]] = {}
     for v in state.versions:
         by_tool.setdefault(v.name, []).append(v)
-    views = []
-    for tool in state.tools:
-        if tool.name not in by_tool:
-            continue
-        entries = tuple(
-            Entry(
-                v.version,
-                v.sha256,
-                v.size,
-                v.executable,
-                v.previous_version,
-                v.previous_sha256,
-                v.created_at,
-                v.created_by,
-                v.rollback_of,
-            )
-            for v in by_tool[tool.name]
-        )
-        latest = None if tool.lifecycle == "retired" else tool.latest_version
-        views.append(ToolView(tool.name, tool.owner, tool.lifecycle, latest, entries))
-    return views
+    return [
+        _tool_view(tool, tuple(Entry._make(getattr(v, f) for f in Entry._fields) for v in found))
+        for tool in state.tools
+        if (found := by_tool.get(tool.name))
+    ]
+
+
+def _tool_view(tool: Tool, entries: tuple[Entry, ...]) -> ToolView:
+    """What commands/ shows of a tool: a retired one has no symlink."""
+    latest = None if tool.lifecycle == "retired" else tool.latest_version
+    return ToolView(tool.name, tool.owner, tool.lifecycle, latest, entries)

@@ -153,8 +153,11 @@ def pack_export(
         sign_with=sign_with,
     )
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)  # nothing half-written is left behind
     info = {
         "file": str(path),
         "pack": pack_name,

@@ -9,6 +9,7 @@ an ``sqlite3.Error`` or a ``psycopg.Error``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import Iterator, Sequence
@@ -173,6 +174,12 @@ class SQLStore:
             with self._lock:
                 self._connections.append(conn)
         return conn
+
+    def _abandon(self) -> None:
+        """Roll back after a failure. The failure is what the caller reports: a
+        rollback that fails too (a lost connection) must not replace it."""
+        with contextlib.suppress(Exception):
+            self.db.execute("ROLLBACK")
 
     def close(self) -> None:
         """Close every connection this store opened."""

@@ -95,7 +95,7 @@ class PostgresStore(SQLStore):
             self._q("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
             yield self
         except BaseException:
-            self.db.execute("ROLLBACK")
+            self._abandon()
             raise
         self._q("COMMIT")
 
@@ -106,7 +106,7 @@ class PostgresStore(SQLStore):
         try:
             yield self
         finally:
-            self.db.execute("COMMIT")
+            self._q("COMMIT")
 
     def applied(self) -> dict[int, tuple[str, str]]:
         """Applied migrations: id -> (name, applied_at). Writes nothing."""

@@ -100,23 +100,23 @@ class SQLiteStore(SQLStore):
         try:
             yield self
         except BaseException:
-            self.db.execute("ROLLBACK")
+            self._abandon()
             raise
         try:
             self._retry(lambda: self.db.execute("COMMIT"))
         except BaseException:
             if self.db.in_transaction:
-                self.db.execute("ROLLBACK")
+                self._abandon()
             raise
 
     @contextmanager
     def snapshot(self) -> Iterator[SQLiteStore]:
         """A read transaction, so that several reads see one consistent state."""
-        self.db.execute("BEGIN")
+        self._q("BEGIN")
         try:
             yield self
         finally:
-            self.db.execute("COMMIT")
+            self._q("COMMIT")
 
     def _q(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
         try:

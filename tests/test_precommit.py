@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import shlex
+import shutil
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,3 +60,76 @@ def test_the_hook_passes_a_sound_vault_and_fails_a_tampered_one(tmp_path: Path) 
     db.close()
     tampered = run_hook(["--home", str(vault)])
     assert tampered.returncode == 1 and b"tampered" in tampered.stdout
+
+
+def git(cwd: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@localhost", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def sample_config() -> str:
+    """The README's sample .pre-commit-config.yaml, exactly as documented."""
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("# .pre-commit-config.yaml")
+    return readme[start : readme.index("```", start)]
+
+
+def test_pre_commit_runs_the_hook_from_the_sample_config(tmp_path: Path) -> None:
+    """The real pre-commit, installing the hook from this repository the way a user's
+    repository would, passes on a sound vault and fails on a tampered one."""
+    if not (ROOT / ".git").exists():
+        pytest.skip("the project is not a git checkout, so pre-commit cannot clone it")
+    # pre-commit clones a commit: take this checkout's files as they are, committed in a copy.
+    hooks_repo = tmp_path / "toolvault"
+    shutil.copytree(ROOT, hooks_repo, ignore=shutil.ignore_patterns(".venv", ".pg-state*"))
+    git(hooks_repo, "add", "-A")
+    git(hooks_repo, "commit", "-q", "--allow-empty", "-m", "hooks under test")
+    rev = git(hooks_repo, "rev-parse", "HEAD")
+
+    work = tmp_path / "work"
+    work.mkdir()
+    git(work, "init", "-q")
+    vault = work / "vault"
+    src = tmp_path / "fmt.sh"
+    src.write_text("#!/bin/sh\necho fmt\n")
+    added = subprocess.run(
+        [sys.executable, "-m", "toolvault", "--home", str(vault), "add", str(src)],
+        capture_output=True,
+        timeout=120,
+    )
+    assert added.returncode == 0, added.stderr
+    config = sample_config()
+    assert "repo: https://example.org/toolvault" in config and "rev: v0.1.0" in config
+    config = config.replace("https://example.org/toolvault", str(hooks_repo))
+    (work / ".pre-commit-config.yaml").write_text(config.replace("v0.1.0", rev))
+    git(work, "add", "-A")
+    git(work, "commit", "-q", "-m", "a repository that keeps a vault")
+
+    env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "cache")}
+    env.pop("TOOLVAULT_HOME", None)
+    pre_commit = [sys.executable, "-m", "pre_commit", "run", "--all-files"]
+
+    def run() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            pre_commit, cwd=work, env=env, capture_output=True, text=True, timeout=600
+        )
+
+    sound = run()
+    assert sound.returncode == 0, sound.stdout + sound.stderr
+    assert "toolvault verify" in sound.stdout and "Passed" in sound.stdout
+
+    db = sqlite3.connect(vault / "vault.db")
+    db.execute("DROP TRIGGER versions_immutable_update")
+    db.execute("UPDATE versions SET prompt = 'forged'")
+    db.commit()
+    db.close()
+    tampered = run()
+    assert tampered.returncode == 1, tampered.stdout + tampered.stderr
+    assert "Failed" in tampered.stdout and "tampered" in tampered.stdout

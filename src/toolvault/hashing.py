@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
+from json import encoder as _json_encoder
 from typing import Any
 
 GENESIS = "0" * 64
@@ -13,11 +15,49 @@ GENESIS = "0" * 64
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+def _c_encoder() -> Callable[[Any], str] | None:
+    """The C encoder behind ``_CANONICAL``, built once instead of on every call (json
+    rebuilds it per ``encode``). Only when it gives the very same bytes; else None."""
+    make = getattr(_json_encoder, "c_make_encoder", None)
+    if make is None:
+        return None
+    try:
+        basestring = _json_encoder.encode_basestring
+        scan = make(None, _CANONICAL.default, basestring, None, ":", ",", True, False, True)
+    except TypeError:  # another signature in another Python
+        return None
+
+    def encode(data: Any) -> str:
+        return "".join(scan(data, 0))
+
+    probe = {"b": [1, None, True, 'é\n"', 1.5], "a": {"z": (), "y": "x"}}
+    return encode if encode(probe) == _CANONICAL.encode(probe) else None
+
+
+_encode = _c_encoder() or _CANONICAL.encode
+# JSON text of one string, as the canonical form writes it.
+json_string: Callable[[str], str] = _json_encoder.encode_basestring
+
+
 def canonical(data: Any) -> bytes:
     """Canonical JSON: sorted keys, no spaces, UTF-8 (tuples encode as lists)."""
-    return _CANONICAL.encode(data).encode()
+    return _encode(data).encode()
+
+
+def digest(data: Any) -> str:
+    """SHA-256 (hex) of the canonical JSON of ``data``."""
+    return hashlib.sha256(_encode(data).encode()).hexdigest()
 
 
 def entry_hash(body: dict[str, Any]) -> str:
     """The hash of an audit entry: SHA-256 over the canonical JSON of its other fields."""
-    return hashlib.sha256(canonical(body)).hexdigest()
+    return digest(body)
+
+
+def details_of(text: str) -> dict[str, Any]:
+    """Audit details as stored; text that is not a JSON object is kept for verify to see."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return {"unparsable": text}
+    return data if isinstance(data, dict) else {"unparsable": text}

@@ -1,45 +1,251 @@
-"""What ``verify`` checks, as pure functions over one consistent read of the vault.
+"""What ``verify`` checks, as functions over consistent reads of the vault.
 
 Each check returns :class:`~toolvault.models.Problem` records naming the kind,
 the tool, the version and what is wrong, so that a report says exactly where.
+
+A vault is checked in *parts*: each part is a range of tool names, of audit
+sequence numbers and of blob hashes, read in one snapshot and checked on its own
+(:func:`check_part`) — in a child process of its own when the machine has the
+cores for it (:func:`run_parts`). The checks that need the whole vault — each
+version against the audit entry that recorded it, the governance replay, the
+entries of ``commands/`` that are no tool — run once over what the parts return
+(:func:`merge`). One part covering everything is the plain serial check.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from typing import Any
+import os
+import pickle
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from toolvault.errors import InvalidInput
-from toolvault.hashing import GENESIS, entry_hash
-from toolvault.models import AuditEntry, Label, Problem, Tool, TrustedKey, Version, Yank
+from toolvault.hashing import GENESIS, details_of, entry_hash, json_string
+from toolvault.materialize import CommandsTree, Stray, ToolView
+from toolvault.models import VERSION_FIELDS, Entry, Label, Problem, Tool, TrustedKey, Version, Yank
 from toolvault.signing import (
     GROUPS,
+    SIGNED_FIELDS,
     decode_public,
-    fields_digest,
     payload,
     public_key,
+    values_digest,
     verify_signature,
     version_digests,
-    version_fields,
 )
+from toolvault.store.base import version_values
 
 VERSION_ACTIONS = ("publish", "adopt")
 
+# SQLStore.version_rows: the VERSION_COLUMNS, then the size its blob records (None: no blob).
+NAME, NUMBER, SHA, SIZE, EXECUTABLE, PREV_VERSION, PREV_SHA = range(7)
+CREATED_AT, CREATED_BY, ROLLBACK_OF, SIGNATURE, KEY_ID, BLOB_SIZE = 7, 9, 17, 18, 19, 20
+_SIGNED_AT = [(f, VERSION_FIELDS.index(f)) for f in SIGNED_FIELDS]
+
+# The order problems are reported in, whatever part found them.
+CATEGORIES = ("blob", "chain", "audit", "recorded", "trust", "signature", "governance", "tree")
+
 
 @dataclass(frozen=True, slots=True)
-class State:
-    """Everything verify reads, taken in one snapshot."""
+class Part:
+    """One share of a verify: [low, high) ranges, None meaning open-ended."""
 
-    versions: list[Version]
-    blobs: dict[str, int]  # sha256 -> the content's length in bytes
-    blob_problems: list[Problem]
-    audit: list[AuditEntry]
+    index: int
+    names: tuple[str | None, str | None] = (None, None)
+    seqs: tuple[int, int | None] = (1, None)
+    shas: tuple[str | None, str | None] = (None, None)
+
+
+EVERYTHING = Part(0)
+
+
+@dataclass(slots=True)
+class Share:
+    """What checking one part found, in a form that crosses a process boundary."""
+
+    head: tuple[int, str]  # the newest audit entry this part's snapshot saw
+    problems: dict[str, list[Problem]] = field(default_factory=dict)
+    strays: list[Stray] = field(default_factory=list)
+    # (name, version, digest of its fields, signature verdict) per version, in order;
+    # the verdict is None (unsigned or fine), or the trusted key's name when it fails
+    versions: list[tuple[str, int, str, str | None]] = field(default_factory=list)
+    # (tool, version) -> (audit seq, the "fields" digest it recorded, or None)
+    records: dict[tuple[str, int], tuple[int, str | None]] = field(default_factory=dict)
+    events: list[tuple[str, str | None, int | None, dict[str, Any]]] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    # only from the part that reads the governance tables (index 0)
+    governance: Governance | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Governance:
+    """The governance tables, read once in the first part's snapshot."""
+
     labels: list[Label]
     yanks: list[Yank]
     tools: list[Tool]
     trusted: list[TrustedKey]
+
+
+class Reader(Protocol):
+    """What a part reads from the store (``SQLStore``)."""
+
+    def audit_head(self) -> tuple[int, str]: ...
+    def audit_before(self, seq: int) -> tuple[int, str]: ...
+    def audit_rows(self, seqs: tuple[int, int | None]) -> list[tuple[Any, ...]]: ...
+    def version_rows(
+        self, names: tuple[str | None, str | None], wanted: frozenset[str]
+    ) -> list[tuple[Any, ...]]: ...
+    def blob_rows(
+        self, shas: tuple[str | None, str | None], wanted: frozenset[str]
+    ) -> Iterable[tuple[str, int, bytes]]: ...
+    def tools_between(
+        self, names: tuple[str | None, str | None], wanted: frozenset[str]
+    ) -> list[Tool]: ...
+    def labels(self) -> list[Label]: ...
+    def yanks(self) -> list[Yank]: ...
+    def trusted_keys(self) -> list[TrustedKey]: ...
+
+
+# -- splitting and running the parts ---------------------------------------------------------
+
+
+def plan(counts: Sequence[tuple[str, int]], head: int, parts: int) -> list[Part]:
+    """Cut tools (by version count), audit entries and blob hashes into ``parts`` ranges."""
+    total = sum(n for _, n in counts)
+    if parts <= 1 or len(counts) < parts:
+        return [EVERYTHING]
+    name_cuts: list[str] = []
+    seen, step = 0, 1
+    for name, n in counts:
+        if seen >= total * step / parts and len(name_cuts) < parts - 1:
+            name_cuts.append(name)
+            step += 1
+        seen += n
+    if len(name_cuts) < parts - 1:
+        return [EVERYTHING]
+    seq_cuts = [1 + head * i // parts for i in range(1, parts)]
+    sha_cuts = [f"{(i << 32) // parts:08x}" for i in range(1, parts)]
+    return [
+        Part(
+            i,
+            ([None, *name_cuts][i], [*name_cuts, None][i]),
+            ([1, *seq_cuts][i], [*seq_cuts, None][i]),
+            ([None, *sha_cuts][i], [*sha_cuts, None][i]),
+        )
+        for i in range(parts)
+    ]
+
+
+def run_parts(
+    parts: list[Part], check: Callable[[Part], Share], in_child: Callable[[], None]
+) -> list[Share]:
+    """Check the first part here and each other one in a forked child (which calls
+    ``in_child`` first, to drop what it must not share with its parent). A child that
+    fails to report is redone here, so a crash there costs time, not a check."""
+    children = []
+    for part in parts[1:]:
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child's coverage is not collected
+            _child(part, check, in_child, read, write)
+        os.close(write)
+        children.append((part, pid, read))
+    shares = [check(parts[0])]
+    for part, pid, read in children:
+        with os.fdopen(read, "rb") as pipe:
+            data = pipe.read()
+        os.waitpid(pid, 0)
+        try:
+            status, share = pickle.loads(data)
+        except Exception:  # the child died before it could report
+            status, share = "error", None
+        shares.append(share if status == "ok" else check(part))
+    return shares
+
+
+def _child(
+    part: Part,
+    check: Callable[[Part], Share],
+    in_child: Callable[[], None],
+    read: int,
+    write: int,
+) -> None:  # pragma: no cover - runs in the forked child
+    code = 1
+    try:
+        os.close(read)
+        in_child()
+        try:
+            result: tuple[str, Any] = ("ok", check(part))
+        except Exception as exc:
+            result = ("error", f"{type(exc).__name__}: {exc}")
+        with os.fdopen(write, "wb") as pipe:
+            pipe.write(pickle.dumps(result, pickle.HIGHEST_PROTOCOL))
+        code = 0
+    finally:
+        os._exit(code)  # no exit handlers, no flushing of the parent's buffers
+
+
+# -- one part -----------------------------------------------------------------------------
+
+
+def check_part(
+    reader: Reader,
+    tree: CommandsTree | None,
+    part: Part,
+    wanted: frozenset[str],
+    require_signatures: bool,
+) -> Share:
+    """Everything that can be checked within one part, from one snapshot."""
+    head = reader.audit_head()
+    rows = reader.version_rows(part.names, wanted)
+    entries = reader.audit_rows(part.seqs)
+    before = reader.audit_before(entries[0][0]) if entries else head
+    trusted = reader.trusted_keys()
+    governance = None
+    if part.index == 0:  # the governance tables, whole: the replay covers every tool
+        tools = reader.tools_between((None, None), frozenset())
+        governance = Governance(reader.labels(), reader.yanks(), tools, trusted)
+        mine = [t for t in tools if _within(t.name, part.names, wanted)]
+    else:
+        mine = reader.tools_between(part.names, wanted) if tree else []
+    sizes, blob_problems = check_blobs(reader.blob_rows(part.shas, wanted))
+    keys, trust_problems = _trusted(trusted)
+    share = Share(head, governance=governance)
+    share.problems["blob"] = blob_problems
+    share.problems["chain"] = check_chains(rows)
+    share.problems["trust"] = trust_problems if part.index == 0 else []
+    share.versions, share.problems["signature"] = _check_versions(rows, keys, require_signatures)
+    share.problems["audit"] = check_audit_chain(entries, before)
+    share.records, share.events = _records_and_events(entries)
+    if tree is not None:
+        views = _views(rows, mine)
+        share.problems["tree"], share.strays = tree.check_tools(views)
+        if governance is not None:
+            share.strays += tree.top_strays({t.name for t in governance.tools})
+        files = sum(len(v.versions) + 1 for v in views)
+    else:
+        files = 0
+    share.counts = {
+        "tools": len({r[NAME] for r in rows}),
+        "versions": len(rows),
+        "blobs": len(sizes),
+        "signatures": sum(1 for r in rows if r[SIGNATURE]),
+        "audit_entries": len(entries),
+        "files": files,
+    }
+    return share
+
+
+def _within(name: str, names: tuple[str | None, str | None], wanted: frozenset[str]) -> bool:
+    low, high = names
+    return (
+        (low is None or name >= low)
+        and (high is None or name < high)
+        and (not wanted or name in wanted)
+    )
 
 
 def check_blobs(rows: Iterable[tuple[str, int, bytes]]) -> tuple[dict[str, int], list[Problem]]:
@@ -58,143 +264,326 @@ def check_blobs(rows: Iterable[tuple[str, int, bytes]]) -> tuple[dict[str, int],
     return sizes, problems
 
 
-def check_chains(versions: list[Version], blobs: dict[str, int]) -> list[Problem]:
-    """Each tool's versions are 1..n, each linked to the one before by number and hash."""
+def check_chains(rows: list[tuple[Any, ...]]) -> list[Problem]:
+    """Each tool's versions are 1..n, each linked to the one before by number and hash,
+    each with its content (whose size the blob check holds to the bytes)."""
     problems: list[Problem] = []
-    prev: Version | None = None
-    for v in versions:
-        if prev is not None and prev.name != v.name:
+    prev: tuple[Any, ...] | None = None
+    for r in rows:
+        if prev is not None and prev[NAME] != r[NAME]:
             prev = None
-        problems += [Problem("chain", v.name, v.version, d) for d in _link_problems(v, prev)]
-        if v.sha256 not in blobs:
-            problems.append(Problem("blob", v.name, v.version, f"content {v.sha256} is missing"))
-        elif blobs[v.sha256] != v.size:
-            detail = f"records size {v.size} but its content has {blobs[v.sha256]} bytes"
-            problems.append(Problem("size", v.name, v.version, detail))
-        prev = v
-    return problems
-
-
-def _link_problems(v: Version, prev: Version | None) -> list[str]:
-    found = []
-    expected = 1 if prev is None else prev.version + 1
-    if v.version != expected:
-        found.append(f"expected version {expected} here: versions are missing")
-    have = (v.previous_version, v.previous_sha256)
-    want = (prev.version, prev.sha256) if prev else (None, None)
-    if have != want:
-        found.append(
-            f"previous is recorded as {have[0]}@{(have[1] or '-')[:12]}, "
-            f"but the version before it is {want[0]}@{(want[1] or '-')[:12]}"
-        )
-    return found
-
-
-def check_audit_chain(entries: list[AuditEntry]) -> list[Problem]:
-    """Sequence numbers run 1, 2, 3…; each hash covers its entry and links to the one before."""
-    problems = []
-    prev_hash, expected = GENESIS, 1
-    for e in entries:
-        where = f"audit entry {e.seq}"
-        if e.seq != expected:
-            problems.append(
-                _audit(
-                    f"{where}: expected sequence number {expected} (entries missing or reordered)"
-                )
+        name, number = r[NAME], r[NUMBER]
+        expected = 1 if prev is None else prev[NUMBER] + 1
+        if number != expected:
+            detail = f"expected version {expected} here: versions are missing"
+            problems.append(Problem("chain", name, number, detail))
+        have = (r[PREV_VERSION], r[PREV_SHA])
+        want = (prev[NUMBER], prev[SHA]) if prev else (None, None)
+        if have != want:
+            detail = (
+                f"previous is recorded as {have[0]}@{(have[1] or '-')[:12]}, "
+                f"but the version before it is {want[0]}@{(want[1] or '-')[:12]}"
             )
-        if e.prev_hash != prev_hash:
-            problems.append(_audit(f"{where}: does not link to the entry before it"))
-        if entry_hash(e.body()) != e.hash:
-            problems.append(_audit(f"{where}: its content does not match its hash (edited)"))
-        prev_hash, expected = e.hash, e.seq + 1
+            problems.append(Problem("chain", name, number, detail))
+        if r[BLOB_SIZE] is None:
+            problems.append(Problem("blob", name, number, f"content {r[SHA]} is missing"))
+        elif r[BLOB_SIZE] != r[SIZE]:
+            detail = f"records size {r[SIZE]} but its content has {r[BLOB_SIZE]} bytes"
+            problems.append(Problem("size", name, number, detail))
+        prev = r
     return problems
+
+
+def check_audit_chain(
+    entries: list[tuple[Any, ...]], before: tuple[int, str] = (0, GENESIS)
+) -> list[Problem]:
+    """Sequence numbers run on from ``before`` (the entry preceding these, or none);
+    each hash covers its entry and links to the one before."""
+    problems = []
+    expected, prev_hash = before[0] + 1, before[1]
+    for row in entries:
+        seq, stored_prev, stored = row[0], row[7], row[8]
+        where = f"audit entry {seq}"
+        if seq != expected:
+            detail = f"{where}: expected sequence number {expected} (entries missing or reordered)"
+            problems.append(_audit(detail))
+        if stored_prev != prev_hash:
+            problems.append(_audit(f"{where}: does not link to the entry before it"))
+        if not _hash_holds(row):
+            problems.append(_audit(f"{where}: its content does not match its hash (edited)"))
+        prev_hash, expected = stored, seq + 1
+    return problems
+
+
+def _hash_holds(row: tuple[Any, ...]) -> bool:
+    """Whether an audit row's hash covers its fields. Details are stored as their
+    canonical JSON, so the canonical body is put together around that text; only
+    when that does not match is the entry decoded and encoded again."""
+    seq, at, actor, action, tool, version, text, prev, stored = row
+    if (
+        type(seq) is int
+        and isinstance(at, str)
+        and isinstance(actor, str)
+        and isinstance(action, str)
+        and isinstance(prev, str)
+        and isinstance(text, str)
+        and (tool is None or isinstance(tool, str))
+        and (version is None or type(version) is int)
+    ):
+        body = (
+            f'{{"action":{json_string(action)},"actor":{json_string(actor)},'
+            f'"at":{json_string(at)},"details":{text},"prev_hash":{json_string(prev)},'
+            f'"seq":{seq},"tool":{"null" if tool is None else json_string(tool)},'
+            f'"version":{"null" if version is None else version}}}'
+        )
+        if hashlib.sha256(body.encode()).hexdigest() == stored:
+            return True
+    return bool(entry_hash(audit_body(row)) == stored)
+
+
+def audit_body(row: tuple[Any, ...]) -> dict[str, Any]:
+    """The fields an audit row's hash covers (all but the hash itself)."""
+    seq, at, actor, action, tool, version, text, prev = row[:8]
+    return {
+        "seq": seq,
+        "at": at,
+        "actor": actor,
+        "action": action,
+        "tool": tool,
+        "version": version,
+        "details": details_of(text) if isinstance(text, str) else text,
+        "prev_hash": prev,
+    }
 
 
 def _audit(detail: str) -> Problem:
     return Problem("audit", None, None, detail)
 
 
-def recorded_versions(entry: AuditEntry) -> Iterator[tuple[str, int, dict[str, Any]]]:
+def recorded_versions(
+    action: str, tool: str | None, version: int | None, details: dict[str, Any]
+) -> Iterator[tuple[str, int, dict[str, Any]]]:
     """(tool, version, digests) for each version an entry says it stored."""
-    if entry.action in VERSION_ACTIONS and entry.tool and entry.version:
-        yield entry.tool, entry.version, entry.details
-    for item in entry.details.get("added", ()) if isinstance(entry.details, dict) else ():
+    if action in VERSION_ACTIONS and tool and version:
+        yield tool, version, details
+    for item in details.get("added", ()) if isinstance(details, dict) else ():
         if isinstance(item, dict) and "name" in item and "version" in item:
             yield item["name"], item["version"], item
 
 
-def changed_groups(v: Version, recorded: dict[str, Any] | None) -> list[str]:
-    """Which field groups of ``v`` differ from what the audit log recorded."""
-    if recorded is None:
-        return []
-    now = version_digests(v)
-    return [g for g in GROUPS if recorded.get(g) != now[g]]
+def _records_and_events(
+    entries: list[tuple[Any, ...]],
+) -> tuple[
+    dict[tuple[str, int], tuple[int, str | None]],
+    list[tuple[str, str | None, int | None, dict[str, Any]]],
+]:
+    """The versions these entries recorded, and what the governance replay needs of
+    them: every entry but the publishes after a tool's first (the replay keeps the
+    first publisher as owner, so later ones change nothing)."""
+    records: dict[tuple[str, int], tuple[int, str | None]] = {}
+    events: list[tuple[str, str | None, int | None, dict[str, Any]]] = []
+    published: set[str | None] = set()
+    for row in entries:
+        seq, action, tool, version = row[0], row[3], row[4], row[5]
+        details = details_of(row[6])
+        for name, number, digests in recorded_versions(action, tool, version, details):
+            fields = digests.get("fields")
+            records[(name, number)] = (seq, fields if isinstance(fields, str) else None)
+        if action in VERSION_ACTIONS:
+            if tool in published:
+                continue
+            published.add(tool)
+        events.append((action, tool, version, details))
+    return records, events
 
 
-def check_recorded(versions: list[Version], records: dict[tuple[str, int], Any]) -> list[Problem]:
-    """Every version matches the digests the audit log took when it was stored, and
-    every version the log records is still there."""
-    problems = []
-    present = {(v.name, v.version) for v in versions}
-    for (name, number), (seq, _) in sorted(records.items()):
-        if (name, number) not in present:
-            detail = f"audit entry {seq} records this version, but it is not in the database"
-            problems.append(Problem("missing", name, number, detail))
-    for v in versions:
-        rec = records.get((v.name, v.version))
-        if rec is None:
-            problems.append(Problem("audit", v.name, v.version, "no audit entry records it"))
-            continue
-        if rec[1].get("fields") == fields_digest(v):
-            continue  # every field as recorded: no need to look group by group
-        groups = changed_groups(v, rec[1])
-        if not groups and "fields" in rec[1]:
-            detail = (
-                f"a field outside the signed groups (message, session_id, transforms, "
-                f"size, executable, rollback_of, …) differs from audit entry {rec[0]}"
-            )
-            problems.append(Problem("tampered", v.name, v.version, detail))
-        for group in groups:
-            fields = ", ".join(GROUPS[group])
-            problems.append(
-                Problem(
-                    "tampered",
-                    v.name,
-                    v.version,
-                    f"{group} ({fields}) differs from audit entry {rec[0]} made when it was stored",
-                )
-            )
-    return problems
-
-
-def check_signatures(
-    versions: list[Version],
-    trusted: list[TrustedKey],
-    require: bool,
-    records: dict[tuple[str, int], Any],
-) -> list[Problem]:
-    """Signed versions verify against a trusted key; unsigned ones are a problem if required."""
+def _trusted(trusted: list[TrustedKey]) -> tuple[dict[str, tuple[str, Any]], list[Problem]]:
     keys, problems = {}, []
     for k in trusted:
         try:
             keys[k.key_id] = (k.name, public_key(decode_public(k.public_key)))
         except (InvalidInput, ValueError) as exc:  # a trust store row altered by hand
             problems.append(Problem("trust", None, None, f"trusted key {k.name}: {exc}"))
-    for v in versions:
-        if not v.signature:
+    return keys, problems
+
+
+def _check_versions(
+    rows: list[tuple[Any, ...]], keys: dict[str, tuple[str, Any]], require: bool
+) -> tuple[list[tuple[str, int, str, str | None]], list[Problem]]:
+    """Each version's fields digest, and its signature against the trusted keys: a
+    signature that does not verify is returned with its key's name, for :func:`merge`
+    to say which group changed."""
+    checked: list[tuple[str, int, str, str | None]] = []
+    problems: list[Problem] = []
+    for row in rows:
+        values = version_values(row)
+        name, number, failed = row[NAME], row[NUMBER], None
+        if not row[SIGNATURE]:
             if require:
-                problems.append(Problem("unsigned", v.name, v.version, "signatures are required"))
-            continue
-        key = keys.get(v.key_id or "")
-        if key is None:
-            detail = f"signed by key {v.key_id}, which is not in the trust store"
-            problems.append(Problem("untrusted", v.name, v.version, detail))
-        elif not verify_signature(key[1], v.signature, payload(version_fields(v))):
-            rec = records.get((v.name, v.version))
-            groups = changed_groups(v, rec[1] if rec else None) or ["signed fields"]
-            detail = f"signature by key {key[0]} does not verify: {', '.join(groups)} changed"
-            problems.append(Problem("signature", v.name, v.version, detail))
-    return problems
+                problems.append(Problem("unsigned", name, number, "signatures are required"))
+        elif (key := keys.get(row[KEY_ID] or "")) is None:
+            detail = f"signed by key {row[KEY_ID]}, which is not in the trust store"
+            problems.append(Problem("untrusted", name, number, detail))
+        else:
+            signed = payload({f: values[i] for f, i in _SIGNED_AT})
+            if not verify_signature(key[1], row[SIGNATURE], signed):
+                failed = key[0]
+        checked.append((name, number, values_digest(values), failed))
+    return checked, problems
+
+
+def _views(rows: list[tuple[Any, ...]], tools: list[Tool]) -> list[ToolView]:
+    """What the tree should show of these tools, from the rows already read."""
+    by_tool: dict[str, list[Entry]] = {}
+    for r in rows:
+        by_tool.setdefault(r[NAME], []).append(
+            Entry(
+                r[NUMBER],
+                r[SHA],
+                r[SIZE],
+                bool(r[EXECUTABLE]),
+                r[PREV_VERSION],
+                r[PREV_SHA],
+                r[CREATED_AT],
+                r[CREATED_BY],
+                r[ROLLBACK_OF],
+            )
+        )
+    return [
+        ToolView(
+            t.name,
+            t.owner,
+            t.lifecycle,
+            None if t.lifecycle == "retired" else t.latest_version,
+            tuple(found),
+        )
+        for t in tools
+        if (found := by_tool.get(t.name))
+    ]
+
+
+# -- the whole ----------------------------------------------------------------------------
+
+
+class Lookup(Protocol):
+    """Reads :func:`merge` needs only where a version no longer matches its record."""
+
+    def version(self, name: str, number: int) -> Version | None: ...
+    def audit_details(self, seq: int) -> tuple[str, str | None, int | None, dict[str, Any]]: ...
+
+
+def merge(shares: list[Share], lookup: Lookup) -> tuple[list[Problem], dict[str, int]]:
+    """The problems of every part in report order, with the checks that need the
+    whole vault; and the counts of what was checked."""
+    found: dict[str, list[Problem]] = {c: [] for c in CATEGORIES}
+    records: dict[tuple[str, int], tuple[int, str | None]] = {}
+    versions: list[tuple[str, int, str, str | None]] = []
+    events: list[tuple[str, str | None, int | None, dict[str, Any]]] = []
+    strays: list[Stray] = []
+    counts: dict[str, int] = {}
+    governance = None
+    for share in shares:
+        for category, problems in share.problems.items():
+            found[category] += problems
+        records.update(share.records)
+        versions += share.versions
+        events += share.events
+        strays += share.strays
+        governance = governance or share.governance
+        for key, n in share.counts.items():
+            counts[key] = counts.get(key, 0) + n
+    recorded = _Recorded(records, lookup)
+    found["recorded"] = recorded.check(versions)
+    found["signature"] = _signature_problems(versions, found["signature"], recorded)
+    if governance is not None:
+        found["governance"] += check_governance(governance, events)
+    found["tree"] += [p for _, p in sorted(strays, key=lambda s: s[0])]
+    return [p for c in CATEGORIES for p in found[c]], counts
+
+
+class _Recorded:
+    """Versions against the digests their audit entries recorded."""
+
+    def __init__(
+        self, records: dict[tuple[str, int], tuple[int, str | None]], lookup: Lookup
+    ) -> None:
+        self.records = records
+        self.lookup = lookup
+        self._details: dict[int, tuple[str, str | None, int | None, dict[str, Any]]] = {}
+
+    def check(self, versions: list[tuple[str, int, str, str | None]]) -> list[Problem]:
+        """Every version matches the digests the audit log took when it was stored, and
+        every version the log records is still there."""
+        problems = []
+        present = {(name, number) for name, number, _, _ in versions}
+        for (name, number), (seq, _) in sorted(self.records.items()):
+            if (name, number) not in present:
+                detail = f"audit entry {seq} records this version, but it is not in the database"
+                problems.append(Problem("missing", name, number, detail))
+        for name, number, digest, _ in versions:
+            rec = self.records.get((name, number))
+            if rec is None:
+                problems.append(Problem("audit", name, number, "no audit entry records it"))
+            elif rec[1] != digest:  # not every field as recorded: look group by group
+                problems += self._tampered(name, number, rec)
+        return problems
+
+    def _tampered(self, name: str, number: int, rec: tuple[int, str | None]) -> list[Problem]:
+        groups = self.groups(name, number)
+        if not groups and rec[1] is not None:
+            detail = (
+                f"a field outside the signed groups (message, session_id, transforms, "
+                f"size, executable, rollback_of, …) differs from audit entry {rec[0]}"
+            )
+            return [Problem("tampered", name, number, detail)]
+        return [
+            Problem(
+                "tampered",
+                name,
+                number,
+                f"{group} ({', '.join(GROUPS[group])}) differs from audit entry {rec[0]} "
+                "made when it was stored",
+            )
+            for group in groups
+        ]
+
+    def groups(self, name: str, number: int) -> list[str]:
+        """Which field groups of a version differ from what the audit log recorded."""
+        rec = self.records.get((name, number))
+        version = self.lookup.version(name, number)
+        if rec is None or version is None:
+            return []
+        if rec[0] not in self._details:
+            self._details[rec[0]] = self.lookup.audit_details(rec[0])
+        entry = self._details[rec[0]]
+        digests = next((d for n, v, d in recorded_versions(*entry) if (n, v) == (name, number)), {})
+        now = version_digests(version)
+        return [g for g in GROUPS if digests.get(g) != now[g]]
+
+
+def _signature_problems(
+    versions: list[tuple[str, int, str, str | None]],
+    others: list[Problem],
+    recorded: _Recorded,
+) -> list[Problem]:
+    """The signature problems in version order: the parts' (unsigned, untrusted) and
+    the failed signatures, each naming what changed since it was signed."""
+    failed = {
+        (name, number): Problem(
+            "signature",
+            name,
+            number,
+            f"signature by key {key} does not verify: "
+            f"{', '.join(recorded.groups(name, number) or ['signed fields'])} changed",
+        )
+        for name, number, _, key in versions
+        if key is not None
+    }
+    if not failed:
+        return others
+    order = {(name, number): i for i, (name, number, _, _) in enumerate(versions)}
+    merged = others + list(failed.values())
+    return sorted(merged, key=lambda p: order.get((p.name or "", p.version or 0), -1))
 
 
 class Replay:
@@ -207,11 +596,11 @@ class Replay:
         self.lifecycles: dict[str, str] = {}
         self.trust: dict[str, str] = {}
 
-    def apply(self, e: AuditEntry) -> None:
+    def apply(self, action: str, tool: str | None, version: int | None, d: Any) -> None:
         """Fold one entry into the state."""
-        handler = getattr(self, "on_" + e.action.replace("-", "_"), None)
-        if handler is not None:
-            handler(e.tool or "", e.version, e.details)
+        handler = getattr(self, "on_" + action.replace("-", "_"), None)
+        if handler is not None and isinstance(d, dict):
+            handler(tool or "", version, d)
 
     def on_publish(self, tool: str, version: int | None, d: dict[str, Any]) -> None:
         self.owners.setdefault(tool, str(d.get("owner", "")))
@@ -257,11 +646,13 @@ class Replay:
             self.yanks[(y["name"], int(y["version"]))] = str(y["reason"])
 
 
-def check_governance(state: State) -> list[Problem]:
+def check_governance(
+    state: Governance, events: Iterable[tuple[str, str | None, int | None, dict[str, Any]]]
+) -> list[Problem]:
     """Labels, yanks, owners, lifecycles and trusted keys are what the audit log says."""
     replay = Replay()
-    for entry in state.audit:
-        replay.apply(entry)
+    for event in events:
+        replay.apply(*event)
     return (
         _compare("label", {(lb.name, lb.label): lb.version for lb in state.labels}, replay.labels)
         + _compare("yank", {(y.name, y.version): y.reason for y in state.yanks}, replay.yanks)

@@ -19,14 +19,20 @@ import json
 import os
 import shutil
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii as _ascii_string
 from pathlib import Path
+from typing import Any
 
 from toolvault.models import Entry, Problem
 
 TMP_PREFIX = ".tmp-"
+
+# Strays sort as verify reports them: commands/ entries, then .history by tool and file.
+StrayKey = tuple[int, str, str]
+Stray = tuple[StrayKey, Problem]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,34 +46,56 @@ class ToolView:
     versions: tuple[Entry, ...]
 
 
-def metadata_bytes(view: ToolView) -> bytes:
-    """The derived ``metadata.json`` of a tool, byte-for-byte deterministic.
+# metadata.json: the tool and its version list (SPEC §4) as ``json.dumps(doc, sort_keys=True)``
+# writes it, so keys in sorted order.
+_META = '{"format": 1, "latest": %s, "lifecycle": %s, "owner": %s, "tool": %s, "versions": [%s]}\n'
+_META_VERSION = (
+    '{"created_at": %s, "created_by": %s, "executable": %s, "hash": %s, "previous_hash": %s, '
+    '"previous_version": %s, "rollback_of": %s, "size": %s, "version": %s}'
+)
 
-    Encoded in one call so that json's C encoder does the work: this file is
-    rewritten on every publish and must stay cheap for tools with many versions.
-    """
-    doc = {
-        "format": 1,
-        "tool": view.name,
-        "owner": view.owner,
-        "lifecycle": view.lifecycle,
-        "latest": view.latest,
-        "versions": [
-            {
-                "version": e.version,
-                "hash": e.sha256,
-                "size": e.size,
-                "executable": bool(e.executable),
-                "previous_version": e.previous_version,
-                "previous_hash": e.previous_sha256,
-                "created_at": e.created_at,
-                "created_by": e.created_by,
-                "rollback_of": e.rollback_of,
-            }
+
+def metadata_bytes(view: ToolView) -> bytes:
+    """The derived ``metadata.json`` of a tool, byte-for-byte deterministic: what
+    ``json.dumps(..., sort_keys=True)`` makes of the document, written out with its
+    fixed shape because verify compares it for every tool and publishing rewrites it
+    (twice as fast as building the dicts; tests hold the two to the same bytes)."""
+    versions = ", ".join(
+        [
+            _META_VERSION
+            % (
+                _js(e.created_at),
+                _js(e.created_by),
+                "true" if e.executable else "false",
+                _js(e.sha256),
+                _js(e.previous_sha256),
+                _js(e.previous_version),
+                _js(e.rollback_of),
+                _js(e.size),
+                _js(e.version),
+            )
             for e in view.versions
-        ],
-    }
-    return (json.dumps(doc, sort_keys=True) + "\n").encode()
+        ]
+    )
+    text = _META % (
+        _js(view.latest),
+        _js(view.lifecycle),
+        _js(view.owner),
+        _js(view.name),
+        versions,
+    )
+    return text.encode()
+
+
+def _js(value: Any) -> str:
+    """One scalar as json.dumps writes it (ASCII only)."""
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return _ascii_string(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        return json.dumps(value)
+    return int.__repr__(value)
 
 
 class CommandsTree:
@@ -136,12 +164,29 @@ class CommandsTree:
 
     def check(self, views: list[ToolView]) -> list[Problem]:
         """Compare the tree with the database: missing, altered, wrong link, strays."""
+        problems, strays = self.check_tools(views)
+        strays += self.top_strays({v.name for v in views})
+        return problems + [p for _, p in sorted(strays, key=lambda s: s[0])]
+
+    def check_tools(self, views: list[ToolView]) -> tuple[list[Problem], list[Stray]]:
+        """These tools' files, metadata.json and symlinks, and the strays in their
+        folders; verify splits the tools between processes and calls this for each share."""
         problems: list[Problem] = []
-        known = {v.name: v for v in views}
+        strays: list[Stray] = []
         for view in views:
             problems += self._check_tool(view)
-        problems += self._strays(known)
-        return problems
+            strays += [
+                ((1, view.name, path.name), Problem("stray", view.name, None, f"{path} {reason}"))
+                for path, reason in self._folder_strays(view)
+            ]
+        return problems, strays
+
+    def top_strays(self, known: Collection[str]) -> list[Stray]:
+        """Entries of commands/ and commands/.history that are no known tool."""
+        return [
+            (key, Problem("stray", None, None, f"{path} {reason}"))
+            for key, path, reason in self._top_paths(known)
+        ]
 
     # -- internals ---------------------------------------------------------------
 
@@ -149,17 +194,20 @@ class CommandsTree:
         """One tool's files, its metadata.json and its symlink (plain os calls: verify
         runs this for every tool, and pathlib's objects cost more than the checks)."""
         problems: list[Problem] = []
-        folder = os.path.join(self.history, view.name)
+        folder = f"{self.history}/{view.name}"
         for v in view.versions:
-            problem = _file_problem(os.path.join(folder, str(v.version)), v)
+            problem = _file_problem(f"{folder}/{v.version}", v)
             if problem:
                 problems.append(Problem(problem[0], view.name, v.version, problem[1]))
-        meta = os.path.join(folder, "metadata.json")
+        meta = f"{folder}/metadata.json"
         if not _same_bytes(meta, metadata_bytes(view)):
             problems.append(Problem("metadata", view.name, None, f"{meta} differs"))
-        link = os.path.join(self.root, view.name)
+        link = f"{self.root}/{view.name}"
         want = None if view.latest is None else f".history/{view.name}/{view.latest}"
-        have = os.readlink(link) if os.path.islink(link) else None
+        try:
+            have: str | None = os.readlink(link)
+        except OSError:  # absent, or not a symlink
+            have = None
         if want != have:
             problems.append(
                 Problem(
@@ -171,32 +219,41 @@ class CommandsTree:
             )
         return problems
 
-    def _strays(self, known: dict[str, ToolView]) -> list[Problem]:
-        return [
-            Problem("stray", tool, None, f"{path} {reason}")
-            for path, tool, reason in self._stray_paths(known)
-        ]
-
     def _stray_paths(self, known: dict[str, ToolView]) -> list[tuple[Path, str | None, str]]:
         """Everything under commands/ the database does not account for: (path, the
-        tool it sits under, why)."""
-        found: list[tuple[Path, str | None, str]] = []
+        tool it sits under, why), in the order verify reports them."""
+        found: list[tuple[StrayKey, Path, str | None, str]] = [
+            (key, path, None, reason) for key, path, reason in self._top_paths(known)
+        ]
+        for view in known.values():
+            found += [
+                ((1, view.name, path.name), path, view.name, reason)
+                for path, reason in self._folder_strays(view)
+            ]
+        return [(path, tool, reason) for _, path, tool, reason in sorted(found, key=_first)]
+
+    def _top_paths(self, known: Collection[str]) -> list[tuple[StrayKey, Path, str]]:
+        found: list[tuple[StrayKey, Path, str]] = []
         if not self.root.is_dir():
             return found
-        for entry in sorted(os.listdir(self.root)):
+        for entry in os.listdir(self.root):
             if entry != ".history" and entry not in known:
-                found.append((self.root / entry, None, "is not a known tool"))
-        for entry in sorted(os.listdir(self.history)) if self.history.is_dir() else []:
-            path = self.history / entry
-            view = known.get(entry)
-            if view is None:
-                found.append((path, None, "is not a known tool"))
-                continue
-            wanted = {str(v.version) for v in view.versions} | {"metadata.json"}
-            for name in sorted(os.listdir(path)) if path.is_dir() else []:
-                if name not in wanted:
-                    found.append((path / name, entry, "is not a version"))
+                found.append(((0, entry, ""), self.root / entry, "is not a known tool"))
+        for entry in os.listdir(self.history) if self.history.is_dir() else []:
+            if entry not in known:
+                found.append(((1, entry, ""), self.history / entry, "is not a known tool"))
         return found
+
+    def _folder_strays(self, view: ToolView) -> list[tuple[Path, str]]:
+        """Files in a known tool's folder that are neither a version nor metadata.json."""
+        folder = self.history / view.name
+        try:
+            names = os.listdir(folder)
+        except OSError:  # no folder (its files are reported missing) or not a folder
+            return []
+        wanted = {str(v.version) for v in view.versions}
+        wanted.add("metadata.json")
+        return [(folder / name, "is not a version") for name in sorted(names) if name not in wanted]
 
     def _write(self, path: Path, data: bytes, executable: bool) -> None:
         tmp = path.with_name(f"{TMP_PREFIX}{path.name}.{os.getpid()}")
@@ -229,6 +286,10 @@ class CommandsTree:
             shutil.rmtree(link)
         os.replace(tmp, link)
         return True
+
+
+def _first(item: tuple[StrayKey, Path, str | None, str]) -> StrayKey:
+    return item[0]
 
 
 def _same_bytes(path: str | Path, data: bytes) -> bool:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from toolvault.errors import InvalidInput, NotFound
-from toolvault.hashing import canonical
+from toolvault.hashing import canonical, digest
 from toolvault.spec import LABEL_RE
 
 PREFIX = "ed25519:"
@@ -49,34 +49,8 @@ def version_fields(v: Any) -> dict[str, Any]:
 
 
 def version_digests(v: Any) -> dict[str, str]:
-    """What the audit log records of a version, to find later which group changed.
-
-    Written out field by field: verify calls this once per version.
-    """
-    return {
-        "content": hashlib.sha256(canonical({"sha256": v.sha256})).hexdigest(),
-        "chain": hashlib.sha256(
-            canonical(
-                {
-                    "name": v.name,
-                    "version": v.version,
-                    "previous_sha256": v.previous_sha256,
-                }
-            )
-        ).hexdigest(),
-        "provenance": hashlib.sha256(
-            canonical(
-                {
-                    "created_at": v.created_at,
-                    "created_by": v.created_by,
-                    "owner": v.owner,
-                    "origin": v.origin,
-                    "prompt": v.prompt,
-                    "references": v.references,
-                }
-            )
-        ).hexdigest(),
-    }
+    """What the audit log records of a version, to find later which group changed."""
+    return {group: digest({f: getattr(v, f) for f in fields}) for group, fields in GROUPS.items()}
 
 
 def fields_digest(v: Any) -> str:
@@ -84,7 +58,12 @@ def fields_digest(v: Any) -> str:
     and works out which group changed only when it differs."""
     from toolvault.models import VERSION_FIELDS
 
-    return hashlib.sha256(canonical([getattr(v, f) for f in VERSION_FIELDS])).hexdigest()
+    return values_digest([getattr(v, f) for f in VERSION_FIELDS])
+
+
+def values_digest(values: list[Any]) -> str:
+    """:func:`fields_digest` of a version given as its values in ``VERSION_FIELDS`` order."""
+    return digest(values)
 
 
 def audit_record(v: Any) -> dict[str, Any]:

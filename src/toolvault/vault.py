@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
@@ -34,7 +35,6 @@ from toolvault.models import (
     Label,
     Migration,
     Principal,
-    Problem,
     Published,
     Report,
     Token,
@@ -56,6 +56,10 @@ from toolvault.signing import (
 from toolvault.spec import Kind, Spec
 from toolvault.store.base import SQLStore, utcnow
 from toolvault.store.sqlite import SQLiteStore
+
+# verify checks a vault of at least this many versions in several processes at once
+PARALLEL_FROM = 5_000
+MAX_WORKERS = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -582,64 +586,54 @@ class Vault:
 
     # -- verify -------------------------------------------------------------------------------
 
-    def verify(self, names: Sequence[str] = ()) -> Report:
+    def verify(self, names: Sequence[str] = (), *, workers: int | None = None) -> Report:
         """Recompute hashes, chains, the audit log and signatures, compare the tree and
-        the governance records with the log; report every problem with its place."""
-        wanted = {specs.parse_name(n) for n in names}
+        the governance records with the log; report every problem with its place.
+
+        A big vault is checked in ``workers`` parts at once, each in a process of its own
+        (default: one per CPU, for SQLite vaults of at least PARALLEL_FROM versions, from a
+        process with no other threads, as forking one with threads is unsafe)."""
+        wanted = frozenset(specs.parse_name(n) for n in names)
         for name in wanted:
             self.tool(name)
+        counts = self.store.version_counts(wanted)
+        parts = integrity.plan(
+            counts, self.store.audit_head()[0], self._workers(workers, counts, wanted)
+        )
+        shares = integrity.run_parts(parts, self._check_part(wanted), self.store.after_fork)
+        if len({share.head for share in shares}) > 1:  # a write landed between their reads
+            shares = [self._check_part(wanted)(integrity.EVERYTHING)]
         with self.store.snapshot():
-            state = self._state(wanted)
-        # The tree's expected state, from the rows just read (not one query per tool).
-        views = _views_of(state) if self.materialize else []
-        problems = self._database_problems(state) + self.tree.check(views)
+            problems, checked = integrity.merge(shares, self.store)
         if wanted:  # the tree of the other tools was not compared: its files are no strays
             problems = [
                 p for p in problems if p.name in wanted or (p.name is None and p.kind != "stray")
             ]
-        checked = {
-            "tools": len({v.name for v in state.versions}),
-            "versions": len(state.versions),
-            "blobs": len(state.blobs),
-            "signatures": sum(1 for v in state.versions if v.signature),
-            "audit_entries": len(state.audit),
-            # version files and metadata.json; none where no commands/ tree is kept
-            "files": sum(len(v.versions) + 1 for v in views),
-        }
         return Report(checked, tuple(problems))
 
-    def _database_problems(self, state: integrity.State) -> list[Problem]:
-        records = {
-            (tool, version): (e.seq, digests)
-            for e in state.audit
-            for tool, version, digests in integrity.recorded_versions(e)
-        }
-        return (
-            state.blob_problems
-            + integrity.check_chains(state.versions, state.blobs)
-            + integrity.check_audit_chain(state.audit)
-            + integrity.check_recorded(state.versions, records)
-            + integrity.check_signatures(
-                state.versions, state.trusted, self.config.require_signatures, records
-            )
-            + integrity.check_governance(state)
+    def _workers(
+        self, workers: int | None, counts: list[tuple[str, int]], wanted: frozenset[str]
+    ) -> int:
+        forkable = (
+            self.store.dialect == "sqlite" and hasattr(os, "fork") and threading.active_count() == 1
         )
+        if not forkable:
+            return 1
+        if workers is not None:
+            return max(1, workers)
+        if wanted or sum(n for _, n in counts) < PARALLEL_FROM:
+            return 1
+        return min(len(os.sched_getaffinity(0)), MAX_WORKERS)
 
-    def _state(self, wanted: set[str]) -> integrity.State:
-        versions = [v for v in self.store.all_versions() if not wanted or v.name in wanted]
-        shas = {v.sha256 for v in versions}
-        rows = (row for row in self.store.blobs() if not wanted or row[0] in shas)
-        blobs, blob_problems = integrity.check_blobs(rows)
-        return integrity.State(
-            versions,
-            blobs,
-            blob_problems,
-            self.store.audit(),
-            self.store.labels(),
-            self.store.yanks(),
-            self.store.tools(),
-            self.store.trusted_keys(),
-        )
+    def _check_part(self, wanted: frozenset[str]) -> Callable[[integrity.Part], integrity.Share]:
+        tree = self.tree if self.materialize else None
+        require = self.config.require_signatures
+
+        def check(part: integrity.Part) -> integrity.Share:
+            with self.store.snapshot():
+                return integrity.check_part(self.store, tree, part, wanted, require)
+
+        return check
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -884,18 +878,6 @@ def _signed(v: Version, signer: Signer) -> Version:
 
 def _token_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def _views_of(state: integrity.State) -> list[ToolView]:
-    """The tree's expected state, from rows already read."""
-    by_tool: dict[str, list[Version]] = {}
-    for v in state.versions:
-        by_tool.setdefault(v.name, []).append(v)
-    return [
-        _tool_view(tool, tuple(Entry._make(getattr(v, f) for f in Entry._fields) for v in found))
-        for tool in state.tools
-        if (found := by_tool.get(tool.name))
-    ]
 
 
 def _tool_view(tool: Tool, entries: tuple[Entry, ...]) -> ToolView:

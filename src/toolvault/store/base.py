@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from toolvault.errors import SchemaTooNew
-from toolvault.hashing import GENESIS, canonical, entry_hash
+from toolvault.hashing import GENESIS, canonical, details_of, entry_hash
 from toolvault.models import (
     ENTRY_COLUMNS,
     VERSION_FIELDS,
@@ -53,53 +53,56 @@ VERSION_COLUMNS = (
 V_COLS = ", ".join(f"v.{c.strip()}" for c in VERSION_COLUMNS.split(","))
 
 
+# Connections a forked child inherited: kept referenced so that they are never
+# closed (or finalized) in the child.
+_INHERITED: list[Any] = []
+
+
+def _between(
+    column: str, bounds: tuple[Any, Any], wanted: frozenset[str], params: list[Any]
+) -> str:
+    """SQL for ``bounds[0] <= column < bounds[1]`` (None: unbounded) and, when some are
+    wanted, ``column IN wanted``; appends the parameters."""
+    clauses = []
+    if bounds[0] is not None:
+        clauses.append(f"{column} >= ?")
+        params.append(bounds[0])
+    if bounds[1] is not None:
+        clauses.append(f"{column} < ?")
+        params.append(bounds[1])
+    if wanted:
+        clauses.append(f"{column} IN ({', '.join('?' * len(wanted))})")
+        params.extend(sorted(wanted))
+    return " AND ".join(clauses) or "1 = 1"
+
+
 def utcnow() -> str:
     """Current time as ISO 8601 UTC with microseconds, the one format stored."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _json_list(text: str) -> tuple[str, ...]:
-    return () if text == "[]" else tuple(json.loads(text))
-
-
-def _details(text: str) -> dict[str, Any]:
-    """Audit details as stored; text that is not a JSON object is kept for verify to see."""
+    if text == "[]":
+        return ()
     try:
-        data = json.loads(text)
-    except ValueError:
-        return {"unparsable": text}
-    return data if isinstance(data, dict) else {"unparsable": text}
+        return tuple(json.loads(text))
+    except (ValueError, TypeError):  # altered by hand: keep it visible (verify reports it)
+        return (f"<unreadable: {text}>",)
+
+
+def version_values(row: Sequence[Any]) -> list[Any]:
+    """A row in ``VERSION_COLUMNS`` order as the values of ``VERSION_FIELDS``."""
+    values = list(row[:20])
+    values[4] = bool(values[4])
+    values[15] = _json_list(values[15])
+    values[16] = _json_list(values[16])
+    return values
 
 
 def row_to_version(row: Sequence[Any], content: bytes | None = None) -> Version:
-    """Build a :class:`Version` from a row in ``VERSION_COLUMNS`` order.
-
-    Positional, because this runs for every row of every listing and keyword
-    arguments to a 21-field dataclass cost more than the query.
-    """
-    return Version(
-        row[0],
-        row[1],
-        row[2],
-        row[3],
-        bool(row[4]),
-        row[5],
-        row[6],
-        row[7],
-        row[8],
-        row[9],
-        row[10],
-        row[11],
-        row[12],
-        row[13],
-        row[14],
-        _json_list(row[15]),
-        _json_list(row[16]),
-        row[17],
-        row[18],
-        row[19],
-        content,
-    )
+    """Build a :class:`Version` from a row in ``VERSION_COLUMNS`` order (positionally:
+    this runs for every row of every listing, and keywords cost more than the query)."""
+    return Version(*version_values(row), content)  # type: ignore[call-arg]
 
 
 class SQLStore:
@@ -512,8 +515,92 @@ class SQLStore:
             else self._q(f"{sql} WHERE tool = ? ORDER BY seq", (tool,))
         )
         return [
-            AuditEntry(r[0], r[1], r[2], r[3], r[4], r[5], _details(r[6]), r[7], r[8]) for r in rows
+            AuditEntry(r[0], r[1], r[2], r[3], r[4], r[5], details_of(r[6]), r[7], r[8])
+            for r in rows
         ]
+
+    # -- what verify reads, one range at a time -------------------------------------------
+
+    def audit_head(self) -> tuple[int, str]:
+        """(seq, hash) of the newest audit entry; (0, GENESIS) when there is none."""
+        row = self._q("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+        return (row[0], row[1]) if row else (0, GENESIS)
+
+    def audit_before(self, seq: int) -> tuple[int, str]:
+        """(seq, hash) of the entry just before ``seq``; (0, GENESIS) when there is none."""
+        row = self._q(
+            "SELECT seq, hash FROM audit WHERE seq < ? ORDER BY seq DESC LIMIT 1", (seq,)
+        ).fetchone()
+        return (row[0], row[1]) if row else (0, GENESIS)
+
+    def audit_rows(self, seqs: tuple[int, int | None]) -> list[tuple[Any, ...]]:
+        """Audit rows as stored (details as text) with ``seqs[0] <= seq < seqs[1]``."""
+        params: list[Any] = []
+        where = _between("seq", seqs, frozenset(), params)
+        sql = (
+            "SELECT seq, at, actor, action, tool, version, details, prev_hash, hash FROM audit "
+            f"WHERE {where} ORDER BY seq"
+        )
+        return [tuple(r) for r in self._q(sql, params)]
+
+    def audit_details(self, seq: int) -> tuple[str, str | None, int | None, dict[str, Any]]:
+        """(action, tool, version, details) of one audit entry."""
+        row = self._q(
+            "SELECT action, tool, version, details FROM audit WHERE seq = ?", (seq,)
+        ).fetchone()
+        return (row[0], row[1], row[2], details_of(row[3])) if row else ("", None, None, {})
+
+    def version_counts(self, wanted: frozenset[str] = frozenset()) -> list[tuple[str, int]]:
+        """(name, number of versions) of every tool with versions, by name."""
+        params: list[Any] = []
+        where = _between("name", (None, None), wanted, params)
+        sql = f"SELECT name, count(*) FROM versions WHERE {where} GROUP BY name ORDER BY name"
+        return [(r[0], r[1]) for r in self._q(sql, params)]
+
+    def version_rows(
+        self, names: tuple[str | None, str | None], wanted: frozenset[str] = frozenset()
+    ) -> list[tuple[Any, ...]]:
+        """Rows in ``VERSION_COLUMNS`` order plus the size the version's blob records
+        (None when it has none), for names in [names[0], names[1]), by name and number."""
+        params: list[Any] = []
+        where = _between("v.name", names, wanted, params)
+        sql = (
+            f"SELECT {V_COLS}, b.size FROM versions v LEFT JOIN blobs b ON b.sha256 = v.sha256 "
+            f"WHERE {where} ORDER BY v.name, v.version"
+        )
+        return [tuple(r) for r in self._q(sql, params)]
+
+    def blob_rows(
+        self, shas: tuple[str | None, str | None], wanted: frozenset[str] = frozenset()
+    ) -> Iterator[tuple[str, int, bytes]]:
+        """(sha256, size, content) of the blobs whose hash lies in [shas[0], shas[1]) —
+        only those of the ``wanted`` tools' versions when some are named."""
+        params: list[Any] = []
+        where = _between("sha256", shas, frozenset(), params)
+        if wanted:
+            inner = _between("name", (None, None), wanted, params)
+            where += f" AND sha256 IN (SELECT sha256 FROM versions WHERE {inner})"
+        sql = f"SELECT sha256, size, content FROM blobs WHERE {where} ORDER BY sha256"
+        rows = self._q(sql, params)
+        return ((r[0], r[1], bytes(r[2])) for r in rows)
+
+    def tools_between(
+        self, names: tuple[str | None, str | None], wanted: frozenset[str] = frozenset()
+    ) -> list[Tool]:
+        """The tools (with versions) whose names lie in [names[0], names[1]), by name."""
+        params: list[Any] = []
+        where = _between("t.name", names, wanted, params)
+        rows = self._q(f"{TOOL_SELECT} WHERE {where} GROUP BY t.name ORDER BY t.name", params)
+        return [Tool(*r) for r in rows]
+
+    def after_fork(self) -> None:
+        """In a forked child: let go of the parent's connections without touching them
+        (closing one could end the parent's transaction or checkpoint its WAL under it)
+        and open this process's own on first use."""
+        _INHERITED.append((self._local, self._connections))
+        self._local = threading.local()
+        self._connections = []
+        self._lock = threading.Lock()
 
     # -- packs -------------------------------------------------------------------------
 

@@ -1,0 +1,241 @@
+"""verify in parts (SPEC §6): a vault checked in several processes reports exactly what
+one process reports, and the shortcuts verify takes give the very bytes they stand for."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from toolvault import NewVersion, Vault, integrity
+from toolvault.hashing import GENESIS, canonical, entry_hash
+from toolvault.materialize import ToolView, metadata_bytes
+from toolvault.models import Entry
+
+TOOLS = 40
+
+
+def tamper(home: Path, *statements: str) -> None:
+    """Change the database behind toolvault's back (triggers dropped first)."""
+    with closing(sqlite3.connect(home / "vault.db", isolation_level=None)) as db:
+        for table in ("versions", "blobs", "audit"):
+            for trigger in (f"{table}_immutable_update", f"{table}_immutable_delete"):
+                db.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+        for statement in statements:
+            db.execute(statement)
+
+
+@pytest.fixture
+def big(sqlite_vault: Vault, home: Path) -> Iterator[Vault]:
+    """TOOLS tools of 1 to 4 versions, every fifth tool signed, with governance."""
+    vault = sqlite_vault
+    vault.generate_key("k")
+    for i in range(TOOLS):
+        items = [
+            NewVersion(f"t{i:02d}", f"#!/bin/sh\necho {i} {n}\n".encode()) for n in range(1 + i % 4)
+        ]
+        vault.publish_many(items, sign_with="k" if i % 5 == 0 else None)
+    vault.label("t03:2", "stable")
+    vault.yank("t07:3", reason="broken")
+    vault.set_lifecycle("t11", "retired")
+    vault.transfer("t13", "bob")
+    yield vault
+
+
+def same_reports(vault: Vault, workers: int) -> Any:
+    serial = vault.verify(workers=1)
+    split = vault.verify(workers=workers)
+    assert split.checked == serial.checked
+    assert split.problems == serial.problems
+    return serial
+
+
+@pytest.fixture
+def forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the children verify forks."""
+    born: list[int] = []
+    real = os.fork
+
+    def fork() -> int:
+        pid = real()
+        if pid:
+            born.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", fork)
+    return born
+
+
+def test_a_sound_vault_checks_the_same_in_parts(big: Vault, forks: list[int]) -> None:
+    report = same_reports(big, 3)
+    assert report.ok and report.checked["versions"] == sum(1 + i % 4 for i in range(TOOLS))
+    assert len(forks) == 2  # two children, the third part in the parent
+
+
+def test_every_kind_of_damage_is_reported_the_same_in_parts(
+    big: Vault, home: Path, forks: list[int]
+) -> None:
+    history = home / "commands" / ".history"
+    tamper(
+        home,
+        "UPDATE versions SET prompt = 'forged' WHERE name = 't05' AND version = 1",  # signed
+        "UPDATE versions SET message = 'm' WHERE name = 't21' AND version = 2",
+        "UPDATE versions SET created_by = 'eve' WHERE name = 't34' AND version = 1",
+        "DELETE FROM versions WHERE name = 't30' AND version = 2",
+        "UPDATE blobs SET content = X'00' WHERE sha256 = "
+        "(SELECT sha256 FROM versions WHERE name = 't38' AND version = 1)",
+        "UPDATE audit SET actor = 'eve' WHERE seq = 3",
+        'UPDATE audit SET details = \'{"owner":"eve"}\' WHERE seq = 60',
+        "UPDATE labels SET version = 1 WHERE name = 't03'",
+    )
+    (history / "t22" / "1").write_text("altered\n")
+    (history / "t25" / "stray").write_text("x")
+    (home / "commands" / "nobody").write_text("x")
+    os.chmod(history / "t27" / "1", 0o600)
+    report = same_reports(big, 2)
+    kinds = {p.kind for p in report.problems}
+    assert {"tampered", "signature", "chain", "blob", "audit", "label", "altered"} <= kinds
+    assert {"stray", "mode", "missing"} <= kinds
+    assert forks
+
+
+def test_one_tool_checks_the_same_in_parts(big: Vault, home: Path) -> None:
+    tamper(home, "UPDATE versions SET message = 'm' WHERE name = 't21' AND version = 2")
+    serial = big.verify(["t21"], workers=1)
+    assert serial.problems == big.verify(["t21"], workers=2).problems
+    assert [p.kind for p in serial.problems] == ["tampered"]
+
+
+def test_a_child_that_fails_is_redone_here(
+    big: Vault, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tamper(home, "UPDATE versions SET message = 'm' WHERE name = 't33' AND version = 2")
+    expected = big.verify(workers=1)
+
+    def broken() -> None:
+        raise RuntimeError("the child cannot read")
+
+    monkeypatch.setattr(big.store, "after_fork", broken)
+    assert big.verify(workers=2) == expected
+
+
+def test_parts_that_saw_different_states_are_checked_again_at_once(
+    big: Vault, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = integrity.run_parts
+
+    def racing(*args: Any) -> list[integrity.Share]:
+        shares = real(*args)
+        big.publish_many([NewVersion("late", b"echo late\n")])  # lands after the parts' reads
+        shares[-1].head = (shares[-1].head[0] + 1, "newer")
+        return shares
+
+    monkeypatch.setattr(integrity, "run_parts", racing)
+    report = big.verify(workers=2)
+    assert report.ok and report.checked["tools"] == TOOLS + 1
+
+
+# -- the shortcuts hold to what they stand for --------------------------------------------
+
+texts = st.one_of(st.none(), st.text(max_size=12))
+entries = st.builds(
+    Entry,
+    st.integers(1, 10**6),
+    st.text(max_size=64),
+    st.integers(0, 10**9),
+    st.booleans(),
+    st.one_of(st.none(), st.integers(1, 10**6)),
+    texts,
+    st.text(max_size=30),
+    texts,
+    st.one_of(st.none(), st.integers(1, 10**6)),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    name=st.text(min_size=1, max_size=20),
+    owner=st.text(max_size=10),
+    lifecycle=st.sampled_from(["active", "deprecated", "retired"]),
+    latest=st.one_of(st.none(), st.integers(1, 10**6)),
+    versions=st.lists(entries, max_size=4).map(tuple),
+)
+def test_metadata_bytes_are_json_dumps_with_sorted_keys(
+    name: str, owner: str, lifecycle: str, latest: int | None, versions: tuple[Entry, ...]
+) -> None:
+    view = ToolView(name, owner, lifecycle, latest, versions)
+    doc = {
+        "format": 1,
+        "tool": name,
+        "owner": owner,
+        "lifecycle": lifecycle,
+        "latest": latest,
+        "versions": [
+            {
+                "version": e.version,
+                "hash": e.sha256,
+                "size": e.size,
+                "executable": bool(e.executable),
+                "previous_version": e.previous_version,
+                "previous_hash": e.previous_sha256,
+                "created_at": e.created_at,
+                "created_by": e.created_by,
+                "rollback_of": e.rollback_of,
+            }
+            for e in versions
+        ],
+    }
+    assert metadata_bytes(view) == (json.dumps(doc, sort_keys=True) + "\n").encode()
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_values)
+def test_canonical_is_sorted_compact_utf8_json(value: Any) -> None:
+    expected = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert canonical(value) == expected.encode()
+
+
+def audit_row(details: dict[str, Any], text: str | None = None) -> tuple[Any, ...]:
+    body = {
+        "seq": 7,
+        "at": "2026-11-22T00:00:00.000000Z",
+        "actor": 'åsa "q"',
+        "action": "publish",
+        "tool": "fmt",
+        "version": None,
+        "details": details,
+        "prev_hash": GENESIS,
+    }
+    stored = text if text is not None else canonical(details).decode()
+    return (7, body["at"], body["actor"], "publish", "fmt", None, stored, GENESIS, entry_hash(body))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.dictionaries(st.text(), json_values, max_size=4))
+def test_an_audit_hash_is_checked_from_the_stored_text(details: dict[str, Any]) -> None:
+    assert integrity.check_audit_chain([audit_row(details)], (6, GENESIS)) == []
+
+
+def test_details_stored_other_than_canonically_still_check_by_their_content() -> None:
+    spaced = json.dumps({"b": 1, "a": [1, 2]}, indent=1)  # as another database may return it
+    assert (
+        integrity.check_audit_chain([audit_row({"a": [1, 2], "b": 1}, spaced)], (6, GENESIS)) == []
+    )
+    edited = audit_row({"a": [1, 2], "b": 1}, '{"a":[1,2],"b":2}')
+    [problem] = integrity.check_audit_chain([edited], (6, GENESIS))
+    assert "audit entry 7: its content does not match its hash" in problem.detail

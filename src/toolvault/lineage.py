@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 from toolvault import spec as specs
 from toolvault.errors import ToolvaultError
 from toolvault.models import Version
-from toolvault.spec import Kind
+from toolvault.spec import NAME_RE, NUMBER_RE, Kind
 
 if TYPE_CHECKING:
     from toolvault.client import RemoteVault
     from toolvault.vault import Vault
 
-PINNED = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}:[1-9][0-9]*@sha256:[0-9a-f]{64}")
+PINNED = re.compile(rf"{NAME_RE.pattern}:{NUMBER_RE.pattern}@sha256:[0-9a-f]{{64}}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,8 +41,8 @@ def test_the_hook_is_declared_as_documented() -> None:
     assert "toolvault-verify" in (ROOT / "README.md").read_text()
 
 
-def test_the_hook_passes_a_sound_vault_and_fails_a_tampered_one(tmp_path: Path) -> None:
-    vault = tmp_path / "vault"
+def make_vault(vault: Path, tmp_path: Path) -> None:
+    """A vault with one tool, made by the CLI."""
     src = tmp_path / "fmt.sh"
     src.write_text("#!/bin/sh\necho fmt\n")
     added = subprocess.run(
@@ -51,13 +51,23 @@ def test_the_hook_passes_a_sound_vault_and_fails_a_tampered_one(tmp_path: Path) 
         timeout=120,
     )
     assert added.returncode == 0, added.stderr
-    sound = run_hook(["--home", str(vault)])
-    assert sound.returncode == 0 and b"verify ok" in sound.stdout
+
+
+def forge(vault: Path) -> None:
+    """Change a version's prompt behind the triggers' back."""
     db = sqlite3.connect(vault / "vault.db")
     db.execute("DROP TRIGGER versions_immutable_update")
     db.execute("UPDATE versions SET prompt = 'forged'")
     db.commit()
     db.close()
+
+
+def test_the_hook_passes_a_sound_vault_and_fails_a_tampered_one(tmp_path: Path) -> None:
+    vault = tmp_path / "vault"
+    make_vault(vault, tmp_path)
+    sound = run_hook(["--home", str(vault)])
+    assert sound.returncode == 0 and b"verify ok" in sound.stdout
+    forge(vault)
     tampered = run_hook(["--home", str(vault)])
     assert tampered.returncode == 1 and b"tampered" in tampered.stdout
 
@@ -97,14 +107,7 @@ def test_pre_commit_runs_the_hook_from_the_sample_config(tmp_path: Path) -> None
     work.mkdir()
     git(work, "init", "-q")
     vault = work / "vault"
-    src = tmp_path / "fmt.sh"
-    src.write_text("#!/bin/sh\necho fmt\n")
-    added = subprocess.run(
-        [sys.executable, "-m", "toolvault", "--home", str(vault), "add", str(src)],
-        capture_output=True,
-        timeout=120,
-    )
-    assert added.returncode == 0, added.stderr
+    make_vault(vault, tmp_path)
     config = sample_config()
     assert "repo: https://example.org/toolvault" in config and "rev: v0.1.0" in config
     config = config.replace("https://example.org/toolvault", str(hooks_repo))
@@ -125,11 +128,7 @@ def test_pre_commit_runs_the_hook_from_the_sample_config(tmp_path: Path) -> None
     assert sound.returncode == 0, sound.stdout + sound.stderr
     assert "toolvault verify" in sound.stdout and "Passed" in sound.stdout
 
-    db = sqlite3.connect(vault / "vault.db")
-    db.execute("DROP TRIGGER versions_immutable_update")
-    db.execute("UPDATE versions SET prompt = 'forged'")
-    db.commit()
-    db.close()
+    forge(vault)
     tampered = run()
     assert tampered.returncode == 1, tampered.stdout + tampered.stderr
     assert "Failed" in tampered.stdout and "tampered" in tampered.stdout

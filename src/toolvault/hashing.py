@@ -54,10 +54,20 @@ def entry_hash(body: dict[str, Any]) -> str:
     return digest(body)
 
 
+# json's scanner, called directly: verify decodes every audit entry's details, and
+# json.loads adds two whitespace scans and a wrapper to each.
+_scan_once = json.JSONDecoder().scan_once
+
+
 def details_of(text: str) -> dict[str, Any]:
     """Audit details as stored; text that is not a JSON object is kept for verify to see."""
     try:
-        data = json.loads(text)
-    except ValueError:
-        return {"unparsable": text}
+        data, end = _scan_once(text, 0)
+    except (StopIteration, ValueError):  # not at a value: leading space, or not JSON
+        end = -1
+    if end != len(text):
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return {"unparsable": text}
     return data if isinstance(data, dict) else {"unparsable": text}

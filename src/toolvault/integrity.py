@@ -153,17 +153,23 @@ def run_parts(
             _child(part, check, in_child, read, write)
         os.close(write)
         children.append((part, pid, read))
-    shares = [check(parts[0])]
-    for part, pid, read in children:
-        with os.fdopen(read, "rb") as pipe:
-            data = pipe.read()
-        os.waitpid(pid, 0)
-        try:
-            status, share = pickle.loads(data)
-        except Exception:  # the child died before it could report
-            status, share = "error", None
-        shares.append(share if status == "ok" else check(part))
-    return shares
+    try:
+        first = check(parts[0])
+    finally:  # even when this part failed: no child is left unreaped
+        reports = [(part, _collect(pid, read)) for part, pid, read in children]
+    return [first] + [share if share is not None else check(part) for part, share in reports]
+
+
+def _collect(pid: int, read: int) -> Share | None:
+    """What a child reported (None when it failed), once it has ended."""
+    with os.fdopen(read, "rb") as pipe:
+        data = pipe.read()
+    os.waitpid(pid, 0)
+    try:
+        status, share = pickle.loads(data)
+    except Exception:  # the child died before it could report
+        return None
+    return share if status == "ok" and isinstance(share, Share) else None
 
 
 def _child(

@@ -56,7 +56,7 @@ def entry_hash(body: dict[str, Any]) -> str:
 
 # json's scanner, called directly: verify decodes every audit entry's details, and
 # json.loads adds two whitespace scans and a wrapper to each.
-_scan_once: Callable[[str, int], tuple[Any, int]] = getattr(json.JSONDecoder(), "scan_once")
+_scan_once: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
 def details_of(text: str) -> dict[str, Any]:

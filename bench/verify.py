@@ -11,8 +11,10 @@ the versions carry an Ed25519 signature), then prints one table:
   version), and ``sha256sum`` of one file holding every blob of the database end to end;
 - one-version publishes, unsigned and signed (``publish_many([item], sign_with=KEY)``),
   interleaved on the same vault, with the cost of loading the key and of signing alone;
-- a cProfile of one verify: where verify's time goes (its direct calls), and the top
-  functions by cumulative and by own time.
+- ``Vault.verify(workers=1)``, the same checks in this one process (information: verify
+  splits a big SQLite vault between one process per CPU, and this shows what that gains);
+- a cProfile of one single-process verify (a profile does not follow forked children):
+  where verify's time goes, and the top functions by cumulative and by own time.
 
 ``bench/packs.py`` reuses the generated scripts of this module; the statistics, the table
 and the profile helpers of both are in ``bench/benchlib.py``.
@@ -25,6 +27,7 @@ With ``--json`` the last line of stdout is the same figures as one JSON document
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import shlex
@@ -37,6 +40,7 @@ from typing import Any
 
 import benchlib
 from toolvault import NewVersion, Vault
+from toolvault import vault as vault_module
 
 KEY = "bench"
 SIGN_EVERY = 10  # one publish_many batch in ten is signed: 10% of the versions
@@ -163,19 +167,24 @@ def floor_commands(history: Path, concatenated: Path) -> dict[str, str]:
 
 def bench_verify(vault: Vault, floors: dict[str, str], runs: int, r: Results) -> None:
     """Verify and both floors, interleaved run by run so that drift hits them alike."""
-    samples: dict[str, list[int]] = {"verify": [], **{k: [] for k in floors}}
+    samples: dict[str, list[int]] = {"verify": [], "verify_serial": [], **{k: [] for k in floors}}
     for command in floors.values():
         benchlib.shell_ns(command)  # fills the page cache, as building did for verify
     for run in range(1, runs + 1):
-        benchlib.progress(f"verify run {run} of {runs}, then the sha256sum floors")
+        benchlib.progress(f"verify run {run} of {runs}, in one process, then the sha256sum floors")
         elapsed, report = benchlib.timed(vault.verify)
         samples["verify"].append(elapsed)
+        samples["verify_serial"].append(benchlib.timed(vault.verify, workers=1)[0])
         for key, command in floors.items():
             samples[key].append(benchlib.shell_ns(command))
     if report.problems:
         first = report.problems[0]
         r.notes.append(f"verify found {len(report.problems)} problems, first: {first}")
     r.checked = dict(report.checked)
+    cpus = len(os.sched_getaffinity(0))
+    r.notes.append(
+        f"verify ran in {min(cpus, vault_module.MAX_WORKERS)} processes ({cpus} CPUs available)"
+    )
     r.timings.update({k: benchlib.Stats.of(v) for k, v in samples.items()})
 
 
@@ -224,7 +233,7 @@ def run(sizes: Sizes, seed: int) -> Results:
         floors = floor_commands(history, tmp / "all-blobs")
         bench_verify(vault, floors, sizes.verify_runs, results)
         benchlib.progress("verify once more under cProfile")
-        results.profile = benchlib.profile(vault.verify)
+        results.profile = benchlib.profile(functools.partial(vault.verify, workers=1))
         benchlib.progress(f"publish x {sizes.publishes} unsigned and x {sizes.publishes} signed")
         results.timings.update(bench_signing(vault, sizes.publishes, rng))
         results.timings.update(bench_key_parts(vault, sizes.key_calls))
@@ -269,6 +278,8 @@ def verify_rows(r: Results, by_key: dict[str, benchlib.Budget]) -> Iterator[list
         f"Vault.verify(), {count:,} versions", t["verify"], "s", rate(r, t["verify"], True)
     )
     files = f"sha256sum, {count:,} files (find | xargs -0)"
+    serial = f"Vault.verify(workers=1), {count:,} versions"
+    yield benchlib.stat_row(serial, t["verify_serial"], "s", rate(r, t["verify_serial"], True))
     yield benchlib.stat_row(files, t["floor_files"], "s", rate(r, t["floor_files"], False))
     one = f"sha256sum, one file of every blob ({r.content_bytes / 1e6:,.1f} MB)"
     yield benchlib.stat_row(one, t["floor_one_file"], "s", rate(r, t["floor_one_file"], False))
@@ -305,8 +316,8 @@ def render(r: Results) -> str:
         f"whole run {r.total_s:.1f} s; {benchlib.load_text(r)}"
     )
     rows = [*verify_rows(r, by_key), *signing_rows(r, by_key)]
-    verify_s = r.timings["verify"].median_us / 1e6
-    profiled = benchlib.profile_lines("one verify", r.profile, verify_s)
+    verify_s = r.timings["verify_serial"].median_us / 1e6
+    profiled = benchlib.profile_lines("one verify in one process", r.profile, verify_s)
     return benchlib.page(head, [benchlib.stats_table(rows), "", *profiled], r.notes)
 
 

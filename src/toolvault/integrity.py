@@ -522,10 +522,10 @@ class _Recorded:
         every version the log records is still there."""
         problems = []
         present = {(name, number) for name, number, _, _ in versions}
-        for (name, number), (seq, _) in sorted(self.records.items()):
-            if (name, number) not in present:
-                detail = f"audit entry {seq} records this version, but it is not in the database"
-                problems.append(Problem("missing", name, number, detail))
+        for name, number in sorted(key for key in self.records if key not in present):
+            seq = self.records[(name, number)][0]
+            detail = f"audit entry {seq} records this version, but it is not in the database"
+            problems.append(Problem("missing", name, number, detail))
         for name, number, digest, _ in versions:
             rec = self.records.get((name, number))
             if rec is None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
@@ -51,6 +51,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     for status, code in STATUS_CODES.items()
     if status != 405
 }
+
+CONFLICT: dict[int | str, dict[str, Any]] = {409: {"model": s.ErrorBody, "description": "conflict"}}
 
 bearer = HTTPBearer(auto_error=False, description="A token from 'toolvault token create'.")
 
@@ -291,6 +293,12 @@ async def healthz() -> JSONResponse:
 
 reads = APIRouter(responses=ERRORS)
 All = Annotated[bool, Query(alias="all", description="Every version of every tool.")]
+Name = Annotated[str, Path(description="A tool name.", examples=["fmt"])]
+SpecText = (
+    "A spec: NAME, NAME:N, NAME:latest, NAME:previous, NAME:-K, NAME:LABEL or "
+    "NAME@sha256:HEX (SPEC §2)."
+)
+SpecPath = Annotated[str, Path(description=SpecText, examples=["fmt:1"])]
 
 
 @reads.get(
@@ -309,7 +317,7 @@ def list_tools(request: Request, creds: Credentials, every: All = False) -> JSON
 @reads.get(
     "/v1/tools/{name}", summary="One tool: owner, lifecycle, labels", response_model=s.ToolDetail
 )
-def get_tool(request: Request, creds: Credentials, name: str) -> JSONResponse:
+def get_tool(request: Request, creds: Credentials, name: Name) -> JSONResponse:
     """The tool's summary with its lifecycle message and current labels."""
     vault = guard(request).reader(creds)
     tool = vault.tool(name)
@@ -324,7 +332,7 @@ def get_tool(request: Request, creds: Credentials, name: str) -> JSONResponse:
     summary="Every version of a tool, oldest first",
     response_model=list[s.VersionOut],
 )
-async def tool_versions(request: Request, creds: Credentials, name: str) -> Response:
+async def tool_versions(request: Request, creds: Credentials, name: Name) -> Response:
     """The version listing (``versions NAME --json``)."""
     return (await hot.answer(guard(request), "versions", name, creds)).response()
 
@@ -334,13 +342,13 @@ async def tool_versions(request: Request, creds: Credentials, name: str) -> Resp
     summary="A version's metadata by any spec",
     response_model=s.Described,
 )
-def describe(request: Request, creds: Credentials, spec: str) -> JSONResponse:
+def describe(request: Request, creds: Credentials, spec: SpecPath) -> JSONResponse:
     """What ``show --json`` prints: fields, signature status, yank, labels and tool."""
     return as_json(guard(request).reader(creds).describe(spec))
 
 
 @reads.get("/v1/content/{spec:path}", summary="A version's raw content", responses=CONTENT)
-async def content(request: Request, creds: Credentials, spec: str) -> Response:
+async def content(request: Request, creds: Credentials, spec: SpecPath) -> Response:
     """The bytes of the version a spec names, as ``toolvault cat`` prints them."""
     return (await hot.answer(guard(request), "content", spec, creds)).response()
 
@@ -360,13 +368,15 @@ async def content(request: Request, creds: Credentials, spec: str) -> Response:
         },
     },
 )
-async def commands(request: Request, creds: Credentials, spec: str) -> Response:
+async def commands(request: Request, creds: Credentials, spec: SpecPath) -> Response:
     """``/commands/fmt``, ``/commands/fmt:2``, ``/commands/fmt:stable``: raw content."""
     return (await hot.answer(guard(request), "commands", spec, creds)).response()
 
 
 @reads.get("/v1/refs/{spec:path}", summary="What a version references, or what references it")
-def refs(request: Request, creds: Credentials, spec: str, reverse: bool = False) -> JSONResponse:
+def refs(
+    request: Request, creds: Credentials, spec: SpecPath, reverse: bool = False
+) -> JSONResponse:
     """The shape of ``refs --json`` (``reverse=true``: of ``refs --reverse --json``)."""
     return as_json(guard(request).reader(creds).refs_report(spec, reverse))
 
@@ -375,8 +385,10 @@ def refs(request: Request, creds: Credentials, spec: str, reverse: bool = False)
 def diff(
     request: Request,
     creds: Credentials,
-    old: Annotated[str, Query(description="A spec; alone, it is diffed with its previous.")],
-    new: str | None = None,
+    old: Annotated[
+        str, Query(description="A spec; alone, it is diffed with its previous.", examples=["fmt:1"])
+    ],
+    new: Annotated[str | None, Query(description="A spec.", examples=["fmt:2"])] = None,
     context: Annotated[int, Query(ge=0, le=100_000)] = 3,
 ) -> JSONResponse:
     """From ``old`` to ``new``, or from ``old``'s previous version to ``old``."""
@@ -385,7 +397,11 @@ def diff(
 
 
 @reads.get("/v1/audit", summary="The audit log", response_model=list[s.AuditOut])
-def audit(request: Request, creds: Credentials, tool: str | None = None) -> JSONResponse:
+def audit(
+    request: Request,
+    creds: Credentials,
+    tool: Annotated[str | None, Query(description="A tool name.", examples=["fmt"])] = None,
+) -> JSONResponse:
     """Every entry, or the entries about one tool."""
     vault = guard(request).reader(creds)
     return as_json([e.to_dict() for e in vault.audit(tool)])
@@ -407,7 +423,8 @@ def verify(
     "/v1/packs",
     summary="Export a tool pack (for 'toolvault ingest --url')",
     responses={
-        200: {"content": {"application/gzip": {}}, "description": "A toolvault-pack/1 archive."}
+        200: {"content": {"application/gzip": {}}, "description": "A toolvault-pack/1 archive."},
+        **CONFLICT,  # a pack_version at or below one exported already
     },
 )
 def export_pack(
@@ -437,7 +454,7 @@ def export_pack(
 
 # -- writes ------------------------------------------------------------------------------
 
-writes = APIRouter(responses={**ERRORS, 409: {"model": s.ErrorBody, "description": "conflict"}})
+writes = APIRouter(responses={**ERRORS, **CONFLICT})
 
 
 @writes.post(
@@ -474,7 +491,7 @@ def _new_version(item: s.PublishItem) -> NewVersion:
     response_model=s.PublishedOut,
 )
 def rollback(
-    request: Request, creds: Credentials, name: str, body: s.RollbackRequest
+    request: Request, creds: Credentials, name: Name, body: s.RollbackRequest
 ) -> JSONResponse:
     """``version`` is a number or any selector of the tool (previous, -2, a label…)."""
     result = guard(request).writer(creds).rollback(name, body.version, message=body.message)
@@ -490,7 +507,12 @@ def set_label(request: Request, creds: Credentials, body: s.LabelRequest) -> JSO
 @writes.delete(
     "/v1/tools/{name}/labels/{label}", summary="Delete a label", response_model=s.LabelDeleted
 )
-def delete_label(request: Request, creds: Credentials, name: str, label: str) -> JSONResponse:
+def delete_label(
+    request: Request,
+    creds: Credentials,
+    name: Name,
+    label: Annotated[str, Path(examples=["stable"])],
+) -> JSONResponse:
     """Remove a label of a tool."""
     guard(request).writer(creds).delete_label(name, label)
     return as_json({"name": specs.parse_name(name), "label": label, "deleted": True})
@@ -508,7 +530,7 @@ def yank(request: Request, creds: Credentials, body: s.YankRequest) -> JSONRespo
     response_model=s.ToolOut,
 )
 def lifecycle(
-    request: Request, creds: Credentials, name: str, body: s.LifecycleRequest
+    request: Request, creds: Credentials, name: Name, body: s.LifecycleRequest
 ) -> JSONResponse:
     """Set the tool's lifecycle, with an optional message."""
     vault = guard(request).writer(creds)
@@ -516,6 +538,6 @@ def lifecycle(
 
 
 @writes.post("/v1/tools/{name}/owner", summary="Transfer a tool", response_model=s.ToolOut)
-def owner(request: Request, creds: Credentials, name: str, body: s.OwnerRequest) -> JSONResponse:
+def owner(request: Request, creds: Credentials, name: Name, body: s.OwnerRequest) -> JSONResponse:
     """Make ``owner`` the owner (the current owner or an admin may)."""
     return as_json(guard(request).writer(creds).transfer(name, body.owner).to_dict())

@@ -22,6 +22,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
+from toolvault import Vault
 from toolvault.cli import cli
 from toolvault.errors import InvalidSpec
 from toolvault.spec import parse
@@ -255,6 +256,39 @@ def test_a_revoked_token_is_401_at_once(daemon: Daemon, shared_home: Path) -> No
     assert tv(home, "token", "revoke", made["id"])["revoked_at"]
     message = error(daemon.call("GET", "/v1/tools", made["secret"]), 401, "unauthorized")
     assert "revoked" in message
+
+
+def test_hot_reads_see_writes_by_other_processes_at_once(tmp_path: Path) -> None:
+    """The daemon keeps what its hot reads computed while the database is unchanged:
+    a publish, a yank or a revocation by another process shows on the next request."""
+    home = tmp_path / "home"
+    token, other = make_token(home, "alice"), make_token(home, "bob")
+    daemon = Daemon(home)
+    try:
+        assert daemon.publish(token, "hot", "one\n").status_code == 200
+
+        def reads() -> tuple[str, list[int], str]:
+            latest = daemon.call("GET", "/commands/hot", token).text
+            listing = daemon.call("GET", "/v1/tools/hot/versions", token).json()
+            content = daemon.call("GET", "/v1/content/hot", other).text
+            return latest, [v["version"] for v in listing], content
+
+        assert reads() == reads() == ("one\n", [1], "one\n")
+        with Vault.open(home) as vault:  # this test's process, not the daemon's
+            vault.publish("hot", b"two\n")
+        assert reads() == ("two\n", [1, 2], "two\n")
+        with Vault.open(home) as vault:
+            vault.yank("hot:2", "broken")
+        assert reads() == ("one\n", [1, 2], "one\n")
+        pinned = daemon.call("GET", "/commands/hot:2", token)
+        assert pinned.text == "two\n" and pinned.headers["x-toolvault-yanked"] == "broken"
+        bob = next(t for t in tv(home, "token", "list") if t["principal"] == "bob")
+        tv(home, "token", "revoke", bob["id"])
+        error(daemon.call("GET", "/v1/content/hot", other), 401, "unauthorized")
+        error(daemon.call("GET", "/commands/hot", other), 401, "unauthorized")
+        assert daemon.call("GET", "/commands/hot", token).text == "one\n"
+    finally:
+        daemon.stop()
 
 
 def test_an_oversized_body_is_413(daemon: Daemon, tokens: dict[str, str]) -> None:
@@ -543,6 +577,19 @@ def test_two_daemons_on_one_postgresql_act_as_one(tmp_path: Path, pg_url: str) -
         assert chain == [(v["version"], v["sha256"]) for v in versions[:-1]]
         assert first.call("GET", "/commands/shared:1", token).text == "0\n"
         assert second.call("GET", "/v1/verify", token).json()["ok"] is True
+        # What one daemon writes, the other serves on its next request.
+        for writer, reader, text in ((first, second, "a\n"), (second, first, "b\n")):
+            before = reader.call("GET", "/commands/shared", token).text
+            assert writer.publish(token, "shared", text).status_code == 200
+            assert (before, reader.call("GET", "/commands/shared", token).text) != (text, text)
+            assert reader.call("GET", "/commands/shared", token).text == text
+        assert len(second.call("GET", "/v1/tools/shared/versions", token).json()) == 43
+        made = next(
+            t for t in tv(home, "token", "list", "--db", pg_url) if t["principal"] == "alice"
+        )
+        tv(home, "token", "revoke", made["id"], "--db", pg_url)
+        for daemon in (first, second):
+            error(daemon.call("GET", "/commands/shared", token), 401, "unauthorized")
     finally:
         first.stop()
         second.stop()

@@ -67,7 +67,10 @@ def serve(host: str, port: int, db: str | None, public_read: bool, access_log: b
 
 def run_server(app: Any, sock: socket.socket, *, access_log: bool = False) -> None:
     """Serve ``app`` on a listening socket with the daemon's uvicorn settings until
-    SIGINT or SIGTERM (bench/daemon.py serves its floor app through this too)."""
+    SIGINT or SIGTERM (bench/daemon.py serves its floor app through this too).
+
+    uvicorn's HTTP parser and event loop are its defaults ("auto"): httptools and
+    uvloop, which the ``server`` extra installs, else its pure-Python h11 and asyncio."""
     import uvicorn
 
     config = uvicorn.Config(

@@ -8,35 +8,36 @@ Errors are translated in one place, to ``{"error": {"code", "message"}}``.
 
 Endpoints are plain ``def`` functions: FastAPI runs them in its thread pool, and
 the store keeps one database connection per thread, so one vault serves them all.
+The hot reads (``/commands/…``, ``/v1/content/…``, ``/v1/tools/NAME/versions``) are
+answered before FastAPI's middleware by :mod:`toolvault.server.hot`, through the
+same guard and the same service calls; their routes here document them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Annotated, Any
-from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from toolvault import __version__
 from toolvault import spec as specs
-from toolvault.errors import ToolvaultError, Unauthorized
+from toolvault.errors import ToolvaultError
+from toolvault.server import hot
 from toolvault.server import schemas as s
-from toolvault.spec import Kind
+from toolvault.server.hot import Guard
 from toolvault.vault import NewVersion, Vault
 
 # The largest tool is 1 MiB by default (max_tool_size); JSON may escape it to
 # about twice that, plus the provenance fields around it.
 MAX_BODY = 2 * 1024 * 1024 + 64 * 1024
 DRAIN_LIMIT = 64 * 1024 * 1024
-# Header values are ASCII without controls: a yank reason is percent-encoded (UTF-8).
-HEADER_SAFE = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%")
 STATUS_CODES = {
     400: "invalid_input",
     401: "unauthorized",
@@ -51,34 +52,19 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     if status != 405
 }
 
+CONFLICT: dict[int | str, dict[str, Any]] = {409: {"model": s.ErrorBody, "description": "conflict"}}
+
 bearer = HTTPBearer(auto_error=False, description="A token from 'toolvault token create'.")
-Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
-class Guard:
-    """Who a request acts for: its bearer token, checked against the vault's tokens."""
+async def _secret(
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> str | None:
+    return creds.credentials if creds else None
 
-    def __init__(self, vault: Vault, public_read: bool) -> None:
-        self.vault = vault
-        self.public_read = public_read
 
-    def reader(self, creds: HTTPAuthorizationCredentials | None) -> Vault:
-        """The vault for a read: the token's principal, or anyone with ``--public-read``."""
-        if creds is None and self.public_read:
-            return self.vault
-        return self.writer(creds)
-
-    def writer(self, creds: HTTPAuthorizationCredentials | None) -> Vault:
-        """The vault acting for the token's principal; 401 without a valid token."""
-        if creds is None:
-            raise Unauthorized(
-                "this request needs a bearer token (Authorization: Bearer <token>); "
-                "'toolvault token create --principal NAME' makes one"
-            )
-        principal = self.vault.authenticate(creds.credentials)
-        if principal is None:
-            raise Unauthorized("the bearer token is unknown or revoked")
-        return self.vault.as_principal(principal)
+# The bearer token's secret, None without one (documented as the HTTPBearer scheme).
+Credentials = Annotated[str | None, Depends(_secret)]
 
 
 def create_app(vault: Vault, *, public_read: bool = False, max_body: int = MAX_BODY) -> FastAPI:
@@ -87,22 +73,50 @@ def create_app(vault: Vault, *, public_read: bool = False, max_body: int = MAX_B
     Request bodies over ``max_body`` bytes are refused with 413.
     """
     vault.config  # noqa: B018 -- read config.toml once; every per-request view shares it
-    app = FastAPI(
+    app = DaemonAPI(
         title="toolvault",
         version=__version__,
         summary="A versioned, tamper-evident registry for command-line tools.",
         description="See docs/api.md for the auth model and curl examples.",
     )
-    app.state.guard = Guard(vault, public_read)
+    app.state.guard = guard = Guard(vault, public_read)
     app.add_exception_handler(ToolvaultError, _toolvault_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _internal_error)
-    app.add_middleware(BodyLimit, max_body=max_body)
     for router in (meta, reads, writes):
         app.include_router(router)
+    app.add_middleware(BodyLimit, max_body=max_body)
+    app.hot_reads = hot.HotReads(guard, _hot_routes())
     _document_no_422(app)
     return app
+
+
+class DaemonAPI(FastAPI):
+    """The FastAPI app, with the hot reads answered before its middleware."""
+
+    hot_reads: hot.HotReads | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        found = self.hot_reads.match(scope) if self.hot_reads else None
+        if found is None:
+            await super().__call__(scope, receive, send)
+        else:
+            assert self.hot_reads is not None
+            await self.hot_reads.serve(scope, send, *found)
+
+
+def _hot_routes() -> list[hot.Route]:
+    """The hot reads' routes, matched by their own compiled patterns (the routers are
+    included without a prefix, so these are the app's paths)."""
+    names = {commands: "commands", content: "content", tool_versions: "versions"}
+    found = []
+    for route in reads.routes:
+        if isinstance(route, APIRoute) and route.endpoint in names:
+            (param,) = route.param_convertors
+            found.append(hot.Route(names[route.endpoint], route.path_regex, param))
+    assert len(found) == len(names), found
+    return found
 
 
 def _document_no_422(app: FastAPI) -> None:
@@ -122,15 +136,6 @@ def _document_no_422(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-async def hot(request: Request, read: Callable[[], Response]) -> Response:
-    """Serve a hot read. On SQLite a read takes tens of microseconds: it runs right on
-    the event loop, which is cheaper than the hop to a worker thread. On PostgreSQL a
-    read waits on the network, so it goes to a worker thread as sync endpoints do."""
-    if guard(request).vault.store.dialect == "sqlite":
-        return read()
-    return await run_in_threadpool(read)
-
-
 def guard(request: Request) -> Guard:
     """The app's guard (set by :func:`create_app`)."""
     found: Guard = request.app.state.guard
@@ -142,19 +147,18 @@ def guard(request: Request) -> Guard:
 
 def error_response(
     status: int, code: str, message: str, headers: Mapping[str, str] | None = None
-) -> JSONResponse:
-    """The one error shape, with ``WWW-Authenticate`` on 401."""
-    if status == 401:
-        headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}
-    body = {"error": {"code": code, "message": message}}
-    return JSONResponse(body, status_code=status, headers=headers)
+) -> Response:
+    """The one error shape (:func:`hot.error_rendered`), with ``headers`` added."""
+    response = hot.error_rendered(status, code, message).response()
+    response.headers.update(headers or {})
+    return response
 
 
-async def _toolvault_error(request: Request, exc: ToolvaultError) -> JSONResponse:
+async def _toolvault_error(request: Request, exc: ToolvaultError) -> Response:
     return error_response(exc.http_status, exc.code, str(exc))
 
 
-async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
     parts = []
     for err in exc.errors():
         where = ".".join(str(p) for p in err.get("loc", ()))
@@ -169,7 +173,7 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
     return error_response(400, "invalid_input", "invalid request: " + "; ".join(parts))
 
 
-async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
     code = STATUS_CODES.get(exc.status_code, "http_error")
     if exc.status_code == 404:
         message = f"no such endpoint: {request.method} {request.url.path} (see /openapi.json)"
@@ -180,9 +184,8 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResp
     return error_response(exc.status_code, code, message, exc.headers)
 
 
-async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
-    message = f"internal error: {type(exc).__name__}; the daemon's log has the details"
-    return error_response(500, "internal", message)
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    return hot.internal_error(exc).response()
 
 
 class BodyLimit:
@@ -265,24 +268,6 @@ def as_json(data: Any) -> JSONResponse:
     return JSONResponse(data)
 
 
-def content_response(vault: Vault, spec: str, *, listing: bool = False) -> Response:
-    """A version's raw bytes with its identity in headers; ``NAME:versions`` lists
-    the versions when ``listing`` (the path form ``/commands/NAME:versions``)."""
-    parsed = specs.parse(spec)
-    if listing and parsed.kind is Kind.VERSIONS:
-        return as_json(vault.version_listing(parsed.name))
-    version = vault.cat(parsed)
-    headers = {
-        "X-Toolvault-Version": version.ref,
-        "X-Toolvault-Executable": "true" if version.executable else "false",
-    }
-    if parsed.pinned:  # relative specs skip yanks: only a pinned one can name a yanked version
-        yanked = vault.yank_of(version)
-        if yanked is not None:
-            headers["X-Toolvault-Yanked"] = quote(yanked.reason, safe=HEADER_SAFE)
-    return Response(version.content, media_type="text/plain; charset=utf-8", headers=headers)
-
-
 CONTENT = {
     200: {
         "content": {"text/plain": {"schema": {"type": "string"}}},
@@ -308,6 +293,12 @@ async def healthz() -> JSONResponse:
 
 reads = APIRouter(responses=ERRORS)
 All = Annotated[bool, Query(alias="all", description="Every version of every tool.")]
+Name = Annotated[str, Path(description="A tool name.", examples=["fmt"])]
+SpecText = (
+    "A spec: NAME, NAME:N, NAME:latest, NAME:previous, NAME:-K, NAME:LABEL or "
+    "NAME@sha256:HEX (SPEC §2)."
+)
+SpecPath = Annotated[str, Path(description=SpecText, examples=["fmt:1"])]
 
 
 @reads.get(
@@ -326,7 +317,7 @@ def list_tools(request: Request, creds: Credentials, every: All = False) -> JSON
 @reads.get(
     "/v1/tools/{name}", summary="One tool: owner, lifecycle, labels", response_model=s.ToolDetail
 )
-def get_tool(request: Request, creds: Credentials, name: str) -> JSONResponse:
+def get_tool(request: Request, creds: Credentials, name: Name) -> JSONResponse:
     """The tool's summary with its lifecycle message and current labels."""
     vault = guard(request).reader(creds)
     tool = vault.tool(name)
@@ -341,14 +332,9 @@ def get_tool(request: Request, creds: Credentials, name: str) -> JSONResponse:
     summary="Every version of a tool, oldest first",
     response_model=list[s.VersionOut],
 )
-async def tool_versions(request: Request, creds: Credentials, name: str) -> Response:
+async def tool_versions(request: Request, creds: Credentials, name: Name) -> Response:
     """The version listing (``versions NAME --json``)."""
-
-    def listing() -> Response:
-        vault = guard(request).reader(creds)
-        return as_json(vault.version_listing(name))
-
-    return await hot(request, listing)
+    return (await hot.answer(guard(request), "versions", name, creds)).response()
 
 
 @reads.get(
@@ -356,15 +342,15 @@ async def tool_versions(request: Request, creds: Credentials, name: str) -> Resp
     summary="A version's metadata by any spec",
     response_model=s.Described,
 )
-def describe(request: Request, creds: Credentials, spec: str) -> JSONResponse:
+def describe(request: Request, creds: Credentials, spec: SpecPath) -> JSONResponse:
     """What ``show --json`` prints: fields, signature status, yank, labels and tool."""
     return as_json(guard(request).reader(creds).describe(spec))
 
 
 @reads.get("/v1/content/{spec:path}", summary="A version's raw content", responses=CONTENT)
-async def content(request: Request, creds: Credentials, spec: str) -> Response:
+async def content(request: Request, creds: Credentials, spec: SpecPath) -> Response:
     """The bytes of the version a spec names, as ``toolvault cat`` prints them."""
-    return await hot(request, lambda: content_response(guard(request).reader(creds), spec))
+    return (await hot.answer(guard(request), "content", spec, creds)).response()
 
 
 @reads.get(
@@ -382,15 +368,15 @@ async def content(request: Request, creds: Credentials, spec: str) -> Response:
         },
     },
 )
-async def commands(request: Request, creds: Credentials, spec: str) -> Response:
+async def commands(request: Request, creds: Credentials, spec: SpecPath) -> Response:
     """``/commands/fmt``, ``/commands/fmt:2``, ``/commands/fmt:stable``: raw content."""
-    return await hot(
-        request, lambda: content_response(guard(request).reader(creds), spec, listing=True)
-    )
+    return (await hot.answer(guard(request), "commands", spec, creds)).response()
 
 
 @reads.get("/v1/refs/{spec:path}", summary="What a version references, or what references it")
-def refs(request: Request, creds: Credentials, spec: str, reverse: bool = False) -> JSONResponse:
+def refs(
+    request: Request, creds: Credentials, spec: SpecPath, reverse: bool = False
+) -> JSONResponse:
     """The shape of ``refs --json`` (``reverse=true``: of ``refs --reverse --json``)."""
     return as_json(guard(request).reader(creds).refs_report(spec, reverse))
 
@@ -399,8 +385,10 @@ def refs(request: Request, creds: Credentials, spec: str, reverse: bool = False)
 def diff(
     request: Request,
     creds: Credentials,
-    old: Annotated[str, Query(description="A spec; alone, it is diffed with its previous.")],
-    new: str | None = None,
+    old: Annotated[
+        str, Query(description="A spec; alone, it is diffed with its previous.", examples=["fmt:1"])
+    ],
+    new: Annotated[str | None, Query(description="A spec.", examples=["fmt:2"])] = None,
     context: Annotated[int, Query(ge=0, le=100_000)] = 3,
 ) -> JSONResponse:
     """From ``old`` to ``new``, or from ``old``'s previous version to ``old``."""
@@ -409,7 +397,11 @@ def diff(
 
 
 @reads.get("/v1/audit", summary="The audit log", response_model=list[s.AuditOut])
-def audit(request: Request, creds: Credentials, tool: str | None = None) -> JSONResponse:
+def audit(
+    request: Request,
+    creds: Credentials,
+    tool: Annotated[str | None, Query(description="A tool name.", examples=["fmt"])] = None,
+) -> JSONResponse:
     """Every entry, or the entries about one tool."""
     vault = guard(request).reader(creds)
     return as_json([e.to_dict() for e in vault.audit(tool)])
@@ -431,7 +423,8 @@ def verify(
     "/v1/packs",
     summary="Export a tool pack (for 'toolvault ingest --url')",
     responses={
-        200: {"content": {"application/gzip": {}}, "description": "A toolvault-pack/1 archive."}
+        200: {"content": {"application/gzip": {}}, "description": "A toolvault-pack/1 archive."},
+        **CONFLICT,  # a pack_version at or below one exported already
     },
 )
 def export_pack(
@@ -461,7 +454,7 @@ def export_pack(
 
 # -- writes ------------------------------------------------------------------------------
 
-writes = APIRouter(responses={**ERRORS, 409: {"model": s.ErrorBody, "description": "conflict"}})
+writes = APIRouter(responses={**ERRORS, **CONFLICT})
 
 
 @writes.post(
@@ -498,7 +491,7 @@ def _new_version(item: s.PublishItem) -> NewVersion:
     response_model=s.PublishedOut,
 )
 def rollback(
-    request: Request, creds: Credentials, name: str, body: s.RollbackRequest
+    request: Request, creds: Credentials, name: Name, body: s.RollbackRequest
 ) -> JSONResponse:
     """``version`` is a number or any selector of the tool (previous, -2, a label…)."""
     result = guard(request).writer(creds).rollback(name, body.version, message=body.message)
@@ -514,7 +507,12 @@ def set_label(request: Request, creds: Credentials, body: s.LabelRequest) -> JSO
 @writes.delete(
     "/v1/tools/{name}/labels/{label}", summary="Delete a label", response_model=s.LabelDeleted
 )
-def delete_label(request: Request, creds: Credentials, name: str, label: str) -> JSONResponse:
+def delete_label(
+    request: Request,
+    creds: Credentials,
+    name: Name,
+    label: Annotated[str, Path(examples=["stable"])],
+) -> JSONResponse:
     """Remove a label of a tool."""
     guard(request).writer(creds).delete_label(name, label)
     return as_json({"name": specs.parse_name(name), "label": label, "deleted": True})
@@ -532,7 +530,7 @@ def yank(request: Request, creds: Credentials, body: s.YankRequest) -> JSONRespo
     response_model=s.ToolOut,
 )
 def lifecycle(
-    request: Request, creds: Credentials, name: str, body: s.LifecycleRequest
+    request: Request, creds: Credentials, name: Name, body: s.LifecycleRequest
 ) -> JSONResponse:
     """Set the tool's lifecycle, with an optional message."""
     vault = guard(request).writer(creds)
@@ -540,6 +538,6 @@ def lifecycle(
 
 
 @writes.post("/v1/tools/{name}/owner", summary="Transfer a tool", response_model=s.ToolOut)
-def owner(request: Request, creds: Credentials, name: str, body: s.OwnerRequest) -> JSONResponse:
+def owner(request: Request, creds: Credentials, name: Name, body: s.OwnerRequest) -> JSONResponse:
     """Make ``owner`` the owner (the current owner or an admin may)."""
     return as_json(guard(request).writer(creds).transfer(name, body.owner).to_dict())

@@ -141,6 +141,12 @@ class SQLStore:
     def _prepare(self) -> None:
         """What opening does before the migrations (SQLite: switch to WAL)."""
 
+    def change_marker(self) -> object | None:
+        """A value that stays equal while the database stays unchanged, as seen from this
+        thread's connection, or None when the store cannot tell (then nothing read may
+        be kept). Readers that keep results compare it before trusting them."""
+        return None
+
     # -- connections: one per thread ------------------------------------------------
 
     def _start(self, where: str, steps: Sequence[Step]) -> None:

@@ -6,6 +6,7 @@ connection per thread), runs transactions and splits migration scripts.
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
@@ -48,6 +49,8 @@ class SQLiteStore(SQLStore):
 
     def __init__(self, path: Path, steps: Sequence[Step] = STEPS) -> None:
         self.path = path
+        self._commits = itertools.count()
+        self._committed = 0
         self._start(f"database {path}", steps)
 
     def _connect(self) -> sqlite3.Connection:
@@ -108,6 +111,18 @@ class SQLiteStore(SQLStore):
             if self.db.in_transaction:
                 self._abandon()
             raise
+        finally:
+            self._committed = next(self._commits)  # a failed COMMIT may have written too
+
+    def change_marker(self) -> tuple[sqlite3.Connection, int, int]:
+        """This thread's connection with its ``PRAGMA data_version``, which changes when
+        any other connection (another thread, another process) commits, and the number
+        of this store's own write transactions, which data_version does not count when
+        they ran on this same connection. (The connection itself is part of it because
+        data_version counts per connection.)"""
+        conn = self.db
+        (version,) = self._q("PRAGMA data_version").fetchone()
+        return conn, version, self._committed
 
     @contextmanager
     def snapshot(self) -> Iterator[SQLiteStore]:

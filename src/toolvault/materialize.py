@@ -89,13 +89,14 @@ def metadata_bytes(view: ToolView) -> bytes:
 
 def _js(value: Any) -> str:
     """One scalar as json.dumps writes it (ASCII only)."""
+    kind = type(value)
+    if kind is str:
+        return _ascii_string(value)
     if value is None:
         return "null"
-    if isinstance(value, str):
-        return _ascii_string(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        return json.dumps(value)
-    return int.__repr__(value)
+    if kind is int:
+        return int.__repr__(value)
+    return json.dumps(value)  # bool, float, or whatever a damaged row holds
 
 
 class CommandsTree:

@@ -547,7 +547,7 @@ class SQLStore:
             "SELECT seq, at, actor, action, tool, version, details, prev_hash, hash FROM audit "
             f"WHERE {where} ORDER BY seq"
         )
-        return [tuple(r) for r in self._q(sql, params)]
+        return list(self._q(sql, params).fetchall())
 
     def audit_details(self, seq: int) -> tuple[str, str | None, int | None, dict[str, Any]]:
         """(action, tool, version, details) of one audit entry."""
@@ -574,7 +574,7 @@ class SQLStore:
             f"SELECT {V_COLS}, b.size FROM versions v LEFT JOIN blobs b ON b.sha256 = v.sha256 "
             f"WHERE {where} ORDER BY v.name, v.version"
         )
-        return [tuple(r) for r in self._q(sql, params)]
+        return list(self._q(sql, params).fetchall())
 
     def blob_rows(
         self, shas: tuple[str | None, str | None], wanted: frozenset[str] = frozenset()

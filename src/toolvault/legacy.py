@@ -169,8 +169,7 @@ def migrate(vault: Vault, source: Source, *, dry_run: bool = False) -> Summary:
     signer = vault.signer(None)
     with vault.store.write():
         planned = plan(vault, source)
-        now = utcnow()
-        added = [_append(vault, p, now, signer) for p in planned.new]
+        added = _append(vault, planned.new, utcnow(), signer)
         if added:
             vault.record_import(
                 added,
@@ -179,7 +178,9 @@ def migrate(vault: Vault, source: Source, *, dry_run: bool = False) -> Summary:
                 legacy=source.kind,
                 skipped=len(source.skipped),
             )
-    vault.refresh_tree({v.name for v in added})
+    vault.refresh_tree(
+        {v.name for v in added}, {p.item.sha256: p.item.content for p in planned.new}
+    )
     return Summary(source, planned, False)
 
 
@@ -343,11 +344,12 @@ def _validate(vault: Vault, source: Source) -> None:
     kept = []
     for item in source.items:
         try:
-            checked = vault.check(_new_version(item, ()))
+            item.executable = vault.check_content(
+                item.name, item.content, item.where, item.executable
+            )
         except ToolvaultError as exc:
             source.skipped.append(f"{item.where}: {exc}")
             continue
-        item.executable = bool(checked.executable)
         kept.append(item)
     source.items = kept
 
@@ -372,15 +374,20 @@ def _new_version(item: Item, references: tuple[str, ...]) -> NewVersion:
     )
 
 
-def _append(vault: Vault, p: Planned, now: str, signer: Any) -> Version:
-    item = _new_version(p.item, p.references)
-    result, stored = vault.append_version(item, now, signer, audit=False)
-    if stored is None or stored.version != p.version:
-        raise Conflict(
-            f"{p.item.name} changed while migrating (expected version {p.version}, "
-            f"got {result.version}); nothing was written, run the migration again"
-        )
-    return stored
+def _append(vault: Vault, planned: list[Planned], now: str, signer: Any) -> list[Version]:
+    """Every planned version, in one batch; each must get the number the plan gave it."""
+    outcomes = vault.append_versions(
+        [_new_version(p.item, p.references) for p in planned], now, signer, audit=False
+    )
+    added = []
+    for p, (result, stored) in zip(planned, outcomes, strict=True):
+        if stored is None or stored.version != p.version:
+            raise Conflict(
+                f"{p.item.name} changed while migrating (expected version {p.version}, "
+                f"got {result.version}); nothing was written, run the migration again"
+            )
+        added.append(stored)
+    return added
 
 
 # -- time ---------------------------------------------------------------------------------

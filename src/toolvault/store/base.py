@@ -561,11 +561,12 @@ class SQLStore:
         last = self._q("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
         seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
         body = AuditEntry(seq, at, actor, action, tool, version, details, prev, "").body()
-        entry = AuditEntry(**body, hash=entry_hash(body))
+        text = canonical(details)  # once: an import's details list every version it added
+        entry = AuditEntry(**body, hash=entry_hash(body, text))
         self._q(
             "INSERT INTO audit (seq, at, actor, action, tool, version, details, prev_hash, hash) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (seq, at, actor, action, tool, version, canonical(details).decode(), prev, entry.hash),
+            (seq, at, actor, action, tool, version, text.decode(), prev, entry.hash),
         )
         return entry
 

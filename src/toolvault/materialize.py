@@ -28,6 +28,7 @@ from pathlib import Path
 from toolvault.models import Entry, Problem
 
 TMP_PREFIX = ".tmp-"
+_SORTED = json.JSONEncoder(sort_keys=True)  # json.dumps(sort_keys=True), built once
 LINK = f"{TMP_PREFIX}link"  # a tool's new symlink, made in its folder, then moved to commands/
 # What rename(2) says when a tool's folder exists after all (or a file is in its place).
 TAKEN = (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR, errno.EISDIR)
@@ -71,7 +72,7 @@ def metadata_bytes(view: ToolView) -> bytes:
             for e in view.versions
         ],
     }
-    return (json.dumps(doc, sort_keys=True) + "\n").encode()
+    return (_SORTED.encode(doc) + "\n").encode()
 
 
 class CommandsTree:
@@ -96,7 +97,7 @@ class CommandsTree:
     def update(self, view: ToolView, content: Callable[[str], bytes]) -> None:
         """Bring one tool's files up to date after a write; call under :meth:`locked`.
         Version files that exist are trusted here (``sync`` rereads them)."""
-        folder = os.path.join(self.history, view.name)
+        folder = f"{self.history}/{view.name}"
         if os.path.lexists(folder) or not self._create(view, content, folder):
             self._rewrite(view, content, reread=False)
 
@@ -105,25 +106,25 @@ class CommandsTree:
         temporary folder that one rename puts in place (then one more puts the link in
         commands/): the folder appears whole or not at all, and no file needs a rename
         of its own. False, leaving nothing behind, when a folder turned up after all."""
-        tmp = os.path.join(self.history, f"{TMP_PREFIX}{view.name}.{os.getpid()}")
-        try:
+        tmp = f"{self.history}/{TMP_PREFIX}{view.name}.{os.getpid()}"  # plain strings:
+        try:  # this runs once per tool of an import, and pathlib costs more than the calls
             os.mkdir(tmp)
         except FileExistsError:  # left by a crashed process that had this pid
             shutil.rmtree(tmp)
             os.mkdir(tmp)
         try:
             for v in view.versions:
-                _put(os.path.join(tmp, str(v.version)), content(v.sha256), v.executable)
-            _put(os.path.join(tmp, "metadata.json"), metadata_bytes(view), False)
+                _put(f"{tmp}/{v.version}", content(v.sha256), v.executable)
+            _put(f"{tmp}/metadata.json", metadata_bytes(view), False)
             if view.latest is not None:
-                os.symlink(f".history/{view.name}/{view.latest}", os.path.join(tmp, LINK))
+                os.symlink(f".history/{view.name}/{view.latest}", f"{tmp}/{LINK}")
             os.rename(tmp, folder)
         except BaseException as exc:
             shutil.rmtree(tmp, ignore_errors=True)
             if isinstance(exc, OSError) and exc.errno in TAKEN:
                 return False
             raise
-        self._place_link(view, os.path.join(folder, LINK))
+        self._place_link(view, f"{folder}/{LINK}")
         return True
 
     def _place_link(self, view: ToolView, staged: str) -> None:
@@ -131,7 +132,7 @@ class CommandsTree:
         or let :meth:`_link` deal with a retired tool or a folder in the link's place."""
         if view.latest is not None:
             try:
-                os.rename(staged, os.path.join(self.root, view.name))
+                os.rename(staged, f"{self.root}/{view.name}")
                 return
             except IsADirectoryError:
                 os.unlink(staged)

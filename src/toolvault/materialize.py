@@ -6,9 +6,11 @@ Layout (SPEC §4)::
     commands/.history/<name>/<N>             version N (0755 if executable, else 0644)
     commands/.history/<name>/metadata.json   the tool's version list
 
-Every change is atomic (temp file + ``os.replace``); the tree is always rebuilt
-from what the database says *at the time of writing*, under a file lock, so two
-processes that publish at once leave it pointing at the newest version.
+Every change is atomic (temp file + ``os.replace``; a tool that has no folder yet
+gets a whole temporary folder, files and symlink, that one rename puts in place);
+the tree is always rebuilt from what the database says *at the time of writing*,
+under a file lock, so two processes that publish at once leave it pointing at the
+newest version.
 """
 
 from __future__ import annotations

@@ -245,8 +245,8 @@ def migrate_once(home: Path, read: Callable[[], legacy.Source], folds: Sequence[
     with Vault.open(home) as vault:
         refresh = vault.refresh_tree
 
-        def timed_refresh(names: set[str]) -> None:
-            run.tree_s += seconds(lambda: refresh(names))[0]
+        def timed_refresh(*args: Any, **kwargs: Any) -> None:
+            run.tree_s += seconds(lambda: refresh(*args, **kwargs))[0]
 
         vault.refresh_tree = timed_refresh  # type: ignore[method-assign]
         run.read_s, source = seconds(read)

@@ -11,8 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from test_cli import js, ok, tv, write
+from toolvault.hashing import canonical, canonical_with, entry_hash
 
 GENESIS = "0" * 64
 
@@ -208,3 +211,20 @@ def test_two_swapped_entries_are_found_at_the_first(history: Path) -> None:
     assert not any(d.startswith(("audit entry 1:", "audit entry 4:")) for d in found)
     text = tv("verify").stdout
     assert "PROBLEM  audit" in text and "audit entry 5" in text
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=12,
+)
+
+
+@given(body=st.dictionaries(st.text(), JSON, max_size=8), details=JSON)
+def test_an_entry_hashed_with_its_details_encoded_once_hashes_the_same(
+    body: dict[str, Any], details: Any
+) -> None:
+    body = {**body, "details": details}
+    encoded = canonical(details)
+    assert canonical_with(body, "details", encoded) == canonical(body)
+    assert entry_hash(body, encoded) == entry_hash(body)

@@ -3,9 +3,11 @@ read-only on the source, idempotent, with a dry run, a summary and one audit ent
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
+import shutil
 import sqlite3
 from contextlib import closing
 from pathlib import Path
@@ -467,3 +469,97 @@ def test_library_migration_over_each_store(vault: Vault, port42: Path) -> None:
     assert legacy.migrate(vault, again).plan.new == []
     assert [v.version for v in vault.versions("analyzer")] == [1, 2, 3, 4, 5]
     assert vault.verify().ok
+
+
+# -- the commands/ tree after a migration -----------------------------------------------------
+
+
+def tree(home: Path) -> dict[str, tuple[Any, ...]]:
+    """commands/ as a user sees it: each file's bytes and mode, each link's target."""
+    found: dict[str, tuple[Any, ...]] = {}
+    root = home / "commands"
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            path = Path(dirpath) / name
+            key = str(path.relative_to(root))
+            if path.is_symlink():
+                found[key] = ("link", os.readlink(path))
+            elif path.is_file():
+                found[key] = ("file", path.read_bytes(), path.stat().st_mode & 0o7777)
+            else:
+                found[key] = ("dir",)
+    return found
+
+
+def verify_report() -> Any:
+    result = tv("verify", "--json")
+    assert result.exit_code in (0, 1), result.output
+    return json.loads(result.stdout)
+
+
+def test_the_tree_after_a_migration_is_what_sync_writes(
+    port42: Path, tools_db: Path, home: Path
+) -> None:
+    ok("migrate-legacy", "--port42-home", str(port42), "--fold", "enhanced")
+    ok("migrate-legacy", "--tools-db", str(tools_db))
+    migrated = tree(home)
+    assert migrated["analyzer"] == ("link", ".history/analyzer/5")
+    assert migrated[".history/tool42/1"] == ("file", code(42).encode(), 0o755)
+    assert not [k for k in migrated if ".tmp-" in k]
+    with Vault.open(home) as vault:
+        assert vault.sync() == []  # nothing to fix
+        shutil.rmtree(home / "commands")
+        assert vault.sync()  # from scratch
+    assert tree(home) == migrated  # the same files, modes and links
+    assert js("verify")["ok"] is True
+
+
+def test_a_migration_into_a_vault_that_has_some_of_the_tools(tools_db: Path, home: Path) -> None:
+    with Vault.open(home) as vault:
+        vault.publish("tool05", b"echo mine\n")  # the Tools-DB's row becomes version 2
+        vault.publish("tool06", code(6).encode())  # the same content: nothing new
+        vault.publish("tool08", b"echo old\n")
+        vault.set_lifecycle("tool08", "retired")  # importing a version reactivates it
+    (home / "commands" / "tool09").write_text("a stray file where tool09's link goes\n")
+    (home / "commands" / ".history" / "tool10").mkdir()  # an empty stray folder
+    summary = migrate("--tools-db", str(tools_db))
+    added = {(a["name"], a["version"]) for a in summary["added"]}
+    assert {("tool05", 2), ("tool08", 2), ("tool09", 1), ("tool10", 1)} <= added
+    assert [u["name"] for u in summary["unchanged"]] == ["tool06"]
+    assert len(added) == 50
+    assert [v["sha256"] for v in js("versions", "tool05")] == [sha("echo mine\n"), sha(code(5))]
+    assert js("show", "tool08")["tool"]["lifecycle"] == "active"
+    files = tree(home)
+    for name, latest in (("tool05", 2), ("tool06", 1), ("tool08", 2), ("tool09", 1)):
+        assert files[name] == ("link", f".history/{name}/{latest}")
+    assert files[".history/tool10/1"] == ("file", code(10).encode(), 0o755)
+    assert js("verify")["ok"] is True
+    with Vault.open(home) as vault:
+        assert vault.sync() == []
+
+
+def test_a_tree_write_that_fails_midway_leaves_the_vault_consistent(
+    tools_db: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from toolvault import materialize
+
+    put, calls = materialize._put, []
+
+    def disk_full(path: str, data: bytes, executable: bool, flags: int = os.O_EXCL) -> None:
+        calls.append(path)
+        if len(calls) == 40:
+            raise OSError(errno.ENOSPC, "No space left on device", path)
+        put(path, data, executable, flags)
+
+    monkeypatch.setattr(materialize, "_put", disk_full)
+    result = tv("migrate-legacy", "--tools-db", str(tools_db))
+    monkeypatch.setattr(materialize, "_put", put)
+    refused(result, 1, "No space left on device")
+    assert "run 'toolvault sync'" in result.stderr
+    history = home / "commands" / ".history"
+    assert not [p.name for p in history.iterdir() if p.name.startswith(".tmp-")]
+    assert migrate("--tools-db", str(tools_db))["already_imported"] == 51  # it is all there
+    problems = verify_report()["problems"]
+    assert problems and {p["kind"] for p in problems} <= {"missing", "metadata", "symlink"}
+    ok("sync")
+    assert js("verify")["ok"] is True

@@ -631,3 +631,44 @@ def test_sync_removes_only_strays_inside_the_tree_whatever_the_home_is_called(
         assert vault.sync() == [f"removed {home / 'commands' / 'junk'} (is not a known tool)"]
         assert vault.verify().ok
     assert (outside / "keep").is_dir()
+
+
+def test_a_batch_publishes_as_one_publish_after_another_would(vault: Vault) -> None:
+    vault.publish("old", b"1\n")
+    vault.set_lifecycle("old", "retired")
+    vault.publish_many([NewVersion("y", b"1\n"), NewVersion("y", b"2\n")])
+    vault.yank("y:2", "broken")
+    results = vault.publish_many(
+        [
+            NewVersion("a", b"1\n"),
+            NewVersion("a", b"1\n"),  # equal to the latest: unchanged
+            NewVersion("a", b"2\n"),
+            NewVersion("old", b"1\n"),  # unchanged, but publishing reactivates
+            NewVersion("a", b"1\n"),  # equal to an older version: a new one
+            NewVersion("y", b"1\n"),  # equal to the latest that is not yanked
+            NewVersion("y", b"3\n"),  # goes on from the yanked head
+        ]
+    )
+    assert [(r.name, r.version, r.created) for r in results] == [
+        ("a", 1, True),
+        ("a", 1, False),
+        ("a", 2, True),
+        ("old", 1, False),
+        ("a", 3, True),
+        ("y", 1, False),
+        ("y", 3, True),
+    ]
+    a3, y3 = vault.get("a:3"), vault.get("y:3")
+    assert (a3.previous_version, a3.previous_sha256) == (2, sha(b"2\n"))
+    assert (y3.previous_version, y3.previous_sha256) == (2, sha(b"2\n"))
+    assert vault.tool("old").lifecycle == "active"
+    assert [(e.action, e.tool, e.version) for e in vault.audit()][-5:] == [
+        ("publish", "a", 1),
+        ("publish", "a", 2),
+        ("reactivate", "old", None),
+        ("publish", "a", 3),
+        ("publish", "y", 3),
+    ]
+    assert os.readlink(vault.home / "commands" / "a") == ".history/a/3"
+    assert os.readlink(vault.home / "commands" / "old") == ".history/old/1"
+    assert vault.verify().ok

@@ -49,11 +49,6 @@ def digest(data: Any) -> str:
     return hashlib.sha256(_encode(data).encode()).hexdigest()
 
 
-def entry_hash(body: dict[str, Any]) -> str:
-    """The hash of an audit entry: SHA-256 over the canonical JSON of its other fields."""
-    return digest(body)
-
-
 # json's scanner, called directly: verify decodes every audit entry's details, and
 # json.loads adds two whitespace scans and a wrapper to each.
 _scan_once: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
@@ -71,3 +66,19 @@ def details_of(text: str) -> dict[str, Any]:
         except ValueError:
             return {"unparsable": text}
     return data if isinstance(data, dict) else {"unparsable": text}
+
+
+def canonical_with(data: dict[str, Any], key: str, encoded: bytes) -> bytes:
+    """``canonical(data)``, given ``encoded`` = ``canonical(data[key])`` already: a large
+    value (an import's audit details) is then encoded once, not once per use."""
+    parts = [
+        canonical(k) + b":" + (encoded if k == key else canonical(data[k])) for k in sorted(data)
+    ]
+    return b"{" + b",".join(parts) + b"}"
+
+
+def entry_hash(body: dict[str, Any], details: bytes | None = None) -> str:
+    """The hash of an audit entry: SHA-256 over the canonical JSON of its other fields
+    (``details``: the canonical JSON of ``body["details"]``, when the caller has it)."""
+    data = canonical(body) if details is None else canonical_with(body, "details", details)
+    return hashlib.sha256(data).hexdigest()

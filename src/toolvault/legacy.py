@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from toolvault import spec as specs
 from toolvault.errors import Conflict, InvalidInput, ToolvaultError
@@ -169,8 +169,7 @@ def migrate(vault: Vault, source: Source, *, dry_run: bool = False) -> Summary:
     signer = vault.signer(None)
     with vault.store.write():
         planned = plan(vault, source)
-        now = utcnow()
-        added = [_append(vault, p, now, signer) for p in planned.new]
+        added = _append(vault, planned.new, utcnow(), signer)
         if added:
             vault.record_import(
                 added,
@@ -179,7 +178,9 @@ def migrate(vault: Vault, source: Source, *, dry_run: bool = False) -> Summary:
                 legacy=source.kind,
                 skipped=len(source.skipped),
             )
-    vault.refresh_tree({v.name for v in added})
+    vault.refresh_tree(
+        {v.name for v in added}, {p.item.sha256: p.item.content for p in planned.new}
+    )
     return Summary(source, planned, False)
 
 
@@ -343,11 +344,12 @@ def _validate(vault: Vault, source: Source) -> None:
     kept = []
     for item in source.items:
         try:
-            checked = vault.check(_new_version(item, ()))
+            item.executable = vault.check_content(
+                item.name, item.content, item.where, item.executable
+            )
         except ToolvaultError as exc:
             source.skipped.append(f"{item.where}: {exc}")
             continue
-        item.executable = bool(checked.executable)
         kept.append(item)
     source.items = kept
 
@@ -372,15 +374,20 @@ def _new_version(item: Item, references: tuple[str, ...]) -> NewVersion:
     )
 
 
-def _append(vault: Vault, p: Planned, now: str, signer: Any) -> Version:
-    item = _new_version(p.item, p.references)
-    result, stored = vault.append_version(item, now, signer, audit=False)
-    if stored is None or stored.version != p.version:
-        raise Conflict(
-            f"{p.item.name} changed while migrating (expected version {p.version}, "
-            f"got {result.version}); nothing was written, run the migration again"
-        )
-    return stored
+def _append(vault: Vault, planned: list[Planned], now: str, signer: Any) -> list[Version]:
+    """Every planned version, in one batch; each must get the number the plan gave it."""
+    outcomes = vault.append_versions(
+        [_new_version(p.item, p.references) for p in planned], now, signer, audit=False
+    )
+    added = []
+    for p, (result, stored) in zip(planned, outcomes, strict=True):
+        if stored is None or stored.version != p.version:
+            raise Conflict(
+                f"{p.item.name} changed while migrating (expected version {p.version}, "
+                f"got {result.version}); nothing was written, run the migration again"
+            )
+        added.append(stored)
+    return added
 
 
 # -- time ---------------------------------------------------------------------------------
@@ -596,11 +603,16 @@ def read_port42(home: str | os.PathLike[str]) -> Source:
 
 
 class _Port42:
-    """Reads one Port42 home; every problem is one line naming the file."""
+    """Reads one Port42 home; every problem is one line naming the file.
+
+    Paths are plain strings (POSIX, as the commands/ tree is) and files are read with
+    ``os`` calls: a home holds tens of thousands of small files, and pathlib's objects
+    cost more than reading them.
+    """
 
     def __init__(self, root: Path) -> None:
-        self.root = root
-        self.objects = root / "objects"
+        self.root = str(root)
+        self.objects = f"{self.root}/objects"
         self.source = Source("port42", f"port42:{root}", "/")
         self.covered: set[tuple[str, str]] = set()  # (name, sha) that a relation declares
         self.meta: dict[str, dict[str, Any]] = {}
@@ -610,17 +622,19 @@ class _Port42:
 
     def read_relations(self) -> None:
         """Every ``relations/relation-*.json`` of type Tool, as one item each."""
-        folder = self.root / "relations"
-        paths = sorted(folder.glob("relation-*.json")) if folder.is_dir() else []
-        for path in paths:
-            item = self._relation(path, f"relations/{path.name}")
+        folder = f"{self.root}/relations"
+        names = sorted(
+            n for n in _listing(folder) if n.startswith("relation-") and n.endswith(".json")
+        )
+        for name in names:
+            item = self._relation(f"{folder}/{name}", f"relations/{name}")
             if item is not None:
                 self.source.items.append(item)
                 self.covered.add((item.source_name, item.sha256))
         if self.others:
             self.source.notes.append(f"{self.others} relation(s) of other types than Tool ignored")
 
-    def _relation(self, path: Path, where: str) -> Item | None:
+    def _relation(self, path: str, where: str) -> Item | None:
         data = self._json(path, where, skip=True)
         if data is None:
             return None
@@ -635,22 +649,45 @@ class _Port42:
         found = self._content(props, where)
         if found is None:
             return None
-        content, sha, executable = found
-        meta = self._metadata(sha)
+        meta = self._metadata(found.sha256)
         when = self._when(data.get("created_at"), meta, where)
         if when is None:
             self._skip(f"{where}: no usable created_at, and no metadata time for its object")
             return None
+        return self._item(name, found, when, where, props, meta)
+
+    def _content(self, props: dict[str, Any], where: str) -> _Content | None:
+        ident = props.get("executable_id")
+        if isinstance(ident, str):
+            return self._object(ident.strip().lower(), where)
+        inline = props.get("executable")
+        if isinstance(inline, str):  # early relations carried the code itself
+            data = inline.encode("utf-8", "surrogatepass")
+            return _Content(data, _sha(data), False, 0.0)
+        self._skip(f"{where}: a Tool relation without executable_id")
+        return None
+
+    def _item(
+        self,
+        name: str,
+        found: _Content,
+        when: datetime,
+        where: str,
+        props: dict[str, Any],
+        meta: dict[str, Any],
+    ) -> Item:
+        """The one place a Port42 item is built: what a relation declares (``props``)
+        wins over the object's metadata; a ``commands/`` entry has no relation (``{}``)."""
         return Item(
             name=name,
             source_name=name,
-            content=content,
-            sha256=sha,
-            order=(when, sha),
+            content=found.data,
+            sha256=found.sha256,
+            order=(when, found.sha256),
             origin=f"{self.source.location}/{where}",
             where=where,
             when=when,
-            executable=executable,
+            executable=found.executable,
             created_by=_text(props.get("agent")) or _text(meta.get("agent")) or UNKNOWN_AGENT,
             session_id=_text(props.get("memory_session")) or _text(meta.get("session")),
             prompt=_text(props.get("user_prompt")),
@@ -659,92 +696,68 @@ class _Port42:
             references=_references(props.get("references")),
         )
 
-    def _content(self, props: dict[str, Any], where: str) -> tuple[bytes, str, bool] | None:
-        ident = props.get("executable_id")
-        if isinstance(ident, str):
-            return self._object(ident.strip().lower(), where)
-        inline = props.get("executable")
-        if isinstance(inline, str):  # early relations carried the code itself
-            data = inline.encode("utf-8", "surrogatepass")
-            return data, _sha(data), False
-        self._skip(f"{where}: a Tool relation without executable_id")
-        return None
-
     # -- commands/ ---------------------------------------------------------------------
 
     def read_commands(self) -> None:
         """Content that only a ``commands/<name>`` entry reaches: updates with no relation."""
-        folder = self.root / "commands"
-        for entry in sorted(os.listdir(folder)) if folder.is_dir() else []:
+        folder = f"{self.root}/commands"
+        objects = os.path.realpath(self.objects)  # once, not per entry
+        for entry in sorted(_listing(folder)):
             if entry.startswith("."):
                 continue
-            item = self._command(folder / entry, entry, f"commands/{entry}")
+            item = self._command(f"{folder}/{entry}", entry, objects)
             if item is not None:
                 self.source.items.append(item)
 
-    def _command(self, path: Path, name: str, where: str) -> Item | None:
-        found = self._command_content(path, where)
+    def _command(self, path: str, name: str, objects: str) -> Item | None:
+        where = f"commands/{name}"
+        found = self._command_content(path, name, where, objects)
         if found is None:
             return None
-        content, sha, executable, stamp = found
-        if (name, sha) in self.covered:
-            return None  # a relation declares this content already
-        meta = self._metadata(sha)
+        meta = self._metadata(found.sha256)
         when = self._when(meta.get("created") or meta.get("modified"), {}, where)
         if when is None:
-            when = datetime.fromtimestamp(stamp, UTC)
+            when = datetime.fromtimestamp(found.mtime, UTC)
             self.source.notes.append(
                 f"{where}: no metadata time for its content; using the file's modification time"
             )
-        return Item(
-            name=name,
-            source_name=name,
-            content=content,
-            sha256=sha,
-            order=(when, sha),
-            origin=f"{self.source.location}/{where}",
-            where=where,
-            when=when,
-            executable=executable,
-            created_by=_text(meta.get("agent")) or UNKNOWN_AGENT,
-            session_id=_text(meta.get("session")),
-            message=_text(meta.get("description")),
-        )
+        return self._item(name, found, when, where, {}, meta)
 
-    def _command_content(self, path: Path, where: str) -> tuple[bytes, str, bool, float] | None:
-        if path.is_symlink():
+    def _command_content(self, path: str, name: str, where: str, objects: str) -> _Content | None:
+        """The content a ``commands/`` entry reaches, or None when a relation declares
+        that content already (then it is not read again) or when it cannot be used."""
+        if os.path.islink(path):
             target = os.readlink(path)
-            real = Path(os.path.realpath(path))
-            if not real.exists():
+            real = os.path.realpath(path)
+            if not os.path.exists(real):
                 self._skip(f"{where}: dangling symlink to {target}")
                 return None
-            try:
-                parts = real.relative_to(os.path.realpath(self.objects)).parts
-            except ValueError:
+            if real != objects and not real.startswith(objects + "/"):
                 self._skip(f"{where}: symlink to {target}, outside objects/")
                 return None
-            found = self._object("".join(parts), where)
-            return None if found is None else (*found, real.stat().st_mtime)
-        if path.is_file():  # before symlinks, commands were plain files
+            sha = real[len(objects) + 1 :].replace("/", "")
+            if (name, sha) in self.covered:
+                return None  # a relation declares this content already
+            return self._object(sha, where)
+        if os.path.isfile(path):  # before symlinks, commands were plain files
             try:
-                data, info = path.read_bytes(), path.stat()
+                data, info = _read(path)
             except OSError as exc:
                 self._skip(f"{where}: cannot be read ({exc.strerror})")
                 return None
             self.source.files += 1
-            return data, _sha(data), bool(info.st_mode & 0o111), info.st_mtime
+            found = _Content(data, _sha(data), bool(info.st_mode & 0o111), info.st_mtime)
+            return None if (name, found.sha256) in self.covered else found
         return None
 
     # -- objects, metadata, JSON -------------------------------------------------------
 
-    def _object(self, sha: str, where: str) -> tuple[bytes, str, bool] | None:
+    def _object(self, sha: str, where: str) -> _Content | None:
         if not HEX64.fullmatch(sha):
             self._skip(f"{where}: {sha[:80]!r} is not an object id (64 hex digits)")
             return None
-        path = self.objects / sha[:2] / sha[2:4] / sha[4:]
         try:
-            data = path.read_bytes()
-            mode = path.stat().st_mode
+            data, info = _read(f"{self.objects}/{sha[:2]}/{sha[2:4]}/{sha[4:]}")
         except FileNotFoundError:
             self._skip(f"{where}: object {sha[:12]}… is missing (objects/{sha[:2]}/{sha[2:4]}/…)")
             return None
@@ -758,19 +771,25 @@ class _Port42:
                 f"{where}: object {sha[:12]}… is corrupt (its content hashes to {actual[:12]}…)"
             )
             return None
-        return data, sha, bool(mode & 0o111)
+        return _Content(data, sha, bool(info.st_mode & 0o111), info.st_mtime)
 
     def _metadata(self, sha: str) -> dict[str, Any]:
-        if sha not in self.meta:
-            path = self.root / "metadata" / f"{sha}.json"
-            found = self._json(path, f"metadata/{sha}.json", skip=False) if path.exists() else None
-            self.meta[sha] = found or {}
-        return self.meta[sha]
+        found = self.meta.get(sha)
+        if found is None:
+            path = f"{self.root}/metadata/{sha}.json"
+            found = self.meta[sha] = self._json(path, f"metadata/{sha}.json", skip=False) or {}
+        return found
 
-    def _json(self, path: Path, where: str, *, skip: bool) -> dict[str, Any] | None:
+    def _json(self, path: str, where: str, *, skip: bool) -> dict[str, Any] | None:
+        """A JSON object from a file; a metadata file (``skip=False``) that does not
+        exist is no problem, anything else unusable is reported."""
         try:
-            data = json.loads(path.read_bytes())
+            data = json.loads(_read(path)[0])
             self.source.files += 1
+        except FileNotFoundError as exc:
+            if not skip:
+                return None
+            problem = f"{where}: unreadable JSON ({exc.strerror})"
         except (OSError, ValueError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) else str(exc)
             problem = f"{where}: unreadable JSON ({reason})"
@@ -797,6 +816,37 @@ class _Port42:
 
     def _skip(self, problem: str) -> None:
         self.source.skipped.append(problem)
+
+
+class _Content(NamedTuple):
+    """What a Port42 item's content is: the bytes, their hash, the execute bit and the
+    file's modification time (0 for inline code)."""
+
+    data: bytes
+    sha256: str
+    executable: bool
+    mtime: float
+
+
+def _listing(folder: str) -> list[str]:
+    """The names in a folder; none when it is not one."""
+    try:
+        return os.listdir(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def _read(path: str) -> tuple[bytes, os.stat_result]:
+    """A file's bytes and its status: one open, one fstat, reads until the end."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        info = os.fstat(fd)
+        chunks, size = [], info.st_size + 1  # +1: a file that grew is read whole too
+        while chunk := os.read(fd, size):
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+    return b"".join(chunks), info
 
 
 def _strings(value: object) -> tuple[str, ...]:

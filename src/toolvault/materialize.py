@@ -6,13 +6,16 @@ Layout (SPEC §4)::
     commands/.history/<name>/<N>             version N (0755 if executable, else 0644)
     commands/.history/<name>/metadata.json   the tool's version list
 
-Every change is atomic (temp file + ``os.replace``); the tree is always rebuilt
-from what the database says *at the time of writing*, under a file lock, so two
-processes that publish at once leave it pointing at the newest version.
+Every change is atomic (temp file + ``os.replace``; a tool that has no folder yet
+gets a whole temporary folder, files and symlink, that one rename puts in place);
+the tree is always rebuilt from what the database says *at the time of writing*,
+under a file lock, so two processes that publish at once leave it pointing at the
+newest version.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import json
@@ -29,6 +32,9 @@ from typing import Any
 from toolvault.models import Entry, Problem
 
 TMP_PREFIX = ".tmp-"
+LINK = f"{TMP_PREFIX}link"  # a tool's new symlink, made in its folder, then moved to commands/
+# What rename(2) says when a tool's folder exists after all (or a file is in its place).
+TAKEN = (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR, errno.EISDIR)
 
 # Strays sort as verify reports them: commands/ entries, then .history by tool and file.
 StrayKey = tuple[int, str, str]
@@ -121,7 +127,46 @@ class CommandsTree:
     def update(self, view: ToolView, content: Callable[[str], bytes]) -> None:
         """Bring one tool's files up to date after a write; call under :meth:`locked`.
         Version files that exist are trusted here (``sync`` rereads them)."""
-        self._rewrite(view, content, reread=False)
+        folder = f"{self.history}/{view.name}"
+        if os.path.lexists(folder) or not self._create(view, content, folder):
+            self._rewrite(view, content, reread=False)
+
+    def _create(self, view: ToolView, content: Callable[[str], bytes], folder: str) -> bool:
+        """A tool that has no folder yet: its files and its symlink are made in a fresh
+        temporary folder that one rename puts in place (then one more puts the link in
+        commands/): the folder appears whole or not at all, and no file needs a rename
+        of its own. False, leaving nothing behind, when a folder turned up after all."""
+        tmp = f"{self.history}/{TMP_PREFIX}{view.name}.{os.getpid()}"  # plain strings:
+        try:  # this runs once per tool of an import, and pathlib costs more than the calls
+            os.mkdir(tmp)
+        except FileExistsError:  # left by a crashed process that had this pid
+            shutil.rmtree(tmp)
+            os.mkdir(tmp)
+        try:
+            for v in view.versions:
+                _put(f"{tmp}/{v.version}", content(v.sha256), v.executable)
+            _put(f"{tmp}/metadata.json", metadata_bytes(view), False)
+            if view.latest is not None:
+                os.symlink(f".history/{view.name}/{view.latest}", f"{tmp}/{LINK}")
+            os.rename(tmp, folder)
+        except BaseException as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if isinstance(exc, OSError) and exc.errno in TAKEN:
+                return False
+            raise
+        self._place_link(view, f"{folder}/{LINK}")
+        return True
+
+    def _place_link(self, view: ToolView, staged: str) -> None:
+        """Move a link made beside the files into commands/ (replacing what is there),
+        or let :meth:`_link` deal with a retired tool or a folder in the link's place."""
+        if view.latest is not None:
+            try:
+                os.rename(staged, f"{self.root}/{view.name}")
+                return
+            except IsADirectoryError:
+                os.unlink(staged)
+        self._link(view)
 
     def rebuild(self, views: list[ToolView], content: Callable[[str], bytes]) -> list[str]:
         """Rewrite every file that differs from the database and remove what it does not
@@ -258,15 +303,7 @@ class CommandsTree:
 
     def _write(self, path: Path, data: bytes, executable: bool) -> None:
         tmp = path.with_name(f"{TMP_PREFIX}{path.name}.{os.getpid()}")
-        mode = 0o755 if executable else 0o644
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-        try:
-            os.fchmod(fd, mode)  # whatever the umask
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-        finally:
-            os.close(fd)
+        _put(str(tmp), data, executable, os.O_TRUNC)
         os.replace(tmp, path)
 
     def _link(self, view: ToolView) -> bool:
@@ -287,6 +324,20 @@ class CommandsTree:
             shutil.rmtree(link)
         os.replace(tmp, link)
         return True
+
+
+def _put(path: str, data: bytes, executable: bool, flags: int = os.O_EXCL) -> None:
+    """Write a file with the mode of a version file (0755 or 0644, whatever the umask);
+    ``O_EXCL`` by default: in a fresh folder nothing can be there yet."""
+    mode = 0o755 if executable else 0o644
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | flags, mode)
+    try:
+        os.fchmod(fd, mode)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
 
 
 def _first(item: tuple[StrayKey, Path, str | None, str]) -> StrayKey:

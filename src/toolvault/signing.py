@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import operator
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 
 from toolvault.errors import InvalidInput, NotFound
 from toolvault.hashing import canonical, digest
+from toolvault.models import VERSION_FIELDS
 from toolvault.spec import LABEL_RE
 
 PREFIX = "ed25519:"
@@ -30,6 +32,8 @@ SIGNED_FIELDS = (
     "prompt",
     "references",
 )
+# Every stored field of a version, in order, as a tuple (which encodes as a JSON list).
+_ALL_FIELDS = operator.attrgetter(*VERSION_FIELDS)
 # Which group a signed field belongs to, so that verify can say what was changed.
 GROUPS = {
     "content": ("sha256",),
@@ -56,9 +60,7 @@ def version_digests(v: Any) -> dict[str, str]:
 def fields_digest(v: Any) -> str:
     """One SHA-256 over every stored field of a version: verify compares this first,
     and works out which group changed only when it differs."""
-    from toolvault.models import VERSION_FIELDS
-
-    return values_digest([getattr(v, f) for f in VERSION_FIELDS])
+    return digest(_ALL_FIELDS(v))
 
 
 def values_digest(values: list[Any]) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
@@ -86,6 +86,24 @@ class NewVersion:
     extra: dict[str, str] = field(default_factory=dict)
     # A reference that does not resolve is stored as written instead of refused.
     allow_dangling: bool = False
+
+
+@dataclass(slots=True)
+class _Chain:
+    """Where a tool's chain stands during a write (``owner`` None: a new tool)."""
+
+    owner: str | None = None
+    lifecycle: str = "active"
+    head: int = 0  # the highest number, yanked or not (0: none yet)
+    head_sha256: str | None = None
+    latest: int = 0  # the newest that is not yanked
+    latest_sha256: str | None = None
+
+    def advance(self, owner: str, number: int, sha256: str) -> None:
+        """A new version was appended: it is head and latest."""
+        self.owner = owner
+        self.head = self.latest = number
+        self.head_sha256 = self.latest_sha256 = sha256
 
 
 class Vault:
@@ -362,7 +380,7 @@ class Vault:
         signer = self.signer(sign_with)
         now = utcnow()
         with self.store.write():
-            results = [self.append_version(item, now, signer)[0] for item in checked]
+            results = [p for p, _ in self.append_versions(checked, now, signer)]
         self.refresh_tree({r.name for r in results})  # unchanged ones may have been reactivated
         return results
 
@@ -691,9 +709,17 @@ class Vault:
 
     def check(self, item: NewVersion) -> NewVersion:
         """Validate a publish request (name, text, size, references) before any write."""
-        specs.validate_name(item.name)
-        where = item.source or item.name
-        data = item.content
+        executable = self.check_content(item.name, item.content, item.source, item.executable)
+        refs = tuple(self._resolve_ref(r, item.allow_dangling) for r in item.references)
+        return replace(item, executable=executable, references=refs)
+
+    def check_content(
+        self, name: str, data: bytes, source: str | None = None, executable: bool | None = None
+    ) -> bool:
+        """The checks of :meth:`check` that need no database (name, size, UTF-8 text, no
+        NUL byte); returns whether the version is executable (asked for, or ``#!``)."""
+        specs.validate_name(name)
+        where = source or name
         limit = self.config.max_tool_size
         if len(data) > limit:
             raise TooLarge(
@@ -713,9 +739,7 @@ class Vault:
                 f"{where} is not UTF-8 text: invalid byte at offset {exc.start} "
                 "(tools are UTF-8 text; binaries are not supported)"
             ) from None
-        executable = item.executable or data.startswith(b"#!")
-        refs = tuple(self._resolve_ref(r, item.allow_dangling) for r in item.references)
-        return replace(item, executable=executable, references=refs)
+        return bool(executable) or data.startswith(b"#!")
 
     def _resolve_ref(self, ref: str, allow_dangling: bool = False) -> str:
         try:
@@ -752,7 +776,7 @@ class Vault:
         """The one audit entry of an import: the versions it added (with the digests
         verify holds them to), the resulting owner and lifecycle of every tool it
         touched (which verify replays), and whatever else describes the source."""
-        states = {name: self.store.tool_state(name) for name in sorted(set(tools))}
+        states = self.store.tool_states(tools)
         self.record(
             "import",
             None,
@@ -760,7 +784,7 @@ class Vault:
             {
                 **details,
                 "added": [{"name": v.name, "version": v.version, **audit_record(v)} for v in added],
-                "tools": {n: {"owner": s[0], "lifecycle": s[1]} for n, s in states.items() if s},
+                "tools": {n: {"owner": s[0], "lifecycle": s[1]} for n, s in sorted(states.items())},
             },
         )
 
@@ -770,28 +794,66 @@ class Vault:
         """Store ``item`` as the next version of its tool (or nothing when it equals the
         latest); returns the outcome and the stored version. ``audit=False`` leaves the
         audit entry to the caller (an import records everything it adds in one entry)."""
+        return self.append_versions([item], now, signer, audit=audit)[0]
+
+    def append_versions(
+        self,
+        items: Sequence[NewVersion],
+        now: str,
+        signer: Signer | None = None,
+        *,
+        audit: bool = True,
+    ) -> list[tuple[Published, Version | None]]:
+        """:meth:`append_version` of each item in order, as if one after the other, with
+        the tools' state read once and the rows written in three batched statements."""
+        chains = self._chains({item.name for item in items})
+        outcomes = [self._next_version(item, chains, now, signer, audit) for item in items]
+        stored = [v for _, v in outcomes if v is not None]
+        blobs = {v.sha256: item.content for item, (_, v) in zip(items, outcomes, strict=True) if v}
+        self.store.ensure_tools({v.name: v.owner or "" for v in stored}.items(), now)
+        self.store.put_blobs(blobs.items())
+        self.store.insert_versions(stored)
+        return outcomes
+
+    def _chains(self, names: set[str]) -> dict[str, _Chain]:
+        """Where each tool's chain stands: owner, lifecycle, head and latest."""
+        chains = {name: _Chain() for name in names}
+        for name, (owner, lifecycle) in self.store.tool_states(names).items():
+            head, latest = self.store.newest(name), self.store.back(name, 0)
+            chains[name] = _Chain(
+                owner,
+                lifecycle,
+                head.version if head else 0,
+                head.sha256 if head else None,
+                latest.version if latest else 0,
+                latest.sha256 if latest else None,
+            )
+        return chains
+
+    def _next_version(
+        self, item: NewVersion, chains: dict[str, _Chain], now: str, signer: Signer | None,
+        audit: bool,
+    ) -> tuple[Published, Version | None]:  # fmt: skip
+        """One item against its tool's chain (which it moves on); rows are written later."""
         sha = hashlib.sha256(item.content).hexdigest()
-        latest = self.store.back(item.name, 0)
-        tool = self.store.tool_state(item.name)  # (owner, lifecycle): no per-version scan
-        self._may_write(tool and tool[0], item.name)
-        if tool is not None and tool[1] == "retired":
+        chain = chains[item.name]
+        self._may_write(chain.owner, item.name)
+        if chain.lifecycle == "retired":
             self.store.set_lifecycle(item.name, "active", None, now)  # publishing reactivates
+            chain.lifecycle = "active"
             if audit:
                 self.record("reactivate", item.name, None, {"message": "published again"})
-        if latest is not None and latest.sha256 == sha:
-            return Published(item.name, latest.version, sha, False), None
-        head = self.store.newest(item.name)  # the chain goes on from yanked versions too
-        owner = tool[0] if tool else self._new_owner(item)
-        self.store.ensure_tool(item.name, owner, now)
-        self.store.put_blob(sha, item.content)
+        if chain.latest_sha256 == sha:
+            return Published(item.name, chain.latest, sha, False), None
+        owner = chain.owner or self._new_owner(item)
         version = Version(
             name=item.name,
-            version=head.version + 1 if head else 1,
+            version=chain.head + 1,  # the chain goes on from yanked versions too
             sha256=sha,
             size=len(item.content),
             executable=bool(item.executable),
-            previous_version=head.version if head else None,
-            previous_sha256=head.sha256 if head else None,
+            previous_version=chain.head or None,
+            previous_sha256=chain.head_sha256,
             created_at=item.created_at or now,
             recorded_at=now,
             created_by=self.principal.name if self.principal else item.created_by or self.actor,
@@ -806,7 +868,7 @@ class Vault:
         )
         if signer is not None:
             version = _signed(version, signer)
-        self.store.insert_version(version)
+        chain.advance(owner, version.version, sha)
         if audit:
             self.record("publish", item.name, version.version, audit_record(version))
         return Published(item.name, version.version, sha, True), version
@@ -818,22 +880,29 @@ class Vault:
         return data
 
     def _views(self, names: Iterable[str] | None = None) -> list[ToolView]:
-        if names is None:
-            return [self._view(t) for t in self.store.tools()]
-        found = (self.store.tool(n) for n in sorted(names))
-        return [self._view(t) for t in found if t is not None]
+        """What the tree should show of these tools (default: all), read in a few
+        queries that see one state."""
+        with self.store.snapshot():
+            tools = self.store.tools() if names is None else self.store.tools_named(names)
+            entries = self.store.entries_of(t.name for t in tools)
+        return [_tool_view(t, tuple(entries.get(t.name, ()))) for t in tools]
 
-    def _view(self, tool: Tool) -> ToolView:
-        return _tool_view(tool, tuple(self.store.entries(tool.name)))
-
-    def refresh_tree(self, names: set[str]) -> None:
-        """Bring the commands/ files of these tools in line with the database (after commit)."""
+    def refresh_tree(self, names: set[str], contents: Mapping[str, bytes] | None = None) -> None:
+        """Bring the commands/ files of these tools in line with the database (after
+        commit). ``contents`` (sha256 -> bytes) is content the caller still holds, which
+        is then not read back from the database."""
         if not names or not self.materialize:
             return
+        held = contents or {}
+
+        def content(sha256: str) -> bytes:
+            found = held.get(sha256)
+            return self._blob(sha256) if found is None else found
+
         try:
             with self.tree.locked():
                 for view in self._views(names):
-                    self.tree.update(view, self._blob)
+                    self.tree.update(view, content)
         except OSError as exc:
             raise ToolvaultError(
                 f"published, but could not update {self.tree.root}: {exc}; "

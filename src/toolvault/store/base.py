@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any
@@ -36,6 +36,7 @@ from toolvault.store.fastread import NOT_YANKED
 from toolvault.store.migrations import Step
 
 MAX_INTEGER = 2**63 - 1  # SQLite's largest INTEGER
+IN_CHUNK = 500  # names per "IN (…)" query: far below either database's parameter limit
 
 # latest_version counts only versions that are not yanked; versions counts all.
 TOOL_SELECT = (
@@ -81,6 +82,11 @@ def utcnow() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def _json_text(values: Sequence[str]) -> str:
+    """A list of strings as stored (``json.dumps``); most are empty, and "[]" is free."""
+    return json.dumps(list(values)) if values else "[]"
+
+
 def _json_list(text: str) -> tuple[str, ...]:
     if text == "[]":
         return ()
@@ -97,6 +103,13 @@ def version_values(row: Sequence[Any]) -> list[Any]:
     values[15] = _json_list(values[15])
     values[16] = _json_list(values[16])
     return values
+
+
+def _chunks(names: Iterable[str]) -> Iterator[list[str]]:
+    """Distinct names, sorted, IN_CHUNK at a time (one ``IN (…)`` query each)."""
+    wanted = sorted(set(names))
+    for i in range(0, len(wanted), IN_CHUNK):
+        yield wanted[i : i + IN_CHUNK]
 
 
 def row_to_version(row: Sequence[Any], content: bytes | None = None) -> Version:
@@ -116,6 +129,10 @@ class SQLStore:
 
     def _q(self, sql: str, params: Sequence[Any] = ()) -> Any:
         """Run one statement (``?`` placeholders) and return its cursor."""
+        raise NotImplementedError
+
+    def _qmany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run one statement once per row of parameters, batched by the driver."""
         raise NotImplementedError
 
     def write(self) -> AbstractContextManager[Any]:
@@ -333,6 +350,29 @@ class SQLStore:
         )
         return [Entry._make(r) for r in rows]
 
+    def tools_named(self, names: Iterable[str]) -> list[Tool]:
+        """:meth:`tool` of each name that is a tool, by name, a few hundred a query."""
+        found: list[Tool] = []
+        for chunk in _chunks(names):
+            marks = ", ".join("?" * len(chunk))
+            rows = self._q(f"{TOOL_SELECT} WHERE t.name IN ({marks}) GROUP BY t.name", chunk)
+            found += [Tool(*r) for r in rows]
+        return sorted(found, key=lambda t: t.name)
+
+    def entries_of(self, names: Iterable[str]) -> dict[str, list[Entry]]:
+        """:meth:`entries` of each name, a few hundred names a query."""
+        found: dict[str, list[Entry]] = {}
+        for chunk in _chunks(names):
+            marks = ", ".join("?" * len(chunk))
+            rows = self._q(
+                f"SELECT name, {ENTRY_COLUMNS} FROM versions WHERE name IN ({marks}) "
+                "ORDER BY name, version",
+                chunk,
+            )
+            for row in rows:
+                found.setdefault(row[0], []).append(Entry._make(row[1:]))
+        return found
+
     def all_versions(self) -> Iterator[Version]:
         """Every version of every tool, by name then number."""
         rows = self._q(f"SELECT {VERSION_COLUMNS} FROM versions ORDER BY name, version")
@@ -370,10 +410,14 @@ class SQLStore:
 
     def ensure_tool(self, name: str, owner: str, now: str) -> None:
         """Create the tool's row if it is new; touch ``updated_at`` otherwise."""
-        self._q(
+        self.ensure_tools([(name, owner)], now)
+
+    def ensure_tools(self, tools: Iterable[tuple[str, str]], now: str) -> None:
+        """:meth:`ensure_tool` for each (name, owner), in one batched statement."""
+        self._qmany(
             "INSERT INTO tools (name, owner, created_at, updated_at) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (name) DO UPDATE SET updated_at = excluded.updated_at",
-            (name, owner, now, now),
+            [(name, owner, now, now) for name, owner in tools],
         )
 
     def tool_state(self, name: str) -> tuple[str, str] | None:
@@ -382,40 +426,62 @@ class SQLStore:
         row = self._q("SELECT owner, lifecycle FROM tools WHERE name = ?", (name,)).fetchone()
         return (row[0], row[1]) if row else None
 
+    def tool_states(self, names: Iterable[str]) -> dict[str, tuple[str, str]]:
+        """:meth:`tool_state` of each name that has a row, a few hundred names a query."""
+        found: dict[str, tuple[str, str]] = {}
+        for chunk in _chunks(names):
+            marks = ", ".join("?" * len(chunk))
+            rows = self._q(
+                f"SELECT name, owner, lifecycle FROM tools WHERE name IN ({marks})", chunk
+            )
+            found.update((r[0], (r[1], r[2])) for r in rows)
+        return found
+
     def put_blob(self, sha256: str, content: bytes) -> None:
         """Store content once; a blob that exists already is left as it is."""
-        self._q(
+        self.put_blobs([(sha256, content)])
+
+    def put_blobs(self, blobs: Iterable[tuple[str, bytes]]) -> None:
+        """:meth:`put_blob` for each (sha256, content), in one batched statement."""
+        self._qmany(
             "INSERT INTO blobs (sha256, size, content) VALUES (?, ?, ?) "
             "ON CONFLICT (sha256) DO NOTHING",
-            (sha256, len(content), content),
+            [(sha, len(content), content) for sha, content in blobs],
         )
 
     def insert_version(self, v: Version) -> None:
         """Insert one version row (the UNIQUE key refuses a duplicate number)."""
-        self._q(
+        self.insert_versions([v])
+
+    def insert_versions(self, versions: Iterable[Version]) -> None:
+        """:meth:`insert_version` for each, in one batched statement."""
+        self._qmany(
             f"INSERT INTO versions ({VERSION_COLUMNS}) VALUES ({', '.join('?' * 20)})",
-            (
-                v.name,
-                v.version,
-                v.sha256,
-                v.size,
-                int(v.executable),
-                v.previous_version,
-                v.previous_sha256,
-                v.created_at,
-                v.recorded_at,
-                v.created_by,
-                v.owner,
-                v.origin,
-                v.session_id,
-                v.prompt,
-                v.message,
-                json.dumps(list(v.references)),
-                json.dumps(list(v.transforms)),
-                v.rollback_of,
-                v.signature,
-                v.key_id,
-            ),
+            [
+                (
+                    v.name,
+                    v.version,
+                    v.sha256,
+                    v.size,
+                    int(v.executable),
+                    v.previous_version,
+                    v.previous_sha256,
+                    v.created_at,
+                    v.recorded_at,
+                    v.created_by,
+                    v.owner,
+                    v.origin,
+                    v.session_id,
+                    v.prompt,
+                    v.message,
+                    _json_text(v.references),
+                    _json_text(v.transforms),
+                    v.rollback_of,
+                    v.signature,
+                    v.key_id,
+                )
+                for v in versions
+            ],
         )
 
     # -- governance ----------------------------------------------------------------
@@ -504,11 +570,12 @@ class SQLStore:
         last = self._q("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
         seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
         body = AuditEntry(seq, at, actor, action, tool, version, details, prev, "").body()
-        entry = AuditEntry(**body, hash=entry_hash(body))
+        text = canonical(details)  # once: an import's details list every version it added
+        entry = AuditEntry(**body, hash=entry_hash(body, text))
         self._q(
             "INSERT INTO audit (seq, at, actor, action, tool, version, details, prev_hash, hash) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (seq, at, actor, action, tool, version, canonical(details).decode(), prev, entry.hash),
+            (seq, at, actor, action, tool, version, text.decode(), prev, entry.hash),
         )
         return entry
 

@@ -74,18 +74,34 @@ class PostgresStore(SQLStore):
             raise StoreError(f"cannot connect to {self.where}: {reason}") from exc
 
     def _q(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        try:
+            if params:
+                return self.db.execute(self._placeholders(sql), tuple(params))
+            return self.db.execute(sql)
+        except self.psycopg.Error as exc:
+            raise self._error(exc) from exc
+
+    def _qmany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if not rows:
+            return
+        try:
+            with self.db.cursor() as cursor:
+                cursor.executemany(self._placeholders(sql), rows)
+        except self.psycopg.Error as exc:
+            raise self._error(exc) from exc
+
+    def _placeholders(self, sql: str) -> str:
+        """``?`` placeholders as psycopg's ``%s`` (a literal ``%`` doubled)."""
         translated = self._sql.get(sql)
         if translated is None:
             translated = self._sql[sql] = sql.replace("%", "%%").replace("?", "%s")
-        try:
-            if params:
-                return self.db.execute(translated, tuple(params))
-            return self.db.execute(sql)
-        except (self.psycopg.IntegrityError, self.psycopg.errors.RaiseException) as exc:
+        return translated
+
+    def _error(self, exc: Exception) -> StoreError:
+        if isinstance(exc, (self.psycopg.IntegrityError, self.psycopg.errors.RaiseException)):
             # A constraint or a refusing trigger: said as the SQLite store says it.
-            raise StoreError(f"{self.where} refused a write: {_first_line(exc)}") from exc
-        except self.psycopg.Error as exc:
-            raise StoreError(f"{self.where}: {_first_line(exc)}") from exc
+            return StoreError(f"{self.where} refused a write: {_first_line(exc)}")
+        return StoreError(f"{self.where}: {_first_line(exc)}")
 
     @contextmanager
     def write(self) -> Iterator[PostgresStore]:

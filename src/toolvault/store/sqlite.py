@@ -137,10 +137,21 @@ class SQLiteStore(SQLStore):
         try:
             cursor: sqlite3.Cursor = self.db.execute(sql, params)
             return cursor
-        except sqlite3.IntegrityError as exc:
-            raise StoreError(f"database {self.path} refused a write: {exc}") from exc
         except sqlite3.Error as exc:
-            raise StoreError(f"database {self.path}: {exc}") from exc
+            raise self._error(exc) from exc
+
+    def _qmany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if not rows:
+            return
+        try:
+            self.db.executemany(sql, rows)
+        except sqlite3.Error as exc:
+            raise self._error(exc) from exc
+
+    def _error(self, exc: sqlite3.Error) -> StoreError:
+        if isinstance(exc, sqlite3.IntegrityError):
+            return StoreError(f"database {self.path} refused a write: {exc}")
+        return StoreError(f"database {self.path}: {exc}")
 
     def integrity_check(self) -> list[str]:
         """SQLite's own structural check; ``['ok']`` when sound."""

@@ -15,6 +15,8 @@ entries of ``commands/`` that are no tool — run once over what the parts retur
 from __future__ import annotations
 
 import hashlib
+import itertools
+import operator
 import os
 import pickle
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -43,6 +45,10 @@ VERSION_ACTIONS = ("publish", "adopt")
 NAME, NUMBER, SHA, SIZE, EXECUTABLE, PREV_VERSION, PREV_SHA = range(7)
 CREATED_AT, CREATED_BY, ROLLBACK_OF, SIGNATURE, KEY_ID, BLOB_SIZE = 7, 9, 17, 18, 19, 20
 _SIGNED_AT = [(f, VERSION_FIELDS.index(f)) for f in SIGNED_FIELDS]
+
+# The first part's share of the work, against 1 for each other part: it also reads the
+# governance tables and merges what the others found (measured on bench/verify.py).
+FIRST_SHARE = 0.85
 
 # The order problems are reported in, whatever part found them.
 CATEGORIES = ("blob", "chain", "audit", "recorded", "trust", "signature", "governance", "tree")
@@ -113,21 +119,24 @@ class Reader(Protocol):
 
 
 def plan(counts: Sequence[tuple[str, int]], head: int, parts: int) -> list[Part]:
-    """Cut tools (by version count), audit entries and blob hashes into ``parts`` ranges."""
-    total = sum(n for _, n in counts)
+    """Cut tools (by version count), audit entries and blob hashes into ``parts`` ranges.
+    The first part, which also reads the governance tables and merges the others'
+    findings, gets a smaller share (FIRST_SHARE of the others')."""
     if parts <= 1 or len(counts) < parts:
         return [EVERYTHING]
+    whole = FIRST_SHARE + parts - 1
+    cuts = [(FIRST_SHARE + i) / whole for i in range(parts - 1)]  # fractions of the whole
+    total = sum(n for _, n in counts)
     name_cuts: list[str] = []
-    seen, step = 0, 1
+    seen = 0
     for name, n in counts:
-        if seen >= total * step / parts and len(name_cuts) < parts - 1:
+        if len(name_cuts) < len(cuts) and seen >= total * cuts[len(name_cuts)]:
             name_cuts.append(name)
-            step += 1
         seen += n
     if len(name_cuts) < parts - 1:
         return [EVERYTHING]
-    seq_cuts = [1 + head * i // parts for i in range(1, parts)]
-    sha_cuts = [f"{(i << 32) // parts:08x}" for i in range(1, parts)]
+    seq_cuts = [1 + int(head * c) for c in cuts]
+    sha_cuts = [f"{int(c * (1 << 32)):08x}" for c in cuts]
     return [
         Part(
             i,
@@ -439,10 +448,9 @@ def _check_versions(
 
 
 def _views(rows: list[tuple[Any, ...]], tools: list[Tool]) -> list[ToolView]:
-    """What the tree should show of these tools, from the rows already read."""
-    by_tool: dict[str, list[Entry]] = {}
-    for r in rows:
-        by_tool.setdefault(r[NAME], []).append(
+    """What the tree should show of these tools, from the rows already read (by name)."""
+    by_tool = {
+        name: tuple(
             Entry(
                 r[NUMBER],
                 r[SHA],
@@ -454,18 +462,24 @@ def _views(rows: list[tuple[Any, ...]], tools: list[Tool]) -> list[ToolView]:
                 r[CREATED_BY],
                 r[ROLLBACK_OF],
             )
+            for r in group
         )
+        for name, group in itertools.groupby(rows, key=_name)
+    }
     return [
         ToolView(
             t.name,
             t.owner,
             t.lifecycle,
             None if t.lifecycle == "retired" else t.latest_version,
-            tuple(found),
+            found,
         )
         for t in tools
         if (found := by_tool.get(t.name))
     ]
+
+
+_name = operator.itemgetter(NAME)
 
 
 # -- the whole ----------------------------------------------------------------------------

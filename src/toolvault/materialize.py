@@ -377,10 +377,13 @@ def _file_problem(path: str, v: Entry) -> tuple[str, str] | None:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             return ("missing", f"{path} is missing")
-        chunks, size = [], info.st_size + 1  # +1: a file that grew is read whole too
-        while chunk := os.read(fd, size):
-            chunks.append(chunk)
-        digest = hashlib.sha256(b"".join(chunks)).hexdigest()
+        data = os.read(fd, info.st_size + 1)  # all of it: a regular file reads whole
+        if len(data) > info.st_size:  # it grew since fstat: read on to its end
+            chunks = [data]
+            while chunk := os.read(fd, 1 << 16):
+                chunks.append(chunk)
+            data = b"".join(chunks)
+        digest = hashlib.sha256(data).hexdigest()
     finally:
         os.close(fd)
     if digest != v.sha256:

@@ -43,6 +43,7 @@ def big(sqlite_vault: Vault, home: Path) -> Iterator[Vault]:
             NewVersion(f"t{i:02d}", f"#!/bin/sh\necho {i} {n}\n".encode()) for n in range(1 + i % 4)
         ]
         vault.publish_many(items, sign_with="k" if i % 5 == 0 else None)
+    vault.publish_many([NewVersion("zz", b"#!/bin/sh\necho 0 0\n")])  # t00:1's blob too
     vault.label("t03:2", "stable")
     vault.yank("t07:3", reason="broken")
     vault.set_lifecycle("t11", "retired")
@@ -76,7 +77,7 @@ def forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 def test_a_sound_vault_checks_the_same_in_parts(big: Vault, forks: list[int]) -> None:
     report = same_reports(big, 3)
-    assert report.ok and report.checked["versions"] == sum(1 + i % 4 for i in range(TOOLS))
+    assert report.ok and report.checked["versions"] == sum(1 + i % 4 for i in range(TOOLS)) + 1
     assert len(forks) == 2  # two children, the third part in the parent
 
 
@@ -95,12 +96,19 @@ def test_every_kind_of_damage_is_reported_the_same_in_parts(
         "UPDATE audit SET actor = 'eve' WHERE seq = 3",
         'UPDATE audit SET details = \'{"owner":"eve"}\' WHERE seq = 60',
         "UPDATE labels SET version = 1 WHERE name = 't03'",
+        # a blob no version uses, and one that versions in the first and the last part share
+        f"INSERT INTO blobs (sha256, size, content) VALUES ('{'ab' * 32}', 1, X'00')",
+        "UPDATE blobs SET content = X'01' WHERE sha256 = "
+        "(SELECT sha256 FROM versions WHERE name = 'zz')",
     )
     (history / "t22" / "1").write_text("altered\n")
     (history / "t25" / "stray").write_text("x")
     (home / "commands" / "nobody").write_text("x")
     os.chmod(history / "t27" / "1", 0o600)
     report = same_reports(big, 2)
+    blobs = [p.detail for p in report.problems if p.kind == "blob" and p.name is None]
+    assert len(blobs) == 3 and blobs == sorted(blobs)  # t38's, the unused one, the shared one
+    assert any(f"blob {'ab' * 32} hashes to" in b for b in blobs)
     kinds = {p.kind for p in report.problems}
     assert {"tampered", "signature", "chain", "blob", "audit", "label", "altered"} <= kinds
     assert {"stray", "mode", "missing"} <= kinds
@@ -140,7 +148,7 @@ def test_parts_that_saw_different_states_are_checked_again_at_once(
 
     monkeypatch.setattr(integrity, "run_parts", racing)
     report = big.verify(workers=2)
-    assert report.ok and report.checked["tools"] == TOOLS + 1
+    assert report.ok and report.checked["tools"] == TOOLS + 2
 
 
 # -- the shortcuts hold to what they stand for --------------------------------------------

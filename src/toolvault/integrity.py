@@ -41,9 +41,18 @@ from toolvault.store.base import version_values
 
 VERSION_ACTIONS = ("publish", "adopt")
 
-# SQLStore.version_rows: the VERSION_COLUMNS, then the size its blob records (None: no blob).
+# SQLStore.version_rows: the VERSION_COLUMNS, then the size its blob records and the blob's
+# content (None, None: no blob).
 NAME, NUMBER, SHA, SIZE, EXECUTABLE, PREV_VERSION, PREV_SHA = range(7)
-CREATED_AT, CREATED_BY, ROLLBACK_OF, SIGNATURE, KEY_ID, BLOB_SIZE = 7, 9, 17, 18, 19, 20
+CREATED_AT, CREATED_BY, ROLLBACK_OF, SIGNATURE, KEY_ID, BLOB_SIZE, CONTENT = (
+    7,
+    9,
+    17,
+    18,
+    19,
+    20,
+    21,
+)
 _SIGNED_AT = [(f, VERSION_FIELDS.index(f)) for f in SIGNED_FIELDS]
 
 # The first part's share of the work, against 1 for each other part: it also reads the
@@ -56,12 +65,13 @@ CATEGORIES = ("blob", "chain", "audit", "recorded", "trust", "signature", "gover
 
 @dataclass(frozen=True, slots=True)
 class Part:
-    """One share of a verify: [low, high) ranges, None meaning open-ended."""
+    """One share of a verify: [low, high) ranges of tool names and audit sequence
+    numbers, None meaning open-ended. A part checks the blobs of its tools' versions;
+    the first part also those no version uses."""
 
     index: int
     names: tuple[str | None, str | None] = (None, None)
     seqs: tuple[int, int | None] = (1, None)
-    shas: tuple[str | None, str | None] = (None, None)
 
 
 EVERYTHING = Part(0)
@@ -102,11 +112,10 @@ class Reader(Protocol):
     def audit_before(self, seq: int) -> tuple[int, str]: ...
     def audit_rows(self, seqs: tuple[int, int | None]) -> list[tuple[Any, ...]]: ...
     def version_rows(
-        self, names: tuple[str | None, str | None], wanted: frozenset[str]
+        self, names: tuple[str | None, str | None], wanted: frozenset[str], content: bool
     ) -> list[tuple[Any, ...]]: ...
-    def blob_rows(
-        self, shas: tuple[str | None, str | None], wanted: frozenset[str]
-    ) -> Iterable[tuple[str, int, bytes]]: ...
+    def unused_blobs(self) -> Iterable[tuple[str, int, bytes]]: ...
+    def blob_count(self) -> int: ...
     def tools_between(
         self, names: tuple[str | None, str | None], wanted: frozenset[str]
     ) -> list[Tool]: ...
@@ -119,7 +128,7 @@ class Reader(Protocol):
 
 
 def plan(counts: Sequence[tuple[str, int]], head: int, parts: int) -> list[Part]:
-    """Cut tools (by version count), audit entries and blob hashes into ``parts`` ranges.
+    """Cut tools (by version count) and audit entries into ``parts`` ranges.
     The first part, which also reads the governance tables and merges the others'
     findings, gets a smaller share (FIRST_SHARE of the others')."""
     if parts <= 1 or len(counts) < parts:
@@ -136,13 +145,11 @@ def plan(counts: Sequence[tuple[str, int]], head: int, parts: int) -> list[Part]
     if len(name_cuts) < parts - 1:
         return [EVERYTHING]
     seq_cuts = [1 + int(head * c) for c in cuts]
-    sha_cuts = [f"{int(c * (1 << 32)):08x}" for c in cuts]
     return [
         Part(
             i,
             ([None, *name_cuts][i], [*name_cuts, None][i]),
             ([1, *seq_cuts][i], [*seq_cuts, None][i]),
-            ([None, *sha_cuts][i], [*sha_cuts, None][i]),
         )
         for i in range(parts)
     ]
@@ -215,7 +222,7 @@ def check_part(
 ) -> Share:
     """Everything that can be checked within one part, from one snapshot."""
     head = reader.audit_head()
-    rows = reader.version_rows(part.names, wanted)
+    rows = reader.version_rows(part.names, wanted, True)
     entries = reader.audit_rows(part.seqs)
     before = reader.audit_before(entries[0][0]) if entries else head
     trusted = reader.trusted_keys()
@@ -226,7 +233,12 @@ def check_part(
         mine = [t for t in tools if _within(t.name, part.names, wanted)]
     else:
         mine = reader.tools_between(part.names, wanted) if tree else []
-    sizes, blob_problems = check_blobs(reader.blob_rows(part.shas, wanted))
+    contents, blob_problems = check_contents(rows)
+    blobs = len(contents) if wanted else 0  # (one part checks named tools)
+    if part.index == 0 and not wanted:  # every blob: the versions' and those none uses
+        blob_problems += check_blobs(reader.unused_blobs())
+        blobs = reader.blob_count()
+    good = {sha: data for sha, data in contents.items() if data is not None}
     keys, trust_problems = _trusted(trusted)
     share = Share(head, governance=governance)
     share.problems["blob"] = blob_problems
@@ -237,7 +249,7 @@ def check_part(
     share.records, share.events = _records_and_events(entries)
     if tree is not None:
         views = _views(rows, mine)
-        share.problems["tree"], share.strays = tree.check_tools(views)
+        share.problems["tree"], share.strays = tree.check_tools(views, good)
         if governance is not None:
             share.strays += tree.top_strays({t.name for t in governance.tools})
         files = sum(len(v.versions) + 1 for v in views)
@@ -246,7 +258,7 @@ def check_part(
     share.counts = {
         "tools": len({r[NAME] for r in rows}),
         "versions": len(rows),
-        "blobs": len(sizes),
+        "blobs": blobs,
         "signatures": sum(1 for r in rows if r[SIGNATURE]),
         "audit_entries": len(entries),
         "files": files,
@@ -263,20 +275,37 @@ def _within(name: str, names: tuple[str | None, str | None], wanted: frozenset[s
     )
 
 
-def check_blobs(rows: Iterable[tuple[str, int, bytes]]) -> tuple[dict[str, int], list[Problem]]:
-    """Hash every blob as it streams by: it must hash to its name and have its recorded
-    size. Returns each blob's length (content is not kept) and the problems."""
-    sizes: dict[str, int] = {}
+def check_contents(rows: list[tuple[Any, ...]]) -> tuple[dict[str, bytes | None], list[Problem]]:
+    """The blob of each version row, checked once per blob. Returns every blob's
+    content (None where it is wrong, so that nothing is compared with it) and the
+    problems."""
+    contents: dict[str, bytes | None] = {}
     problems = []
-    for sha, size, data in rows:
-        sizes[sha] = len(data)
-        actual = hashlib.sha256(data).hexdigest()
-        if actual != sha:
-            problems.append(Problem("blob", None, None, f"blob {sha} hashes to {actual}"))
-        elif size != len(data):
-            detail = f"blob {sha} records {size} bytes but holds {len(data)}"
-            problems.append(Problem("blob", None, None, detail))
-    return sizes, problems
+    for r in rows:
+        sha, data = r[SHA], r[CONTENT]
+        if data is None or sha in contents:
+            continue
+        data = bytes(data)
+        problem = _blob_problem(sha, r[BLOB_SIZE], data)
+        if problem:
+            problems.append(problem)
+        contents[sha] = None if problem else data
+    return contents, problems
+
+
+def check_blobs(rows: Iterable[tuple[str, int, bytes]]) -> list[Problem]:
+    """Blobs as (sha256, recorded size, content), as they stream by."""
+    return [p for sha, size, data in rows if (p := _blob_problem(sha, size, bytes(data)))]
+
+
+def _blob_problem(sha: str, size: int, data: bytes) -> Problem | None:
+    """A blob must hash to its name and hold the size it records."""
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != sha:
+        return Problem("blob", None, None, f"blob {sha} hashes to {actual}")
+    if size != len(data):
+        return Problem("blob", None, None, f"blob {sha} records {size} bytes but holds {len(data)}")
+    return None
 
 
 def check_chains(rows: list[tuple[Any, ...]]) -> list[Problem]:
@@ -505,6 +534,7 @@ def merge(shares: list[Share], lookup: Lookup) -> tuple[list[Problem], dict[str,
     for share in shares:
         for category, problems in share.problems.items():
             found[category] += problems
+        # a blob two parts' versions share is checked (and reported) by both
         records.update(share.records)
         versions += share.versions
         events += share.events
@@ -512,6 +542,7 @@ def merge(shares: list[Share], lookup: Lookup) -> tuple[list[Problem], dict[str,
         governance = governance or share.governance
         for key, n in share.counts.items():
             counts[key] = counts.get(key, 0) + n
+    found["blob"] = sorted(set(found["blob"]), key=lambda p: p.detail)
     recorded = _Recorded(records, lookup)
     found["recorded"] = recorded.check(versions)
     found["signature"] = _signature_problems(versions, found["signature"], recorded)

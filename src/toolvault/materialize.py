@@ -22,7 +22,7 @@ import json
 import os
 import shutil
 import stat
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from json.encoder import encode_basestring_ascii as _ascii_string
@@ -214,13 +214,17 @@ class CommandsTree:
         strays += self.top_strays({v.name for v in views})
         return problems + [p for _, p in sorted(strays, key=lambda s: s[0])]
 
-    def check_tools(self, views: list[ToolView]) -> tuple[list[Problem], list[Stray]]:
+    def check_tools(
+        self, views: list[ToolView], contents: Mapping[str, bytes] | None = None
+    ) -> tuple[list[Problem], list[Stray]]:
         """These tools' files, metadata.json and symlinks, and the strays in their
-        folders; verify splits the tools between processes and calls this for each share."""
+        folders; verify splits the tools between processes and calls this for each share.
+        A file whose content is in ``contents`` (by sha256, known good) is compared with
+        it; any other is hashed."""
         problems: list[Problem] = []
         strays: list[Stray] = []
         for view in views:
-            problems += self._check_tool(view)
+            problems += self._check_tool(view, contents or {})
             strays += [
                 ((1, view.name, path.name), Problem("stray", view.name, None, f"{path} {reason}"))
                 for path, reason in self._folder_strays(view)
@@ -236,13 +240,13 @@ class CommandsTree:
 
     # -- internals ---------------------------------------------------------------
 
-    def _check_tool(self, view: ToolView) -> list[Problem]:
+    def _check_tool(self, view: ToolView, contents: Mapping[str, bytes]) -> list[Problem]:
         """One tool's files, its metadata.json and its symlink (plain os calls: verify
         runs this for every tool, and pathlib's objects cost more than the checks)."""
         problems: list[Problem] = []
         folder = f"{self.history}/{view.name}"
         for v in view.versions:
-            problem = _file_problem(f"{folder}/{v.version}", v)
+            problem = _file_problem(f"{folder}/{v.version}", v, contents.get(v.sha256))
             if problem:
                 problems.append(Problem(problem[0], view.name, v.version, problem[1]))
         meta = f"{folder}/metadata.json"
@@ -366,9 +370,10 @@ def _same_file(path: Path, data: bytes, executable: bool) -> bool:
     return (path.stat().st_mode & 0o777) == (0o755 if executable else 0o644)
 
 
-def _file_problem(path: str, v: Entry) -> tuple[str, str] | None:
+def _file_problem(path: str, v: Entry, expected: bytes | None) -> tuple[str, str] | None:
     """Whether a version's file is there, intact and with its mode: one open, one
-    fstat, one read (verify runs this for every version)."""
+    fstat, one read (verify runs this for every version). ``expected`` is the version's
+    content when the caller holds it (checked against its hash), else the file is hashed."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     except OSError:  # absent, or a symlink where a file should be
@@ -383,10 +388,13 @@ def _file_problem(path: str, v: Entry) -> tuple[str, str] | None:
             while chunk := os.read(fd, 1 << 16):
                 chunks.append(chunk)
             data = b"".join(chunks)
-        digest = hashlib.sha256(data).hexdigest()
     finally:
         os.close(fd)
-    if digest != v.sha256:
+    if expected is not None:
+        intact = data == expected
+    else:
+        intact = hashlib.sha256(data).hexdigest() == v.sha256
+    if not intact:
         return ("altered", f"{path} does not match sha256 {v.sha256[:12]}…")
     mode, want = info.st_mode & 0o777, 0o755 if v.executable else 0o644
     if mode != want:

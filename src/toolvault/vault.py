@@ -635,11 +635,11 @@ class Vault:
         forkable = (
             self.store.dialect == "sqlite" and hasattr(os, "fork") and threading.active_count() == 1
         )
-        if not forkable:
+        if not forkable or wanted:  # named tools are few: one part checks them
             return 1
         if workers is not None:
             return max(1, workers)
-        if wanted or sum(n for _, n in counts) < PARALLEL_FROM:
+        if sum(n for _, n in counts) < PARALLEL_FROM:
             return 1
         return min(len(os.sched_getaffinity(0)), MAX_WORKERS)
 

@@ -631,31 +631,33 @@ class SQLStore:
         return [(r[0], r[1]) for r in self._q(sql, params)]
 
     def version_rows(
-        self, names: tuple[str | None, str | None], wanted: frozenset[str] = frozenset()
+        self,
+        names: tuple[str | None, str | None],
+        wanted: frozenset[str] = frozenset(),
+        content: bool = False,
     ) -> list[tuple[Any, ...]]:
         """Rows in ``VERSION_COLUMNS`` order plus the size the version's blob records
-        (None when it has none), for names in [names[0], names[1]), by name and number."""
+        (None when it has none) and, with ``content``, the blob's content, for names in
+        [names[0], names[1]), by name and number."""
         params: list[Any] = []
         where = _between("v.name", names, wanted, params)
         sql = (
-            f"SELECT {V_COLS}, b.size FROM versions v LEFT JOIN blobs b ON b.sha256 = v.sha256 "
-            f"WHERE {where} ORDER BY v.name, v.version"
+            f"SELECT {V_COLS}, b.size{', b.content' if content else ''} FROM versions v "
+            f"LEFT JOIN blobs b ON b.sha256 = v.sha256 WHERE {where} ORDER BY v.name, v.version"
         )
         return list(self._q(sql, params).fetchall())
 
-    def blob_rows(
-        self, shas: tuple[str | None, str | None], wanted: frozenset[str] = frozenset()
-    ) -> Iterator[tuple[str, int, bytes]]:
-        """(sha256, size, content) of the blobs whose hash lies in [shas[0], shas[1]) —
-        only those of the ``wanted`` tools' versions when some are named."""
-        params: list[Any] = []
-        where = _between("sha256", shas, frozenset(), params)
-        if wanted:
-            inner = _between("name", (None, None), wanted, params)
-            where += f" AND sha256 IN (SELECT sha256 FROM versions WHERE {inner})"
-        sql = f"SELECT sha256, size, content FROM blobs WHERE {where} ORDER BY sha256"
-        rows = self._q(sql, params)
+    def unused_blobs(self) -> Iterator[tuple[str, int, bytes]]:
+        """(sha256, size, content) of the blobs no version uses, by hash."""
+        rows = self._q(
+            "SELECT sha256, size, content FROM blobs "
+            "WHERE sha256 NOT IN (SELECT sha256 FROM versions) ORDER BY sha256"
+        )
         return ((r[0], r[1], bytes(r[2])) for r in rows)
+
+    def blob_count(self) -> int:
+        """How many blobs there are."""
+        return int(self._q("SELECT count(*) FROM blobs").fetchone()[0])
 
     def tools_between(
         self, names: tuple[str | None, str | None], wanted: frozenset[str] = frozenset()

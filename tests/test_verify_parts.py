@@ -247,3 +247,14 @@ def test_details_stored_other_than_canonically_still_check_by_their_content() ->
     edited = audit_row({"a": [1, 2], "b": 1}, '{"a":[1,2],"b":2}')
     [problem] = integrity.check_audit_chain([edited], (6, GENESIS))
     assert "audit entry 7: its content does not match its hash" in problem.detail
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.text(max_size=8), st.one_of(st.text(), st.none()), max_size=5))
+def test_a_publish_entrys_fields_digest_is_read_as_decoding_would(extra: dict[str, Any]) -> None:
+    details = {**extra, "fields": "f" * 64}
+    text = canonical(details).decode()
+    found = integrity._fields_in(text)
+    assert found is None or found == json.loads(text)["fields"]
+    if "fields" not in extra and not any('"fields":"' in k for k in extra):
+        assert found == "f" * 64

@@ -125,6 +125,14 @@ def whole_run(results: WholeRun, prefix: str = "toolvault-bench-") -> Iterator[P
     results.load = (load_before, os.getloadavg()[0])
 
 
+def settle() -> None:
+    """Write out what building left in the page cache (``sync``) before timing anything:
+    otherwise the kernel flushes it during the measurements, and whichever of a floor
+    and its toolvault run happens to overlap that flush is slowed."""
+    progress("sync: writing out what building left dirty")
+    os.sync()
+
+
 # -- statistics and budgets ---------------------------------------------------------------
 
 

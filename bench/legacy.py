@@ -279,6 +279,7 @@ def run(sizes: Sizes) -> Results:
         build_s, items = seconds(lambda: build_port42(root, sizes))
         p42 = Part("port42", items, 0, build_s)
         p42.files = read_port42_floor(root)
+        benchlib.settle()
         benchlib.progress("migrating it (floor, migration, floor, second run)")
         measure(p42, tmp / "home-p42", lambda: read_port42_floor(root),
                 lambda: legacy.read_port42(root), ["enhanced"])  # fmt: skip
@@ -287,6 +288,7 @@ def run(sizes: Sizes) -> Results:
         benchlib.progress(f"building a Tools-DB of {sizes.rows:,} rows")
         build_s, rows = seconds(lambda: build_tools_db(db, sizes.rows))
         tdb = Part("tools-db", rows, 1, build_s)
+        benchlib.settle()
         benchlib.progress("migrating it (floor, migration, floor, second run)")
         measure(tdb, tmp / "home-tdb", lambda: read_tools_db_floor(db),
                 lambda: legacy.read_tools_db(db))  # fmt: skip

@@ -256,6 +256,7 @@ def bench_packs(vault: Vault, tmp: Path, r: Results) -> None:
     files.mkdir()
     benchlib.shell_ns(f"tar xzf {shlex.quote(str(pack))} -C {shlex.quote(str(files))}")
     config = plan_import(pack, r.shape, tmp, r)
+    benchlib.settle()
     samples: dict[str, list[int]] = {k: [] for k in ("export", "tar_c", "import", "tar_x")}
     for run in range(1, r.sizes.runs + 1):
         benchlib.progress(f"run {run} of {r.sizes.runs}: export, tar czf, import, tar xzf")

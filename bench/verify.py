@@ -227,6 +227,7 @@ def run(sizes: Sizes, seed: int) -> Results:
             f"building {sizes.tools:,} tools x {sizes.versions} versions ({versions:,})"
         )
         results.build_s = build_vault(vault, sizes, rng)
+        benchlib.settle()
         history = vault.tree.history
         results.content_bytes = write_concatenated(vault, tmp / "all-blobs")
         results.file_bytes = version_files_bytes(history)

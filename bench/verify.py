@@ -83,7 +83,7 @@ class Sizes:
     tools: int = 20_000
     versions: int = 5
     batch_tools: int = 1_000  # tools per publish_many call, all their versions at once
-    verify_runs: int = 3
+    verify_runs: int = 5
     publishes: int = 300  # of each kind, unsigned and signed
     key_calls: int = 1_000
 

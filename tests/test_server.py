@@ -593,3 +593,68 @@ def test_two_daemons_on_one_postgresql_act_as_one(tmp_path: Path, pg_url: str) -
     finally:
         first.stop()
         second.stop()
+
+
+def burst_then_kill(
+    daemon: Daemon, token: str, name: str, kill_after: int
+) -> list[tuple[int, str]]:
+    """Publish from four threads until the daemon is killed, mid-burst, once
+    ``kill_after`` publishes were acknowledged; return what was acknowledged."""
+    acknowledged: list[tuple[int, str]] = []
+    refused: list[str] = []  # answers other than 200 before the kill: none expected
+    lock = threading.Lock()
+    killed = threading.Event()
+
+    def client(c: int) -> None:
+        with httpx.Client(base_url=daemon.url, timeout=30) as http:
+            for i in range(500):  # bounded: the kill comes long before
+                body = {"items": [{"name": name, "content": f"echo {c} {i}\n"}]}
+                try:
+                    response = http.post(
+                        "/v1/publish", json=body, headers={"Authorization": f"Bearer {token}"}
+                    )
+                except httpx.HTTPError:  # the daemon is gone
+                    return
+                if response.status_code != 200:
+                    if not killed.is_set():
+                        refused.append(response.text)
+                    return
+                [published] = response.json()
+                with lock:
+                    acknowledged.append((published["version"], published["sha256"]))
+                    if len(acknowledged) == kill_after:
+                        daemon.proc.kill()  # SIGKILL, in the middle of the others' requests
+                        killed.set()
+
+    threads = [threading.Thread(target=client, args=(c,)) for c in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert killed.is_set(), "the burst ended before the daemon was killed"
+    assert refused == []
+    daemon.stop()
+    return acknowledged
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_killing_a_daemon_mid_burst_loses_no_acknowledged_version(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    db = ["--db", request.getfixturevalue("pg_url")] if backend == "postgres" else []
+    home = tmp_path / "home"
+    token = make_token(home, "alice", db=db[1] if db else None)
+    acknowledged = burst_then_kill(Daemon(home, *db), token, "burst", kill_after=40)
+    assert len(acknowledged) >= 40
+    with Vault.open(home, db=db[1] if db else None) as vault:
+        stored = {(v.version, v.sha256) for v in vault.versions("burst")}
+        assert set(acknowledged) <= stored  # every acknowledged version is there, as sent
+        numbers = sorted(n for n, _ in stored)
+        assert numbers == list(range(1, len(numbers) + 1))
+        vault.sync()  # the commands/ tree may lag a commit the kill interrupted
+        assert vault.verify().ok
+    restarted = Daemon(home, *db)  # and a new daemon serves on from there
+    try:
+        assert restarted.publish(token, "burst", "echo after\n").status_code == 200
+    finally:
+        restarted.stop()

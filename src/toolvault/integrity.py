@@ -26,7 +26,7 @@ from typing import Any, Protocol
 from toolvault.errors import InvalidInput
 from toolvault.hashing import GENESIS, details_of, entry_hash, json_string
 from toolvault.materialize import CommandsTree, Stray, ToolView
-from toolvault.models import VERSION_FIELDS, Entry, Label, Problem, Tool, TrustedKey, Version, Yank
+from toolvault.models import VERSION_FIELDS, Entry, Label, Problem, TrustedKey, Version, Yank
 from toolvault.signing import (
     GROUPS,
     SIGNED_FIELDS,
@@ -101,7 +101,7 @@ class Governance:
 
     labels: list[Label]
     yanks: list[Yank]
-    tools: list[Tool]
+    tools: list[tuple[str, str, str]]  # (name, owner, lifecycle)
     trusted: list[TrustedKey]
 
 
@@ -116,9 +116,9 @@ class Reader(Protocol):
     ) -> list[tuple[Any, ...]]: ...
     def unused_blobs(self) -> Iterable[tuple[str, int, bytes]]: ...
     def blob_count(self) -> int: ...
-    def tools_between(
+    def tool_rows(
         self, names: tuple[str | None, str | None], wanted: frozenset[str]
-    ) -> list[Tool]: ...
+    ) -> list[tuple[str, str, str]]: ...
     def labels(self) -> list[Label]: ...
     def yanks(self) -> list[Yank]: ...
     def trusted_keys(self) -> list[TrustedKey]: ...
@@ -226,13 +226,14 @@ def check_part(
     entries = reader.audit_rows(part.seqs)
     before = reader.audit_before(entries[0][0]) if entries else head
     trusted = reader.trusted_keys()
+    yanks = reader.yanks()
     governance = None
     if part.index == 0:  # the governance tables, whole: the replay covers every tool
-        tools = reader.tools_between((None, None), frozenset())
-        governance = Governance(reader.labels(), reader.yanks(), tools, trusted)
-        mine = [t for t in tools if _within(t.name, part.names, wanted)]
+        tools = reader.tool_rows((None, None), frozenset())
+        governance = Governance(reader.labels(), yanks, tools, trusted)
+        mine = [t for t in tools if _within(t[0], part.names, wanted)]
     else:
-        mine = reader.tools_between(part.names, wanted) if tree else []
+        mine = reader.tool_rows(part.names, wanted) if tree else []
     contents, blob_problems = check_contents(rows)
     blobs = len(contents) if wanted else 0  # (one part checks named tools)
     if part.index == 0 and not wanted:  # every blob: the versions' and those none uses
@@ -248,10 +249,10 @@ def check_part(
     share.problems["audit"] = check_audit_chain(entries, before)
     share.records, share.events = _records_and_events(entries)
     if tree is not None:
-        views = _views(rows, mine)
+        views = _views(rows, mine, {(y.name, y.version) for y in yanks})
         share.problems["tree"], share.strays = tree.check_tools(views, good)
         if governance is not None:
-            share.strays += tree.top_strays({t.name for t in governance.tools})
+            share.strays += tree.top_strays({t[0] for t in governance.tools})
         files = sum(len(v.versions) + 1 for v in views)
     else:
         files = 0
@@ -501,8 +502,11 @@ def _check_versions(
     return checked, problems
 
 
-def _views(rows: list[tuple[Any, ...]], tools: list[Tool]) -> list[ToolView]:
-    """What the tree should show of these tools, from the rows already read (by name)."""
+def _views(
+    rows: list[tuple[Any, ...]], tools: list[tuple[str, str, str]], yanked: set[tuple[str, int]]
+) -> list[ToolView]:
+    """What the tree should show of these tools, from the rows already read (by name):
+    the symlink points at the newest version not yanked, and a retired tool has none."""
     by_tool = {
         name: tuple(
             Entry(
@@ -520,17 +524,14 @@ def _views(rows: list[tuple[Any, ...]], tools: list[Tool]) -> list[ToolView]:
         )
         for name, group in itertools.groupby(rows, key=_name)
     }
-    return [
-        ToolView(
-            t.name,
-            t.owner,
-            t.lifecycle,
-            None if t.lifecycle == "retired" else t.latest_version,
-            found,
-        )
-        for t in tools
-        if (found := by_tool.get(t.name))
-    ]
+    views = []
+    for name, owner, lifecycle in tools:
+        entries = by_tool.get(name)
+        if entries:
+            usable = [e.version for e in entries if (name, e.version) not in yanked]
+            latest = None if lifecycle == "retired" or not usable else max(usable)
+            views.append(ToolView(name, owner, lifecycle, latest, entries))
+    return views
 
 
 _name = operator.itemgetter(NAME)
@@ -732,11 +733,11 @@ def check_governance(
     return (
         _compare("label", {(lb.name, lb.label): lb.version for lb in state.labels}, replay.labels)
         + _compare("yank", {(y.name, y.version): y.reason for y in state.yanks}, replay.yanks)
-        + _compare("owner", {t.name: t.owner for t in state.tools}, replay.owners)
+        + _compare("owner", {name: owner for name, owner, _ in state.tools}, replay.owners)
         + _compare(
             "lifecycle",
-            {t.name: t.lifecycle for t in state.tools},
-            {t.name: replay.lifecycles.get(t.name, "active") for t in state.tools},
+            {name: lifecycle for name, _, lifecycle in state.tools},
+            {name: replay.lifecycles.get(name, "active") for name, _, _ in state.tools},
         )
         + _compare("trust", {k.name: k.key_id for k in state.trusted}, replay.trust)
     )

@@ -659,14 +659,15 @@ class SQLStore:
         """How many blobs there are."""
         return int(self._q("SELECT count(*) FROM blobs").fetchone()[0])
 
-    def tools_between(
+    def tool_rows(
         self, names: tuple[str | None, str | None], wanted: frozenset[str] = frozenset()
-    ) -> list[Tool]:
-        """The tools (with versions) whose names lie in [names[0], names[1]), by name."""
+    ) -> list[tuple[str, str, str]]:
+        """(name, owner, lifecycle) of the tools whose names lie in [names[0], names[1]),
+        by name: their own rows, without the version summary :meth:`tools` computes."""
         params: list[Any] = []
-        where = _between("t.name", names, wanted, params)
-        rows = self._q(f"{TOOL_SELECT} WHERE {where} GROUP BY t.name ORDER BY t.name", params)
-        return [Tool(*r) for r in rows]
+        where = _between("name", names, wanted, params)
+        sql = f"SELECT name, owner, lifecycle FROM tools WHERE {where} ORDER BY name"
+        return [(r[0], r[1], r[2]) for r in self._q(sql, params)]
 
     def after_fork(self) -> None:
         """In a forked child: let go of the parent's connections without touching them

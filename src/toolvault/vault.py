@@ -630,7 +630,7 @@ class Vault:
         return Report(checked, tuple(problems))
 
     def _workers(
-        self, workers: int | None, counts: list[tuple[str, int]], wanted: frozenset[str]
+        self, workers: int | None, counts: list[tuple[str, int, int]], wanted: frozenset[str]
     ) -> int:
         forkable = (
             self.store.dialect == "sqlite" and hasattr(os, "fork") and threading.active_count() == 1
@@ -639,7 +639,7 @@ class Vault:
             return 1
         if workers is not None:
             return max(1, workers)
-        if sum(n for _, n in counts) < PARALLEL_FROM:
+        if sum(n for _, n, _ in counts) < PARALLEL_FROM:
             return 1
         return min(len(os.sched_getaffinity(0)), MAX_WORKERS)
 

@@ -623,12 +623,15 @@ class SQLStore:
         ).fetchone()
         return (row[0], row[1], row[2], details_of(row[3])) if row else ("", None, None, {})
 
-    def version_counts(self, wanted: frozenset[str] = frozenset()) -> list[tuple[str, int]]:
-        """(name, number of versions) of every tool with versions, by name."""
+    def version_counts(self, wanted: frozenset[str] = frozenset()) -> list[tuple[str, int, int]]:
+        """(name, versions, signed versions) of every tool with versions, by name."""
         params: list[Any] = []
         where = _between("name", (None, None), wanted, params)
-        sql = f"SELECT name, count(*) FROM versions WHERE {where} GROUP BY name ORDER BY name"
-        return [(r[0], r[1]) for r in self._q(sql, params)]
+        sql = (
+            "SELECT name, count(*), count(signature) FROM versions "
+            f"WHERE {where} GROUP BY name ORDER BY name"
+        )
+        return [(r[0], r[1], r[2]) for r in self._q(sql, params)]
 
     def version_rows(
         self,

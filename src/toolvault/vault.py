@@ -641,7 +641,8 @@ class Vault:
             return max(1, workers)
         if sum(n for _, n, _ in counts) < PARALLEL_FROM:
             return 1
-        return min(len(os.sched_getaffinity(0)), MAX_WORKERS)
+        usable = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+        return min(len(usable) if usable else os.cpu_count() or 1, MAX_WORKERS)
 
     def _check_part(self, wanted: frozenset[str]) -> Callable[[integrity.Part], integrity.Share]:
         tree = self.tree if self.materialize else None

@@ -10,6 +10,7 @@ import json
 import os
 import queue
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -658,3 +659,38 @@ def test_killing_a_daemon_mid_burst_loses_no_acknowledged_version(
         assert restarted.publish(token, "burst", "echo after\n").status_code == 200
     finally:
         restarted.stop()
+
+
+def database_rows(home: Path) -> list[tuple[Any, ...]]:
+    """Every row of every table of a vault's SQLite database."""
+    with sqlite3.connect(f"file:{home / 'vault.db'}?mode=ro", uri=True) as db:
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return [(t, *row) for t in sorted(tables) for row in db.execute(f"SELECT * FROM {t}")]
+
+
+def test_reading_a_pack_writes_nothing_and_each_change_makes_a_newer_one(tmp_path: Path) -> None:
+    home, other = tmp_path / "source", tmp_path / "other"
+    token = make_token(home, "alice")
+    d = Daemon(home, "--public-read")
+    try:
+        d.publish(token, "fmt", FMT1)
+        before = database_rows(home)
+        first = d.call("GET", "/v1/packs?spec=fmt")  # anonymous: --public-read
+        again = d.call("GET", "/v1/packs?spec=fmt")
+        assert first.status_code == again.status_code == 200
+        assert database_rows(home) == before
+        number = int(first.headers["x-toolvault-pack-version"])
+        assert int(again.headers["x-toolvault-pack-version"]) == number
+        url = f"{d.url}/v1/packs?spec=fmt"
+        assert len(tv(other, "ingest", "--url", url)["added"]) == 1
+        assert tv(other, "ingest", "--url", url)["added"] == []  # the same pack: harmless
+        d.publish(token, "fmt", FMT2)
+        newer = d.call("GET", "/v1/packs?spec=fmt")
+        assert int(newer.headers["x-toolvault-pack-version"]) > number
+        assert [a["version"] for a in tv(other, "ingest", "--url", url)["added"]] == [2]
+        lint = tv(other, "ingest", "--url", f"{d.url}/v1/packs?spec=fmt:1")  # another selection
+        assert lint["pack"] != tv(other, "ingest", "--url", url)["pack"]
+        refused = d.call("GET", "/v1/packs?spec=fmt&pack_version=99")
+        assert "pack_version cannot be chosen here" in error(refused, 400, "invalid_input")
+    finally:
+        d.stop()

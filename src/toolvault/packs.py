@@ -112,10 +112,7 @@ def export(
     ``NAME`` selects every version of a tool, ``NAME:SEL`` one version. Pack versions
     only go up per pack name. Returns the archive bytes and the pack version.
     """
-    try:
-        specs.validate_name(pack_name)
-    except InvalidInput:
-        raise InvalidInput(f"invalid pack name {pack_name!r}: {specs.NAME_RULE}") from None
+    _check_pack_name(pack_name)
     # A bad date is refused before it takes up a pack version.
     expiry = _expiry(expires, "--expires") if expires else None
     signer = vault.keys.load(sign_with) if sign_with else None
@@ -134,6 +131,41 @@ def export(
         vault.store.record_pack_export(pack_name, number, now)
     manifest = _manifest(vault, pack_name, number, now, expiry, versions, tools)
     return _archive(manifest, versions, signer, now), number
+
+
+def snapshot_export(vault: Vault, selection: Sequence[str], pack_name: str) -> tuple[bytes, int]:
+    """A pack of the vault as it stands, recorded nowhere: what a daemon serves on
+    ``GET /v1/packs``, where reading must not need a right to write.
+
+    Its version is the vault's newest audit sequence number and its time that entry's:
+    every write appends an entry, so a later state makes a newer pack, and the same
+    selection of the same state makes the same manifest (a harmless re-import).
+    """
+    _check_pack_name(pack_name)
+    with vault.store.snapshot():
+        seq, at = vault.store.newest_audit()
+        versions = _selected(vault, selection)
+        names = {v.name for v in versions}
+        tools = {t.name: t for t in vault.tools() if t.name in names}
+        number = max(seq, 1)
+        manifest = _manifest(vault, pack_name, number, at or utcnow(), None, versions, tools)
+    return _archive(manifest, versions, None, at or utcnow()), number
+
+
+def default_pack_name(selection: Sequence[str]) -> str:
+    """The name of a daemon's pack when none is asked for: one per selection, so that
+    packs of other selections never look like older versions of it."""
+    if not selection:
+        return "toolvault-export"
+    digest = hashlib.sha256("\n".join(sorted(selection)).encode()).hexdigest()
+    return f"toolvault-export-{digest[:12]}"
+
+
+def _check_pack_name(pack_name: str) -> None:
+    try:
+        specs.validate_name(pack_name)
+    except InvalidInput:
+        raise InvalidInput(f"invalid pack name {pack_name!r}: {specs.NAME_RULE}") from None
 
 
 def _selected(vault: Vault, selection: Sequence[str]) -> list[Version]:

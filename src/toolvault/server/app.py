@@ -424,7 +424,6 @@ def verify(
     summary="Export a tool pack (for 'toolvault ingest --url')",
     responses={
         200: {"content": {"application/gzip": {}}, "description": "A toolvault-pack/1 archive."},
-        **CONFLICT,  # a pack_version at or below one exported already
     },
 )
 def export_pack(
@@ -434,19 +433,34 @@ def export_pack(
         list[str] | None, Query(description="NAME (every version) or NAME:SEL.")
     ] = None,
     every: All = False,
-    pack_name: Annotated[str, Query()] = "toolvault-export",
-    pack_version: Annotated[int | None, Query(ge=1)] = None,
+    pack_name: Annotated[
+        str | None,
+        Query(description="Default: toolvault-export for all=true, else one name per selection."),
+    ] = None,
+    pack_version: Annotated[
+        int | None, Query(ge=1, description="Not accepted: the version is the vault's.")
+    ] = None,
 ) -> Response:
-    """The same pack ``toolvault pack export`` writes; each export takes the next pack version."""
+    """The vault as it stands, packed and recorded nowhere (a read writes nothing): the
+    pack version is the vault's newest audit sequence number, so the same selection of
+    the same state is the same pack, and any change makes a newer one."""
     from toolvault import packs
     from toolvault.errors import InvalidInput
 
     if every == bool(spec):
         raise InvalidInput("give spec=NAME or spec=NAME:SEL (repeatable) or all=true, not both")
+    if pack_version is not None:
+        raise InvalidInput(
+            "pack_version cannot be chosen here: a daemon's pack takes the vault's newest "
+            "audit sequence number; 'toolvault pack export --pack-version N' on the vault "
+            "itself chooses one"
+        )
     vault = guard(request).reader(creds)
-    data, number = packs.export(vault, spec or (), pack_name=pack_name, pack_version=pack_version)
+    selection = spec or ()
+    name = pack_name or packs.default_pack_name(selection)
+    data, number = packs.snapshot_export(vault, selection, name)
     headers = {
-        "Content-Disposition": f'attachment; filename="{pack_name}-{number}.tar.gz"',
+        "Content-Disposition": f'attachment; filename="{name}-{number}.tar.gz"',
         "X-Toolvault-Pack-Version": str(number),
     }
     return Response(data, media_type="application/gzip", headers=headers)

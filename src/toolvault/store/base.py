@@ -599,6 +599,11 @@ class SQLStore:
         row = self._q("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
         return (row[0], row[1]) if row else (0, GENESIS)
 
+    def newest_audit(self) -> tuple[int, str | None]:
+        """(seq, at) of the newest audit entry; (0, None) when there is none."""
+        row = self._q("SELECT seq, at FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+        return (row[0], row[1]) if row else (0, None)
+
     def audit_before(self, seq: int) -> tuple[int, str]:
         """(seq, hash) of the entry just before ``seq``; (0, GENESIS) when there is none."""
         row = self._q(

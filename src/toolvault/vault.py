@@ -832,9 +832,13 @@ class Vault:
         return chains
 
     def _next_version(
-        self, item: NewVersion, chains: dict[str, _Chain], now: str, signer: Signer | None,
+        self,
+        item: NewVersion,
+        chains: dict[str, _Chain],
+        now: str,
+        signer: Signer | None,
         audit: bool,
-    ) -> tuple[Published, Version | None]:  # fmt: skip
+    ) -> tuple[Published, Version | None]:
         """One item against its tool's chain (which it moves on); rows are written later."""
         sha = hashlib.sha256(item.content).hexdigest()
         chain = chains[item.name]

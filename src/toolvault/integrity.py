@@ -3,8 +3,8 @@
 Each check returns :class:`~toolvault.models.Problem` records naming the kind,
 the tool, the version and what is wrong, so that a report says exactly where.
 
-A vault is checked in *parts*: each part is a range of tool names, of audit
-sequence numbers and of blob hashes, read in one snapshot and checked on its own
+A vault is checked in *parts*: each part is a range of tool names (with their
+versions' blobs) and of audit sequence numbers, read in one snapshot and checked on its own
 (:func:`check_part`) — in a child process of its own when the machine has the
 cores for it (:func:`run_parts`). The checks that need the whole vault — each
 version against the audit entry that recorded it, the governance replay, the
@@ -44,15 +44,8 @@ VERSION_ACTIONS = ("publish", "adopt")
 # SQLStore.version_rows: the VERSION_COLUMNS, then the size its blob records and the blob's
 # content (None, None: no blob).
 NAME, NUMBER, SHA, SIZE, EXECUTABLE, PREV_VERSION, PREV_SHA = range(7)
-CREATED_AT, CREATED_BY, ROLLBACK_OF, SIGNATURE, KEY_ID, BLOB_SIZE, CONTENT = (
-    7,
-    9,
-    17,
-    18,
-    19,
-    20,
-    21,
-)
+CREATED_AT, CREATED_BY, ROLLBACK_OF, SIGNATURE, KEY_ID = 7, 9, 17, 18, 19
+BLOB_SIZE, CONTENT = 20, 21
 _SIGNED_AT = [(f, VERSION_FIELDS.index(f)) for f in SIGNED_FIELDS]
 
 # The first part's share of the work, against 1 for each other part: it also reads the

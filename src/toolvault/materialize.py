@@ -66,31 +66,37 @@ def metadata_bytes(view: ToolView) -> bytes:
     ``json.dumps(..., sort_keys=True)`` makes of the document, written out with its
     fixed shape because verify compares it for every tool and publishing rewrites it
     (twice as fast as building the dicts; tests hold the two to the same bytes)."""
+    values: list[Any] = [view.latest, view.lifecycle, view.owner, view.name]
+    for e in view.versions:
+        values += (
+            e.created_at,
+            e.created_by,
+            e.sha256,
+            e.previous_sha256,
+            e.previous_version,
+            e.rollback_of,
+            e.size,
+            e.version,
+        )
+    enc = _scalars(values)
     versions = ", ".join(
         [
             _META_VERSION
             % (
-                _js(e.created_at),
-                _js(e.created_by),
+                enc[k],
+                enc[k + 1],
                 "true" if e.executable else "false",
-                _js(e.sha256),
-                _js(e.previous_sha256),
-                _js(e.previous_version),
-                _js(e.rollback_of),
-                _js(e.size),
-                _js(e.version),
+                enc[k + 2],
+                enc[k + 3],
+                enc[k + 4],
+                enc[k + 5],
+                enc[k + 6],
+                enc[k + 7],
             )
-            for e in view.versions
+            for e, k in zip(view.versions, range(4, len(enc), 8), strict=True)
         ]
     )
-    text = _META % (
-        _js(view.latest),
-        _js(view.lifecycle),
-        _js(view.owner),
-        _js(view.name),
-        versions,
-    )
-    return text.encode()
+    return (_META % (enc[0], enc[1], enc[2], enc[3], versions)).encode()
 
 
 def _js(value: Any) -> str:
@@ -103,6 +109,34 @@ def _js(value: Any) -> str:
     if kind is int:
         return int.__repr__(value)
     return json.dumps(value)  # bool, float, or whatever a damaged row holds
+
+
+def _scalar_encoder() -> Callable[[list[Any]], list[str]]:
+    """Each scalar of a list as json.dumps writes it, in one call of json's C encoder:
+    it writes the list with NUL between the items (a NUL inside a text is escaped in
+    ASCII JSON, so it only separates). Where that encoder is not there or differs, one
+    call per scalar."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    scan = None
+    if make is not None:
+        try:
+            default = json.JSONEncoder().default
+            scan = make(None, default, _ascii_string, None, ": ", "\x00", False, False, True)
+        except TypeError:  # another signature in another Python
+            scan = None
+
+    def one_call(values: list[Any]) -> list[str]:
+        assert scan is not None
+        return "".join(scan(values, 0))[1:-1].split("\x00")
+
+    def each(values: list[Any]) -> list[str]:
+        return [_js(v) for v in values]
+
+    probe = [None, 'é\x00"x', 7, True, 1.5]
+    return one_call if scan is not None and one_call(probe) == each(probe) else each
+
+
+_scalars = _scalar_encoder()
 
 
 class CommandsTree:
@@ -224,11 +258,21 @@ class CommandsTree:
         problems: list[Problem] = []
         strays: list[Stray] = []
         for view in views:
-            problems += self._check_tool(view, contents or {})
-            strays += [
-                ((1, view.name, path.name), Problem("stray", view.name, None, f"{path} {reason}"))
-                for path, reason in self._folder_strays(view)
-            ]
+            folder = f"{self.history}/{view.name}"
+            try:  # its files are opened relative to it: one path step each, not eight
+                fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+            except OSError:  # absent, not a folder, or a link to one elsewhere
+                fd = -1
+            try:
+                problems += self._check_tool(view, contents or {}, folder, fd)
+                if fd >= 0:
+                    strays += [
+                        ((1, view.name, name), Problem("stray", view.name, None, detail))
+                        for name, detail in _strays_in(folder, view, os.listdir(fd))
+                    ]
+            finally:
+                if fd >= 0:
+                    os.close(fd)
         return problems, strays
 
     def top_strays(self, known: Collection[str]) -> list[Stray]:
@@ -240,17 +284,19 @@ class CommandsTree:
 
     # -- internals ---------------------------------------------------------------
 
-    def _check_tool(self, view: ToolView, contents: Mapping[str, bytes]) -> list[Problem]:
-        """One tool's files, its metadata.json and its symlink (plain os calls: verify
-        runs this for every tool, and pathlib's objects cost more than the checks)."""
+    def _check_tool(
+        self, view: ToolView, contents: Mapping[str, bytes], folder: str, fd: int
+    ) -> list[Problem]:
+        """One tool's files (in ``folder``, open as ``fd``; -1 when it cannot be), its
+        metadata.json and its symlink (plain os calls: verify runs this for every tool,
+        and pathlib's objects cost more than the checks)."""
         problems: list[Problem] = []
-        folder = f"{self.history}/{view.name}"
         for v in view.versions:
-            problem = _file_problem(f"{folder}/{v.version}", v, contents.get(v.sha256))
+            problem = _file_problem(folder, fd, v, contents.get(v.sha256))
             if problem:
                 problems.append(Problem(problem[0], view.name, v.version, problem[1]))
         meta = f"{folder}/metadata.json"
-        if not _same_bytes(meta, metadata_bytes(view)):
+        if fd < 0 or not _same_bytes("metadata.json", metadata_bytes(view), fd):
             problems.append(Problem("metadata", view.name, None, f"{meta} differs"))
         link = f"{self.root}/{view.name}"
         want = None if view.latest is None else f".history/{view.name}/{view.latest}"
@@ -301,9 +347,7 @@ class CommandsTree:
             names = os.listdir(folder)
         except OSError:  # no folder (its files are reported missing) or not a folder
             return []
-        wanted = {str(v.version) for v in view.versions}
-        wanted.add("metadata.json")
-        return [(folder / name, "is not a version") for name in sorted(names) if name not in wanted]
+        return [(folder / name, "is not a version") for name in _stray_names(view, names)]
 
     def _write(self, path: Path, data: bytes, executable: bool) -> None:
         tmp = path.with_name(f"{TMP_PREFIX}{path.name}.{os.getpid()}")
@@ -344,15 +388,30 @@ def _put(path: str, data: bytes, executable: bool, flags: int = os.O_EXCL) -> No
         os.close(fd)
 
 
+def _stray_names(view: ToolView, names: list[str]) -> list[str]:
+    """The names in a tool's folder that are neither a version of it nor metadata.json."""
+    wanted = {str(v.version) for v in view.versions}
+    wanted.add("metadata.json")
+    if len(names) == len(wanted) and wanted.issuperset(names):  # the usual case
+        return []
+    return sorted(name for name in names if name not in wanted)
+
+
+def _strays_in(folder: str, view: ToolView, names: list[str]) -> list[tuple[str, str]]:
+    """(name, problem detail) of each stray in a tool's folder."""
+    return [(name, f"{folder}/{name} is not a version") for name in _stray_names(view, names)]
+
+
 def _first(item: tuple[StrayKey, Path, str | None, str]) -> StrayKey:
     return item[0]
 
 
-def _same_bytes(path: str | Path, data: bytes) -> bool:
+def _same_bytes(path: str | Path, data: bytes, dir_fd: int | None = None) -> bool:
     """Whether a file holds exactly ``data`` (plain os calls: verify reads every
-    metadata.json this way, and a file object costs more than the read)."""
+    metadata.json this way, and a file object costs more than the read); ``path`` is
+    relative to ``dir_fd`` when given."""
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = os.open(path, os.O_RDONLY, dir_fd=dir_fd)
     except OSError:
         return False
     try:
@@ -377,18 +436,23 @@ def _same_file(path: Path, data: bytes, executable: bool) -> bool:
     return (path.stat().st_mode & 0o777) == (0o755 if executable else 0o644)
 
 
-def _file_problem(path: str, v: Entry, expected: bytes | None) -> tuple[str, str] | None:
-    """Whether a version's file is there, intact and with its mode: one open, one
-    fstat, one read (verify runs this for every version). ``expected`` is the version's
-    content when the caller holds it (checked against its hash), else the file is hashed."""
+def _file_problem(
+    folder: str, folder_fd: int, v: Entry, expected: bytes | None
+) -> tuple[str, str] | None:
+    """Whether a version's file is there, intact and with its mode: one open (relative
+    to its folder), one fstat, one read (verify runs this for every version).
+    ``expected`` is the version's content when the caller holds it (checked against
+    its hash), else the file is hashed."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        if folder_fd < 0:  # no folder to open it in
+            raise FileNotFoundError
+        fd = os.open(str(v.version), os.O_RDONLY | os.O_NOFOLLOW, dir_fd=folder_fd)
     except OSError:  # absent, or a symlink where a file should be
-        return ("missing", f"{path} is missing")
+        return ("missing", f"{folder}/{v.version} is missing")
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            return ("missing", f"{path} is missing")
+            return ("missing", f"{folder}/{v.version} is missing")
         data = os.read(fd, info.st_size + 1)  # all of it: a regular file reads whole
         if len(data) > info.st_size:  # it grew since fstat: read on to its end
             chunks = [data]
@@ -402,8 +466,8 @@ def _file_problem(path: str, v: Entry, expected: bytes | None) -> tuple[str, str
     else:
         intact = hashlib.sha256(data).hexdigest() == v.sha256
     if not intact:
-        return ("altered", f"{path} does not match sha256 {v.sha256[:12]}…")
+        return ("altered", f"{folder}/{v.version} does not match sha256 {v.sha256[:12]}…")
     mode, want = info.st_mode & 0o777, 0o755 if v.executable else 0o644
     if mode != want:
-        return ("mode", f"{path} has mode {mode:o}, expected {want:o}")
+        return ("mode", f"{folder}/{v.version} has mode {mode:o}, expected {want:o}")
     return None

@@ -505,20 +505,7 @@ def _views(
     """What the tree should show of these tools, from the rows already read (by name):
     the symlink points at the newest version not yanked, and a retired tool has none."""
     by_tool = {
-        name: tuple(
-            Entry(
-                r[NUMBER],
-                r[SHA],
-                r[SIZE],
-                bool(r[EXECUTABLE]),
-                r[PREV_VERSION],
-                r[PREV_SHA],
-                r[CREATED_AT],
-                r[CREATED_BY],
-                r[ROLLBACK_OF],
-            )
-            for r in group
-        )
+        name: tuple(map(Entry._make, map(_entry_of, group)))
         for name, group in itertools.groupby(rows, key=_name)
     }
     views = []
@@ -532,6 +519,10 @@ def _views(
 
 
 _name = operator.itemgetter(NAME)
+# An Entry's fields from a row (executable stays SQLite's 0 or 1: the tree tests its truth)
+_entry_of = operator.itemgetter(
+    NUMBER, SHA, SIZE, EXECUTABLE, PREV_VERSION, PREV_SHA, CREATED_AT, CREATED_BY, ROLLBACK_OF
+)
 
 
 # -- the whole ----------------------------------------------------------------------------

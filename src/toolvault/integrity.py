@@ -106,10 +106,10 @@ class Reader(Protocol):
 
     def audit_head(self) -> tuple[int, str]: ...
     def audit_before(self, seq: int) -> tuple[int, str]: ...
-    def audit_rows(self, seqs: tuple[int, int | None]) -> list[tuple[Any, ...]]: ...
+    def audit_rows(self, seqs: tuple[int, int | None]) -> Iterable[tuple[Any, ...]]: ...
     def version_rows(
         self, names: tuple[str | None, str | None], wanted: frozenset[str], content: bool
-    ) -> list[tuple[Any, ...]]: ...
+    ) -> Iterable[tuple[Any, ...]]: ...
     def unused_blobs(self) -> Iterable[tuple[str, int, bytes]]: ...
     def blob_count(self) -> int: ...
     def tool_rows(
@@ -217,11 +217,12 @@ def check_part(
     wanted: frozenset[str],
     require_signatures: bool,
 ) -> Share:
-    """Everything that can be checked within one part, from one snapshot."""
+    """Everything that can be checked within one part, from one snapshot. Versions
+    stream by a few thousand at a time (whole tools), so that neither memory nor the
+    caches hold a big vault's content at once."""
     head = reader.audit_head()
-    rows = reader.version_rows(part.names, wanted, True)
-    entries = reader.audit_rows(part.seqs)
-    before = reader.audit_before(entries[0][0]) if entries else head
+    audit = AuditScan(reader.audit_before(part.seqs[0]))
+    audit.feed(reader.audit_rows(part.seqs))
     trusted = reader.trusted_keys()
     yanks = reader.yanks()
     governance = None
@@ -231,37 +232,94 @@ def check_part(
         mine = [t for t in tools if _within(t[0], part.names, wanted)]
     else:
         mine = reader.tool_rows(part.names, wanted) if tree else []
-    contents, blob_problems = check_contents(rows)
-    blobs = len(contents) if wanted else 0  # (one part checks named tools)
-    if part.index == 0 and not wanted:  # every blob: the versions' and those none uses
-        blob_problems += check_blobs(reader.unused_blobs())
-        blobs = reader.blob_count()
-    good = {sha: data for sha, data in contents.items() if data is not None}
     keys, trust_problems = _trusted(trusted)
     share = Share(head, governance=governance)
-    share.problems["blob"] = blob_problems
-    share.problems["chain"] = check_chains(rows)
-    share.problems["trust"] = trust_problems if part.index == 0 else []
-    share.versions, share.problems["signature"] = _check_versions(rows, keys, require_signatures)
-    share.problems["audit"] = check_audit_chain(entries, before)
-    share.records, share.events = _records_and_events(entries)
-    if tree is not None:
-        views = _views(rows, mine, {(y.name, y.version) for y in yanks})
-        share.problems["tree"], share.strays = tree.check_tools(views, good)
-        if governance is not None:
-            share.strays += tree.top_strays({t[0] for t in governance.tools})
-        files = sum(len(v.versions) + 1 for v in views)
-    else:
-        files = 0
+    found: dict[str, list[Problem]] = {"blob": [], "chain": [], "signature": [], "tree": []}
+    blobs = Blobs()
+    yanked = {(y.name, y.version) for y in yanks}
+    tool_of = {t[0]: t for t in mine}
+    counts = dict.fromkeys(("tools", "versions", "signatures", "files"), 0)
+    for rows in _whole_tools(reader.version_rows(part.names, wanted, True), CHUNK_ROWS):
+        found["blob"] += blobs.check(rows)
+        found["chain"] += check_chains(rows)
+        versions, problems = _check_versions(rows, keys, require_signatures)
+        share.versions += versions
+        found["signature"] += problems
+        if tree is not None:
+            names = dict.fromkeys(r[NAME] for r in rows)
+            views = _views(rows, [tool_of[n] for n in names if n in tool_of], yanked)
+            problems, strays = tree.check_tools(views, blobs.good_contents(rows))
+            found["tree"] += problems
+            share.strays += strays
+            counts["files"] += sum(len(v.versions) + 1 for v in views)
+        counts["tools"] += len({r[NAME] for r in rows})
+        counts["versions"] += len(rows)
+        counts["signatures"] += sum(1 for r in rows if r[SIGNATURE])
+    if part.index == 0 and not wanted:  # every blob: the versions' and those none uses
+        found["blob"] += check_blobs(reader.unused_blobs())
+    if tree is not None and governance is not None:
+        share.strays += tree.top_strays({t[0] for t in governance.tools})
+    share.problems = {
+        **found,
+        "trust": trust_problems if part.index == 0 else [],
+        "audit": audit.problems,
+    }
+    share.records, share.events = audit.records, audit.events
     share.counts = {
-        "tools": len({r[NAME] for r in rows}),
-        "versions": len(rows),
-        "blobs": blobs,
-        "signatures": sum(1 for r in rows if r[SIGNATURE]),
-        "audit_entries": len(entries),
-        "files": files,
+        **counts,
+        # one part checks named tools; else the first counts every blob, checked by some part
+        "blobs": len(blobs.seen) if wanted else reader.blob_count() if part.index == 0 else 0,
+        "audit_entries": audit.count,
     }
     return share
+
+
+# Version rows a part holds at once (whole tools, so a few more).
+CHUNK_ROWS = 4_000
+
+
+def _whole_tools(rows: Iterable[tuple[Any, ...]], size: int) -> Iterator[list[tuple[Any, ...]]]:
+    """Rows ordered by name in lists of about ``size``, never splitting a tool."""
+    chunk: list[tuple[Any, ...]] = []
+    for _, group in itertools.groupby(rows, key=_name):
+        chunk.extend(group)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+class Blobs:
+    """The blobs of a part's versions, each checked once as the rows stream by."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+        self.bad: set[str] = set()
+
+    def check(self, rows: list[tuple[Any, ...]]) -> list[Problem]:
+        """The blob of each row not checked yet must hash to its name and hold the size
+        it records."""
+        problems = []
+        for r in rows:
+            sha, data = r[SHA], r[CONTENT]
+            if data is None or sha in self.seen:
+                continue
+            self.seen.add(sha)
+            problem = _blob_problem(sha, r[BLOB_SIZE], bytes(data))
+            if problem:
+                problems.append(problem)
+                self.bad.add(sha)
+        return problems
+
+    def good_contents(self, rows: list[tuple[Any, ...]]) -> dict[str, bytes]:
+        """sha256 -> content of these rows' blobs that checked out (the tree's files
+        are compared with them instead of being hashed)."""
+        return {
+            r[SHA]: bytes(r[CONTENT])
+            for r in rows
+            if r[CONTENT] is not None and r[SHA] not in self.bad
+        }
 
 
 def _within(name: str, names: tuple[str | None, str | None], wanted: frozenset[str]) -> bool:
@@ -271,24 +329,6 @@ def _within(name: str, names: tuple[str | None, str | None], wanted: frozenset[s
         and (high is None or name < high)
         and (not wanted or name in wanted)
     )
-
-
-def check_contents(rows: list[tuple[Any, ...]]) -> tuple[dict[str, bytes | None], list[Problem]]:
-    """The blob of each version row, checked once per blob. Returns every blob's
-    content (None where it is wrong, so that nothing is compared with it) and the
-    problems."""
-    contents: dict[str, bytes | None] = {}
-    problems = []
-    for r in rows:
-        sha, data = r[SHA], r[CONTENT]
-        if data is None or sha in contents:
-            continue
-        data = bytes(data)
-        problem = _blob_problem(sha, r[BLOB_SIZE], data)
-        if problem:
-            problems.append(problem)
-        contents[sha] = None if problem else data
-    return contents, problems
 
 
 def check_blobs(rows: Iterable[tuple[str, int, bytes]]) -> list[Problem]:
@@ -336,25 +376,73 @@ def check_chains(rows: list[tuple[Any, ...]]) -> list[Problem]:
     return problems
 
 
+class AuditScan:
+    """The audit log read entry by entry (in chunks of any size, in order): the hash
+    chain checked, and the records and governance events gathered on the way."""
+
+    def __init__(self, before: tuple[int, str] = (0, GENESIS)) -> None:
+        """``before``: (seq, hash) of the entry preceding the first one fed, or none."""
+        self.expected, self.prev_hash = before[0] + 1, before[1]
+        self.problems: list[Problem] = []
+        self.records: dict[tuple[str, int], tuple[int, str | None]] = {}
+        self.events: list[tuple[str, str | None, int | None, dict[str, Any]]] = []
+        self.published: set[str | None] = set()
+        self.count = 0
+
+    def feed(self, entries: Iterable[tuple[Any, ...]]) -> None:
+        """Sequence numbers run on; each hash covers its entry and links to the one
+        before; each entry's records and events are kept."""
+        for row in entries:
+            seq, stored_prev, stored = row[0], row[7], row[8]
+            where = f"audit entry {seq}"
+            if seq != self.expected:
+                self.problems.append(
+                    _audit(
+                        f"{where}: expected sequence number {self.expected} "
+                        "(entries missing or reordered)"
+                    )
+                )
+            if stored_prev != self.prev_hash:
+                self.problems.append(_audit(f"{where}: does not link to the entry before it"))
+            if not _hash_holds(row):
+                self.problems.append(
+                    _audit(f"{where}: its content does not match its hash (edited)")
+                )
+            self.prev_hash, self.expected = stored, seq + 1
+            self._gather(row)
+            self.count += 1
+
+    def _gather(self, row: tuple[Any, ...]) -> None:
+        """The versions an entry recorded, and what the governance replay needs of it:
+        every entry but the publishes after a tool's first (the replay keeps the first
+        publisher as owner, so later ones change nothing)."""
+        seq, action, tool, version = row[0], row[3], row[4], row[5]
+        if action in VERSION_ACTIONS and tool in self.published and tool and version:
+            # A later publish of a tool: only its fields digest is needed, and its details
+            # are a flat object of texts, stored canonically. The digest is read straight
+            # from the text when it is where canonical JSON puts it, else decoded.
+            fields = _fields_in(row[6])
+            if fields is not None:
+                self.records[(tool, version)] = (seq, fields)
+                return
+        details = details_of(row[6])
+        for name, number, digests in recorded_versions(action, tool, version, details):
+            found = digests.get("fields")
+            self.records[(name, number)] = (seq, found if isinstance(found, str) else None)
+        if action in VERSION_ACTIONS:
+            if tool in self.published:
+                return
+            self.published.add(tool)
+        self.events.append((action, tool, version, details))
+
+
 def check_audit_chain(
-    entries: list[tuple[Any, ...]], before: tuple[int, str] = (0, GENESIS)
+    entries: Iterable[tuple[Any, ...]], before: tuple[int, str] = (0, GENESIS)
 ) -> list[Problem]:
-    """Sequence numbers run on from ``before`` (the entry preceding these, or none);
-    each hash covers its entry and links to the one before."""
-    problems = []
-    expected, prev_hash = before[0] + 1, before[1]
-    for row in entries:
-        seq, stored_prev, stored = row[0], row[7], row[8]
-        where = f"audit entry {seq}"
-        if seq != expected:
-            detail = f"{where}: expected sequence number {expected} (entries missing or reordered)"
-            problems.append(_audit(detail))
-        if stored_prev != prev_hash:
-            problems.append(_audit(f"{where}: does not link to the entry before it"))
-        if not _hash_holds(row):
-            problems.append(_audit(f"{where}: its content does not match its hash (edited)"))
-        prev_hash, expected = stored, seq + 1
-    return problems
+    """The hash-chain problems of consecutive audit rows (see :class:`AuditScan`)."""
+    scan = AuditScan(before)
+    scan.feed(entries)
+    return scan.problems
 
 
 def _hash_holds(row: tuple[Any, ...]) -> bool:
@@ -411,40 +499,6 @@ def recorded_versions(
     for item in details.get("added", ()) if isinstance(details, dict) else ():
         if isinstance(item, dict) and "name" in item and "version" in item:
             yield item["name"], item["version"], item
-
-
-def _records_and_events(
-    entries: list[tuple[Any, ...]],
-) -> tuple[
-    dict[tuple[str, int], tuple[int, str | None]],
-    list[tuple[str, str | None, int | None, dict[str, Any]]],
-]:
-    """The versions these entries recorded, and what the governance replay needs of
-    them: every entry but the publishes after a tool's first (the replay keeps the
-    first publisher as owner, so later ones change nothing)."""
-    records: dict[tuple[str, int], tuple[int, str | None]] = {}
-    events: list[tuple[str, str | None, int | None, dict[str, Any]]] = []
-    published: set[str | None] = set()
-    for row in entries:
-        seq, action, tool, version = row[0], row[3], row[4], row[5]
-        if action in VERSION_ACTIONS and tool in published and tool and version:
-            # A later publish of a tool: only its fields digest is needed, and its details
-            # are a flat object of texts, stored canonically. The digest is read straight
-            # from the text when it is where canonical JSON puts it, else decoded.
-            fields = _fields_in(row[6])
-            if fields is not None:
-                records[(tool, version)] = (seq, fields)
-                continue
-        details = details_of(row[6])
-        for name, number, digests in recorded_versions(action, tool, version, details):
-            fields = digests.get("fields")
-            records[(name, number)] = (seq, fields if isinstance(fields, str) else None)
-        if action in VERSION_ACTIONS:
-            if tool in published:
-                continue
-            published.add(tool)
-        events.append((action, tool, version, details))
-    return records, events
 
 
 FIELDS_KEY = '"fields":"'

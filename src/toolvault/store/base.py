@@ -77,6 +77,12 @@ def _between(
     return " AND ".join(clauses) or "1 = 1"
 
 
+def _streamed(cursor: Any) -> Iterator[tuple[Any, ...]]:
+    """A query's rows a thousand at a time: a big vault's rows need not fit in memory."""
+    while rows := cursor.fetchmany(1_000):
+        yield from rows
+
+
 def utcnow() -> str:
     """Current time as ISO 8601 UTC with microseconds, the one format stored."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -611,15 +617,16 @@ class SQLStore:
         ).fetchone()
         return (row[0], row[1]) if row else (0, GENESIS)
 
-    def audit_rows(self, seqs: tuple[int, int | None]) -> list[tuple[Any, ...]]:
-        """Audit rows as stored (details as text) with ``seqs[0] <= seq < seqs[1]``."""
+    def audit_rows(self, seqs: tuple[int, int | None]) -> Iterator[tuple[Any, ...]]:
+        """Audit rows as stored (details as text) with ``seqs[0] <= seq < seqs[1]``,
+        read as they are used (see :meth:`version_rows`)."""
         params: list[Any] = []
         where = _between("seq", seqs, frozenset(), params)
         sql = (
             "SELECT seq, at, actor, action, tool, version, details, prev_hash, hash FROM audit "
             f"WHERE {where} ORDER BY seq"
         )
-        return list(self._q(sql, params).fetchall())
+        return _streamed(self._q(sql, params))
 
     def audit_details(self, seq: int) -> tuple[str, str | None, int | None, dict[str, Any]]:
         """(action, tool, version, details) of one audit entry."""
@@ -643,17 +650,18 @@ class SQLStore:
         names: tuple[str | None, str | None],
         wanted: frozenset[str] = frozenset(),
         content: bool = False,
-    ) -> list[tuple[Any, ...]]:
+    ) -> Iterator[tuple[Any, ...]]:
         """Rows in ``VERSION_COLUMNS`` order plus the size the version's blob records
         (None when it has none) and, with ``content``, the blob's content, for names in
-        [names[0], names[1]), by name and number."""
+        [names[0], names[1]), by name and number; read as they are used, in one
+        statement (call within a snapshot, and finish it before the next query)."""
         params: list[Any] = []
         where = _between("v.name", names, wanted, params)
         sql = (
             f"SELECT {V_COLS}, b.size{', b.content' if content else ''} FROM versions v "
             f"LEFT JOIN blobs b ON b.sha256 = v.sha256 WHERE {where} ORDER BY v.name, v.version"
         )
-        return list(self._q(sql, params).fetchall())
+        return _streamed(self._q(sql, params))
 
     def unused_blobs(self) -> Iterator[tuple[str, int, bytes]]:
         """(sha256, size, content) of the blobs no version uses, by hash."""

@@ -87,6 +87,8 @@ class Share:
     records: dict[tuple[str, int], tuple[int, str | None]] = field(default_factory=dict)
     events: list[tuple[str, str | None, int | None, dict[str, Any]]] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    # the blobs of this part's versions that are there (checked here)
+    blobs: set[str] = field(default_factory=set)
     # only from the part that reads the governance tables (index 0)
     governance: Governance | None = None
 
@@ -110,7 +112,6 @@ class Reader(Protocol):
     def version_rows(
         self, names: tuple[str | None, str | None], wanted: frozenset[str], content: bool
     ) -> Iterable[tuple[Any, ...]]: ...
-    def unused_blobs(self) -> Iterable[tuple[str, int, bytes]]: ...
     def blob_count(self) -> int: ...
     def tool_rows(
         self, names: tuple[str | None, str | None], wanted: frozenset[str]
@@ -255,8 +256,7 @@ def check_part(
         counts["tools"] += len({r[NAME] for r in rows})
         counts["versions"] += len(rows)
         counts["signatures"] += sum(1 for r in rows if r[SIGNATURE])
-    if part.index == 0 and not wanted:  # every blob: the versions' and those none uses
-        found["blob"] += check_blobs(reader.unused_blobs())
+    share.blobs = blobs.present
     if tree is not None and governance is not None:
         share.strays += tree.top_strays({t[0] for t in governance.tools})
     share.problems = {
@@ -268,7 +268,7 @@ def check_part(
     share.counts = {
         **counts,
         # one part checks named tools; else the first counts every blob, checked by some part
-        "blobs": len(blobs.seen) if wanted else reader.blob_count() if part.index == 0 else 0,
+        "blobs": len(blobs.present) if wanted else reader.blob_count() if part.index == 0 else 0,
         "audit_entries": audit.count,
     }
     return share
@@ -294,7 +294,8 @@ class Blobs:
     """The blobs of a part's versions, each checked once as the rows stream by."""
 
     def __init__(self) -> None:
-        self.seen: set[str] = set()
+        self.seen: set[str] = set()  # checked, or missing
+        self.present: set[str] = set()  # checked: there, whether sound or not
         self.bad: set[str] = set()
 
     def check(self, rows: list[tuple[Any, ...]]) -> list[Problem]:
@@ -303,9 +304,12 @@ class Blobs:
         problems = []
         for r in rows:
             sha, data = r[SHA], r[CONTENT]
-            if data is None or sha in self.seen:
+            if sha in self.seen:
                 continue
             self.seen.add(sha)
+            if data is None:  # a version without its content: check_chains reports it
+                continue
+            self.present.add(sha)
             problem = _blob_problem(sha, r[BLOB_SIZE], bytes(data))
             if problem:
                 problems.append(problem)
@@ -587,11 +591,14 @@ class Lookup(Protocol):
 
     def version(self, name: str, number: int) -> Version | None: ...
     def audit_details(self, seq: int) -> tuple[str, str | None, int | None, dict[str, Any]]: ...
+    def unused_blobs(self) -> Iterable[tuple[str, int, bytes]]: ...
 
 
-def merge(shares: list[Share], lookup: Lookup) -> tuple[list[Problem], dict[str, int]]:
+def merge(
+    shares: list[Share], lookup: Lookup, whole: bool = True
+) -> tuple[list[Problem], dict[str, int]]:
     """The problems of every part in report order, with the checks that need the
-    whole vault; and the counts of what was checked."""
+    whole vault (``whole``: no tools were named); and the counts of what was checked."""
     found: dict[str, list[Problem]] = {c: [] for c in CATEGORIES}
     records: dict[tuple[str, int], tuple[int, str | None]] = {}
     versions: list[tuple[str, int, str, str | None]] = []
@@ -610,6 +617,8 @@ def merge(shares: list[Share], lookup: Lookup) -> tuple[list[Problem], dict[str,
         governance = governance or share.governance
         for key, n in share.counts.items():
             counts[key] = counts.get(key, 0) + n
+    if whole and counts.get("blobs", 0) > len(set().union(*(s.blobs for s in shares))):
+        found["blob"] += check_blobs(lookup.unused_blobs())  # some blob no version uses
     found["blob"] = sorted(set(found["blob"]), key=lambda p: p.detail)
     recorded = _Recorded(records, lookup)
     found["recorded"] = recorded.check(versions)

@@ -622,7 +622,7 @@ class Vault:
         if len({share.head for share in shares}) > 1:  # a write landed between their reads
             shares = [self._check_part(wanted)(integrity.EVERYTHING)]
         with self.store.snapshot():
-            problems, checked = integrity.merge(shares, self.store)
+            problems, checked = integrity.merge(shares, self.store, whole=not wanted)
         if wanted:  # the tree of the other tools was not compared: its files are no strays
             problems = [
                 p for p in problems if p.name in wanted or (p.name is None and p.kind != "stray")

@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from test_cli import js, ok, tv, write
-from toolvault.hashing import canonical, canonical_with, entry_hash
+from toolvault.hashing import audit_text, canonical, entry_hash
 
 GENESIS = "0" * 64
 
@@ -220,11 +220,32 @@ JSON = st.recursive(
 )
 
 
-@given(body=st.dictionaries(st.text(), JSON, max_size=8), details=JSON)
+@given(
+    seq=st.integers(1, 2**62),
+    texts=st.tuples(st.text(), st.text(), st.text(), st.text()),
+    tool=st.none() | st.text(),
+    version=st.none() | st.integers(1, 2**62),
+    details=st.dictionaries(st.text(), JSON, max_size=8),
+)
 def test_an_entry_hashed_with_its_details_encoded_once_hashes_the_same(
-    body: dict[str, Any], details: Any
+    seq: int,
+    texts: tuple[str, str, str, str],
+    tool: str | None,
+    version: int | None,
+    details: dict[str, Any],
 ) -> None:
-    body = {**body, "details": details}
+    at, actor, action, prev_hash = texts
+    body = {
+        "seq": seq,
+        "at": at,
+        "actor": actor,
+        "action": action,
+        "tool": tool,
+        "version": version,
+        "details": details,
+        "prev_hash": prev_hash,
+    }
     encoded = canonical(details)
-    assert canonical_with(body, "details", encoded) == canonical(body)
+    text = audit_text(seq, at, actor, action, tool, version, encoded.decode(), prev_hash)
+    assert text.encode() == canonical(body)
     assert entry_hash(body, encoded) == entry_hash(body)

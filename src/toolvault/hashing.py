@@ -68,17 +68,45 @@ def details_of(text: str) -> dict[str, Any]:
     return data if isinstance(data, dict) else {"unparsable": text}
 
 
-def canonical_with(data: dict[str, Any], key: str, encoded: bytes) -> bytes:
-    """``canonical(data)``, given ``encoded`` = ``canonical(data[key])`` already: a large
-    value (an import's audit details) is then encoded once, not once per use."""
-    parts = [
-        canonical(k) + b":" + (encoded if k == key else canonical(data[k])) for k in sorted(data)
-    ]
-    return b"{" + b",".join(parts) + b"}"
+def audit_text(
+    seq: int,
+    at: str,
+    actor: str,
+    action: str,
+    tool: str | None,
+    version: int | None,
+    details: str,
+    prev_hash: str,
+) -> str:
+    """The canonical JSON of an audit entry's body put together around ``details``,
+    the canonical JSON of its details (which the log stores as such): a large details
+    object is not encoded again, and verify hashes entries straight from their rows.
+    Fields of other types than these raise TypeError."""
+    if type(seq) is not int or not isinstance(details, str):
+        raise TypeError("an audit entry's seq is an int and its details a JSON text")
+    if version is not None and type(version) is not int:
+        raise TypeError("an audit entry's version is an int or None")
+    return (
+        f'{{"action":{json_string(action)},"actor":{json_string(actor)},'
+        f'"at":{json_string(at)},"details":{details},"prev_hash":{json_string(prev_hash)},'
+        f'"seq":{seq},"tool":{"null" if tool is None else json_string(tool)},'
+        f'"version":{"null" if version is None else version}}}'
+    )
 
 
 def entry_hash(body: dict[str, Any], details: bytes | None = None) -> str:
     """The hash of an audit entry: SHA-256 over the canonical JSON of its other fields
     (``details``: the canonical JSON of ``body["details"]``, when the caller has it)."""
-    data = canonical(body) if details is None else canonical_with(body, "details", details)
-    return hashlib.sha256(data).hexdigest()
+    if details is None:
+        return digest(body)
+    text = audit_text(
+        body["seq"],
+        body["at"],
+        body["actor"],
+        body["action"],
+        body["tool"],
+        body["version"],
+        details.decode(),
+        body["prev_hash"],
+    )
+    return hashlib.sha256(text.encode()).hexdigest()

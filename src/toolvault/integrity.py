@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from toolvault.errors import InvalidInput
-from toolvault.hashing import GENESIS, details_of, entry_hash, json_string
+from toolvault.hashing import GENESIS, audit_text, details_of, entry_hash
 from toolvault.materialize import CommandsTree, Stray, ToolView
 from toolvault.models import VERSION_FIELDS, Entry, Label, Problem, TrustedKey, Version, Yank
 from toolvault.signing import (
@@ -453,26 +453,13 @@ def _hash_holds(row: tuple[Any, ...]) -> bool:
     """Whether an audit row's hash covers its fields. Details are stored as their
     canonical JSON, so the canonical body is put together around that text; only
     when that does not match is the entry decoded and encoded again."""
-    seq, at, actor, action, tool, version, text, prev, stored = row
-    if (
-        type(seq) is int
-        and isinstance(at, str)
-        and isinstance(actor, str)
-        and isinstance(action, str)
-        and isinstance(prev, str)
-        and isinstance(text, str)
-        and (tool is None or isinstance(tool, str))
-        and (version is None or type(version) is int)
-    ):
-        body = (
-            f'{{"action":{json_string(action)},"actor":{json_string(actor)},'
-            f'"at":{json_string(at)},"details":{text},"prev_hash":{json_string(prev)},'
-            f'"seq":{seq},"tool":{"null" if tool is None else json_string(tool)},'
-            f'"version":{"null" if version is None else version}}}'
-        )
-        if hashlib.sha256(body.encode()).hexdigest() == stored:
-            return True
-    return bool(entry_hash(audit_body(row)) == stored)
+    try:
+        text = audit_text(*row[:8])
+    except TypeError:  # a field of another type than the log stores: decode it all
+        text = None
+    if text is not None and hashlib.sha256(text.encode()).hexdigest() == row[8]:
+        return True
+    return bool(entry_hash(audit_body(row)) == row[8])
 
 
 def audit_body(row: tuple[Any, ...]) -> dict[str, Any]:

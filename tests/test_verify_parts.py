@@ -143,7 +143,7 @@ def test_parts_that_saw_different_states_are_checked_again_at_once(
     def racing(*args: Any) -> list[integrity.Share]:
         shares = real(*args)
         big.publish_many([NewVersion("late", b"echo late\n")])  # lands after the parts' reads
-        shares[-1].head = (shares[-1].head[0] + 1, "newer")
+        shares[-1].head = (shares[-1].head[0] + 1, "newer", None)
         return shares
 
     monkeypatch.setattr(integrity, "run_parts", racing)

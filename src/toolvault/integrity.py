@@ -77,7 +77,7 @@ EVERYTHING = Part(0)
 class Share:
     """What checking one part found, in a form that crosses a process boundary."""
 
-    head: tuple[int, str]  # the newest audit entry this part's snapshot saw
+    head: tuple[int, str, str | None]  # the newest audit entry this part's snapshot saw
     problems: dict[str, list[Problem]] = field(default_factory=dict)
     strays: list[Stray] = field(default_factory=list)
     # (name, version, digest of its fields, signature verdict) per version, in order;
@@ -106,7 +106,7 @@ class Governance:
 class Reader(Protocol):
     """What a part reads from the store (``SQLStore``)."""
 
-    def audit_head(self) -> tuple[int, str]: ...
+    def audit_head(self) -> tuple[int, str, str | None]: ...
     def audit_before(self, seq: int) -> tuple[int, str]: ...
     def audit_rows(self, seqs: tuple[int, int | None]) -> Iterable[tuple[Any, ...]]: ...
     def version_rows(

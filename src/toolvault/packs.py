@@ -143,7 +143,7 @@ def snapshot_export(vault: Vault, selection: Sequence[str], pack_name: str) -> t
     """
     _check_pack_name(pack_name)
     with vault.store.snapshot():
-        seq, at = vault.store.newest_audit()
+        seq, _, at = vault.store.audit_head()
         versions = _selected(vault, selection)
         names = {v.name for v in versions}
         tools = {t.name: t for t in vault.tools() if t.name in names}

@@ -349,13 +349,6 @@ class SQLStore:
         )
         return [(r[0], r[1], r[2], r[3]) for r in rows]
 
-    def entries(self, name: str) -> list[Entry]:
-        """The light per-version records the commands/ tree is built from."""
-        rows = self._q(
-            f"SELECT {ENTRY_COLUMNS} FROM versions WHERE name = ? ORDER BY version", (name,)
-        )
-        return [Entry._make(r) for r in rows]
-
     def tools_named(self, names: Iterable[str]) -> list[Tool]:
         """:meth:`tool` of each name that is a tool, by name, a few hundred a query."""
         found: list[Tool] = []
@@ -429,8 +422,7 @@ class SQLStore:
     def tool_state(self, name: str) -> tuple[str, str] | None:
         """A tool's (owner, lifecycle) from its own row: what a publish needs, without
         the per-version summary :meth:`tool` computes."""
-        row = self._q("SELECT owner, lifecycle FROM tools WHERE name = ?", (name,)).fetchone()
-        return (row[0], row[1]) if row else None
+        return self.tool_states([name]).get(name)
 
     def tool_states(self, names: Iterable[str]) -> dict[str, tuple[str, str]]:
         """:meth:`tool_state` of each name that has a row, a few hundred names a query."""
@@ -573,8 +565,8 @@ class SQLStore:
         details: dict[str, Any],
     ) -> AuditEntry:
         """Append one entry, chained to the last; call inside the write it records."""
-        last = self._q("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
-        seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+        last, prev, _ = self.audit_head()
+        seq = last + 1
         body = AuditEntry(seq, at, actor, action, tool, version, details, prev, "").body()
         text = canonical(details)  # once: an import's details list every version it added
         entry = AuditEntry(**body, hash=entry_hash(body, text))
@@ -600,15 +592,10 @@ class SQLStore:
 
     # -- what verify reads, one range at a time -------------------------------------------
 
-    def audit_head(self) -> tuple[int, str]:
-        """(seq, hash) of the newest audit entry; (0, GENESIS) when there is none."""
-        row = self._q("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
-        return (row[0], row[1]) if row else (0, GENESIS)
-
-    def newest_audit(self) -> tuple[int, str | None]:
-        """(seq, at) of the newest audit entry; (0, None) when there is none."""
-        row = self._q("SELECT seq, at FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
-        return (row[0], row[1]) if row else (0, None)
+    def audit_head(self) -> tuple[int, str, str | None]:
+        """(seq, hash, at) of the newest audit entry; (0, GENESIS, None) when there is none."""
+        row = self._q("SELECT seq, hash, at FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+        return (row[0], row[1], row[2]) if row else (0, GENESIS, None)
 
     def audit_before(self, seq: int) -> tuple[int, str]:
         """(seq, hash) of the entry just before ``seq``; (0, GENESIS) when there is none."""

@@ -13,30 +13,49 @@ GENESIS = "0" * 64
 # One encoder for every canonical form: json.dumps with options builds a new
 # JSONEncoder per call, and verify encodes several objects per version.
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+# JSON text of one string, as the canonical form writes it.
+json_string: Callable[[str], str] = _json_encoder.encode_basestring
 
 
-def _c_encoder() -> Callable[[Any], str] | None:
-    """The C encoder behind ``_CANONICAL``, built once instead of on every call (json
-    rebuilds it per ``encode``). Only when it gives the very same bytes; else None."""
+def c_encoder(
+    ascii_only: bool, key_separator: str, item_separator: str, sort_keys: bool
+) -> Callable[[Any], str] | None:
+    """json's C encoder with these settings, built once (``JSONEncoder.encode`` builds
+    it anew on every call); None where this Python has none or another signature.
+    Callers compare its output with json's on a probe before trusting it."""
     make = getattr(_json_encoder, "c_make_encoder", None)
     if make is None:
         return None
+    strings = _json_encoder.encode_basestring_ascii if ascii_only else json_string
     try:
-        basestring = _json_encoder.encode_basestring
-        scan = make(None, _CANONICAL.default, basestring, None, ":", ",", True, False, True)
-    except TypeError:  # another signature in another Python
+        scan = make(
+            None,
+            _CANONICAL.default,
+            strings,
+            None,
+            key_separator,
+            item_separator,
+            sort_keys,
+            False,
+            True,
+        )
+    except TypeError:
         return None
 
     def encode(data: Any) -> str:
         return "".join(scan(data, 0))
 
+    return encode
+
+
+def _c_canonical() -> Callable[[Any], str] | None:
+    """The C encoder behind ``_CANONICAL``, when it gives the very same text."""
+    encode = c_encoder(False, ":", ",", True)
     probe = {"b": [1, None, True, 'é\n"', 1.5], "a": {"z": (), "y": "x"}}
-    return encode if encode(probe) == _CANONICAL.encode(probe) else None
+    return encode if encode and encode(probe) == _CANONICAL.encode(probe) else None
 
 
-_encode = _c_encoder() or _CANONICAL.encode
-# JSON text of one string, as the canonical form writes it.
-json_string: Callable[[str], str] = _json_encoder.encode_basestring
+_encode = _c_canonical() or _CANONICAL.encode
 
 
 def canonical(data: Any) -> bytes:

@@ -29,6 +29,7 @@ from json.encoder import encode_basestring_ascii as _ascii_string
 from pathlib import Path
 from typing import Any
 
+from toolvault.hashing import c_encoder
 from toolvault.models import Entry, Problem
 
 TMP_PREFIX = ".tmp-"
@@ -116,24 +117,17 @@ def _scalar_encoder() -> Callable[[list[Any]], list[str]]:
     it writes the list with NUL between the items (a NUL inside a text is escaped in
     ASCII JSON, so it only separates). Where that encoder is not there or differs, one
     call per scalar."""
-    make = getattr(json.encoder, "c_make_encoder", None)
-    scan = None
-    if make is not None:
-        try:
-            default = json.JSONEncoder().default
-            scan = make(None, default, _ascii_string, None, ": ", "\x00", False, False, True)
-        except TypeError:  # another signature in another Python
-            scan = None
+    encode = c_encoder(True, ": ", "\x00", False)
 
     def one_call(values: list[Any]) -> list[str]:
-        assert scan is not None
-        return "".join(scan(values, 0))[1:-1].split("\x00")
+        assert encode is not None
+        return encode(values)[1:-1].split("\x00")
 
     def each(values: list[Any]) -> list[str]:
         return [_js(v) for v in values]
 
     probe = [None, 'é\x00"x', 7, True, 1.5]
-    return one_call if scan is not None and one_call(probe) == each(probe) else each
+    return one_call if encode is not None and one_call(probe) == each(probe) else each
 
 
 _scalars = _scalar_encoder()

@@ -144,12 +144,13 @@ def snapshot_export(vault: Vault, selection: Sequence[str], pack_name: str) -> t
     _check_pack_name(pack_name)
     with vault.store.snapshot():
         seq, _, at = vault.store.audit_head()
+        when = at or utcnow()  # an empty vault has no entry to take the time of
         versions = _selected(vault, selection)
         names = {v.name for v in versions}
         tools = {t.name: t for t in vault.tools() if t.name in names}
         number = max(seq, 1)
-        manifest = _manifest(vault, pack_name, number, at or utcnow(), None, versions, tools)
-    return _archive(manifest, versions, None, at or utcnow()), number
+        manifest = _manifest(vault, pack_name, number, when, None, versions, tools)
+    return _archive(manifest, versions, None, when), number
 
 
 def default_pack_name(selection: Sequence[str]) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
@@ -135,6 +136,40 @@ def test_a_child_that_fails_is_redone_here(
     assert big.verify(workers=2) == expected
 
 
+def test_a_part_that_fails_in_a_child_is_redone_here_with_the_parts_it_did_not_take(
+    big: Vault, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tamper(home, "UPDATE versions SET prompt = 'forged' WHERE name = 't10' AND version = 1")
+    expected = big.verify(workers=1)
+    parent, real = os.getpid(), integrity.check_part
+
+    def flaky(reader: Any, tree: Any, part: integrity.Part, *args: Any) -> integrity.Share:
+        if os.getpid() != parent and part.index % 2:  # the child stops at its first odd part
+            raise RuntimeError("lost")
+        return real(reader, tree, part, *args)
+
+    monkeypatch.setattr(integrity, "check_part", flaky)
+    assert big.verify(workers=2) == expected
+
+
+def test_the_processes_take_each_part_once_from_their_queue(
+    big: Vault, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log, real = tmp_path / "taken", integrity.check_part
+
+    def logged(reader: Any, tree: Any, part: integrity.Part, *args: Any) -> integrity.Share:
+        with open(log, "a") as out:  # one short append: whole lines from either process
+            out.write(f"{os.getpid()} {part.index}\n")
+        time.sleep(0.05)  # long enough that neither process takes every part first
+        return real(reader, tree, part, *args)
+
+    monkeypatch.setattr(integrity, "check_part", logged)
+    assert big.verify(workers=2).ok
+    taken = [line.split() for line in log.read_text().splitlines()]
+    assert sorted(int(index) for _, index in taken) == list(range(2 * integrity.PARTS_PER_WORKER))
+    assert len({pid for pid, _ in taken}) == 2
+
+
 def test_parts_that_saw_different_states_are_checked_again_at_once(
     big: Vault, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -258,3 +293,33 @@ def test_a_publish_entrys_fields_digest_is_read_as_decoding_would(extra: dict[st
     assert found is None or found == json.loads(text)["fields"]
     if "fields" not in extra and not any('"fields":"' in k for k in extra):
         assert found == "f" * 64
+
+
+triples = st.lists(
+    st.tuples(
+        st.one_of(st.text(), st.none()),
+        st.one_of(st.integers(), st.text(max_size=3)),
+        st.one_of(st.text(), st.none()),
+    ),
+    max_size=6,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(triples)
+def test_packed_versions_and_records_come_back_as_they_were(items: list[Any]) -> None:
+    packed = integrity.pack(items)
+    assert integrity.unpack(packed) == items
+    regular = all(
+        type(n) is str and type(k) is int and type(t) is str and "\n" not in n + t and "\t" not in t
+        for n, k, t in items
+    )
+    assert isinstance(packed, str) == regular
+
+
+def test_versions_that_match_their_records_in_another_order_need_no_second_look() -> None:
+    versions = [("a", 1, "d1"), ("a", 2, "d2"), ("b\tc", 1, "d3")]
+    share = integrity.Share(0, (0, GENESIS, None), versions=integrity.pack(versions))
+    share.records = integrity.pack(versions[::-1])
+    share.record_seqs = [3, 2, 1]
+    assert integrity._Recorded([share], lookup=None).check() == []  # type: ignore[arg-type]

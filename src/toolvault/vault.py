@@ -608,19 +608,24 @@ class Vault:
         """Recompute hashes, chains, the audit log and signatures, compare the tree and
         the governance records with the log; report every problem with its place.
 
-        A big vault is checked in ``workers`` parts at once, each in a process of its own
-        (default: one per CPU, for SQLite vaults of at least PARALLEL_FROM versions, from a
-        process with no other threads, as forking one with threads is unsafe)."""
+        A big vault is checked by ``workers`` processes at once, this one and forked
+        children, which take its parts from a queue (default: one per CPU, for SQLite
+        vaults of at least PARALLEL_FROM versions, from a process with no other threads,
+        as forking one with threads is unsafe)."""
         wanted = frozenset(specs.parse_name(n) for n in names)
         for name in wanted:
             self.tool(name)
         counts = self.store.version_counts(wanted)
+        processes = self._workers(workers, counts, wanted)
         parts = integrity.plan(
-            counts, self.store.audit_head()[0], self._workers(workers, counts, wanted)
+            counts,
+            self.store.audit_head()[0],
+            min(processes * integrity.PARTS_PER_WORKER, integrity.MAX_PARTS),
         )
-        shares = integrity.run_parts(parts, self._check_part(wanted), self.store.after_fork)
+        check = self._check_part(wanted)
+        shares = integrity.run_parts(parts, check, self.store.after_fork, processes)
         if len({share.head for share in shares}) > 1:  # a write landed between their reads
-            shares = [self._check_part(wanted)(integrity.EVERYTHING)]
+            shares = [check(integrity.EVERYTHING)]
         with self.store.snapshot():
             problems, checked = integrity.merge(shares, self.store, whole=not wanted)
         if wanted:  # the tree of the other tools was not compared: its files are no strays

@@ -3,6 +3,7 @@ one process reports, and the shortcuts verify takes give the very bytes they sta
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sqlite3
@@ -166,7 +167,7 @@ def test_the_processes_take_each_part_once_from_their_queue(
     monkeypatch.setattr(integrity, "check_part", logged)
     assert big.verify(workers=2).ok
     taken = [line.split() for line in log.read_text().splitlines()]
-    assert sorted(int(index) for _, index in taken) == list(range(2 * integrity.PARTS_PER_WORKER))
+    assert sorted(int(index) for _, index in taken) == list(range(len(integrity.part_sizes(2))))
     assert len({pid for pid, _ in taken}) == 2
 
 
@@ -323,3 +324,24 @@ def test_versions_that_match_their_records_in_another_order_need_no_second_look(
     share.records = integrity.pack(versions[::-1])
     share.record_seqs = [3, 2, 1]
     assert integrity._Recorded([share], lookup=None).check() == []  # type: ignore[arg-type]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(1, 500), st.integers(0, 3)), min_size=1, max_size=60),
+    st.integers(0, 10_000),
+    st.integers(1, 9),
+)
+def test_the_parts_cover_every_tool_and_audit_entry_once(
+    sizes: list[tuple[int, int]], head: int, workers: int
+) -> None:
+    counts = [(f"t{i:03d}", n, min(signed, n)) for i, (n, signed) in enumerate(sizes)]
+    parts = integrity.plan(counts, head, workers)
+    assert [p.index for p in parts] == list(range(len(parts))) and len(parts) <= integrity.MAX_PARTS
+    assert parts[0].names[0] is None and parts[-1].names[1] is None
+    assert parts[0].seqs[0] == 1 and parts[-1].seqs[1] is None
+    for before, after in itertools.pairwise(parts):
+        assert before.names[1] == after.names[0] and before.seqs[1] == after.seqs[0]
+        assert before.seqs[0] <= after.seqs[0]
+    for name, _, _ in counts:
+        assert sum(integrity._within(name, p.names, frozenset()) for p in parts) == 1

@@ -16,7 +16,9 @@ plain serial check.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import hashlib
 import itertools
 import operator
@@ -51,9 +53,9 @@ CREATED_AT, CREATED_BY, ROLLBACK_OF, SIGNATURE, KEY_ID = 7, 9, 17, 18, 19
 BLOB_SIZE, CONTENT = 20, 21
 _SIGNED_AT = [(f, VERSION_FIELDS.index(f)) for f in SIGNED_FIELDS]
 
-# Parts per process: enough that the processes end close together (each takes the next
-# part when it is done with one), few enough that each part's own reads stay small.
-PARTS_PER_WORKER = 6
+# The smallest part is 1/(SMALLEST_PART x processes) of the work (see part_sizes): the
+# processes end within about that of each other, and each part reads a few small tables.
+SMALLEST_PART = 24
 # What checking a signature costs against everything else verify does for a version
 # (Ed25519 with cryptography: about 120 us against about 40 us; bench/verify.py).
 SIGNATURE_WEIGHT = 3
@@ -175,30 +177,63 @@ class Reader(Protocol):
 # -- splitting and running the parts ---------------------------------------------------------
 
 
-def plan(counts: Sequence[tuple[str, int, int]], head: int, parts: int) -> list[Part]:
-    """Cut tools and audit entries into ``parts`` ranges of about equal work: a tool
-    weighs its versions, and each signed one SIGNATURE_WEIGHT more (``counts`` is
-    (name, versions, signed) by name)."""
-    if parts <= 1 or len(counts) < parts:
+def part_sizes(workers: int) -> list[float]:
+    """The parts' shares of the work for ``workers`` processes, largest first: each is
+    1/(2 x workers) of what is left, down to 1/(SMALLEST_PART x workers), so that the
+    processes, taking them in turn, end close together (the last parts are small) while
+    the parts stay few."""
+    sizes: list[float] = []
+    left, smallest = 1.0, 1 / (SMALLEST_PART * workers)
+    while left > smallest / 2:
+        size = min(left, max(left / (2 * workers), smallest))
+        sizes.append(size)
+        left -= size
+    if left > 0:
+        sizes[-1] += left
+    return sizes
+
+
+def plan(counts: Sequence[tuple[str, int, int]], head: int, workers: int) -> list[Part]:
+    """Cut tools and audit entries into ranges for ``workers`` processes (see
+    :func:`part_sizes`): a tool weighs its versions, and each signed one SIGNATURE_WEIGHT
+    more (``counts`` is (name, versions, signed) by name). A tool is never cut, so the
+    range of a part that falls within one big tool holds no tools, only audit entries."""
+    sizes = part_sizes(workers) if workers > 1 else [1.0]
+    if len(sizes) <= 1 or len(counts) < workers:
         return [EVERYTHING]
+    cuts = list(itertools.accumulate(sizes[:-1]))  # fractions of the whole
     total = sum(n + SIGNATURE_WEIGHT * signed for _, n, signed in counts)
     name_cuts: list[str] = []
     seen = 0
     for name, n, signed in counts:
-        if len(name_cuts) < parts - 1 and seen * parts >= total * (len(name_cuts) + 1):
+        while len(name_cuts) < len(cuts) and seen >= total * cuts[len(name_cuts)]:
             name_cuts.append(name)
         seen += n + SIGNATURE_WEIGHT * signed
-    if len(name_cuts) < parts - 1:
-        return [EVERYTHING]
-    seq_cuts = [1 + head * i // parts for i in range(1, parts)]
+    name_cuts += [counts[-1][0]] * (len(cuts) - len(name_cuts))  # rounding: empty ones
+    seq_cuts = [1 + int(head * c) for c in cuts]
     return [
         Part(
             i,
             ([None, *name_cuts][i], [*name_cuts, None][i]),
             ([1, *seq_cuts][i], [*seq_cuts, None][i]),
         )
-        for i in range(parts)
+        for i in range(len(sizes))
     ]
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while verify runs (as it was before, after):
+    verify makes millions of short-lived rows and texts that reference counting frees,
+    and the collector's passes over them cost about 5% of a big vault's verify, and in a
+    forked child copy the pages of every object it walks."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def run_parts(

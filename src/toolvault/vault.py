@@ -617,17 +617,14 @@ class Vault:
             self.tool(name)
         counts = self.store.version_counts(wanted)
         processes = self._workers(workers, counts, wanted)
-        parts = integrity.plan(
-            counts,
-            self.store.audit_head()[0],
-            min(processes * integrity.PARTS_PER_WORKER, integrity.MAX_PARTS),
-        )
+        parts = integrity.plan(counts, self.store.audit_head()[0], processes)
         check = self._check_part(wanted)
-        shares = integrity.run_parts(parts, check, self.store.after_fork, processes)
-        if len({share.head for share in shares}) > 1:  # a write landed between their reads
-            shares = [check(integrity.EVERYTHING)]
-        with self.store.snapshot():
-            problems, checked = integrity.merge(shares, self.store, whole=not wanted)
+        with integrity.gc_paused():
+            shares = integrity.run_parts(parts, check, self.store.after_fork, processes)
+            if len({share.head for share in shares}) > 1:  # a write landed between their reads
+                shares = [check(integrity.EVERYTHING)]
+            with self.store.snapshot():
+                problems, checked = integrity.merge(shares, self.store, whole=not wanted)
         if wanted:  # the tree of the other tools was not compared: its files are no strays
             problems = [
                 p for p in problems if p.name in wanted or (p.name is None and p.kind != "stray")

@@ -903,8 +903,12 @@ def check_governance(
 ) -> list[Problem]:
     """Labels, yanks, owners, lifecycles and trusted keys are what the audit log says."""
     replay = Replay()
-    for event in events:
-        replay.apply(*event)
+    owners = replay.owners
+    for action, tool, version, details in events:
+        if action in VERSION_ACTIONS and isinstance(details, dict):  # most of them, by far
+            owners.setdefault(tool or "", str(details.get("owner", "")))  # as on_publish
+        else:
+            replay.apply(action, tool, version, details)
     return (
         _compare("label", {(lb.name, lb.label): lb.version for lb in state.labels}, replay.labels)
         + _compare("yank", {(y.name, y.version): y.reason for y in state.yanks}, replay.yanks)

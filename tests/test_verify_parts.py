@@ -83,6 +83,15 @@ def test_a_sound_vault_checks_the_same_in_parts(big: Vault, forks: list[int]) ->
     assert len(forks) == 2  # two children, the third part in the parent
 
 
+def test_asking_for_more_processes_than_verify_runs_gets_its_most(
+    big: Vault, forks: list[int]
+) -> None:
+    from toolvault.vault import MAX_WORKERS
+
+    same_reports(big, 64)
+    assert len(forks) == MAX_WORKERS - 1
+
+
 def test_every_kind_of_damage_is_reported_the_same_in_parts(
     big: Vault, home: Path, forks: list[int]
 ) -> None:

@@ -57,7 +57,8 @@ from toolvault.spec import Kind, Spec
 from toolvault.store.base import SQLStore, utcnow
 from toolvault.store.sqlite import SQLiteStore
 
-# verify checks a vault of at least this many versions in several processes at once
+# verify checks a vault of at least this many versions in several processes at once,
+# never more than MAX_WORKERS (their parts stay well within integrity.MAX_PARTS)
 PARALLEL_FROM = 5_000
 MAX_WORKERS = 8
 
@@ -640,7 +641,7 @@ class Vault:
         if not forkable or wanted:  # named tools are few: one part checks them
             return 1
         if workers is not None:
-            return max(1, workers)
+            return min(max(1, workers), MAX_WORKERS)
         if sum(n for _, n, _ in counts) < PARALLEL_FROM:
             return 1
         usable = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None

@@ -13,7 +13,8 @@ the versions carry an Ed25519 signature), then prints one table:
   interleaved on the same vault, with the cost of loading the key and of signing alone;
 - the CPU time verify used in all its processes (less moved by a noisy machine than wall time);
 - ``Vault.verify(workers=1)``, the same checks in this one process (information: verify
-  splits a big SQLite vault between one process per CPU, and this shows what that gains);
+  shares a big SQLite vault's parts out among one process per CPU, and this shows what
+  that gains);
 - a cProfile of one single-process verify (a profile does not follow forked children):
   where verify's time goes, and the top functions by cumulative and by own time.
 

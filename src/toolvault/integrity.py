@@ -354,16 +354,16 @@ def check_part(
         found["chain"] += check_chains(rows)
         problems = _check_versions(rows, keys, require_signatures, versions, share.failed)
         found["signature"] += problems
+        names = dict.fromkeys(map(_name, rows))
         if tree is not None:
-            names = dict.fromkeys(r[NAME] for r in rows)
             views = _views(rows, [tool_of[n] for n in names if n in tool_of], yanked)
             problems, strays = tree.check_tools(views, blobs.good_contents(rows))
             found["tree"] += problems
             share.strays += strays
             counts["files"] += sum(len(v.versions) + 1 for v in views)
-        counts["tools"] += len({r[NAME] for r in rows})
+        counts["tools"] += len(names)
         counts["versions"] += len(rows)
-        counts["signatures"] += sum(1 for r in rows if r[SIGNATURE])
+        counts["signatures"] += sum(map(bool, map(_signature, rows)))
     share.versions = pack(versions)
     share.blobs = "\n".join(blobs.present)
     if tree is not None and governance is not None:
@@ -681,6 +681,7 @@ def _views(
 
 
 _name = operator.itemgetter(NAME)
+_signature = operator.itemgetter(SIGNATURE)
 # An Entry's fields from a row (executable stays SQLite's 0 or 1: the tree tests its truth)
 _entry_of = operator.itemgetter(
     NUMBER, SHA, SIZE, EXECUTABLE, PREV_VERSION, PREV_SHA, CREATED_AT, CREATED_BY, ROLLBACK_OF

@@ -126,6 +126,21 @@ def test_every_kind_of_damage_is_reported_the_same_in_parts(
     assert forks
 
 
+def test_a_hash_with_a_line_break_does_not_hide_a_blob_no_version_uses(
+    big: Vault, home: Path
+) -> None:
+    odd = "'x' || char(10) || substr(sha256, 3)"  # still 64 characters, as the table checks
+    which = "(SELECT sha256 FROM versions WHERE name = 't24' AND version = 1)"
+    tamper(
+        home,
+        f"UPDATE blobs SET sha256 = {odd} WHERE sha256 = {which}",
+        f"UPDATE versions SET sha256 = {odd} WHERE name = 't24' AND version = 1",
+        f"INSERT INTO blobs (sha256, size, content) VALUES ('{'cd' * 32}', 1, X'00')",
+    )
+    report = same_reports(big, 2)
+    assert any(f"blob {'cd' * 32} hashes to" in p.detail for p in report.problems)
+
+
 def test_one_tool_checks_the_same_in_parts(big: Vault, home: Path) -> None:
     tamper(home, "UPDATE versions SET message = 'm' WHERE name = 't21' AND version = 2")
     serial = big.verify(["t21"], workers=1)

@@ -103,8 +103,9 @@ class Share:
     # the entries the governance replay needs (a first publish: only its owner)
     events: list[tuple[str, str | None, int | None, dict[str, Any]]] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
-    # the blobs of this part's versions that are there (checked here), one per line
-    blobs: str = ""
+    # the blobs of this part's versions that are there (checked here): one per line, or a
+    # list when a (damaged) hash holds a line break
+    blobs: str | list[str] = ""
     # only from the part that reads the governance tables (index 0)
     governance: Governance | None = None
 
@@ -366,6 +367,8 @@ def check_part(
         counts["signatures"] += sum(map(bool, map(_signature, rows)))
     share.versions = pack(versions)
     share.blobs = "\n".join(blobs.present)
+    if share.blobs.count("\n") != max(len(blobs.present) - 1, 0):
+        share.blobs = list(blobs.present)
     if tree is not None and governance is not None:
         share.strays += tree.top_strays({t[0] for t in governance.tools})
     share.problems = {
@@ -721,9 +724,7 @@ def merge(
         governance = governance or share.governance
         for key, n in share.counts.items():
             counts[key] = counts.get(key, 0) + n
-    if whole and counts.get("blobs", 0) > len(
-        set().union(*(s.blobs.split("\n") for s in shares if s.blobs))
-    ):
+    if whole and counts.get("blobs", 0) > len(_checked_blobs(shares)):
         found["blob"] += check_blobs(lookup.unused_blobs())  # some blob no version uses
     found["blob"] = sorted(set(found["blob"]), key=lambda p: p.detail)
     recorded = _Recorded(shares, lookup)
@@ -733,6 +734,15 @@ def merge(
         found["governance"] += check_governance(governance, events)
     found["tree"] += [p for _, p in sorted(strays, key=lambda s: s[0])]
     return [p for c in CATEGORIES for p in found[c]], counts
+
+
+def _checked_blobs(shares: list[Share]) -> set[str]:
+    """The blobs the parts checked, each once."""
+    checked: set[str] = set()
+    for share in shares:
+        if share.blobs:
+            checked.update(share.blobs.split("\n") if isinstance(share.blobs, str) else share.blobs)
+    return checked
 
 
 class _Recorded:

@@ -674,12 +674,17 @@ def _views(
         for name, group in itertools.groupby(rows, key=_name)
     }
     views = []
+    some_yanked = {name for name, _ in yanked}
     for name, owner, lifecycle in tools:
         entries = by_tool.get(name)
-        if entries:
+        if not entries:
+            continue
+        if name in some_yanked:
             usable = [e.version for e in entries if (name, e.version) not in yanked]
-            latest = None if lifecycle == "retired" or not usable else max(usable)
-            views.append(ToolView(name, owner, lifecycle, latest, entries))
+        else:  # the rows come by number: the newest is the last
+            usable = [entries[-1].version]
+        latest = None if lifecycle == "retired" or not usable else max(usable)
+        views.append(ToolView(name, owner, lifecycle, latest, entries))
     return views
 
 

@@ -129,7 +129,8 @@ def unpack(packed: Packed) -> Triples:
     """The triples :func:`pack` packed."""
     if not isinstance(packed, str):
         return packed
-    return [(n, int(k), t) for k, t, n in _fields_of(packed)]
+    lines = packed.split("\n") if packed else []
+    return [(n, int(k), t) for k, t, n in (line.split("\t", 2) for line in lines)]
 
 
 def _all_lines(packs: Iterable[Packed]) -> set[str] | None:
@@ -141,10 +142,6 @@ def _all_lines(packs: Iterable[Packed]) -> set[str] | None:
         if packed:
             lines.update(packed.split("\n"))
     return lines
-
-
-def _fields_of(text: str) -> Iterator[list[str]]:
-    return (line.split("\t", 2) for line in text.split("\n")) if text else iter(())
 
 
 @dataclass(frozen=True, slots=True)

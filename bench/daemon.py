@@ -42,10 +42,8 @@ import importlib.util
 import json
 import multiprocessing
 import os
-import queue
 import random
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -57,6 +55,7 @@ from typing import Any
 
 import benchlib
 from toolvault import NewVersion, Vault
+from toolvault.cli.served import ServerProcess
 
 THROUGHPUT_VS_FLOOR_MAX = 3.0
 LATEST_P99_MS = 5.0
@@ -157,60 +156,17 @@ def uvicorn_settings() -> str:
     return f"uvicorn {importlib.metadata.version('uvicorn')} ({http}, {loop})"
 
 
-class Server:
-    """A server subprocess that prints ``… serving on URL`` on stderr when it listens."""
-
-    def __init__(self, argv: Sequence[str], env: dict[str, str]) -> None:
-        self.proc = subprocess.Popen(
-            list(argv), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
-        self.lines: list[str] = []
-        ready: queue.Queue[str | None] = queue.Queue()
-        self.pump = threading.Thread(target=self._pump, args=(ready,), daemon=True)
-        self.pump.start()
-        try:
-            url = ready.get(timeout=STARTUP_TIMEOUT)
-        except queue.Empty:
-            url = None
-        if url is None:
-            self.stop()
-            raise RuntimeError(f"{argv[-1]} did not start: {' | '.join(self.lines[-3:])}")
-        self.url = url
-        self.port = int(url.rsplit(":", 1)[1])
-
-    def _pump(self, ready: queue.Queue[str | None]) -> None:
-        assert self.proc.stderr is not None
-        for raw in self.proc.stderr:
-            line = raw.decode(errors="replace").rstrip("\n")
-            self.lines.append(line)
-            if " serving on " in line:
-                ready.put(line.rsplit(" ", 1)[1])
-        ready.put(None)
-
-    def stop(self) -> None:
-        """SIGTERM, then SIGKILL after 10 s."""
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-        self.pump.join(timeout=10)
-        if self.proc.stderr is not None:
-            self.proc.stderr.close()
-
-
-def start_daemon(home: Path, env: dict[str, str], db: str | None = None) -> Server:
+def start_daemon(home: Path, env: dict[str, str], db: str | None = None) -> ServerProcess:
     """``toolvault serve`` on a free loopback port."""
     argv = [sys.executable, "-m", "toolvault", "--home", str(home), "serve", "--port", "0"]
-    return Server([*argv, *(["--db", db] if db else [])], env)
+    return ServerProcess([*argv, *(["--db", db] if db else [])], env)
 
 
-def start_floor(tmp: Path, env: dict[str, str], body: bytes) -> Server:
+def start_floor(tmp: Path, env: dict[str, str], body: bytes) -> ServerProcess:
     """The constant-string ASGI app under the daemon's uvicorn settings."""
     path = tmp / "floor.py"
     path.write_text(FLOOR.format(body=body))
-    return Server([sys.executable, str(path)], env)
+    return ServerProcess([sys.executable, str(path)], env)
 
 
 # -- load ---------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import socket
 import sqlite3
 import subprocess
@@ -25,6 +24,7 @@ from click.testing import CliRunner
 
 from toolvault import Vault
 from toolvault.cli import cli
+from toolvault.cli.served import ServerProcess
 from toolvault.errors import InvalidSpec
 from toolvault.spec import parse
 
@@ -34,52 +34,20 @@ FMT1 = "#!/bin/sh\necho one\n"
 FMT2 = "#!/bin/sh\necho two\n"
 
 
-class Daemon:
+class Daemon(ServerProcess):
     """A ``toolvault serve --port 0`` subprocess and an HTTP client for it."""
 
     def __init__(self, home: Path, *args: str) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("TOOLVAULT_")}
         argv = [*TOOLVAULT, "--home", str(home), "serve", "--port", "0"]
-        self.proc = subprocess.Popen(
-            [*argv, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
-        self.lines: list[str] = []
-        ready: queue.Queue[str | None] = queue.Queue()
-        self.pump = threading.Thread(target=self._pump, args=(ready,), daemon=True)
-        self.pump.start()
-        try:
-            url = ready.get(timeout=STARTUP_TIMEOUT)
-        except queue.Empty:
-            url = None
-        if url is None:
-            self.stop()
-            raise AssertionError(f"the daemon did not start: {self.lines}")
-        self.url = url
-        self.http = httpx.Client(base_url=url, timeout=30)
-
-    def _pump(self, ready: queue.Queue[str | None]) -> None:
-        """Read stderr to its end (so the pipe never fills); hand over the URL line."""
-        assert self.proc.stderr is not None
-        for raw in self.proc.stderr:
-            line = raw.decode(errors="replace").rstrip("\n")
-            self.lines.append(line)
-            if line.startswith("toolvault: serving on "):
-                ready.put(line.rsplit(" ", 1)[1])
-        ready.put(None)
+        super().__init__([*argv, *args], env, STARTUP_TIMEOUT)
+        self.http = httpx.Client(base_url=self.url, timeout=30)
 
     def stop(self) -> None:
-        """Terminate the daemon (SIGTERM, then SIGKILL after 10 s)."""
+        """Close the client, then terminate the daemon (SIGTERM, then SIGKILL after 10 s)."""
         if hasattr(self, "http"):
             self.http.close()
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-        self.pump.join(timeout=10)
-        assert self.proc.stderr is not None
-        self.proc.stderr.close()
+        super().stop()
 
     def call(self, method: str, path: str, token: str | None = None, **kw: Any) -> httpx.Response:
         """One request, with ``Authorization: Bearer token`` when a token is given."""

@@ -19,6 +19,9 @@ from toolvault.errors import InvalidInput, ToolvaultError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# What serve prints on stderr, then its URL, once it listens (cli/served.py waits for it).
+SERVING = "toolvault: serving on "
+
 
 def db_option(func: F) -> F:
     """``--db URL``: a PostgreSQL vault instead of HOME/vault.db."""
@@ -60,7 +63,7 @@ def serve(host: str, port: int, db: str | None, public_read: bool, access_log: b
     app = create_app(obj().open(create=True, db=db), public_read=public_read)
     bound = sock.getsockname()
     where = f"[{bound[0]}]" if sock.family == socket.AF_INET6 else bound[0]
-    click.echo(f"toolvault: serving on http://{where}:{bound[1]}", err=True)
+    click.echo(f"{SERVING}http://{where}:{bound[1]}", err=True)
     sys.stderr.flush()
     run_server(app, sock, access_log=access_log)
 

@@ -30,7 +30,7 @@ from conftest import dump
 from test_gitsource import ADA, BOB, commit, git, write
 from test_legacy import build_port42, build_tools_db
 from toolvault import Vault, ingest, legacy, packs
-from toolvault.errors import StoreError
+from toolvault.errors import Conflict, StoreError
 from toolvault.store.base import SQLStore
 from toolvault.vault import NewVersion
 
@@ -360,3 +360,34 @@ def test_a_fault_mid_daemon_batch_leaves_everything_unchanged(
         assert done.status_code == 200, done.text
         assert [r["version"] for r in done.json()] == [4, 2, 1, 1, 1]
     assert vault.verify().ok
+
+
+# -- a key and its trust ------------------------------------------------------------------------
+
+
+def test_a_key_whose_trust_fails_is_not_left_in_keys(
+    vault: Vault, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``keys generate`` writes the private key and trusts its public half: when the
+    trust cannot be recorded, no key is left behind either (else the name is taken and
+    the key is not trusted, and running the command again says the key exists)."""
+    keys = vault.home / "keys"
+    before = full_dump(vault), sorted(os.listdir(keys)) if keys.is_dir() else []
+    fault = arm(vault.store, "audit", 1, monkeypatch)
+    with pytest.raises(InjectedFault):
+        vault.generate_key("team")
+    assert fault.fired
+    assert (full_dump(vault), sorted(os.listdir(keys)) if keys.is_dir() else []) == before
+    info = vault.generate_key("team")  # the name is free
+    assert [k.key_id for k in vault.trusted_keys()] == [info.key_id]
+
+
+def test_a_key_named_like_a_trusted_one_is_refused_without_a_trace(vault: Vault) -> None:
+    other = vault.generate_key("mate").public
+    vault.untrust("mate")
+    (vault.home / "keys" / "mate.key").unlink()
+    vault.trust("team", other)  # a teammate's public key, trusted as "team"
+    before = full_dump(vault), sorted(os.listdir(vault.home / "keys"))
+    with pytest.raises(Conflict, match="team"):
+        vault.generate_key("team")
+    assert (full_dump(vault), sorted(os.listdir(vault.home / "keys"))) == before

@@ -489,7 +489,12 @@ class Vault:
         """Create a signing key in ``keys/``; by default also trust its public half."""
         info = self.keys.generate(name)
         if trust:
-            self.trust(name, info.public)
+            try:
+                self.trust(name, info.public)
+            except BaseException:
+                # All or nothing: a key left untrusted would take the name for good.
+                self.keys.discard(name)
+                raise
         return info
 
     def trust(self, name: str, public: str) -> TrustedKey:

@@ -25,6 +25,8 @@ from test_atomicity import full_dump
 from test_server import Daemon, error, tv
 from toolvault import Vault
 from toolvault.cli import cli
+from toolvault.errors import PermissionDenied
+from toolvault.models import Principal
 
 CALLERS = ("owner", "other", "admin", "read-only", "revoked", "none")
 PRINCIPAL = {"owner": "alice", "other": "bob", "admin": "root"}
@@ -242,3 +244,42 @@ def test_remote_cli_write_by_each_caller(
     json.loads(result.stdout)
     assert full_dump(setup.local) != before
     assert setup.last_actor() == PRINCIPAL[caller]
+
+
+# -- a right lost between the check and the write ----------------------------------------------
+
+
+CHANGES: dict[str, Callable[[Vault], object]] = {
+    "label": lambda v: v.label("fmt:1", "stable"),
+    "label-delete": lambda v: v.delete_label("fmt", "old"),
+    "yank": lambda v: v.yank("fmt:1", "broken"),
+    "deprecate": lambda v: v.set_lifecycle("fmt", "deprecated"),
+    "owner-transfer": lambda v: v.transfer("fmt", "bob-friend"),
+}
+
+
+@pytest.mark.parametrize("change", list(CHANGES))
+def test_ownership_is_checked_in_the_writing_transaction(
+    vault: Vault, monkeypatch: pytest.MonkeyPatch, change: str
+) -> None:
+    """bob's change starts while he owns fmt; an admin gives fmt to alice before his
+    transaction begins. His change is then refused: the check sees what the write
+    would change, not an earlier state."""
+    vault.publish("fmt", b"echo 1\n", owner="bob")
+    vault.label("fmt:1", "old")
+    bob = vault.as_principal(Principal("bob"))
+    write = vault.store.write
+
+    def transferred_first() -> Any:
+        monkeypatch.setattr(vault.store, "write", write)  # once
+        vault.transfer("fmt", "alice")  # the admin, on the same database, meanwhile
+        return write()
+
+    monkeypatch.setattr(vault.store, "write", transferred_first)
+    with pytest.raises(PermissionDenied, match="owned by alice, not bob"):
+        CHANGES[change](bob)
+    assert [e.action for e in vault.audit("fmt")] == ["publish", "label", "owner"]
+    tool = vault.tool("fmt")
+    assert (tool.owner, tool.lifecycle) == ("alice", "active")
+    assert [(lb.label, lb.version) for lb in vault.labels("fmt")] == [("old", 1)]
+    assert vault.yanks("fmt") == []

@@ -391,3 +391,32 @@ def test_a_key_named_like_a_trusted_one_is_refused_without_a_trace(vault: Vault)
     with pytest.raises(Conflict, match="team"):
         vault.generate_key("team")
     assert (full_dump(vault), sorted(os.listdir(vault.home / "keys"))) == before
+
+
+# -- a schema migration with data -----------------------------------------------------------------
+
+
+def test_a_fault_mid_data_migration_leaves_the_old_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Migration 2 adds the audit log and adopts every existing version into it: a
+    fault at the third adoption leaves the database at schema 1, data and all."""
+    from test_schema_upgrades import build, rows, schema
+    from toolvault.store.sqlite import SQLiteStore
+
+    db = tmp_path / "vault.db"
+    build(db, 1)
+    before = schema(db), rows(db)
+    store = SQLiteStore(db)  # connected, not migrated yet
+    try:
+        fault = arm(store, "audit", 3, monkeypatch)
+        with pytest.raises(InjectedFault):
+            store._open(migrate=True)
+        assert fault.fired
+    finally:
+        store.close()
+    assert (schema(db), rows(db)) == before
+    with Vault.open(tmp_path) as vault:
+        assert [e.action for e in vault.audit()] == ["adopt"] * 4
+        vault.sync()  # the test built no commands/ tree
+        assert vault.verify().ok

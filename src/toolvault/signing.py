@@ -204,6 +204,11 @@ class KeyRing:
         names = sorted(p.stem for p in self.folder.glob("*.key"))
         return [self._info(n, self.load(n)) for n in names]
 
+    def discard(self, name: str) -> None:
+        """Remove a key just generated whose trust could not be recorded."""
+        self._loaded.pop(name, None)
+        self._path(check_key_name(name)).unlink(missing_ok=True)
+
     def _path(self, name: str) -> Path:
         return self.folder / f"{name}.key"
 

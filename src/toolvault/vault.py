@@ -423,8 +423,8 @@ class Vault:
         """Point ``label`` of the spec's tool at the spec's version (create or move)."""
         specs.validate_label(label)
         target = self.get(spec)
-        self._may_change(target.name)
         with self.store.write():
+            self._may_change(target.name)
             old = self.store.label(target.name, label)
             lab = Label(target.name, label, target.version, utcnow(), self.actor)
             self.store.set_label(lab)
@@ -435,8 +435,8 @@ class Vault:
     def delete_label(self, name: str, label: str) -> None:
         """Remove a label."""
         tool = self.tool(name)
-        self._may_change(tool.name)
         with self.store.write():
+            self._may_change(tool.name)
             old = self.store.label(tool.name, label)
             if old is None:
                 raise NotFound(self._missing(Spec(tool.name, Kind.LABEL, label)))
@@ -448,8 +448,8 @@ class Vault:
         if not reason.strip():
             raise InvalidInput("a yank needs a reason: --reason 'why it must not be used'")
         target = self.get(spec)
-        self._may_change(target.name)
         with self.store.write():
+            self._may_change(target.name)
             if self.yank_of(target):
                 raise Conflict(f"{target.name}:{target.version} is yanked already")
             y = Yank(target.name, target.version, reason, utcnow(), self.actor)
@@ -464,10 +464,10 @@ class Vault:
         if lifecycle not in actions:
             raise InvalidInput(f"lifecycle must be one of {', '.join(actions)}, not {lifecycle!r}")
         tool = self.tool(name)
-        self._may_change(tool.name)
-        if tool.lifecycle == lifecycle:
-            return tool
         with self.store.write():
+            self._may_change(tool.name)
+            if tool.lifecycle == lifecycle:
+                return tool
             self.store.set_lifecycle(tool.name, lifecycle, message, utcnow())
             self.record(actions[lifecycle], tool.name, None, {"message": message})
         self.refresh_tree({tool.name})
@@ -478,8 +478,8 @@ class Vault:
         if not new_owner.strip():
             raise InvalidInput("the new owner must not be empty")
         tool = self.tool(name)
-        self._may_change(tool.name)
         with self.store.write():
+            self._may_change(tool.name)
             self.store.set_owner(tool.name, new_owner, utcnow())
             self.record("owner", tool.name, None, {"from": tool.owner, "to": new_owner})
         self.refresh_tree({tool.name})
@@ -489,7 +489,12 @@ class Vault:
         """Create a signing key in ``keys/``; by default also trust its public half."""
         info = self.keys.generate(name)
         if trust:
-            self.trust(name, info.public)
+            try:
+                self.trust(name, info.public)
+            except BaseException:
+                # All or nothing: a key left untrusted would take the name for good.
+                self.keys.discard(name)
+                raise
         return info
 
     def trust(self, name: str, public: str) -> TrustedKey:
@@ -585,6 +590,8 @@ class Vault:
             )
 
     def _may_change(self, name: str) -> None:
+        """:meth:`_may_write` for a tool that exists; call inside the write transaction,
+        so that the owner checked is the owner when the change is written."""
         state = self.store.tool_state(name)
         self._may_write(state and state[0], name)
 

@@ -247,42 +247,44 @@ class RemoteVault:
                 "--sign is not available through TOOLVAULT_URL: the daemon signs with its own "
                 "sign_with key"
             )
-        self.witness()
         body = {"items": [_item(i) for i in items]}
-        return [Published(**p) for p in self._json("POST", "/v1/publish", body)]
+        return [Published(**p) for p in self._write("POST", "/v1/publish", body)]
 
     def rollback(self, name: str, version: int | str, *, message: str | None = None) -> Published:
         """Roll back on the daemon."""
-        self.witness()
         body = {"version": str(version), "message": message}
-        return Published(**self._json("POST", f"/v1/tools/{_seg(name)}/rollback", body))
+        return Published(**self._write("POST", f"/v1/tools/{_seg(name)}/rollback", body))
 
     def label(self, spec: str | Spec, label: str) -> Label:
         """Set or move a label on the daemon."""
-        self.witness()
-        return Label(**self._json("POST", "/v1/labels", {"spec": str(spec), "label": label}))
+        return Label(**self._write("POST", "/v1/labels", {"spec": str(spec), "label": label}))
 
     def delete_label(self, name: str, label: str) -> None:
         """Delete a label on the daemon."""
-        self.witness()
-        self._json("DELETE", f"/v1/tools/{_seg(name)}/labels/{_seg(label)}")
+        self._write("DELETE", f"/v1/tools/{_seg(name)}/labels/{_seg(label)}")
 
     def yank(self, spec: str | Spec, reason: str) -> Yank:
         """Yank a version on the daemon."""
-        self.witness()
-        return Yank(**self._json("POST", "/v1/yank", {"spec": str(spec), "reason": reason}))
+        return Yank(**self._write("POST", "/v1/yank", {"spec": str(spec), "reason": reason}))
 
     def set_lifecycle(self, name: str, lifecycle: str, message: str | None = None) -> Tool:
         """Deprecate, retire or reactivate a tool on the daemon."""
-        self.witness()
         body = {"lifecycle": lifecycle, "message": message}
-        return Tool.from_dict(self._json("POST", f"/v1/tools/{_seg(name)}/lifecycle", body))
+        return Tool.from_dict(self._write("POST", f"/v1/tools/{_seg(name)}/lifecycle", body))
 
     def transfer(self, name: str, new_owner: str) -> Tool:
         """Transfer a tool on the daemon."""
-        self.witness()
         body = {"owner": new_owner}
-        return Tool.from_dict(self._json("POST", f"/v1/tools/{_seg(name)}/owner", body))
+        return Tool.from_dict(self._write("POST", f"/v1/tools/{_seg(name)}/owner", body))
+
+    def _write(self, method: str, path: str, body: Any = None) -> Any:
+        """A write, to a daemon whose log extends the last head this client saw; the
+        head after it is remembered, so that losing the write later is a rollback too."""
+        self.witness()
+        result = self._json(method, path, body)
+        self._witnessed = False
+        self.witness()
+        return result
 
     # -- HTTP -------------------------------------------------------------------------------
 

@@ -137,6 +137,7 @@ def test_json_shapes(greet: Path) -> None:
             "signatures": 0,
             "audit_entries": 2,
             "files": 3,
+            "checkpoints": 2,
         },
         "problems": [],
     }

@@ -129,6 +129,9 @@ def test_processes_publishing_at_once_get_consecutive_versions(tmp_path: Path, p
     workers, each = 4, 50
     Vault.open(tmp_path / "setup", db=pg_url).close()  # migrated before the race
     argvs = [[str(tmp_path / f"w{w}"), pg_url, str(w), str(each)] for w in range(workers)]
+    for w in range(workers):  # several writers to one PostgreSQL sign with one vault key
+        (tmp_path / f"w{w}").mkdir()
+        (tmp_path / f"w{w}" / "config.toml").write_text(f'checkpoint_key = "{tmp_path}/vault.pem"')
     assert run_together(PUBLISH_AT_ONCE, *argvs) == [(0, "", "")] * workers
 
     with Vault.open(tmp_path / "check", db=pg_url) as vault:

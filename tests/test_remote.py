@@ -70,7 +70,7 @@ def test_the_core_scenario_through_the_daemon(
     src.write_text(V2)
     assert js("add", str(src), "-m", "second")[0]["version"] == 2
     assert js("add", str(src))[0]["created"] is False
-    assert not home.exists()  # nothing was written locally
+    assert not (home / "vault.db").exists()  # no vault was made locally
     v1 = hashlib.sha256(V1.encode()).hexdigest()
     expected = {
         "greet": V2,

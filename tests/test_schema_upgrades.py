@@ -169,6 +169,24 @@ def refuse_truncate(old: OldVault) -> None:
     """PostgreSQL-only triggers (SQLite's step is empty): no new table, nothing to hold."""
 
 
+def checkpoints(old: OldVault) -> None:
+    """The audit log's head signed by a vault key, in the database and in HOME/checkpoint
+    (the key itself is not in this home: a copy of a vault without its keys/)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from toolvault.checkpoints import Checkpoint, signed_bytes
+
+    signer = Signer("vault", Ed25519PrivateKey.generate())
+    at = T0.format(9)
+    signature = signer.sign(signed_bytes(old.seq, old.prev, at, signer.key_id))
+    head = Checkpoint(
+        old.seq, old.prev, at, signer.key_id, encode_public(signer.public_raw), signature
+    )
+    old._sql("INSERT INTO checkpoints VALUES (?, ?, ?, ?, ?, ?)", *head.row())
+    db_file = Path(old.db.execute("PRAGMA database_list").fetchone()[2])
+    (db_file.parent / "checkpoint").write_text(json.dumps(head.to_dict()))
+
+
 # Representative data per migration, by name. A new migration needs an entry here.
 DATA: dict[str, Callable[[OldVault], None]] = {
     "initial_schema": initial_schema,
@@ -176,6 +194,7 @@ DATA: dict[str, Callable[[OldVault], None]] = {
     "packs": packs,
     "tokens": tokens,
     "refuse_truncate": refuse_truncate,
+    "checkpoints": checkpoints,
 }
 
 

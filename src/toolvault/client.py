@@ -12,7 +12,8 @@ from __future__ import annotations
 import http.client
 import json
 from collections.abc import Iterable, Sequence
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from toolvault import errors
@@ -28,6 +29,9 @@ from toolvault.models import (
     Yank,
 )
 from toolvault.spec import Spec
+
+if TYPE_CHECKING:
+    from toolvault.checkpoints import Checkpoint
 
 TIMEOUT = 60.0
 # What a kept-alive connection that the server closed meanwhile looks like.
@@ -50,7 +54,16 @@ BY_STATUS = {
 class RemoteVault:
     """The daemon at ``url`` seen through the Vault interface."""
 
-    def __init__(self, url: str, token: str | None = None, timeout: float = TIMEOUT) -> None:
+    def __init__(
+        self,
+        url: str,
+        token: str | None = None,
+        timeout: float = TIMEOUT,
+        *,
+        home: Path | None = None,
+    ) -> None:
+        """``home`` keeps the last signed head seen of each daemon (default: the vault
+        home, ``$TOOLVAULT_HOME`` or ``~/.toolvault``)."""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise errors.InvalidInput(f"TOOLVAULT_URL must look like http://HOST:PORT, not {url!r}")
@@ -61,6 +74,12 @@ class RemoteVault:
         self.timeout = timeout
         self._conn: http.client.HTTPConnection | None = None
         self._yanks: dict[tuple[str, int], str | None] = {}  # learnt with each describe
+        if home is None:
+            from toolvault.config import resolve_home
+
+            home = resolve_home()
+        self.home = home
+        self._witnessed = False
 
     def close(self) -> None:
         """Close the connection to the daemon."""
@@ -131,13 +150,73 @@ class RemoteVault:
         path = "/v1/audit" + (f"?{urlencode({'tool': name})}" if name else "")
         return [AuditEntry(**e) for e in self._json("GET", path)]
 
-    def verify(self, names: Sequence[str] = ()) -> Report:
-        """The daemon's verify report."""
+    def verify(self, names: Sequence[str] = (), *, since: Checkpoint | None = None) -> Report:
+        """The daemon's verify report, with what this client checks itself: that the
+        daemon's log extends the last head it saw, and ``since`` (a head kept elsewhere)."""
         data = self._json(
             "GET", "/v1/verify" + (f"?{urlencode([('name', n) for n in names])}" if names else "")
         )
-        problems = tuple(Problem(**p) for p in data["problems"])
-        return Report(dict(data["checked"]), problems)
+        problems = [Problem(**p) for p in data["problems"]]
+        try:
+            self.witness()
+        except errors.IntegrityError as exc:
+            problems.append(Problem("checkpoint", None, None, str(exc)))
+        if since is not None:
+            problems += self._extends(since)
+        return Report(dict(data["checked"]), tuple(problems))
+
+    # -- signed heads: refusing a daemon rolled back or forked ---------------------------
+
+    def witness(self) -> Checkpoint | None:
+        """Check that the daemon's log extends the last signed head this client saw (kept
+        under ``HOME/witnessed/``), then remember its current one: an
+        :class:`~toolvault.errors.IntegrityError` when it does not (a rollback or a fork),
+        as TUF clients refuse a rollback. Once per client; None when the daemon signs no
+        head (an older daemon, or a vault that has had no write since it was upgraded)."""
+        from toolvault import checkpoints
+
+        path = checkpoints.witnessed_path(self.home, self.url)
+        seen = checkpoints.read_file(path)
+        if self._witnessed:
+            return seen
+        newest, entries = self._served(seen.seq if seen else None)
+        if seen is not None:
+            why = checkpoints.prove_extension(seen, newest, entries)
+        else:
+            why = newest.why_invalid() if newest else None
+        if why:
+            raise checkpoints.refuse(self.url, why, path)
+        if newest is not None:
+            checkpoints.remember(self.home, self.url, newest)
+        self._witnessed = True
+        return newest
+
+    def _served(self, since: int | None) -> tuple[Checkpoint | None, list[Any]]:
+        """The daemon's newest signed head, and its audit entries from ``since`` on."""
+        from toolvault.checkpoints import Checkpoint
+
+        status, _, body = self._request("GET", "/v1/checkpoint" + _since(since))
+        if status == 404 and since is None:
+            return None, []  # a daemon from before checkpoints: nothing to hold it to yet
+        self._raise_for(status, body)
+        try:
+            data = json.loads(body)
+            found = data["checkpoint"]
+            newest = None if found is None else Checkpoint.from_dict(found, "its checkpoint")
+            return newest, list(data.get("entries") or [])
+        except (ValueError, KeyError, TypeError, errors.InvalidInput) as exc:
+            raise errors.IntegrityError(
+                f"the daemon at {self.url} served a checkpoint that is not one ({exc})"
+            ) from None
+
+    def _extends(self, since: Checkpoint) -> list[Problem]:
+        """``verify --since`` against the daemon: its log extends the head given."""
+        from toolvault.checkpoints import KIND, prove_extension
+
+        newest, entries = self._served(since.seq)
+        why = prove_extension(since, newest, entries)
+        detail = f"the daemon's log does not extend the witness: {why}"
+        return [Problem(KIND, None, None, detail)] if why else []
 
     def refs_report(self, spec: str, reverse: bool = False) -> dict[str, Any]:
         """What a version references, or what references it (``refs --json``)."""
@@ -147,6 +226,7 @@ class RemoteVault:
 
     def export_pack(self, specs: Sequence[str]) -> bytes:
         """A pack of the given versions (every tool when empty), built by the daemon."""
+        self.witness()
         query = urlencode([("spec", s) for s in specs] or [("all", "true")])
         status, _, body = self._request("GET", f"/v1/packs?{query}")
         self._raise_for(status, body)
@@ -168,34 +248,43 @@ class RemoteVault:
                 "sign_with key"
             )
         body = {"items": [_item(i) for i in items]}
-        return [Published(**p) for p in self._json("POST", "/v1/publish", body)]
+        return [Published(**p) for p in self._write("POST", "/v1/publish", body)]
 
     def rollback(self, name: str, version: int | str, *, message: str | None = None) -> Published:
         """Roll back on the daemon."""
         body = {"version": str(version), "message": message}
-        return Published(**self._json("POST", f"/v1/tools/{_seg(name)}/rollback", body))
+        return Published(**self._write("POST", f"/v1/tools/{_seg(name)}/rollback", body))
 
     def label(self, spec: str | Spec, label: str) -> Label:
         """Set or move a label on the daemon."""
-        return Label(**self._json("POST", "/v1/labels", {"spec": str(spec), "label": label}))
+        return Label(**self._write("POST", "/v1/labels", {"spec": str(spec), "label": label}))
 
     def delete_label(self, name: str, label: str) -> None:
         """Delete a label on the daemon."""
-        self._json("DELETE", f"/v1/tools/{_seg(name)}/labels/{_seg(label)}")
+        self._write("DELETE", f"/v1/tools/{_seg(name)}/labels/{_seg(label)}")
 
     def yank(self, spec: str | Spec, reason: str) -> Yank:
         """Yank a version on the daemon."""
-        return Yank(**self._json("POST", "/v1/yank", {"spec": str(spec), "reason": reason}))
+        return Yank(**self._write("POST", "/v1/yank", {"spec": str(spec), "reason": reason}))
 
     def set_lifecycle(self, name: str, lifecycle: str, message: str | None = None) -> Tool:
         """Deprecate, retire or reactivate a tool on the daemon."""
         body = {"lifecycle": lifecycle, "message": message}
-        return Tool.from_dict(self._json("POST", f"/v1/tools/{_seg(name)}/lifecycle", body))
+        return Tool.from_dict(self._write("POST", f"/v1/tools/{_seg(name)}/lifecycle", body))
 
     def transfer(self, name: str, new_owner: str) -> Tool:
         """Transfer a tool on the daemon."""
         body = {"owner": new_owner}
-        return Tool.from_dict(self._json("POST", f"/v1/tools/{_seg(name)}/owner", body))
+        return Tool.from_dict(self._write("POST", f"/v1/tools/{_seg(name)}/owner", body))
+
+    def _write(self, method: str, path: str, body: Any = None) -> Any:
+        """A write, to a daemon whose log extends the last head this client saw; the
+        head after it is remembered, so that losing the write later is a rollback too."""
+        self.witness()
+        result = self._json(method, path, body)
+        self._witnessed = False
+        self.witness()
+        return result
 
     # -- HTTP -------------------------------------------------------------------------------
 
@@ -253,6 +342,10 @@ class RemoteVault:
         if status == 401:
             message += " (set TOOLVAULT_TOKEN to a token from 'toolvault token create')"
         raise cls(message)
+
+
+def _since(seq: int | None) -> str:
+    return "" if seq is None else f"?since={seq}"
 
 
 def _seg(text: str) -> str:

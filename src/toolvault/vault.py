@@ -13,10 +13,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from toolvault import integrity
 from toolvault import spec as specs
+from toolvault.checkpoints import Sealer
 from toolvault.config import Config, resolve_home
 from toolvault.errors import (
     Conflict,
@@ -56,6 +57,9 @@ from toolvault.signing import (
 from toolvault.spec import Kind, Spec
 from toolvault.store.base import SQLStore, utcnow
 from toolvault.store.sqlite import SQLiteStore
+
+if TYPE_CHECKING:
+    from toolvault.checkpoints import Checkpoint
 
 # verify checks a vault of at least this many versions in several processes at once,
 # never more than MAX_WORKERS (their parts stay well within integrity.MAX_PARTS)
@@ -124,6 +128,8 @@ class Vault:
         self.tree = CommandsTree(home)
         self.keys = KeyRing(home)
         self._config: Config | None = None
+        # every write transaction ends by signing the audit log's new head (checkpoints.py)
+        self.sealer = store.sealer = Sealer(home, lambda: self.config)
         self._actor = principal.name if principal else actor
         self.principal = principal
         # A shared PostgreSQL vault keeps no commands/ tree by default: several
@@ -612,14 +618,21 @@ class Vault:
 
     # -- verify -------------------------------------------------------------------------------
 
-    def verify(self, names: Sequence[str] = (), *, workers: int | None = None) -> Report:
+    def verify(
+        self,
+        names: Sequence[str] = (),
+        *,
+        workers: int | None = None,
+        since: Checkpoint | None = None,
+    ) -> Report:
         """Recompute hashes, chains, the audit log and signatures, compare the tree and
         the governance records with the log; report every problem with its place.
 
         A big vault is checked by ``workers`` processes at once, this one and forked
         children, which take its parts from a queue (default: one per CPU, for SQLite
         vaults of at least PARALLEL_FROM versions, from a process with no other threads,
-        as forking one with threads is unsafe)."""
+        as forking one with threads is unsafe). The signed checkpoints are checked too, and
+        ``since`` (a head kept elsewhere) must still be extended by the log."""
         wanted = frozenset(specs.parse_name(n) for n in names)
         for name in wanted:
             self.tool(name)
@@ -637,7 +650,10 @@ class Vault:
             problems = [
                 p for p in problems if p.name in wanted or (p.name is None and p.kind != "stray")
             ]
-        return Report(checked, tuple(problems))
+        from toolvault import checkpoints
+
+        anchored, checked["checkpoints"] = checkpoints.check(self, since)
+        return Report(checked, (*problems, *anchored))
 
     def _workers(
         self, workers: int | None, counts: list[tuple[str, int, int]], wanted: frozenset[str]

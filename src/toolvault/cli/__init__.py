@@ -27,6 +27,7 @@ COMMANDS = {
     "rollback": "write",
     "run": "run",
     "verify": "admin",
+    "checkpoint": "checkpoint",
     "sync": "admin",
     "db": "admin",
     "label": "govern",

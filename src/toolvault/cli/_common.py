@@ -41,8 +41,9 @@ class Obj:
         if not url:
             return self.open(create=create)
         from toolvault.client import RemoteVault
+        from toolvault.config import resolve_home
 
-        remote = RemoteVault(url, os.environ.get("TOOLVAULT_TOKEN"))
+        remote = RemoteVault(url, os.environ.get("TOOLVAULT_TOKEN"), home=resolve_home(self.home))
         self.vaults.append(remote)
         return remote
 

@@ -16,6 +16,9 @@ def init(as_json: bool) -> None:
     home = resolve_home(obj().home)
     existed = (home / "vault.db").exists()
     vault = obj().open(create=True)
+    from toolvault.checkpoints import current
+
+    current(vault)  # the vault key, and a signed head for a vault that has none yet
     commands = vault.tree.root if vault.materialize else None
     database = vault.store.where
     if wants_json(as_json):
@@ -44,12 +47,24 @@ def init(as_json: bool) -> None:
     type=click.Path(file_okay=False),
     help="Vault home folder (as toolvault --home; handy in a pre-commit hook's args).",
 )
+@click.option(
+    "--since",
+    metavar="CHECKPOINT",
+    help="A head kept elsewhere ('toolvault checkpoint' JSON, or a file holding it) that "
+    "the log must still extend.",
+)
 @json_option
-def verify(names: tuple[str, ...], home: str | None, as_json: bool) -> None:
-    """Check hashes, chains, the audit log, signatures and commands/; exit 1 on any problem."""
+def verify(names: tuple[str, ...], home: str | None, since: str | None, as_json: bool) -> None:
+    """Check hashes, chains, the audit log, signatures, checkpoints and commands/; exit 1 on
+    any problem."""
     if home is not None:
         obj().home = home
-    report = obj().service().verify(names)
+    witness = None
+    if since is not None:
+        from toolvault.checkpoints import load
+
+        witness = load(since)
+    report = obj().service().verify(names, since=witness)
     if wants_json(as_json):
         emit_json(report.to_dict())
     else:

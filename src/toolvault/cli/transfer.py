@@ -193,7 +193,7 @@ def pull(specs: tuple[str, ...], as_json: bool) -> None:
     local = obj().open(create=True)
     source = f"{url.rstrip('/')}/v1/packs"
     notes = ingest.check_source(local, source)  # [sources] allow applies to daemons too
-    with RemoteVault(url, os.environ.get("TOOLVAULT_TOKEN")) as remote:
+    with RemoteVault(url, os.environ.get("TOOLVAULT_TOKEN"), home=local.home) as remote:
         data = remote.export_pack(specs)
     summary = ingest.import_pack_bytes(local, data, source)
     summary.notes += notes

@@ -408,6 +408,26 @@ def audit(
 
 
 @reads.get(
+    "/v1/checkpoint",
+    summary="The audit log's signed head, and the entries since a head seen before",
+    response_model=s.CheckpointServed,
+)
+def checkpoint(
+    request: Request,
+    creds: Credentials,
+    since: Annotated[
+        int | None,
+        Query(ge=0, le=2**31 - 1, description="The seq of the last head this client saw."),
+    ] = None,
+) -> JSONResponse:
+    """Clients remember the last head they saw and refuse a daemon whose log no longer
+    extends it (a rollback or a fork): the entries from ``since`` let them check."""
+    from toolvault.checkpoints import served
+
+    return as_json(served(guard(request).reader(creds), since))
+
+
+@reads.get(
     "/v1/verify", summary="Check hashes, chains, audit log, signatures", response_model=s.ReportOut
 )
 def verify(

@@ -249,6 +249,27 @@ class AuditOut(BaseModel):
     hash: str
 
 
+class CheckpointOut(BaseModel):
+    """A signed head of the audit log (the JSON of ``toolvault checkpoint``)."""
+
+    format: str
+    seq: int
+    hash: str
+    at: str
+    key_id: str
+    public_key: str
+    signature: str
+
+
+class CheckpointServed(BaseModel):
+    """The newest signed head and, with ``since``, the audit entries from that seq to it
+    as stored: ``[seq, at, actor, action, tool, version, details (JSON text), prev_hash,
+    hash]``, from which a client recomputes the chain from the head it saw to this one."""
+
+    checkpoint: CheckpointOut | None
+    entries: list[list[Any]]
+
+
 class ProblemOut(BaseModel):
     """One problem verify found."""
 

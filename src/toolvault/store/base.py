@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from toolvault.errors import SchemaTooNew
 from toolvault.hashing import GENESIS, canonical, details_of, entry_hash
@@ -32,6 +32,7 @@ from toolvault.models import (
     Version,
     Yank,
 )
+from toolvault.store.checkpointing import CheckpointQueries
 from toolvault.store.fastread import NOT_YANKED
 from toolvault.store.migrations import Step
 
@@ -124,12 +125,23 @@ def row_to_version(row: Sequence[Any], content: bytes | None = None) -> Version:
     return Version(*version_values(row), content)  # type: ignore[call-arg]
 
 
-class SQLStore:
+class Sealer(Protocol):
+    """What a Vault installs on its store (:mod:`toolvault.checkpoints`): ``seal`` runs in
+    each write transaction that appended audit entries, just before its COMMIT, with the
+    new head (seq, hash); what it returns goes to ``sealed`` after the COMMIT."""
+
+    def seal(self, store: Any, head: tuple[int, str]) -> Any: ...
+
+    def sealed(self, result: Any) -> None: ...
+
+
+class SQLStore(CheckpointQueries):
     """Every query of the vault over a DB-API connection; subclasses connect."""
 
     dialect = "sql"
     where = "database"  # names the database in messages
     steps: tuple[Step, ...] = ()
+    sealer: Sealer | None = None
 
     # -- what a subclass provides -------------------------------------------------
 
@@ -206,6 +218,19 @@ class SQLStore:
             with self._lock:
                 self._connections.append(conn)
         return conn
+
+    def _seal(self) -> Any:
+        """Just before COMMIT: the sealer's record of the head this transaction appended
+        (None when it appended nothing, or no sealer is installed). Writes begin with
+        ``self._local.appended = None``; :meth:`append_audit` sets it."""
+        head = getattr(self._local, "appended", None)
+        self._local.appended = None
+        return None if head is None or self.sealer is None else self.sealer.seal(self, head)
+
+    def _sealed(self, result: Any) -> None:
+        """After COMMIT: hand the sealer's record back to it (it writes HOME/checkpoint)."""
+        if result is not None and self.sealer is not None:
+            self.sealer.sealed(result)
 
     def _abandon(self) -> None:
         """Roll back after a failure. The failure is what the caller reports: a
@@ -575,6 +600,7 @@ class SQLStore:
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (seq, at, actor, action, tool, version, text.decode(), prev, entry.hash),
         )
+        self._local.appended = (seq, entry.hash)  # the head the commit's checkpoint signs
         return entry
 
     def audit(self, tool: str | None = None) -> list[AuditEntry]:

@@ -258,3 +258,40 @@ FOR EACH STATEMENT EXECUTE FUNCTION toolvault_refuse('toolvault: yanks are perma
 """
 
 STEPS = (*STEPS, Step(5, "refuse_truncate", "", postgres=REFUSE_TRUNCATE_POSTGRES))
+
+
+CHECKPOINTS_SQLITE = """
+-- Signed checkpoints (as Certificate Transparency's signed tree heads): at the end of
+-- every write transaction, the audit log's head (the sequence number and hash of its
+-- newest entry) and the time, signed with the vault key, which lives outside the
+-- database (HOME/keys/vault.pem, 0600). Whoever can write the database but does not
+-- hold the key can neither sign a rewritten head nor remove the log's tail without
+-- verify noticing. The public key is kept with each checkpoint so that a copy of the
+-- database without keys/ can still be checked, and so that the keys of several
+-- daemons can sign one vault. Empty until the first write (or init, or 'toolvault
+-- checkpoint') after this migration: the migration runs in the store, which knows no
+-- home and so no key, and the first checkpoint signs the head hash, which chains
+-- every entry before it.
+CREATE TABLE checkpoints (
+    seq        INTEGER PRIMARY KEY,
+    hash       TEXT NOT NULL,
+    at         TEXT NOT NULL,
+    key_id     TEXT NOT NULL,
+    public_key TEXT NOT NULL,
+    signature  TEXT NOT NULL
+);
+CREATE TRIGGER checkpoints_immutable_update BEFORE UPDATE ON checkpoints
+BEGIN SELECT RAISE(ABORT, 'toolvault: checkpoints are append-only'); END;
+CREATE TRIGGER checkpoints_immutable_delete BEFORE DELETE ON checkpoints
+BEGIN SELECT RAISE(ABORT, 'toolvault: checkpoints are append-only'); END;
+"""
+
+CHECKPOINTS_POSTGRES = to_postgres(CHECKPOINTS_SQLITE) + (
+    "CREATE TRIGGER checkpoints_no_truncate BEFORE TRUNCATE ON checkpoints FOR EACH STATEMENT "
+    "EXECUTE FUNCTION toolvault_refuse('toolvault: checkpoints are append-only');\n"
+)
+
+STEPS = (
+    *STEPS,
+    Step(6, "checkpoints", CHECKPOINTS_SQLITE, postgres=CHECKPOINTS_POSTGRES),
+)

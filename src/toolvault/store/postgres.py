@@ -107,13 +107,16 @@ class PostgresStore(SQLStore):
     def write(self) -> Iterator[PostgresStore]:
         """A write transaction behind the one advisory lock (rollback on any error)."""
         self._q("BEGIN")
+        self._local.appended = None
         try:
             self._q("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
             yield self
+            sealed = self._seal()  # the checkpoint: inside, so that its failure rolls back
         except BaseException:
             self._abandon()
             raise
         self._q("COMMIT")
+        self._sealed(sealed)
 
     @contextmanager
     def snapshot(self) -> Iterator[PostgresStore]:

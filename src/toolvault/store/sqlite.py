@@ -100,8 +100,10 @@ class SQLiteStore(SQLStore):
     def write(self) -> Iterator[SQLiteStore]:
         """A write transaction: ``BEGIN IMMEDIATE`` … ``COMMIT`` (rollback on any error)."""
         self._retry(lambda: self.db.execute("BEGIN IMMEDIATE"))
+        self._local.appended = None
         try:
             yield self
+            sealed = self._seal()  # the checkpoint: inside, so that its failure rolls back
         except BaseException:
             self._abandon()
             raise
@@ -113,6 +115,7 @@ class SQLiteStore(SQLStore):
             raise
         finally:
             self._committed = next(self._commits)  # a failed COMMIT may have written too
+        self._sealed(sealed)
 
     def change_marker(self) -> tuple[sqlite3.Connection, int, int]:
         """This thread's connection with its ``PRAGMA data_version``, which changes when

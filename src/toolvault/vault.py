@@ -15,7 +15,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from toolvault import integrity
+from toolvault import damage, integrity
 from toolvault import spec as specs
 from toolvault.config import Config, resolve_home
 from toolvault.errors import (
@@ -55,7 +55,6 @@ from toolvault.signing import (
 )
 from toolvault.spec import Kind, Spec
 from toolvault.store.base import SQLStore, utcnow
-from toolvault.store.sqlite import SQLiteStore
 
 # verify checks a vault of at least this many versions in several processes at once,
 # never more than MAX_WORKERS (their parts stay well within integrity.MAX_PARTS)
@@ -157,6 +156,7 @@ class Vault:
             return cls._open_postgres(path, url, migrate, actor)
         file = path / "vault.db"
         if not file.exists():
+            damage.refuse_lost(path)  # commands/ holds tools: a lost vault, not a new one
             if not create:
                 raise NotFound(
                     f"no vault at {path}; run 'toolvault init' to create one, "
@@ -165,7 +165,7 @@ class Vault:
             if path.exists() and not path.is_dir():
                 raise InvalidInput(f"{path} is not a folder; choose another --home")
             (path / "commands" / ".history").mkdir(parents=True, exist_ok=True)
-        return cls(path, SQLiteStore.open(file, migrate=migrate), actor)
+        return cls(path, damage.open_sqlite(path, create=create, migrate=migrate), actor)
 
     @classmethod
     def _open_postgres(cls, home: Path, url: str, migrate: bool, actor: str | None) -> Vault:

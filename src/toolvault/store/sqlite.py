@@ -7,6 +7,7 @@ connection per thread), runs transactions and splits migration scripts.
 from __future__ import annotations
 
 import itertools
+import os
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
@@ -14,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from toolvault.errors import StoreError
+from toolvault.errors import DatabaseDamaged, StoreError
 from toolvault.store.base import SQLStore
 from toolvault.store.migrations import STEPS, Step
 
@@ -23,6 +24,8 @@ BUSY_TIMEOUT_MS = 60_000
 # "locked" that SQLite returns at once without calling it (e.g. while a WAL is
 # being recovered), so a few short ones are enough.
 LOCK_RETRIES = 5
+OURS = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+TABLES = "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name LIMIT 6"
 
 
 def split_sql(script: str) -> list[str]:
@@ -66,11 +69,40 @@ class SQLiteStore(SQLStore):
     # -- lifecycle -----------------------------------------------------------
 
     @classmethod
-    def open(cls, path: Path, steps: Sequence[Step] = STEPS, migrate: bool = True) -> SQLiteStore:
-        """Open (creating if needed) and bring the schema up to date, exactly once."""
+    def open(
+        cls, path: Path, steps: Sequence[Step] = STEPS, migrate: bool = True, *, init: bool = True
+    ) -> SQLiteStore:
+        """Open (creating if needed) and bring the schema up to date, exactly once.
+
+        A file that is not a toolvault database is refused (:class:`DatabaseDamaged`)
+        before anything is written to it; an empty one is made a new vault only with
+        ``init`` (the caller knows whether that could hide a lost vault)."""
         store = cls(path, steps)
+        try:
+            store._refuse_foreign(init)
+        except BaseException:
+            store.close()
+            raise
         store._open(migrate)
         return store
+
+    def _refuse_foreign(self, init: bool) -> None:
+        """Only reads: SQLite itself would take an empty file, or any database, for one
+        it may add its tables to."""
+        try:
+            if self.db.execute(OURS).fetchone():
+                return
+            tables = [r[0] for r in self.db.execute(TABLES)]
+        except sqlite3.DatabaseError as exc:  # "file is not a database", a damaged header
+            raise DatabaseDamaged(f"{self.path} is not a toolvault database ({exc})") from None
+        if tables:
+            raise DatabaseDamaged(
+                f"{self.path} is not a toolvault database: it is an SQLite database "
+                f"without toolvault's tables (it has {', '.join(tables[:5])})"
+            )
+        if not init:
+            size = os.path.getsize(self.path)
+            raise DatabaseDamaged(f"{self.path} is empty ({size:,} bytes, no tables)", empty=True)
 
     def _prepare(self) -> None:
         self._ensure_wal()

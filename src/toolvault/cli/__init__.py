@@ -29,6 +29,8 @@ COMMANDS = {
     "verify": "admin",
     "sync": "admin",
     "db": "admin",
+    "backup": "recovery",
+    "recover": "recovery",
     "label": "govern",
     "yank": "govern",
     "deprecate": "govern",

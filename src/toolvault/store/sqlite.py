@@ -185,6 +185,18 @@ class SQLiteStore(SQLStore):
             return StoreError(f"database {self.path} refused a write: {exc}")
         return StoreError(f"database {self.path}: {exc}")
 
+    def backup_to(self, target: Path) -> None:
+        """Copy the whole database into ``target`` with SQLite's online backup, in one
+        step: the copy is the state one read transaction sees, whatever others write."""
+        try:
+            dest = sqlite3.connect(target, isolation_level=None)
+            try:
+                self.db.backup(dest)
+            finally:
+                dest.close()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot back up {self.path} to {target}: {exc}") from exc
+
     def integrity_check(self) -> list[str]:
         """SQLite's own structural check; ``['ok']`` when sound."""
         return [r[0] for r in self._q("PRAGMA integrity_check")]

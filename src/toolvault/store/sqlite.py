@@ -24,6 +24,7 @@ BUSY_TIMEOUT_MS = 60_000
 # "locked" that SQLite returns at once without calling it (e.g. while a WAL is
 # being recovered), so a few short ones are enough.
 LOCK_RETRIES = 5
+MAGIC = b"SQLite format 3\x00"  # the first bytes of every SQLite database file
 OURS = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
 TABLES = "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name LIMIT 6"
 
@@ -45,6 +46,21 @@ def _only_comments(sql: str) -> bool:
     return all(not ln or ln.startswith("--") for ln in lines)
 
 
+def _file_problem(path: Path) -> DatabaseDamaged | None:
+    """An empty file, or one that is not SQLite, told from its first bytes before SQLite
+    opens it: SQLite would delete the write-ahead log beside an empty file."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(len(MAGIC))
+    except OSError:  # absent (a new database), or unreadable: connecting says why
+        return None
+    if not head:
+        return DatabaseDamaged(f"{path} is empty (0 bytes)", empty=True)
+    if head != MAGIC:
+        return DatabaseDamaged(f"{path} is not a toolvault database: it is not an SQLite file")
+    return None
+
+
 class SQLiteStore(SQLStore):
     """One SQLite database file holding a whole vault."""
 
@@ -62,8 +78,10 @@ class SQLiteStore(SQLStore):
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA synchronous = FULL")
-        except sqlite3.Error as exc:
+        except sqlite3.OperationalError as exc:  # cannot open or read the file at all
             raise StoreError(f"cannot open database {self.path}: {exc}") from exc
+        except sqlite3.DatabaseError as exc:  # "file is not a database", a damaged header
+            raise DatabaseDamaged(f"{self.path} is not a toolvault database ({exc})") from None
         return conn
 
     # -- lifecycle -----------------------------------------------------------
@@ -77,6 +95,9 @@ class SQLiteStore(SQLStore):
         A file that is not a toolvault database is refused (:class:`DatabaseDamaged`)
         before anything is written to it; an empty one is made a new vault only with
         ``init`` (the caller knows whether that could hide a lost vault)."""
+        problem = _file_problem(path)
+        if problem is not None and not (problem.empty and init):
+            raise problem
         store = cls(path, steps)
         try:
             store._refuse_foreign(init)

@@ -72,17 +72,6 @@ class IntegrityError(ToolvaultError):
     code = "integrity"
 
 
-class DatabaseDamaged(IntegrityError):
-    """The database file is lost, empty, not SQLite or another program's: opening refuses
-    it rather than take it for a new vault (``commands/`` may hold the only copy left)."""
-
-    code = "database_damaged"
-
-    def __init__(self, message: str, *, empty: bool = False) -> None:
-        super().__init__(message)
-        self.empty = empty  # an empty file: a new vault may be made in it where nothing is lost
-
-
 class SchemaTooNew(ToolvaultError):
     """The database was written by a newer toolvault."""
 
@@ -95,6 +84,17 @@ class StoreError(ToolvaultError):
 
     http_status = 503
     code = "store"
+
+
+class DatabaseDamaged(StoreError):
+    """The database file is lost, empty, not SQLite or another program's: opening refuses
+    it rather than take it for a new vault (``commands/`` may hold the only copy left)."""
+
+    code = "database_damaged"
+
+    def __init__(self, message: str, *, empty: bool = False) -> None:
+        super().__init__(message)
+        self.empty = empty  # an empty file: a new vault may be made in it where nothing is lost
 
 
 class SourceError(ToolvaultError):

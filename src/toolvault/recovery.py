@@ -142,8 +142,9 @@ def recover_from_tree(home: str | os.PathLike[str] | None = None) -> Recovery:
             "(TOOLVAULT_DB): restore it from a pg_dump with pg_restore instead"
         )
     with _tree(path) as history, _locked(path):
-        report = Recovery(str(path), _replaceable(path), str(_new_folder(path)))
-        kept = Path(report.kept)
+        database = _replaceable(path)  # before anything is made or moved
+        kept = _new_folder(path)
+        report = Recovery(str(path), database, str(kept))
         try:
             _rebuild(path, kept / STAGED, history, report)
         except BaseException:
@@ -237,8 +238,8 @@ def _tree(home: Path) -> Iterator[int]:
     fds: list[int] = []
     where = home / "commands" / ".history"
     try:
-        for name, parent in ((str(home / "commands"), None), (".history", 0)):
-            fds.append(os.open(name, DIR_FLAGS, dir_fd=None if parent is None else fds[-1]))
+        fds.append(os.open(home / "commands", DIR_FLAGS))
+        fds.append(os.open(".history", DIR_FLAGS, dir_fd=fds[0]))
     except OSError as exc:
         for fd in fds:
             os.close(fd)
@@ -392,38 +393,14 @@ class _Reader:
     def _version(
         self, name: str, folder: str, fd: int, owner: str, e: dict[str, Any], kept: list[Version]
     ) -> Version:
-        number, path = len(kept) + 1, f"{folder}/{e['version']}"
-        if e["version"] != number:
-            missing = "listed twice" if e["version"] < number else f"version {number} is missing"
-            raise _Skip("chain", f"metadata.json breaks the chain: {missing}")
-        prev = kept[-1] if kept else None
-        if (e["previous_version"], e["previous_hash"]) != (
-            (prev.version, prev.sha256) if prev else (None, None)
-        ):
-            raise _Skip("chain", "its link to the version before it does not match that version")
-        if e["rollback_of"] is not None and not 0 < e["rollback_of"] < number:
-            raise _Skip("metadata", f"rollback_of {e['rollback_of']} is not an earlier version")
-        limit = self.vault.config.max_tool_size
-        if e["size"] > limit:
-            raise _Skip(
-                "content",
-                f"{path} is {e['size']:,} bytes; the limit is {limit:,} (raise max_tool_size "
-                "in config.toml to recover it)",
-            )
-        data = _read(fd, str(number), limit + 1, path)
-        sha = hashlib.sha256(data).hexdigest()
-        if sha != e["hash"] or len(data) != e["size"]:
-            raise _Skip(
-                "altered", f"{path} does not match its sha256 {e['hash'][:12]}… in metadata.json"
-            )
-        try:
-            self.vault.check_content(name, data, path)
-        except ToolvaultError as exc:
-            raise _Skip("content", str(exc)) from None
+        """The next version of the chain, from its entry and its file."""
+        number = len(kept) + 1
+        _check_link(e, number, kept[-1] if kept else None)
+        data = self._content(name, fd, e, f"{folder}/{number}")
         return Version(
             name=name,
             version=number,
-            sha256=sha,
+            sha256=e["hash"],
             size=len(data),
             executable=e["executable"],
             previous_version=e["previous_version"],
@@ -436,11 +413,43 @@ class _Reader:
             content=data,
         )
 
+    def _content(self, name: str, fd: int, e: dict[str, Any], path: str) -> bytes:
+        """A version's file, if it holds what metadata.json says and is a tool's text."""
+        limit = self.vault.config.max_tool_size
+        if e["size"] > limit:
+            raise _Skip(
+                "content",
+                f"{path} is {e['size']:,} bytes; the limit is {limit:,} (raise max_tool_size "
+                "in config.toml to recover it)",
+            )
+        data = _read(fd, str(e["version"]), limit + 1, path)
+        if len(data) != e["size"] or hashlib.sha256(data).hexdigest() != e["hash"]:
+            detail = f"{path} does not match its sha256 {e['hash'][:12]}… in metadata.json"
+            raise _Skip("altered", detail)
+        try:
+            self.vault.check_content(name, data, path)
+        except ToolvaultError as exc:
+            raise _Skip("content", str(exc)) from None
+        return data
+
     def _strays(self, name: str, folder: str, fd: int, doc: dict[str, Any]) -> None:
         """Files of the folder that are neither metadata.json nor a listed version."""
         listed = {str(e["version"]) for e in doc["versions"]} | {"metadata.json"}
         for entry in sorted(set(os.listdir(fd)) - listed):
             self.skip("stray", name, None, f"{folder}/{entry} is not a version metadata.json lists")
+
+
+def _check_link(e: dict[str, Any], number: int, prev: Version | None) -> None:
+    """An entry is the next number, links to the version before it, and rolls back to
+    an earlier one, if any."""
+    if e["version"] != number:
+        missing = "listed twice" if e["version"] < number else f"version {number} is missing"
+        raise _Skip("chain", f"metadata.json breaks the chain: {missing}")
+    link = (prev.version, prev.sha256) if prev else (None, None)
+    if (e["previous_version"], e["previous_hash"]) != link:
+        raise _Skip("chain", "its link to the version before it does not match that version")
+    if e["rollback_of"] is not None and not 0 < e["rollback_of"] < number:
+        raise _Skip("metadata", f"rollback_of {e['rollback_of']} is not an earlier version")
 
 
 def _metadata(fd: int, name: str) -> dict[str, Any]:

@@ -333,6 +333,35 @@ def test_recover_skips_a_tool_whose_metadata_disagrees(edit: str, vault_home: Pa
     assert js("verify")["ok"]
 
 
+def test_recover_never_follows_a_link_and_reports_odd_entries(
+    vault_home: Path, tmp_path: Path
+) -> None:
+    history = vault_home / "commands" / ".history"
+    outside = tmp_path / "outside"
+    shutil.copytree(history, outside)
+    untouched = snapshot(outside)
+    meta = history / "greet" / "metadata.json"
+    meta.unlink()
+    os.symlink(outside / "greet" / "metadata.json", meta)
+    (history / ".tmp-fmt.123").mkdir()  # left by a crashed write
+    (history / "bad name!").mkdir()
+    damage_empty(vault_home / "vault.db")
+    report = json.loads(tv("recover", "--from-tree", "--json").stdout)
+    skipped = [(p["name"], p["kind"]) for p in report["skipped"]]
+    assert skipped == [(None, "stray"), ("bad name!", "tool"), ("greet", "missing")]
+    assert "not followed" in report["skipped"][2]["detail"]
+    assert sorted(t["name"] for t in js("ls")) == ["al", "fmt", "old"] and js("verify")["ok"]
+    # .history itself a link: nothing is read through it, nothing changes
+    home2 = tmp_path / "home2"
+    (home2 / "commands").mkdir(parents=True)
+    os.symlink(outside, home2 / "commands" / ".history")
+    (home2 / "vault.db").write_bytes(b"")
+    result = tv("--home", str(home2), "recover", "--from-tree")
+    assert result.exit_code == 1 and "not followed" in result.stderr
+    assert sorted(p.name for p in home2.iterdir()) == ["commands", "vault.db"]
+    assert snapshot(outside) == untouched
+
+
 def test_recover_refuses_a_sound_database_and_a_missing_tree(
     vault_home: Path, tmp_path: Path
 ) -> None:

@@ -276,7 +276,9 @@ def _rebuild(home: Path, staged: Path, history: int, report: Recovery) -> None:
             report.skipped = reader.skipped
             if not added:
                 raise IntegrityError(_nothing(reader.skipped))
-            vault.record("recover", None, None, _details(home, report, added, states, yanks))
+            details = _details(home, report, added, states, yanks)
+            # at the time the rows carry (tools' created_at, versions' recorded_at)
+            vault.store.append_audit(now, vault.actor, "recover", None, None, details)
     finally:
         vault.close()
     if os.path.lexists(f"{staged}-wal"):  # closing checkpoints it: the file must stand alone

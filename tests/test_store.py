@@ -105,5 +105,5 @@ def test_integrity_check_is_ok(sqlite_vault: Vault) -> None:
 def test_a_file_that_is_not_a_database_is_a_store_error(home: Path) -> None:
     home.mkdir()
     (home / "vault.db").write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(StoreError, match="not a database"):
+    with pytest.raises(StoreError, match="not a toolvault database: it is not an SQLite file"):
         Vault.open(home)

@@ -86,6 +86,17 @@ class StoreError(ToolvaultError):
     code = "store"
 
 
+class DatabaseDamaged(StoreError):
+    """The database file is lost, empty, not SQLite or another program's: opening refuses
+    it rather than take it for a new vault (``commands/`` may hold the only copy left)."""
+
+    code = "database_damaged"
+
+    def __init__(self, message: str, *, empty: bool = False) -> None:
+        super().__init__(message)
+        self.empty = empty  # an empty file: a new vault may be made in it where nothing is lost
+
+
 class SourceError(ToolvaultError):
     """A remote source failed: HTTP error, timeout, unreachable host, git failure, byte limit."""
 

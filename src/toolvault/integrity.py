@@ -910,6 +910,8 @@ class Replay:
         for y in d.get("yanks") or ():
             self.yanks[(y["name"], int(y["version"]))] = str(y["reason"])
 
+    on_recover = on_import  # a rebuild from the tree states the same (toolvault.recovery)
+
 
 def check_governance(
     state: Governance, events: Iterable[tuple[str, str | None, int | None, dict[str, Any]]]

@@ -12,6 +12,7 @@ the same answer the same way, or the error and its explanation. With
 from __future__ import annotations
 
 import os
+import stat
 import sys
 
 from toolvault.errors import InvalidSpec
@@ -46,7 +47,11 @@ def fast_cat(argv: list[str]) -> bool:
     if os.environ.get("TOOLVAULT_DB"):  # PostgreSQL: not the vault.db this path reads
         return False
     db = os.path.join(_home(home), "vault.db")
-    if not os.path.isfile(db):
+    try:  # an empty file is left to the full path (which refuses it) untouched: SQLite
+        info = os.stat(db)  # would delete the write-ahead log beside it
+    except OSError:
+        return False
+    if not stat.S_ISREG(info.st_mode) or not info.st_size:
         return False
     from toolvault.store.fastread import read_content
 

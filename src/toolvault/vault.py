@@ -15,7 +15,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from toolvault import integrity
+from toolvault import damage, integrity
 from toolvault import spec as specs
 from toolvault.checkpoints import Sealer
 from toolvault.config import Config, resolve_home
@@ -56,7 +56,6 @@ from toolvault.signing import (
 )
 from toolvault.spec import Kind, Spec
 from toolvault.store.base import SQLStore, utcnow
-from toolvault.store.sqlite import SQLiteStore
 
 if TYPE_CHECKING:
     from toolvault.checkpoints import Checkpoint
@@ -163,6 +162,7 @@ class Vault:
             return cls._open_postgres(path, url, migrate, actor)
         file = path / "vault.db"
         if not file.exists():
+            damage.refuse_lost(path)  # commands/ holds tools: a lost vault, not a new one
             if not create:
                 raise NotFound(
                     f"no vault at {path}; run 'toolvault init' to create one, "
@@ -171,7 +171,7 @@ class Vault:
             if path.exists() and not path.is_dir():
                 raise InvalidInput(f"{path} is not a folder; choose another --home")
             (path / "commands" / ".history").mkdir(parents=True, exist_ok=True)
-        return cls(path, SQLiteStore.open(file, migrate=migrate), actor)
+        return cls(path, damage.open_sqlite(path, create=create, migrate=migrate), actor)
 
     @classmethod
     def _open_postgres(cls, home: Path, url: str, migrate: bool, actor: str | None) -> Vault:

@@ -30,6 +30,8 @@ COMMANDS = {
     "checkpoint": "checkpoint",
     "sync": "admin",
     "db": "admin",
+    "backup": "recovery",
+    "recover": "recovery",
     "label": "govern",
     "yank": "govern",
     "deprecate": "govern",

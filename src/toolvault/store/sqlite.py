@@ -7,6 +7,7 @@ connection per thread), runs transactions and splits migration scripts.
 from __future__ import annotations
 
 import itertools
+import os
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
@@ -14,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from toolvault.errors import StoreError
+from toolvault.errors import DatabaseDamaged, StoreError
 from toolvault.store.base import SQLStore
 from toolvault.store.migrations import STEPS, Step
 
@@ -23,6 +24,9 @@ BUSY_TIMEOUT_MS = 60_000
 # "locked" that SQLite returns at once without calling it (e.g. while a WAL is
 # being recovered), so a few short ones are enough.
 LOCK_RETRIES = 5
+MAGIC = b"SQLite format 3\x00"  # the first bytes of every SQLite database file
+OURS = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+TABLES = "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name LIMIT 6"
 
 
 def split_sql(script: str) -> list[str]:
@@ -42,6 +46,21 @@ def _only_comments(sql: str) -> bool:
     return all(not ln or ln.startswith("--") for ln in lines)
 
 
+def _file_problem(path: Path) -> DatabaseDamaged | None:
+    """An empty file, or one that is not SQLite, told from its first bytes before SQLite
+    opens it: SQLite would delete the write-ahead log beside an empty file."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(len(MAGIC))
+    except OSError:  # absent (a new database), or unreadable: connecting says why
+        return None
+    if not head:
+        return DatabaseDamaged(f"{path} is empty (0 bytes)", empty=True)
+    if head != MAGIC:
+        return DatabaseDamaged(f"{path} is not a toolvault database: it is not an SQLite file")
+    return None
+
+
 class SQLiteStore(SQLStore):
     """One SQLite database file holding a whole vault."""
 
@@ -59,18 +78,52 @@ class SQLiteStore(SQLStore):
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA synchronous = FULL")
-        except sqlite3.Error as exc:
+        except sqlite3.OperationalError as exc:  # cannot open or read the file at all
             raise StoreError(f"cannot open database {self.path}: {exc}") from exc
+        except sqlite3.DatabaseError as exc:  # "file is not a database", a damaged header
+            raise DatabaseDamaged(f"{self.path} is not a toolvault database ({exc})") from None
         return conn
 
     # -- lifecycle -----------------------------------------------------------
 
     @classmethod
-    def open(cls, path: Path, steps: Sequence[Step] = STEPS, migrate: bool = True) -> SQLiteStore:
-        """Open (creating if needed) and bring the schema up to date, exactly once."""
+    def open(
+        cls, path: Path, steps: Sequence[Step] = STEPS, migrate: bool = True, *, init: bool = True
+    ) -> SQLiteStore:
+        """Open (creating if needed) and bring the schema up to date, exactly once.
+
+        A file that is not a toolvault database is refused (:class:`DatabaseDamaged`)
+        before anything is written to it; an empty one is made a new vault only with
+        ``init`` (the caller knows whether that could hide a lost vault)."""
+        problem = _file_problem(path)
+        if problem is not None and not (problem.empty and init):
+            raise problem
         store = cls(path, steps)
+        try:
+            store._refuse_foreign(init)
+        except BaseException:
+            store.close()
+            raise
         store._open(migrate)
         return store
+
+    def _refuse_foreign(self, init: bool) -> None:
+        """Only reads: SQLite itself would take an empty file, or any database, for one
+        it may add its tables to."""
+        try:
+            if self.db.execute(OURS).fetchone():
+                return
+            tables = [r[0] for r in self.db.execute(TABLES)]
+        except sqlite3.DatabaseError as exc:  # "file is not a database", a damaged header
+            raise DatabaseDamaged(f"{self.path} is not a toolvault database ({exc})") from None
+        if tables:
+            raise DatabaseDamaged(
+                f"{self.path} is not a toolvault database: it is an SQLite database "
+                f"without toolvault's tables (it has {', '.join(tables[:5])})"
+            )
+        if not init:
+            size = os.path.getsize(self.path)
+            raise DatabaseDamaged(f"{self.path} is empty ({size:,} bytes, no tables)", empty=True)
 
     def _prepare(self) -> None:
         self._ensure_wal()
@@ -155,6 +208,18 @@ class SQLiteStore(SQLStore):
         if isinstance(exc, sqlite3.IntegrityError):
             return StoreError(f"database {self.path} refused a write: {exc}")
         return StoreError(f"database {self.path}: {exc}")
+
+    def backup_to(self, target: Path) -> None:
+        """Copy the whole database into ``target`` with SQLite's online backup, in one
+        step: the copy is the state one read transaction sees, whatever others write."""
+        try:
+            dest = sqlite3.connect(target, isolation_level=None)
+            try:
+                self.db.backup(dest)
+            finally:
+                dest.close()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot back up {self.path} to {target}: {exc}") from exc
 
     def integrity_check(self) -> list[str]:
         """SQLite's own structural check; ``['ok']`` when sound."""

@@ -259,6 +259,10 @@ def test_init_makes_a_private_vault_key_and_signs_the_empty_log(home: Path) -> N
     assert (shown["seq"], shown["hash"]) == (0, GENESIS)
     assert shown["key_id"] == load_key(key).key_id
     assert json.loads((home / FILE).read_text()) == shown
+    # the empty log's head (GENESIS at seq 0) is what the first checkpoint signs
+    assert verify_json(home)["ok"]
+    assert tv(home, "add", "-", "--name", "t", input="echo hi\n").exit_code == 0
+    assert verify_json(home)["ok"]
 
 
 def test_a_copy_without_its_key_verifies_and_refuses_writes(vault: Vault, home: Path) -> None:

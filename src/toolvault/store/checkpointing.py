@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from toolvault.hashing import GENESIS
+
 CHECKPOINT_COLUMNS = "seq, hash, at, key_id, public_key, signature"
 
 
@@ -40,14 +42,13 @@ class CheckpointQueries:
             f"SELECT {cols}, a.hash FROM checkpoints c LEFT JOIN audit a ON a.seq = c.seq "
             "ORDER BY c.seq"
         )
-        return [tuple(r) for r in rows]
+        # seq 0 is the empty log (a vault signed at init before any write): its head is GENESIS
+        return [(*r[:6], GENESIS if r[0] == 0 else r[6]) for r in rows]
 
     def audit_hash(self, seq: int) -> str | None:
         """The hash of the audit entry at ``seq`` (None when there is none; seq 0 is the
         empty log, whose head is GENESIS)."""
         if seq == 0:
-            from toolvault.hashing import GENESIS
-
             return GENESIS
         row = self._q("SELECT hash FROM audit WHERE seq = ?", (seq,)).fetchone()
         return str(row[0]) if row else None

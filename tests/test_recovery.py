@@ -448,6 +448,8 @@ def test_backup_while_another_process_writes_is_consistent(
         restored = tmp_path / f"restored-{copy.stem}"
         restored.mkdir()
         shutil.copyfile(copy, restored / "vault.db")
+        # the restored head becomes the anchor (HOME/checkpoint) before verify holds the log to it
+        ok("--home", str(restored), "checkpoint")
         ok("--home", str(restored), "sync")
         report = json.loads(ok("--home", str(restored), "verify", "--json").stdout)
         assert report["ok"], report["problems"]

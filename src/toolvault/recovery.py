@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from toolvault import spec as specs
+from toolvault.checkpoints import FILE, Checkpoint, Sealer, write_newest
 from toolvault.config import resolve_home
 from toolvault.errors import (
     Conflict,
@@ -58,7 +59,8 @@ from toolvault.vault import Vault
 # database with its SQLite side files (a -wal left beside the new database would be
 # applied to it), and the state derived from the database. New derived state kept in
 # the home (a checkpoint file, say) is one more name here.
-DERIVED = ("vault.db", "vault.db-wal", "vault.db-shm", "vault.db-journal", "commands")
+# checkpoint: the old log's signed head, which the new log (one 'recover' entry) cannot extend
+DERIVED = ("vault.db", "vault.db-wal", "vault.db-shm", "vault.db-journal", "commands", FILE)
 STAGED = "vault.db.rebuilt"  # the new database, built in the recovery's folder
 YANK_REASON = "yanked before the database was lost (the reason was not recoverable)"
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -92,6 +94,7 @@ class Recovery:
     versions: int = 0
     yanked: int = 0
     skipped: list[Problem] = field(default_factory=list)
+    checkpoint: Checkpoint | None = None  # the new log's signed head
 
     @property
     def ok(self) -> bool:
@@ -152,6 +155,8 @@ def recover_from_tree(home: str | os.PathLike[str] | None = None) -> Recovery:
             raise
         _move_aside(path, kept)
         os.rename(kept / STAGED, path / "vault.db")
+        if report.checkpoint is not None:  # the new head, now that the old one is aside
+            write_newest(path / FILE, report.checkpoint)
     with Vault.open(path, create=False) as vault:
         vault.sync()  # commands/ written afresh from the new database
     return report
@@ -260,6 +265,7 @@ def _tree(home: Path) -> Iterator[int]:
 def _rebuild(home: Path, staged: Path, history: int, report: Recovery) -> None:
     """Build the new database at ``staged``, in one transaction, through the vault."""
     vault = Vault(home, SQLiteStore.open(staged, init=True), materialize=False)
+    vault.store.sealer = _Unfiled(vault.sealer, report)
     try:
         now = utcnow()
         reader = _Reader(history, str(home / "commands" / ".history"), vault, now)
@@ -284,6 +290,21 @@ def _rebuild(home: Path, staged: Path, history: int, report: Recovery) -> None:
     if os.path.lexists(f"{staged}-wal"):  # closing checkpoints it: the file must stand alone
         raise StoreError(f"{staged} kept a write-ahead log after closing; nothing was replaced")
     report.tools, report.versions, report.yanked = len(states), len(added), len(yanks)
+
+
+class _Unfiled:
+    """The rebuild's sealer: signs the new head in the rebuild's transaction (with the
+    home's vault key), and leaves ``HOME/checkpoint`` to be written once the old one has
+    moved aside."""
+
+    def __init__(self, sealer: Sealer, report: Recovery) -> None:
+        self.sealer, self.report = sealer, report
+
+    def seal(self, store: Any, head: tuple[int, str]) -> Checkpoint:
+        return self.sealer.seal(store, head)
+
+    def sealed(self, checkpoint: Checkpoint) -> None:
+        self.report.checkpoint = checkpoint
 
 
 def _store(vault: Vault, tool: _Tool, now: str) -> list[Yank]:

@@ -164,7 +164,7 @@ class Vault:
                 )
             if path.exists() and not path.is_dir():
                 raise InvalidInput(f"{path} is not a folder; choose another --home")
-            (path / "commands" / ".history").mkdir(parents=True, exist_ok=True)
+            CommandsTree(path).make()
         return cls(path, SQLiteStore.open(file, migrate=migrate), actor)
 
     @classmethod

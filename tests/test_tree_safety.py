@@ -239,19 +239,19 @@ def test_a_linked_metadata_json_is_reported_and_replaced(vault: Vault, outside: 
     assert vault.verify().ok
 
 
-def test_a_linked_version_file_with_the_right_content_is_replaced(
+def test_a_linked_older_version_is_replaced_by_the_next_publish(
     vault: Vault, outside: Path
 ) -> None:
     published(vault)
-    version = vault.home / "commands/.history/greet/2"
-    (outside / "2").write_bytes(V[1])
+    version = vault.home / "commands/.history/greet/1"
+    (outside / "1").write_bytes(V[0])  # the right content, but not a file of ours
     before = snapshot(outside)
-    plant_link(vault.home, str(version.relative_to(vault.home)), outside / "2")
+    plant_link(vault.home, str(version.relative_to(vault.home)), outside / "1")
+    assert ("missing", "greet", 1) in kinds(vault)
 
-    assert ("missing", "greet", 2) in kinds(vault)
-    vault.sync()
+    vault.publish("greet", V[2])
 
-    assert not version.is_symlink() and version.read_bytes() == V[1]
+    assert not version.is_symlink() and version.read_bytes() == V[0]
     assert snapshot(outside) == before
     assert vault.verify().ok
 
@@ -270,15 +270,15 @@ def test_a_folder_where_a_file_should_be_is_replaced(vault: Vault, name: str) ->
     assert vault.verify().ok
 
 
-def test_a_folder_where_the_tools_link_should_be_is_replaced(vault: Vault) -> None:
+def test_a_folder_where_a_retired_tools_link_was_is_removed(vault: Vault) -> None:
     published(vault)
     link = vault.home / "commands/greet"
     link.unlink()
     (link / "inside").mkdir(parents=True)
 
-    vault.publish("greet", V[2])
+    vault.set_lifecycle("greet", "retired")
 
-    assert os.readlink(link) == ".history/greet/3"
+    assert not link.exists()
     assert vault.verify().ok
 
 

@@ -388,3 +388,35 @@ def test_cli_a_mode_with_the_set_uid_bit_fails_verify(greet: Path, home: Path) -
     assert [(p["kind"], p["version"]) for p in problems] == [("mode", 2)]
     js("sync")
     assert js("verify")["ok"] is True
+
+
+WHERE = b'#!/bin/sh\necho "$0"\n'  # prints the path it was run from
+
+
+def run_where(home: Path) -> bytes:
+    env = {**os.environ, "TOOLVAULT_HOME": str(home)}
+    argv = [sys.executable, "-m", "toolvault.cli", "run", "where"]
+    return subprocess.run(argv, env=env, capture_output=True, check=True, timeout=60).stdout
+
+
+@pytest.mark.parametrize("attack", ["linked .history", "set-uid bit"])
+def test_run_never_executes_a_file_reached_through_a_link_or_with_a_set_id_bit(
+    tmp_path: Path, home: Path, outside: Path, attack: str
+) -> None:
+    src = tmp_path / "where"
+    src.write_bytes(WHERE)
+    js("add", str(src))
+    history = home / "commands/.history"
+    assert run_where(home).strip() == str(history / "where/1").encode()  # intact: run as is
+    if attack == "linked .history":  # a copy elsewhere, with the very same content
+        shutil.copytree(history, outside / "copy", symlinks=True)
+        plant_link(home, "commands/.history", outside / "copy")
+    else:
+        (history / "where/1").chmod(0o4755)
+    before = snapshot(outside)
+
+    ran = run_where(home)
+
+    assert ran.strip() != str(history / "where/1").encode()
+    assert ran.endswith(b"/where\n")  # the private copy run falls back to
+    assert snapshot(outside) == before

@@ -161,10 +161,13 @@ class CommandsTree:
         if absent; a link or a file in their place replaced by a folder)."""
         fds = [os.open(self.home, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)]
         try:
-            fds.append(safefs.lock(self.lock_path.name, fds[0]))
             notes: list[str] = []
-            fds.append(safefs.ensure_dir("commands", fds[0], _noting(notes, self.root)))
-            fds.append(safefs.ensure_dir(".history", fds[-1], _noting(notes, self.history)))
+            with _named(self.lock_path):
+                fds.append(safefs.lock(self.lock_path.name, fds[0]))
+            with _named(self.root):
+                fds.append(safefs.ensure_dir("commands", fds[0], _noting(notes, self.root)))
+            with _named(self.history):
+                fds.append(safefs.ensure_dir(".history", fds[-1], _noting(notes, self.history)))
             self._open = _Dirs(fds[2], fds[3], notes)
             yield
         finally:
@@ -298,6 +301,29 @@ class CommandsTree:
         safefs.put_link(view.name, root, target)
         return True
 
+    def runnable(self, name: str, version: int, sha256: str) -> Path | None:
+        """The path of a version's file if it can be run as it is: reached without a link,
+        a plain file with its owner's execute bit and no set-id bit, holding the content
+        with ``sha256``; else None (``run`` then runs a private copy)."""
+        fds: list[int] = []
+        try:
+            fds.append(os.open(self.home, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC))
+            for folder in ("commands", ".history", name):
+                fds.append(safefs.open_dir(folder, fds[-1]))
+            fds.append(os.open(str(version), safefs.READ_FLAGS, dir_fd=fds[-1]))
+            info = os.fstat(fds[-1])
+            if not stat.S_ISREG(info.st_mode) or info.st_mode & RUNNABLE != stat.S_IXUSR:
+                return None
+            data = os.read(fds[-1], info.st_size + 1)
+        except OSError:
+            return None
+        finally:
+            for fd in fds:
+                os.close(fd)
+        if hashlib.sha256(data).hexdigest() != sha256:
+            return None
+        return self.history / name / str(version)
+
     # -- checks (verify) ----------------------------------------------------------------
 
     def check(self, views: list[ToolView]) -> list[Problem]:
@@ -408,6 +434,18 @@ class CommandsTree:
 
 
 NOT_KNOWN = "is not a known tool"
+# run execs a version file only with its owner's x bit and without a set-id bit.
+RUNNABLE = stat.S_IXUSR | stat.S_ISUID | stat.S_ISGID
+
+
+@contextmanager
+def _named(path: Path) -> Iterator[None]:
+    """An OSError about a name relative to a folder descriptor, told with its whole
+    path (the user reads it in 'toolvault: error: …')."""
+    try:
+        yield
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
 
 
 def _noting(lines: list[str], path: str | Path) -> Callable[[str], None]:

@@ -347,14 +347,7 @@ class Vault:
 
     def runnable_path(self, version: Version) -> Path | None:
         """The version's file in ``commands/.history`` if it is intact, else None."""
-        path = self.tree.history / version.name / str(version.version)
-        try:
-            if path.is_symlink() or not os.access(path, os.X_OK):
-                return None
-            data = path.read_bytes()
-        except OSError:
-            return None
-        return path if hashlib.sha256(data).hexdigest() == version.sha256 else None
+        return self.tree.runnable(version.name, version.version, version.sha256)
 
     def migrations(self) -> list[Migration]:
         """Every schema migration with its state. Writes nothing."""

@@ -98,7 +98,11 @@ def test_pre_commit_runs_the_hook_from_the_sample_config(tmp_path: Path) -> None
         pytest.skip("the project is not a git checkout, so pre-commit cannot clone it")
     # pre-commit clones a commit: take this checkout's files as they are, committed in a copy.
     hooks_repo = tmp_path / "toolvault"
-    shutil.copytree(ROOT, hooks_repo, ignore=shutil.ignore_patterns(".venv", ".pg-state*"))
+    # Not .git: in a git worktree it is a file naming the real repository, and the copy
+    # would then commit onto the checkout's own branch.
+    ignore = shutil.ignore_patterns(".venv", ".pg-state*", ".git")
+    shutil.copytree(ROOT, hooks_repo, ignore=ignore)
+    git(hooks_repo, "init", "-q")
     git(hooks_repo, "add", "-A")
     git(hooks_repo, "commit", "-q", "--allow-empty", "-m", "hooks under test")
     rev = git(hooks_repo, "rev-parse", "HEAD")

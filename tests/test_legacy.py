@@ -541,19 +541,19 @@ def test_a_migration_into_a_vault_that_has_some_of_the_tools(tools_db: Path, hom
 def test_a_tree_write_that_fails_midway_leaves_the_vault_consistent(
     tools_db: Path, home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from toolvault import materialize
+    from toolvault import safefs
 
-    put, calls = materialize._put, []
+    put, calls = safefs.write_new, []
 
-    def disk_full(path: str, data: bytes, executable: bool, flags: int = os.O_EXCL) -> None:
-        calls.append(path)
+    def disk_full(name: str, parent: int, data: bytes, mode: int) -> None:
+        calls.append(name)
         if len(calls) == 40:
-            raise OSError(errno.ENOSPC, "No space left on device", path)
-        put(path, data, executable, flags)
+            raise OSError(errno.ENOSPC, "No space left on device", name)
+        put(name, parent, data, mode)
 
-    monkeypatch.setattr(materialize, "_put", disk_full)
+    monkeypatch.setattr(safefs, "write_new", disk_full)
     result = tv("migrate-legacy", "--tools-db", str(tools_db))
-    monkeypatch.setattr(materialize, "_put", put)
+    monkeypatch.setattr(safefs, "write_new", put)
     refused(result, 1, "No space left on device")
     assert "run 'toolvault sync'" in result.stderr
     history = home / "commands" / ".history"

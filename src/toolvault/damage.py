@@ -48,7 +48,8 @@ def explain(home: Path, problem: str, tools: list[str]) -> str:
             f"{problem}, but {home / 'commands'} holds {len(tools)} tool(s) ({shown}): "
             "the vault's database was lost or damaged, and it is not taken for a new one; "
             "nothing was changed. Restore a backup (stop writers, copy it to "
-            f"{home / 'vault.db'}, run 'toolvault verify'), rebuild the database from "
+            f"{home / 'vault.db'}, move {home / 'checkpoint'} aside, run 'toolvault "
+            "checkpoint' and 'toolvault verify'), rebuild the database from "
             "the tree with 'toolvault recover --from-tree', or move commands/ away to "
             "start an empty vault"
         )

@@ -16,20 +16,19 @@ newest version.
 from __future__ import annotations
 
 import errno
-import fcntl
 import functools
 import hashlib
 import json
 import os
-import shutil
 import stat
 from collections.abc import Callable, Collection, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from json.encoder import encode_basestring_ascii as _ascii_string
 from pathlib import Path
 from typing import Any
 
+from toolvault import safefs
 from toolvault.hashing import c_encoder
 from toolvault.models import Entry, Problem
 
@@ -124,80 +123,130 @@ def _scalar_encoder() -> Callable[[list[Any]], list[str]]:
 _scalars = _scalar_encoder()
 
 
+@dataclass(slots=True)
+class _Dirs:
+    """The tree's folders, open while the tree's lock is held."""
+
+    root: int
+    history: int
+    notes: list[str]  # what was removed to open them (a link where a folder should be)
+
+
 class CommandsTree:
-    """Reads and writes ``<home>/commands``."""
+    """Reads and writes ``<home>/commands``.
+
+    Every folder is opened relative to the one above it without following a link, and
+    every file is written to a temporary name then renamed into place (see
+    :mod:`toolvault.safefs`): a link planted anywhere in the tree is drift that the next
+    write replaces, never a way to write or delete outside the home.
+    """
 
     def __init__(self, home: Path) -> None:
+        self.home = home
         self.root = home / "commands"
         self.history = self.root / ".history"
         self.lock_path = home / ".commands.lock"
+        # Set by locked(); the flock keeps threads that share this object apart too.
+        self._open: _Dirs | None = None
+
+    def make(self) -> None:
+        """Make the home and an empty ``commands/.history`` (a new vault)."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        with self.locked():
+            pass
 
     @contextmanager
     def locked(self) -> Iterator[None]:
-        """Serialize tree writers across processes."""
-        self.history.mkdir(parents=True, exist_ok=True)
-        with open(self.lock_path, "a") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+        """Serialize tree writers across processes, with the tree's folders open (made
+        if absent; a link or a file in their place replaced by a folder)."""
+        fds = [os.open(self.home, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)]
+        try:
+            notes: list[str] = []
+            with _named(self.lock_path):
+                fds.append(safefs.lock(self.lock_path.name, fds[0]))
+            with _named(self.root):
+                fds.append(safefs.ensure_dir("commands", fds[0], _noting(notes, self.root)))
+            with _named(self.history):
+                fds.append(safefs.ensure_dir(".history", fds[-1], _noting(notes, self.history)))
+            self._open = _Dirs(fds[2], fds[3], notes)
+            yield
+        finally:
+            self._open = None
+            for fd in reversed(fds):  # the lock's descriptor too, which lets it go
+                os.close(fd)
+
+    def _dirs(self) -> _Dirs:
+        if self._open is None:
+            raise RuntimeError("CommandsTree writes need 'with tree.locked():'")
+        return self._open
 
     def update(self, view: ToolView, content: Callable[[str], bytes]) -> None:
         """Bring one tool's files up to date after a write; call under :meth:`locked`.
-        Version files that exist are trusted here (``sync`` rereads them)."""
-        folder = f"{self.history}/{view.name}"
-        if os.path.lexists(folder) or not self._create(view, content, folder):
-            self._rewrite(view, content, reread=False)
+        Version files that exist are trusted here (``sync`` rereads them), except the
+        newest one and any that is not a plain file."""
+        try:
+            os.stat(view.name, dir_fd=self._dirs().history, follow_symlinks=False)
+        except FileNotFoundError:
+            if self._create(view, content):
+                return
+        self._rewrite(view, content, reread=False)
 
-    def _create(self, view: ToolView, content: Callable[[str], bytes], folder: str) -> bool:
+    def _create(self, view: ToolView, content: Callable[[str], bytes]) -> bool:
         """A tool that has no folder yet: its files and its symlink are made in a fresh
         temporary folder that one rename puts in place (then one more puts the link in
         commands/): the folder appears whole or not at all, and no file needs a rename
         of its own. False, leaving nothing behind, when a folder turned up after all."""
-        tmp = f"{self.history}/{TMP_PREFIX}{view.name}.{os.getpid()}"  # plain strings:
-        try:  # this runs once per tool of an import, and pathlib costs more than the calls
-            os.mkdir(tmp)
+        history = self._dirs().history
+        tmp = f"{TMP_PREFIX}{view.name}.{os.getpid()}"
+        try:
+            os.mkdir(tmp, 0o755, dir_fd=history)
         except FileExistsError:  # left by a crashed process that had this pid
-            shutil.rmtree(tmp)
-            os.mkdir(tmp)
+            safefs.remove(tmp, history)
+            os.mkdir(tmp, 0o755, dir_fd=history)
+        fd = safefs.open_dir(tmp, history)
         try:
             for v in view.versions:
-                _put(f"{tmp}/{v.version}", content(v.sha256), v.executable)
-            _put(f"{tmp}/metadata.json", metadata_bytes(view), False)
+                safefs.write_new(str(v.version), fd, content(v.sha256), _mode(v.executable))
+            safefs.write_new("metadata.json", fd, metadata_bytes(view), 0o644)
             if view.latest is not None:
-                os.symlink(f".history/{view.name}/{view.latest}", f"{tmp}/{LINK}")
-            os.rename(tmp, folder)
+                os.symlink(f".history/{view.name}/{view.latest}", LINK, dir_fd=fd)
+            os.rename(tmp, view.name, src_dir_fd=history, dst_dir_fd=history)
         except BaseException as exc:
-            shutil.rmtree(tmp, ignore_errors=True)
+            os.close(fd)
+            with suppress(OSError):
+                safefs.remove(tmp, history)
             if isinstance(exc, OSError) and exc.errno in TAKEN:
                 return False
             raise
-        self._place_link(view, f"{folder}/{LINK}")
+        try:
+            self._place_link(view, fd)
+        finally:
+            os.close(fd)
         return True
 
-    def _place_link(self, view: ToolView, staged: str) -> None:
-        """Move a link made beside the files into commands/ (replacing what is there),
-        or let :meth:`_link` deal with a retired tool or a folder in the link's place."""
+    def _place_link(self, view: ToolView, folder: int) -> None:
+        """Move the link made in the tool's new folder (open as ``folder``) into
+        commands/ (replacing what is there), or let :meth:`_link` deal with a retired
+        tool or a folder in the link's place."""
         if view.latest is not None:
             try:
-                os.rename(staged, f"{self.root}/{view.name}")
+                os.rename(LINK, view.name, src_dir_fd=folder, dst_dir_fd=self._dirs().root)
                 return
             except IsADirectoryError:
-                os.unlink(staged)
+                os.unlink(LINK, dir_fd=folder)
         self._link(view)
 
     def rebuild(self, views: list[ToolView], content: Callable[[str], bytes]) -> list[str]:
         """Rewrite every file that differs from the database and remove what it does not
-        know; returns one line per thing fixed."""
-        self.history.mkdir(parents=True, exist_ok=True)
-        fixed: list[str] = []
-        for path, _, reason in self._stray_paths({v.name: v for v in views}):
-            fixed.append(f"removed {path} ({reason})")
-            if path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path)
-            else:
-                path.unlink(missing_ok=True)
+        know; returns one line per thing fixed. Call under :meth:`locked`."""
+        dirs = self._dirs()
+        fixed = list(dirs.notes)
+        known = {v.name for v in views}
+        for parent, folder in ((dirs.root, self.root), (dirs.history, self.history)):
+            for name in sorted(os.listdir(parent)):
+                if name != ".history" and name not in known:
+                    safefs.remove(name, parent)
+                    fixed.append(f"removed {folder}/{name} (is not a known tool)")
         for view in views:
             fixed += self._rewrite(view, content, reread=True)
         return fixed
@@ -205,27 +254,77 @@ class CommandsTree:
     def _rewrite(
         self, view: ToolView, content: Callable[[str], bytes], *, reread: bool
     ) -> list[str]:
-        """One tool's version files, metadata.json and symlink; ``reread`` compares the
-        files that exist with the database instead of trusting them."""
-        folder = self.history / view.name
-        folder.mkdir(parents=True, exist_ok=True)
-        present = set(os.listdir(folder))
-        fixed = []
-        for v in view.versions:
-            path = folder / str(v.version)
-            if str(v.version) in present and not reread:
-                continue
-            data = content(v.sha256)
-            if not _same_file(path, data, v.executable):
-                self._write(path, data, v.executable)
-                fixed.append(f"wrote {path}")
-        meta = metadata_bytes(view)
-        if not _same_bytes(folder / "metadata.json", meta):
-            self._write(folder / "metadata.json", meta, False)
-            fixed.append(f"wrote {folder / 'metadata.json'}")
+        """One tool's version files, metadata.json and symlink; ``reread`` compares every
+        file with the database (and removes strays) instead of trusting plain files."""
+        folder = f"{self.history}/{view.name}"
+        fixed: list[str] = []
+        fd = safefs.ensure_dir(view.name, self._dirs().history, _noting(fixed, folder))
+        try:
+            if reread:
+                for name in _stray_names(view, os.listdir(fd)):
+                    safefs.remove(name, fd)
+                    fixed.append(f"removed {folder}/{name} (is not a version)")
+            trusted = set() if reread else _plain_files(fd)
+            trusted.discard(str(view.versions[-1].version) if view.versions else "")
+            for v in view.versions:
+                name = str(v.version)
+                if name in trusted:
+                    continue
+                data = content(v.sha256)
+                if not _same_file(name, fd, data, v.executable):
+                    safefs.put_file(name, fd, data, _mode(v.executable))
+                    fixed.append(f"wrote {folder}/{name}")
+            meta = metadata_bytes(view)
+            if not _same_bytes("metadata.json", meta, fd):
+                safefs.put_file("metadata.json", fd, meta, 0o644)
+                fixed.append(f"wrote {folder}/metadata.json")
+        finally:
+            os.close(fd)
         if self._link(view):
-            fixed.append(f"linked {self.root / view.name}")
+            fixed.append(f"linked {self.root}/{view.name}")
         return fixed
+
+    def _link(self, view: ToolView) -> bool:
+        """Point commands/<name> at the latest (or remove it); True when it changed."""
+        root = self._dirs().root
+        if view.latest is None:
+            try:
+                os.stat(view.name, dir_fd=root, follow_symlinks=False)
+            except FileNotFoundError:
+                return False
+            safefs.remove(view.name, root)
+            return True
+        target = f".history/{view.name}/{view.latest}"
+        with suppress(OSError):  # absent, or not a link
+            if os.readlink(view.name, dir_fd=root) == target:
+                return False
+        safefs.put_link(view.name, root, target)
+        return True
+
+    def runnable(self, name: str, version: int, sha256: str) -> Path | None:
+        """The path of a version's file if it can be run as it is: reached without a link,
+        a plain file with its owner's execute bit and no set-id bit, holding the content
+        with ``sha256``; else None (``run`` then runs a private copy)."""
+        fds: list[int] = []
+        try:
+            fds.append(os.open(self.home, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC))
+            for folder in ("commands", ".history", name):
+                fds.append(safefs.open_dir(folder, fds[-1]))
+            fds.append(os.open(str(version), safefs.READ_FLAGS, dir_fd=fds[-1]))
+            info = os.fstat(fds[-1])
+            if not stat.S_ISREG(info.st_mode) or info.st_mode & RUNNABLE != stat.S_IXUSR:
+                return None
+            data = os.read(fds[-1], info.st_size + 1)
+        except OSError:
+            return None
+        finally:
+            for fd in fds:
+                os.close(fd)
+        if hashlib.sha256(data).hexdigest() != sha256:
+            return None
+        return self.history / name / str(version)
+
+    # -- checks (verify) ----------------------------------------------------------------
 
     def check(self, views: list[ToolView]) -> list[Problem]:
         """Compare the tree with the database: missing, altered, wrong link, strays."""
@@ -239,29 +338,30 @@ class CommandsTree:
         """These tools' files, metadata.json and symlinks, and the strays in their
         folders; verify splits the tools between processes and calls this for each share.
         A file whose content is in ``contents`` (by sha256, known good) is compared with
-        it; any other is hashed."""
+        it; any other is hashed. Nothing is looked at through a link."""
         problems: list[Problem] = []
         strays: list[Stray] = []
-        for view in views:
-            folder = f"{self.history}/{view.name}"
-            try:  # its files are opened relative to it: one path step each, not eight
-                fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-            except OSError:  # absent, not a folder, or a link to one elsewhere
-                fd = -1
-            try:
-                problems += self._check_tool(view, contents or {}, folder, fd)
-                if fd >= 0:
-                    strays += [
-                        ((1, view.name, name), Problem("stray", view.name, None, detail))
-                        for name, detail in _strays_in(folder, view, os.listdir(fd))
-                    ]
-            finally:
+        root, history = self._open_for_reading()
+        try:
+            for view in views:
+                folder = f"{self.history}/{view.name}"
+                # its files are opened relative to it: one path step each, not eight
+                fd = safefs.try_open_dir(view.name, history)
+                try:
+                    problems += self._check_tool(view, contents or {}, folder, fd, root)
+                    strays += _folder_strays(view, folder, fd, history)
+                finally:
+                    if fd >= 0:
+                        os.close(fd)
+        finally:
+            for fd in (root, history):
                 if fd >= 0:
                     os.close(fd)
         return problems, strays
 
     def top_strays(self, known: Collection[str]) -> list[Stray]:
-        """Entries of commands/ and commands/.history that are no known tool."""
+        """Entries of commands/ and commands/.history that are no known tool, and a link
+        or a file where either folder should be."""
         return [
             (key, Problem("stray", None, None, f"{path} {reason}"))
             for key, path, reason in self._top_paths(known)
@@ -269,12 +369,25 @@ class CommandsTree:
 
     # -- internals ---------------------------------------------------------------
 
+    def _open_for_reading(self) -> tuple[int, int]:
+        """commands/ and commands/.history, opened without following a link; -1 for
+        each that is not a folder."""
+        try:
+            home = os.open(self.home, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError:
+            return -1, -1
+        try:
+            root = safefs.try_open_dir("commands", home)
+        finally:
+            os.close(home)
+        return root, safefs.try_open_dir(".history", root)
+
     def _check_tool(
-        self, view: ToolView, contents: Mapping[str, bytes], folder: str, fd: int
+        self, view: ToolView, contents: Mapping[str, bytes], folder: str, fd: int, root: int
     ) -> list[Problem]:
         """One tool's files (in ``folder``, open as ``fd``; -1 when it cannot be), its
-        metadata.json and its symlink (plain os calls: verify runs this for every tool,
-        and pathlib's objects cost more than the checks)."""
+        metadata.json and its symlink (in commands/, open as ``root``) (plain os calls:
+        verify runs this for every tool, and pathlib's objects cost more than the checks)."""
         problems: list[Problem] = []
         for v in view.versions:
             problem = _file_problem(folder, fd, v, contents.get(v.sha256))
@@ -283,94 +396,111 @@ class CommandsTree:
         meta = f"{folder}/metadata.json"
         if fd < 0 or not _same_bytes("metadata.json", metadata_bytes(view), fd):
             problems.append(Problem("metadata", view.name, None, f"{meta} differs"))
-        link = f"{self.root}/{view.name}"
         want = None if view.latest is None else f".history/{view.name}/{view.latest}"
-        try:
-            have: str | None = os.readlink(link)
-        except OSError:  # absent, or not a symlink
-            have = None
+        have: str | None = None
+        if root >= 0:
+            with suppress(OSError):  # absent, or not a symlink
+                have = os.readlink(view.name, dir_fd=root)
         if want != have:
-            problems.append(
-                Problem(
-                    "symlink",
-                    view.name,
-                    view.latest,
-                    _link_detail(link, want, have, view.lifecycle),
-                )
-            )
+            link = f"{self.root}/{view.name}"
+            there = have is not None or _exists(view.name, root)
+            detail = _link_detail(link, want, have, view.lifecycle, there)
+            problems.append(Problem("symlink", view.name, view.latest, detail))
         return problems
 
-    def _stray_paths(self, known: dict[str, ToolView]) -> list[tuple[Path, str | None, str]]:
-        """Everything under commands/ the database does not account for: (path, the
-        tool it sits under, why), in the order verify reports them."""
-        found: list[tuple[StrayKey, Path, str | None, str]] = [
-            (key, path, None, reason) for key, path, reason in self._top_paths(known)
-        ]
-        for view in known.values():
-            found += [
-                ((1, view.name, path.name), path, view.name, reason)
-                for path, reason in self._folder_strays(view)
-            ]
-        return [(path, tool, reason) for _, path, tool, reason in sorted(found, key=_first)]
-
-    def _top_paths(self, known: Collection[str]) -> list[tuple[StrayKey, Path, str]]:
-        found: list[tuple[StrayKey, Path, str]] = []
-        if not self.root.is_dir():
-            return found
-        for entry in os.listdir(self.root):
-            if entry != ".history" and entry not in known:
-                found.append(((0, entry, ""), self.root / entry, "is not a known tool"))
-        for entry in os.listdir(self.history) if self.history.is_dir() else []:
-            if entry not in known:
-                found.append(((1, entry, ""), self.history / entry, "is not a known tool"))
-        return found
-
-    def _folder_strays(self, view: ToolView) -> list[tuple[Path, str]]:
-        """Files in a known tool's folder that are neither a version nor metadata.json."""
-        folder = self.history / view.name
+    def _top_paths(self, known: Collection[str]) -> list[tuple[StrayKey, str, str]]:
+        """commands/ entries, then .history entries, that are no known tool; or a link
+        or a file where either folder should be (and nothing looked at behind it)."""
+        root, history = self._open_for_reading()
         try:
-            names = os.listdir(folder)
-        except OSError:  # no folder (its files are reported missing) or not a folder
-            return []
-        return [(folder / name, "is not a version") for name in _stray_names(view, names)]
-
-    def _write(self, path: Path, data: bytes, executable: bool) -> None:
-        tmp = path.with_name(f"{TMP_PREFIX}{path.name}.{os.getpid()}")
-        _put(str(tmp), data, executable, os.O_TRUNC)
-        os.replace(tmp, path)
-
-    def _link(self, view: ToolView) -> bool:
-        """Point commands/<name> at the latest (or remove it); True when it changed."""
-        link = self.root / view.name
-        if view.latest is None:
-            if link.is_symlink() or link.is_file():
-                link.unlink()
-                return True
-            return False
-        target = f".history/{view.name}/{view.latest}"
-        if link.is_symlink() and os.readlink(link) == target:
-            return False
-        tmp = self.root / f"{TMP_PREFIX}link-{view.name}.{os.getpid()}"
-        tmp.unlink(missing_ok=True)
-        os.symlink(target, tmp)
-        if link.is_dir() and not link.is_symlink():
-            shutil.rmtree(link)
-        os.replace(tmp, link)
-        return True
+            if root < 0:
+                return _not_a_folder((0, "", ""), self.root, self.home)
+            found = [
+                ((0, name, ""), f"{self.root}/{name}", NOT_KNOWN)
+                for name in os.listdir(root)
+                if name != ".history" and name not in known
+            ]
+            if history < 0:
+                return found + _not_a_folder((1, "", ""), self.history, root)
+            return found + [
+                ((1, name, ""), f"{self.history}/{name}", NOT_KNOWN)
+                for name in os.listdir(history)
+                if name not in known
+            ]
+        finally:
+            for fd in (root, history):
+                if fd >= 0:
+                    os.close(fd)
 
 
-def _put(path: str, data: bytes, executable: bool, flags: int = os.O_EXCL) -> None:
-    """Write a file with the mode of a version file (0755 or 0644, whatever the umask);
-    ``O_EXCL`` by default: in a fresh folder nothing can be there yet."""
-    mode = 0o755 if executable else 0o644
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | flags, mode)
+NOT_KNOWN = "is not a known tool"
+# run execs a version file only with its owner's x bit and without a set-id bit.
+RUNNABLE = stat.S_IXUSR | stat.S_ISUID | stat.S_ISGID
+
+
+@contextmanager
+def _named(path: Path) -> Iterator[None]:
+    """An OSError about a name relative to a folder descriptor, told with its whole
+    path (the user reads it in 'toolvault: error: …')."""
     try:
-        os.fchmod(fd, mode)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        yield
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
+
+
+def _noting(lines: list[str], path: str | Path) -> Callable[[str], None]:
+    """Where :func:`safefs.ensure_dir` says what it removed at ``path``."""
+    return lambda what: lines.append(f"removed {path} ({what})")
+
+
+def _not_a_folder(key: StrayKey, path: Path, parent: Path | int) -> list[tuple[StrayKey, str, str]]:
+    """A link or a file where one of the tree's folders should be (nothing there is no
+    stray: the files it should hold are reported missing). ``parent`` is the folder
+    above it, open or by path (the home, which may be a link: the user's choice)."""
+    try:
+        fd = parent if isinstance(parent, int) else os.open(parent, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return []
+    try:
+        found = safefs.what_is(path.name, fd)
     finally:
-        os.close(fd)
+        if fd is not parent:
+            os.close(fd)
+    return [] if found is None else [(key, str(path), f"is {found} where a folder should be")]
+
+
+def _folder_strays(view: ToolView, folder: str, fd: int, history: int) -> list[Stray]:
+    """The strays in a tool's folder (open as ``fd``), or what is in its place."""
+    if fd >= 0:
+        return [
+            ((1, view.name, name), Problem("stray", view.name, None, detail))
+            for name, detail in _strays_in(folder, view, os.listdir(fd))
+        ]
+    found = safefs.what_is(view.name, history) if history >= 0 else None
+    if found is None:  # absent: its files are reported missing
+        return []
+    detail = f"{folder} is {found} where a folder should be"
+    return [((1, view.name, ""), Problem("stray", view.name, None, detail))]
+
+
+def _mode(executable: bool) -> int:
+    return 0o755 if executable else 0o644
+
+
+def _plain_files(fd: int) -> set[str]:
+    """The names of the regular files in a folder (no stat each: the entry's type)."""
+    with os.scandir(fd) as entries:
+        return {e.name for e in entries if e.is_file(follow_symlinks=False)}
+
+
+def _exists(name: str, parent: int) -> bool:
+    if parent < 0:
+        return False
+    try:
+        os.stat(name, dir_fd=parent, follow_symlinks=False)
+    except OSError:
+        return False
+    return True
 
 
 def _stray_names(view: ToolView, names: list[str]) -> list[str]:
@@ -387,16 +517,12 @@ def _strays_in(folder: str, view: ToolView, names: list[str]) -> list[tuple[str,
     return [(name, f"{folder}/{name} is not a version") for name in _stray_names(view, names)]
 
 
-def _first(item: tuple[StrayKey, Path, str | None, str]) -> StrayKey:
-    return item[0]
-
-
-def _same_bytes(path: str | Path, data: bytes, dir_fd: int | None = None) -> bool:
-    """Whether a file holds exactly ``data`` (plain os calls: verify reads every
-    metadata.json this way, and a file object costs more than the read); ``path`` is
-    relative to ``dir_fd`` when given."""
+def _same_bytes(name: str, data: bytes, dir_fd: int) -> bool:
+    """Whether the file ``name`` in ``dir_fd`` holds exactly ``data`` (plain os calls:
+    verify reads every metadata.json this way, and a file object costs more than the
+    read). A link is not followed, and a FIFO does not block."""
     try:
-        fd = os.open(path, os.O_RDONLY, dir_fd=dir_fd)
+        fd = os.open(name, safefs.READ_FLAGS, dir_fd=dir_fd)
     except OSError:
         return False
     try:
@@ -407,18 +533,30 @@ def _same_bytes(path: str | Path, data: bytes, dir_fd: int | None = None) -> boo
         os.close(fd)
 
 
-def _link_detail(link: str, want: str | None, have: str | None, lifecycle: str) -> str:
+def _same_file(name: str, dir_fd: int, data: bytes, executable: bool) -> bool:
+    """Whether the version file ``name`` is a plain file holding ``data`` with exactly
+    its mode (no set-id or sticky bit)."""
+    try:
+        fd = os.open(name, safefs.READ_FLAGS, dir_fd=dir_fd)
+    except OSError:
+        return False
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size != len(data):
+            return False
+        if stat.S_IMODE(info.st_mode) != _mode(executable):
+            return False
+        return os.read(fd, len(data) + 1) == data
+    finally:
+        os.close(fd)
+
+
+def _link_detail(link: str, want: str | None, have: str | None, lifecycle: str, there: bool) -> str:
     if want is None:
         return f"{link} should not exist (tool is {lifecycle})"
     if have is None:
-        return f"{link} is missing" + (" (not a symlink)" if os.path.exists(link) else "")
+        return f"{link} is missing" + (" (not a symlink)" if there else "")
     return f"{link} points to {have}, expected {want}"
-
-
-def _same_file(path: Path, data: bytes, executable: bool) -> bool:
-    if path.is_symlink() or not _same_bytes(path, data):
-        return False
-    return (path.stat().st_mode & 0o777) == (0o755 if executable else 0o644)
 
 
 def _file_problem(
@@ -431,7 +569,7 @@ def _file_problem(
     try:
         if folder_fd < 0:  # no folder to open it in
             raise FileNotFoundError
-        fd = os.open(str(v.version), os.O_RDONLY | os.O_NOFOLLOW, dir_fd=folder_fd)
+        fd = os.open(str(v.version), safefs.READ_FLAGS, dir_fd=folder_fd)
     except OSError:  # absent, or a symlink where a file should be
         return ("missing", f"{folder}/{v.version} is missing")
     try:
@@ -452,7 +590,8 @@ def _file_problem(
         intact = hashlib.sha256(data).hexdigest() == v.sha256
     if not intact:
         return ("altered", f"{folder}/{v.version} does not match sha256 {v.sha256[:12]}…")
-    mode, want = info.st_mode & 0o777, 0o755 if v.executable else 0o644
+    # S_IMODE keeps the set-uid, set-gid and sticky bits: a version file has none
+    mode, want = stat.S_IMODE(info.st_mode), _mode(v.executable)
     if mode != want:
         return ("mode", f"{folder}/{v.version} has mode {mode:o}, expected {want:o}")
     return None

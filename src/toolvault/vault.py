@@ -170,7 +170,7 @@ class Vault:
                 )
             if path.exists() and not path.is_dir():
                 raise InvalidInput(f"{path} is not a folder; choose another --home")
-            (path / "commands" / ".history").mkdir(parents=True, exist_ok=True)
+            CommandsTree(path).make()
         return cls(path, damage.open_sqlite(path, create=create, migrate=migrate), actor)
 
     @classmethod
@@ -353,14 +353,7 @@ class Vault:
 
     def runnable_path(self, version: Version) -> Path | None:
         """The version's file in ``commands/.history`` if it is intact, else None."""
-        path = self.tree.history / version.name / str(version.version)
-        try:
-            if path.is_symlink() or not os.access(path, os.X_OK):
-                return None
-            data = path.read_bytes()
-        except OSError:
-            return None
-        return path if hashlib.sha256(data).hexdigest() == version.sha256 else None
+        return self.tree.runnable(version.name, version.version, version.sha256)
 
     def migrations(self) -> list[Migration]:
         """Every schema migration with its state. Writes nothing."""

@@ -108,7 +108,7 @@ def decode_public(text: str) -> bytes:
 
 def check_key_name(name: str) -> str:
     """Key and trust names follow the label rule: a letter, then letters, digits, _ and -."""
-    if not LABEL_RE.fullmatch(name):
+    if not isinstance(name, str) or not LABEL_RE.fullmatch(name):
         raise InvalidInput(
             f"invalid key name {name!r}: start with a letter; use letters, digits, '_' and '-'"
         )

@@ -15,9 +15,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from toolvault import integrity
+from toolvault import integrity, validate
 from toolvault import spec as specs
-from toolvault.config import Config, resolve_home
+from toolvault.config import Config, make_home, resolve_home
 from toolvault.errors import (
     Conflict,
     InvalidInput,
@@ -67,6 +67,7 @@ MAX_WORKERS = 8
 class NewVersion:
     """A request to publish ``content`` as the next version of ``name``.
 
+    ``content`` is the tool's text: bytes, or a ``str`` (stored encoded as UTF-8).
     ``source`` names where the content came from, for error messages only.
     """
 
@@ -87,6 +88,11 @@ class NewVersion:
     extra: dict[str, str] = field(default_factory=dict)
     # A reference that does not resolve is stored as written instead of refused.
     allow_dangling: bool = False
+
+    def __post_init__(self) -> None:
+        # Tools are text: a str is welcome too, stored as UTF-8.
+        where = str(self.source or self.name)
+        object.__setattr__(self, "content", validate.content(self.content, where))
 
 
 @dataclass(slots=True)
@@ -153,6 +159,7 @@ class Vault:
         """
         path = resolve_home(home)
         url = db or os.environ.get("TOOLVAULT_DB")
+        validate.open_args(db, actor)
         if url:
             return cls._open_postgres(path, url, migrate, actor)
         file = path / "vault.db"
@@ -164,7 +171,7 @@ class Vault:
                 )
             if path.exists() and not path.is_dir():
                 raise InvalidInput(f"{path} is not a folder; choose another --home")
-            (path / "commands" / ".history").mkdir(parents=True, exist_ok=True)
+            make_home(path)
         return cls(path, SQLiteStore.open(file, migrate=migrate), actor)
 
     @classmethod
@@ -177,7 +184,7 @@ class Vault:
         from toolvault.store.postgres import PostgresStore
 
         store = PostgresStore.open(url, migrate=migrate)
-        home.mkdir(parents=True, exist_ok=True)  # config.toml and keys/ live here
+        make_home(home, tree=False)  # config.toml and keys/ live here
         vault = cls(home, store, actor, materialize=False)
         vault.materialize = bool(vault.config.raw_get("commands_tree", False))
         return vault
@@ -219,7 +226,7 @@ class Vault:
 
     def get(self, spec: str | Spec, *, content: bool = False) -> Version:
         """The version a spec names (SPEC §2); ``content=True`` reads its bytes too."""
-        parsed = specs.parse(spec) if isinstance(spec, str) else spec
+        parsed = spec if isinstance(spec, Spec) else specs.parse(spec)
         if parsed.kind is Kind.VERSIONS:
             raise InvalidSpec(
                 f"'{parsed}' names the version listing, not one version; "
@@ -330,6 +337,8 @@ class Vault:
         """Unified diff from ``old`` to ``new``; with one spec, from its previous version."""
         import difflib
 
+        validate.of_type(context, int, "context", "a number of lines such as 3")
+
         if new is None:
             newer = self.cat(old)
             prev = newer.previous_version
@@ -362,8 +371,10 @@ class Vault:
 
     # -- writes ---------------------------------------------------------------------------
 
-    def publish(self, name: str, content: bytes, **fields: object) -> Published:
-        """Publish ``content`` as the next version of ``name`` (SPEC §3)."""
+    def publish(self, name: str, content: bytes | str, **fields: object) -> Published:
+        """Publish ``content`` (bytes, or a str stored as UTF-8) as the next version of
+        ``name`` (SPEC §3); ``fields`` are those of :class:`NewVersion`."""
+        validate.publish_fields(fields)
         return self.publish_many([NewVersion(name, content, **fields)])[0]  # type: ignore[arg-type]
 
     def publish_many(
@@ -374,8 +385,9 @@ class Vault:
         ``sign_with`` names a key in ``keys/`` (default: ``sign_with`` in config.toml).
         """
         if sign_with is not None:  # a daemon's keys sign what its admins choose
+            validate.of_type(sign_with, str, "sign_with", "the name of a key in keys/")
             self._require_admin("choose the key that signs a publish")
-        checked = [self.check(item) for item in items]
+        checked = [self.check(item) for item in validate.requests(items)]
         if not checked:
             return []
         signer = self.signer(sign_with)
@@ -396,6 +408,9 @@ class Vault:
         """Publish an earlier version's content again as a new version (SPEC §3);
         ``version`` is its number or any selector of the tool (``previous``, ``-2``, a label)."""
         name = specs.parse_name(name)
+        validate.of_type(
+            version, (int, str), "version", "a number or a selector such as 'previous'"
+        )
         wanted = (
             Spec(name, Kind.NUMBER, version) if isinstance(version, int) else f"{name}:{version}"
         )
@@ -434,6 +449,7 @@ class Vault:
 
     def delete_label(self, name: str, label: str) -> None:
         """Remove a label."""
+        validate.of_type(label, str, "label", "a text such as 'stable'")
         tool = self.tool(name)
         self._may_change(tool.name)
         with self.store.write():
@@ -445,8 +461,9 @@ class Vault:
 
     def yank(self, spec: str | Spec, reason: str) -> Yank:
         """Mark a version as not to be used: latest, previous and -K skip it from now on."""
-        if not reason.strip():
+        if isinstance(reason, str) and not reason.strip():
             raise InvalidInput("a yank needs a reason: --reason 'why it must not be used'")
+        validate.given(validate.REASON, reason)
         target = self.get(spec)
         self._may_change(target.name)
         with self.store.write():
@@ -461,8 +478,9 @@ class Vault:
     def set_lifecycle(self, name: str, lifecycle: str, message: str | None = None) -> Tool:
         """Deprecate, retire or reactivate a tool (retired tools leave PATH, keep history)."""
         actions = {"deprecated": "deprecate", "retired": "retire", "active": "reactivate"}
-        if lifecycle not in actions:
+        if not isinstance(lifecycle, str) or lifecycle not in actions:
             raise InvalidInput(f"lifecycle must be one of {', '.join(actions)}, not {lifecycle!r}")
+        validate.text(validate.MESSAGE, message)
         tool = self.tool(name)
         self._may_change(tool.name)
         if tool.lifecycle == lifecycle:
@@ -475,8 +493,7 @@ class Vault:
 
     def transfer(self, name: str, new_owner: str) -> Tool:
         """Make ``new_owner`` the owner of a tool (audited)."""
-        if not new_owner.strip():
-            raise InvalidInput("the new owner must not be empty")
+        validate.given(validate.OWNER, new_owner)
         tool = self.tool(name)
         self._may_change(tool.name)
         with self.store.write():
@@ -498,6 +515,7 @@ class Vault:
 
         self._require_admin("change the trust store")
         check_key_name(name)
+        validate.of_type(public, str, "the public key", "'ed25519:<base64>'")
         kid = key_id(decode_public(public))
         with self.store.write():
             for k in self.store.trusted_keys():
@@ -514,6 +532,7 @@ class Vault:
     def untrust(self, name: str) -> None:
         """Remove a key from the trust store: versions it signed no longer verify."""
         self._require_admin("change the trust store")
+        validate.of_type(name, str, "the key name", "a name from 'toolvault trust list'")
         with self.store.write():
             key = next((k for k in self.store.trusted_keys() if k.name == name), None)
             if key is None:
@@ -531,7 +550,7 @@ class Vault:
         import secrets
 
         self._require_admin("create tokens")
-        if not principal.strip() or any(c.isspace() for c in principal):
+        if any(c.isspace() for c in validate.given(validate.PRINCIPAL, principal)):
             raise InvalidInput(f"invalid principal {principal!r}: give a name without spaces")
         secret = "tv_" + secrets.token_urlsafe(32)
         token = Token(secrets.token_hex(6), principal, admin, read_only, utcnow(), None)
@@ -554,6 +573,7 @@ class Vault:
     def revoke_token(self, token_id: str) -> Token:
         """Revoke a token: requests that present it get 401 from then on."""
         self._require_admin("revoke tokens")
+        validate.of_type(token_id, str, "token_id", "an id from 'toolvault token list'")
         with self.store.write():
             token = next((t for t in self.store.tokens() if t.id == token_id), None)
             if token is None:
@@ -613,7 +633,9 @@ class Vault:
         children, which take its parts from a queue (default: one per CPU, for SQLite
         vaults of at least PARALLEL_FROM versions, from a process with no other threads,
         as forking one with threads is unsafe)."""
-        wanted = frozenset(specs.parse_name(n) for n in names)
+        wanted = frozenset(specs.parse_name(n) for n in validate.names(names, "names"))
+        if workers is not None:
+            validate.of_type(workers, int, "workers", "a whole number of processes")
         for name in wanted:
             self.tool(name)
         counts = self.store.version_counts(wanted)
@@ -712,7 +734,10 @@ class Vault:
         return f"no tool named '{name}'{hint}"
 
     def check(self, item: NewVersion) -> NewVersion:
-        """Validate a publish request (name, text, size, references) before any write."""
+        """Validate a publish request (name, text, size, metadata, references) before any
+        write; ``created_at`` comes back normalised to UTC (see :mod:`toolvault.validate`)."""
+        validate.of_type(item, NewVersion, "each item", "a NewVersion(name, content, …)")
+        item = validate.new_version(item)
         executable = self.check_content(item.name, item.content, item.source, item.executable)
         refs = tuple(self._resolve_ref(r, item.allow_dangling) for r in item.references)
         return replace(item, executable=executable, references=refs)
@@ -926,6 +951,7 @@ def fetch_tool(
     ``conn`` is an open :class:`Vault` or the path of a vault's home folder.
     Raises :class:`NotFound` when the tool or version does not exist.
     """
+    validate.of_type(conn, (Vault, str, os.PathLike), "conn", "an open Vault or a home folder")
     if version is not None and (
         not isinstance(version, int) or isinstance(version, bool) or version < 1
     ):

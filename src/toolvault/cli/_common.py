@@ -108,6 +108,9 @@ def report_error(exc: BaseException) -> int:
         message, code = "aborted", 1
     elif isinstance(exc, BrokenPipeError):
         return 1
+    elif isinstance(exc, OSError) and exc.strerror:  # a file the system refused: no errno
+        where = f"{exc.filename}: " if exc.filename else ""
+        message, code = f"{where}{exc.strerror}", 1
     else:
         message, code = str(exc), 1
     click.echo(f"toolvault: error: {' '.join(message.split())}", err=True)

@@ -48,7 +48,10 @@ class PublishItem(BaseModel):
 
     name: str = Field(description="Tool name.", examples=["fmt"])
     content: str = Field(description="The tool's text (UTF-8).")
-    executable: bool | None = Field(None, description="Default: content starts with '#!'.")
+    # strict: true or false, never "yes" or 1 (the library's rule, validate.flag)
+    executable: bool | None = Field(
+        None, strict=True, description="Default: content starts with '#!'."
+    )
     origin: str | None = None
     session_id: str | None = None
     prompt: str | None = None
@@ -67,7 +70,7 @@ class PublishItem(BaseModel):
 class PublishRequest(Body):
     """Versions to publish in one transaction: all of them, or none."""
 
-    items: list[PublishItem]
+    items: list[PublishItem] = Field(min_length=1, description="At least one version.")
     sign_with: str | None = Field(
         None, description="A signing key of the daemon (admins only); default its sign_with."
     )

@@ -186,6 +186,7 @@ def parse(text: str) -> Spec:
 
 def parse_name(text: str) -> str:
     """Parse a spec that must be a bare tool name (prefix allowed, no selector)."""
+    _text(text, "a tool name", "'fmt'")
     spec = parse(text)
     if spec.kind is not Kind.DEFAULT:
         raise InvalidSpec(f"expected a tool name, got the spec {text!r}; {NAME_RULE}")

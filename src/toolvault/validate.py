@@ -63,8 +63,8 @@ SET_BY = Rule("set_by", max_chars=256, required=True, example="'alice'")
 PRINCIPAL = Rule("principal", max_chars=256, required=True, example="'alice'")
 SESSION_ID = Rule("session_id", max_chars=256)
 ORIGIN = Rule("origin", max_chars=8192)
-REFERENCE = Rule("reference", max_chars=8192)
-TRANSFORM = Rule("transform", max_chars=256)
+REFERENCE = Rule("reference", max_chars=8192, example="'fmt:2'")
+TRANSFORM = Rule("transform", max_chars=256, example="'minify'")
 KEY_ID = Rule("key_id", max_chars=256)
 SIGNATURE = Rule("signature", max_chars=1024)
 REASON = Rule("reason", max_chars=1024, required=True, example="'leaks the token'")
@@ -147,14 +147,9 @@ def texts(rule: Rule, values: object, what: str, where: str = "") -> tuple[str, 
     at = f"{where}: " if where else ""
     if isinstance(values, str | bytes) or not isinstance(values, Sequence):
         raise InvalidInput(
-            f"{at}{what} must be a list of texts such as ['fmt:2'], not {_kind(values)}"
+            f"{at}{what} must be a list of texts such as [{rule.example}], not {_kind(values)}"
         )
-    checked = []
-    for i, value in enumerate(values):
-        if value is None:
-            raise InvalidInput(f"{at}{what}[{i}] is None; give a text")
-        checked.append(text(rule, value, where) or "")
-    return tuple(checked)
+    return tuple(given(rule, value, where) for value in values)
 
 
 def timestamp(value: object, what: str = "created_at", where: str = "") -> str:
@@ -251,8 +246,10 @@ def requests(items: object) -> list[NewVersion]:
     return list(items)
 
 
-def open_args(db: object, actor: object) -> None:
-    """``Vault.open``'s optional texts: a database URL and who the audit log names."""
+def open_args(create: object, migrate: object, db: object, actor: object) -> None:
+    """``Vault.open``'s options: two flags, a database URL and who the audit log names."""
+    flag(create, "create")
+    flag(migrate, "migrate")
     if db is not None:
         of_type(db, str, "db", "a URL such as 'postgresql://USER@HOST:PORT/DB'")
     text(ACTOR, actor)
@@ -383,6 +380,7 @@ def _kind(value: object) -> str:
     """How a message names a value of the wrong type, without printing a big one."""
     if value is None:
         return "None"
+    kind = type(value).__name__
     if isinstance(value, str | bytes) and len(value) <= 40:
-        return f"{type(value).__name__} {value!r}"
-    return f"a {type(value).__name__}"
+        return f"{kind} {value!r}"
+    return f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}"

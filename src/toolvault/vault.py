@@ -159,7 +159,7 @@ class Vault:
         """
         path = resolve_home(home)
         url = db or os.environ.get("TOOLVAULT_DB")
-        validate.open_args(db, actor)
+        validate.open_args(create, migrate, db, actor)
         if url:
             return cls._open_postgres(path, url, migrate, actor)
         file = path / "vault.db"
@@ -320,6 +320,7 @@ class Vault:
 
     def signature_status(self, v: Version) -> str:
         """``unsigned``, ``valid (key NAME)``, ``untrusted key ID`` or ``INVALID …``."""
+        validate.of_type(v, Version, "signature_status's argument", "a Version from get()")
         if not v.signature:
             return "unsigned"
         key = next((k for k in self.store.trusted_keys() if k.key_id == v.key_id), None)

@@ -30,7 +30,7 @@ from conftest import dump as db_dump
 from test_cli import assert_one_line_error, dump, js, ok, tv, write
 from test_legacy import Port42
 from test_packs import at, manifest, rebuild
-from test_server import Daemon, error, make_token
+from test_server import Daemon, make_token
 from toolvault import InvalidInput, NewVersion, ToolvaultError, Vault, fetch_tool, validate
 from toolvault.spec import format_spec, parse
 
@@ -377,8 +377,9 @@ def cli_cases() -> list[list[str]]:
             ["add", "{src}", "--name", "t", "--transform", f"a{ch}"],
             ["owner", "t", f"a{ch}b"],
             ["yank", "t:1", "--reason", f"a{ch}b"],
-            ["token", "create", "--principal", f"a{ch}b"],
         ]
+        if ch != "\n":  # a principal with a space or line break was refused already
+            cases.append(["token", "create", "--principal", f"a{ch}b"])
     for ch in ("\x1b[2J", "\r", "\x07", "\x85"):
         cases += [
             ["add", "{src}", "--name", "t", "--prompt", f"a{ch}"],
@@ -392,7 +393,6 @@ def cli_cases() -> list[list[str]]:
         ["add", "{src}", "--name", "t", "--created-by", " "],
         ["add", "{src}", "--name", "t", "--owner", "o" * 257],
         ["add", "{src}", "--name", "t", "-m", "m" * 65_537],
-        ["owner", "t", ""],
         ["yank", "t:1", "--reason", "r" * 1025],
     ]
     return cases
@@ -494,18 +494,6 @@ def test_the_daemon_refuses_bad_metadata_with_400_and_writes_nothing(
     assert dump(home) == before
 
 
-def test_a_json_body_nested_thousands_deep_is_a_400(served: tuple[Daemon, str, Path]) -> None:
-    daemon, token, home = served
-    before = dump(home)
-    deep = '{"items": ' + "[" * 50_000 + "]" * 50_000 + "}"
-    response = daemon.call(
-        "POST", "/v1/publish", token, content=deep, headers={"Content-Type": "application/json"}
-    )
-    message = error(response, 400, "invalid_input")
-    assert "internal" not in message
-    assert dump(home) == before
-
-
 def test_the_daemon_stores_created_at_in_utc(served: tuple[Daemon, str, Path]) -> None:
     daemon, token, _ = served
     response = daemon.publish(token, "when", SCRIPT, created_at="2024-01-02T03:04:05+01:00")
@@ -604,11 +592,17 @@ def test_a_manifest_nested_thousands_deep_is_refused_cleanly(tmp_path: Path, pac
     assert_one_line_error(result, "nested too deeply")
 
 
-def test_a_restored_version_keeps_its_time_as_written(tmp_path: Path, pack: Path) -> None:
+def test_a_restored_version_must_have_a_time_and_keeps_it_as_written(
+    tmp_path: Path, pack: Path
+) -> None:
+    """A restore checks the time but never rewrites it: a signature covers its text."""
+    target = tmp_path / "target"
     doc = manifest(pack)
+    doc["tools"][0]["metadata"]["created_at"] = "yesterday"
+    bad = rebuild(pack, tmp_path / "bad.tar.gz", {"toolpack.json": json.dumps(doc).encode()})
+    assert_one_line_error(tv(*at(target, "ingest", str(bad))), "is not a time")
     doc["tools"][0]["metadata"]["created_at"] = "2024-01-02T03:04:05+01:00"
     edited = rebuild(pack, tmp_path / "ok.tar.gz", {"toolpack.json": json.dumps(doc).encode()})
-    target = tmp_path / "target"
     ok(*at(target, "ingest", str(edited)))
     assert js(*at(target, "show", "t:1"))["created_at"] == "2024-01-02T03:04:05+01:00"
     assert js(*at(target, "verify"))["ok"] is True

@@ -67,7 +67,9 @@ REFERENCE = Rule("reference", max_chars=8192, example="'fmt:2'")
 TRANSFORM = Rule("transform", max_chars=256, example="'minify'")
 KEY_ID = Rule("key_id", max_chars=256)
 SIGNATURE = Rule("signature", max_chars=1024)
-REASON = Rule("reason", max_chars=1024, required=True, example="'leaks the token'")
+REASON = Rule(
+    "reason", multiline=True, max_bytes=64 * 1024, required=True, example="'leaks the token'"
+)
 PROMPT = Rule("prompt", multiline=True, max_bytes=1024 * 1024)
 MESSAGE = Rule("message", multiline=True, max_bytes=64 * 1024)
 LIFECYCLE_MESSAGE = Rule("lifecycle_message", multiline=True, max_bytes=64 * 1024)

@@ -58,7 +58,9 @@ class PublishItem(BaseModel):
     message: str | None = None
     references: list[str] | None = Field(None, description="Specs of versions this one uses.")
     transforms: list[str] | None = None
-    created_at: str | None = Field(None, description="When the content was made (ISO 8601).")
+    created_at: str | None = Field(
+        None, description="When the content was made (RFC 3339; stored in UTC)."
+    )
     owner: str | None = Field(
         None, description="Owner of a new tool; honoured for admins only, others become owner."
     )

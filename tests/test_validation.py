@@ -700,3 +700,11 @@ def test_an_uncreatable_home_is_a_clean_error() -> None:
     assert result.exit_code == 2, result.output
     assert_one_line_error(result, "cannot create a vault in /proc/1")
     assert "Errno" not in result.stderr
+
+
+def test_an_error_message_never_carries_a_control_character(tmp_path: Path) -> None:
+    """A path the user typed comes back in the message, escaped (click only strips
+    complete ANSI sequences, and only when stderr is no terminal)."""
+    result = tv("add", str(tmp_path / "a\x07b\x9bc\x1bd"))
+    assert result.exit_code == 2
+    assert_one_line_error(result, "a\\x07b\\x9bc\\x1bd: no such file or folder")

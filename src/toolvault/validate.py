@@ -369,7 +369,8 @@ def publish_fields(given: Iterable[str]) -> None:
     unknown = sorted(set(given) - set(known))
     if unknown:
         raise InvalidInput(
-            f"publish() has no field {', '.join(unknown)}; the fields are {', '.join(known)}"
+            f"publish() has no field {', '.join(map(repr, unknown))}; "
+            f"the fields are {', '.join(known)}"
         )
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import dump as db_dump
@@ -156,6 +156,27 @@ def test_every_aware_time_normalises_to_the_same_instant_in_utc(when: datetime) 
 
 
 # -- the library: every field, nothing written --------------------------------------------
+
+FIELDS = st.sampled_from(ONE_LINE + MULTI_LINE + ("references", "transforms"))
+DIRTY = st.builds(lambda a, c, b: f"{a}{c}{b}", PRINTABLE, BAD_CHAR, PRINTABLE)
+
+
+def as_field(name: str, dirty: str) -> Any:
+    return [dirty] if name in ("references", "transforms") else dirty
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(name=FIELDS, dirty=DIRTY)
+def test_any_dirty_text_in_any_field_is_refused_by_the_library(
+    sqlite_vault: Vault, name: str, dirty: str
+) -> None:
+    if not sqlite_vault.tools():
+        sqlite_vault.publish("t", SCRIPT)
+    before = db_dump(sqlite_vault)
+    refused(partial(sqlite_vault.publish, "t", "echo new\n", **{name: as_field(name, dirty)}))
+    assert db_dump(sqlite_vault) == before
 
 
 def test_every_publish_field_refuses_control_characters(vault: Vault) -> None:
@@ -489,6 +510,18 @@ def test_the_daemon_refuses_bad_metadata_with_400_and_writes_nothing(
         response = daemon.call(method, path, token, json=body)
         assert response.status_code == 400, (path, body, response.text)
         assert response.json()["error"]["code"] == "invalid_input"
+    assert dump(home) == before
+
+
+@settings(max_examples=40, deadline=None)
+@given(name=FIELDS.filter(lambda n: n != "created_by"), dirty=DIRTY)
+def test_any_dirty_text_in_any_field_is_a_400_from_the_daemon(
+    served: tuple[Daemon, str, Path], name: str, dirty: str
+) -> None:
+    daemon, token, home = served
+    before = dump(home)
+    response = daemon.publish(token, "t", "echo new\n", **{name: as_field(name, dirty)})
+    assert response.status_code == 400, response.text
     assert dump(home) == before
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +41,7 @@ RFC3339 = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]+)?"
     r"(?:([Zz])|([+-])([0-9]{2}):([0-9]{2}))"
 )
+UNBOUNDED = 1 << 62
 TIME_EXAMPLE = "2026-01-31T09:30:00Z or 2026-01-31T10:30:00+01:00"
 
 
@@ -94,6 +95,10 @@ def text(rule: Rule, value: object, where: str = "") -> str | None:
     at = f"{where}: " if where else ""
     if not isinstance(value, str):
         raise InvalidInput(f"{at}{rule.field} must be a text (str), not {_kind(value)}")
+    # The usual case, settled in C: printable ASCII (no control character), not too long.
+    short = len(value) <= min(rule.max_chars or UNBOUNDED, rule.max_bytes or UNBOUNDED)
+    if value.isascii() and value.isprintable() and short and (value.strip() or not rule.required):
+        return value
     if rule.required and not value.strip():
         raise InvalidInput(f"{at}{rule.field} must not be empty; give one such as {rule.example}")
     bad = (MULTI_LINE_BAD if rule.multiline else ONE_LINE_BAD).search(value)
@@ -290,25 +295,27 @@ def content(value: object, where: str) -> bytes:
     )
 
 
-def new_version(item: NewVersion) -> NewVersion:
-    """Every metadata field of a publish request checked, ``created_at`` normalised to
-    UTC; the content and name rules that need the vault's settings are ``Vault.check``'s."""
+def new_version(item: NewVersion) -> dict[str, Any]:
+    """Check every metadata field of a publish request; returns the fields to replace:
+    ``created_at`` normalised to UTC, ``references`` and ``transforms`` as tuples. The
+    content and name rules that need the vault's settings are ``Vault.check``'s."""
     from toolvault import spec as specs
 
     of_type(item.name, str, "a tool name", "a text such as 'fmt'")
     where = item.source if isinstance(item.source, str) else item.name
     specs.validate_name(item.name)
-    checked: dict[str, Any] = {
-        k: text(rule, getattr(item, k), where) for k, rule in VERSION_TEXTS.items()
-    }
-    checked["references"] = texts(REFERENCE, item.references, "references", where)
-    checked["transforms"] = texts(TRANSFORM, item.transforms, "transforms", where)
-    if item.created_at is not None:
-        checked["created_at"] = timestamp(item.created_at, "created_at", where)
+    for key, rule in VERSION_TEXTS.items():
+        text(rule, getattr(item, key), where)
     flag(item.executable, "executable", where)
     flag(item.allow_dangling, "allow_dangling", where)
     number(item.rollback_of, "rollback_of", where)
-    return replace(item, content=content(item.content, where), **checked)
+    checked: dict[str, Any] = {
+        "references": texts(REFERENCE, item.references, "references", where),
+        "transforms": texts(TRANSFORM, item.transforms, "transforms", where),
+    }
+    if item.created_at is not None:
+        checked["created_at"] = timestamp(item.created_at, "created_at", where)
+    return checked
 
 
 def stored_version(data: Mapping[str, Any], where: str) -> None:

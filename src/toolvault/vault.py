@@ -738,10 +738,10 @@ class Vault:
         """Validate a publish request (name, text, size, metadata, references) before any
         write; ``created_at`` comes back normalised to UTC (see :mod:`toolvault.validate`)."""
         validate.of_type(item, NewVersion, "each item", "a NewVersion(name, content, …)")
-        item = validate.new_version(item)
+        fields = validate.new_version(item)
         executable = self.check_content(item.name, item.content, item.source, item.executable)
-        refs = tuple(self._resolve_ref(r, item.allow_dangling) for r in item.references)
-        return replace(item, executable=executable, references=refs)
+        refs = [self._resolve_ref(r, item.allow_dangling) for r in fields.pop("references")]
+        return replace(item, executable=executable, references=tuple(refs), **fields)
 
     def check_content(
         self, name: str, data: bytes, source: str | None = None, executable: bool | None = None

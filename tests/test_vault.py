@@ -168,7 +168,7 @@ def test_provenance_fields_are_kept(home: Path) -> None:
     assert (app.origin, app.created_by, app.created_at) == (
         "https://example.com/app",
         "agent-7",
-        "2024-01-02T03:04:05Z",
+        "2024-01-02T03:04:05.000000Z",  # normalised to the stored format
     )
     assert app.recorded_at != app.created_at
     assert (app.session_id, app.prompt, app.message) == ("s-1", "write an app", "first cut")
@@ -625,6 +625,7 @@ def test_sync_removes_only_strays_inside_the_tree_whatever_the_home_is_called(
     outside = tmp_path / "a"
     (outside / "keep").mkdir(parents=True)
     home = tmp_path / "a is not b" / "h"
+    home.parent.mkdir()  # Vault.open makes the home, never its parents
     with Vault.open(home) as vault:
         vault.publish("tool", b"echo 1\n")
         (home / "commands" / "junk").write_text("x")

@@ -67,6 +67,10 @@ class RemoteVault:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise errors.InvalidInput(f"TOOLVAULT_URL must look like http://HOST:PORT, not {url!r}")
+        if token is not None:
+            from toolvault import validate
+
+            validate.token_secret(token)
         self.url = url.rstrip("/")
         self._parts = parts
         self._base = parts.path.rstrip("/")

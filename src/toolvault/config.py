@@ -16,9 +16,33 @@ DEFAULT_MAX_SIZE = 1024 * 1024
 def resolve_home(home: str | os.PathLike[str] | None = None) -> Path:
     """``home``, else ``$TOOLVAULT_HOME``, else ``~/.toolvault``."""
     if home is not None:
+        if not isinstance(home, str | os.PathLike):
+            raise InvalidInput(
+                f"the vault's home must be a folder path (str or Path), not {type(home).__name__}"
+            )
         return Path(home).expanduser()
     env = os.environ.get("TOOLVAULT_HOME")
     return Path(env).expanduser() if env else Path.home() / ".toolvault"
+
+
+def make_home(path: Path, *, tree: bool = True) -> None:
+    """Create the home folder (with ``commands/.history`` when ``tree``). Its parent must
+    exist: a mistyped --home is refused rather than made into a tree of folders."""
+    if not path.exists() and not path.parent.is_dir():
+        raise InvalidInput(
+            f"cannot create a vault in {path}: the folder {path.parent} does not exist; "
+            "create it first, or choose another --home"
+        )
+    try:
+        if tree:
+            (path / "commands" / ".history").mkdir(parents=True, exist_ok=True)
+        else:
+            path.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise InvalidInput(
+            f"cannot create a vault in {path}: {exc.strerror or exc} ({exc.filename}); "
+            "choose a --home you can write to"
+        ) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +88,7 @@ class Config:
         size = data.get("max_tool_size", DEFAULT_MAX_SIZE)
         if not isinstance(owner, str):
             raise InvalidInput(f'{path}: owner must be a string, e.g. owner = "alice"')
+        _check_owner(owner, data, path)
         if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
             raise InvalidInput(f"{path}: max_tool_size must be a positive number of bytes")
         sign_with = data.get("sign_with")
@@ -103,6 +128,16 @@ def _sources(table: Any, path: Path) -> tuple[tuple[str, ...] | None, tuple[str,
                 f'{path}: [sources] {key} must be a list of URL prefixes, e.g. ["https://…"]'
             )
     return (None if allow is None else tuple(allow)), tuple(signed or ())
+
+
+def _check_owner(owner: str, data: dict[str, Any], path: Path) -> None:
+    """The default owner obeys the owner rule whichever of three places it came from."""
+    from toolvault import validate
+
+    where = str(path) if data.get("owner") else "TOOLVAULT_OWNER"
+    if not data.get("owner") and not os.environ.get("TOOLVAULT_OWNER"):
+        where = "your login name (set owner in config.toml)"
+    validate.text(validate.OWNER, owner, where)
 
 
 def _user() -> str:

@@ -18,6 +18,8 @@ def fetch_content(url: str, token: str | None, spec: str, timeout: float = 30.0)
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return None
+    if token and not (token.isascii() and token.isprintable()):
+        return None  # the full command line says what is wrong with TOOLVAULT_TOKEN
     kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
     conn = kind(parts.hostname, parts.port, timeout=timeout)
     headers = {"Authorization": f"Bearer {token}"} if token else {}

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from toolvault import spec as specs
+from toolvault import validate
 from toolvault.errors import Conflict, InvalidInput, ToolvaultError
 from toolvault.spec import Kind, Spec
 from toolvault.store.base import utcnow
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
     from toolvault.models import Version
     from toolvault.vault import NewVersion, Vault
 
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 HEX64 = re.compile(r"[0-9a-f]{64}")
 SUFFIX = re.compile(r"[A-Za-z0-9._-]+")
 TOOLS_DB_COLUMNS = (
@@ -76,7 +76,7 @@ class Item:
     created_at: str | None = field(init=False, default=None)  # ``when`` in the vault's format
 
     def __post_init__(self) -> None:
-        self.created_at = self.when.strftime(TIME_FORMAT) if self.when else None
+        self.created_at = validate.format_time(self.when) if self.when else None
 
 
 @dataclass(slots=True)
@@ -340,7 +340,10 @@ def _spec_text(written: str) -> str:
 
 
 def _validate(vault: Vault, source: Source) -> None:
-    """Run the vault's publish checks on every item; a refused item is skipped, not fatal."""
+    """Run the vault's publish checks on every item: content that is no text tool is
+    skipped, not fatal; metadata that breaks the rules of :mod:`toolvault.validate` (a
+    control character in a prompt, an empty author) refuses the whole import, naming
+    every such item, because importing the content without it would lose provenance."""
     kept = []
     for item in source.items:
         try:
@@ -352,6 +355,25 @@ def _validate(vault: Vault, source: Source) -> None:
             continue
         kept.append(item)
     source.items = kept
+    _check_metadata(source)
+
+
+def _check_metadata(source: Source) -> None:
+    problems = []
+    for item in source.items:
+        try:
+            validate.new_version(_new_version(item, item.references))
+        except ToolvaultError as exc:
+            problems.append(str(exc))
+    if problems:
+        shown = "; ".join(problems[:5]) + (
+            f"; and {len(problems) - 5} more" if len(problems) > 5 else ""
+        )
+        raise InvalidInput(
+            f"{len(problems)} item(s) of {source.location} hold metadata that toolvault does not "
+            f"store, so nothing was imported: {shown} (fix these fields in the source and run "
+            "again)"
+        )
 
 
 def _new_version(item: Item, references: tuple[str, ...]) -> NewVersion:
@@ -793,6 +815,8 @@ class _Port42:
         except (OSError, ValueError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) else str(exc)
             problem = f"{where}: unreadable JSON ({reason})"
+        except RecursionError:
+            problem = f"{where}: unreadable JSON (nested too deeply)"
         else:
             if isinstance(data, dict):
                 return data

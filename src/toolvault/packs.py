@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from toolvault import spec as specs
+from toolvault import validate
 from toolvault.errors import Conflict, InvalidInput, PermissionDenied
 from toolvault.models import VERSION_FIELDS, Label, Published, Tool, Version, Yank
 from toolvault.spec import Kind, Spec
@@ -291,14 +292,18 @@ def parse(data: bytes, source: str, config: Config) -> Pack:
         doc = json.loads(manifest)
     except ValueError as exc:
         raise InvalidInput(f"{source}: {MANIFEST} is not valid JSON: {exc}") from None
+    except RecursionError:  # a manifest is flat: a few levels, never thousands
+        raise InvalidInput(f"{source}: {MANIFEST} is nested too deeply to be a manifest") from None
     _expect(
         isinstance(doc, dict) and doc.get("format") == FORMAT, source, f"format must be {FORMAT!r}"
     )
     versions = tuple(_version(e, members, source) for e in _list(doc, "tools", source))
+    name = _str(doc, "name", source)
+    _check_pack_name(name)
     return Pack(
-        name=_str(doc, "name", source),
+        name=name,
         version=_int(doc, "version", source),
-        created=_str(doc, "created", source),
+        created=validate.check_timestamp(doc.get("created"), "created", f"{source}: {MANIFEST}"),
         expires=_expiry(doc["expires"], f"{source}: {MANIFEST} field expires")
         if doc.get("expires")
         else None,
@@ -323,7 +328,10 @@ def _record(cls: Any, item: Any, source: str, what: str) -> Any:
         for n in names
     )
     _expect(ok, source, f"each {what} entry must hold {', '.join(names)}")
-    return cls(**item)
+    record = cls(**item)
+    where = f"{source}: {what} entry of {record.name}:{record.version}"
+    (validate.label_record if cls is Label else validate.yank_record)(record, where)
+    return record
 
 
 def _tool_state(state: Any, source: str) -> dict[str, dict[str, Any]]:
@@ -332,6 +340,8 @@ def _tool_state(state: Any, source: str) -> dict[str, dict[str, Any]]:
         for v in state.values()
     )
     _expect(ok, source, "tool_state must map each tool to an object of texts")
+    for name, fields in state.items():
+        validate.tool_state(fields, f"{source}: tool_state of {name}")
     return dict(state)
 
 
@@ -355,6 +365,7 @@ def _version(entry: Any, members: dict[str, Any], source: str) -> Version:
     _expect(_typed(fields), source, f"metadata of {name}:{number} has a field of the wrong type")
     fields["references"] = tuple(fields["references"] or ())
     fields["transforms"] = tuple(fields["transforms"] or ())
+    validate.stored_version(fields, where)
     fields["created_at"] = fields["created_at"] or utcnow()
     fields["recorded_at"] = fields["recorded_at"] or fields["created_at"]
     return Version(
@@ -362,7 +373,7 @@ def _version(entry: Any, members: dict[str, Any], source: str) -> Version:
         version=number,
         sha256=entry["sha256"],
         size=len(member.data),
-        executable=bool(entry.get("executable")),
+        executable=bool(validate.flag(entry.get("executable"), "executable", where)),
         content=member.data,
         **fields,
     )
@@ -542,7 +553,8 @@ def _import_tools(
             summary.added += [Published(v.name, v.version, v.sha256, True) for v in versions]
         else:
             for v in versions:
-                result, stored = vault.append_version(_as_new(v, pack), utcnow(), audit=False)
+                item = vault.check(_as_new(v, pack))  # created_at normalised, as for any publish
+                result, stored = vault.append_version(item, utcnow(), audit=False)
                 (summary.added if stored else summary.unchanged).append(result)
                 added += [stored] if stored else []
         if progress:

@@ -108,6 +108,8 @@ def decode_public(text: str) -> bytes:
 
 def check_key_name(name: str) -> str:
     """Key and trust names follow the label rule: a letter, then letters, digits, _ and -."""
+    if not isinstance(name, str):
+        raise InvalidInput(f"a key name must be a text such as 'laptop', not {type(name).__name__}")
     if not LABEL_RE.fullmatch(name):
         raise InvalidInput(
             f"invalid key name {name!r}: start with a letter; use letters, digits, '_' and '-'"

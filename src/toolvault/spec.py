@@ -118,6 +118,7 @@ class Spec:
 
 def format_spec(spec: Spec) -> str:
     """Render a spec in the grammar; ``parse(format_spec(s)) == s`` for every valid spec."""
+    _text(spec, "format_spec's argument", "parse('fmt:2')", Spec)
     text = spec.prefix + spec.name
     if spec.kind is Kind.DEFAULT:
         return text
@@ -138,6 +139,7 @@ def format_ref(name: str, version: int, sha256: str) -> str:
 
 def validate_name(name: str) -> str:
     """Return ``name`` if it is a valid tool name, else raise :class:`InvalidSpec`."""
+    _text(name, "a tool name", "'fmt'")
     if not name:
         raise InvalidSpec(f"empty tool name; {NAME_RULE}")
     if NAME_RE.fullmatch(name):
@@ -149,6 +151,7 @@ def validate_name(name: str) -> str:
 
 def validate_label(label: str) -> str:
     """Return ``label`` if it may name a label, else raise :class:`InvalidSpec`."""
+    _text(label, "a label", "'stable'")
     if label.lower() in KEYWORDS:
         raise InvalidSpec(f"label {label!r} is reserved: {', '.join(KEYWORDS)} are selectors")
     if not LABEL_RE.fullmatch(label):
@@ -161,6 +164,7 @@ def validate_label(label: str) -> str:
 
 def parse(text: str) -> Spec:
     """Parse a spec string, raising :class:`InvalidSpec` with the accepted forms."""
+    _text(text, "a spec", "'fmt' or 'fmt:2'")
     if not text:
         raise InvalidSpec(f"empty spec; accepted forms: {FORMS}")
     prefix = next((p for p in PREFIXES if text.startswith(p)), "")
@@ -182,10 +186,19 @@ def parse(text: str) -> Spec:
 
 def parse_name(text: str) -> str:
     """Parse a spec that must be a bare tool name (prefix allowed, no selector)."""
+    _text(text, "a tool name", "'fmt'")
     spec = parse(text)
     if spec.kind is not Kind.DEFAULT:
         raise InvalidSpec(f"expected a tool name, got the spec {text!r}; {NAME_RULE}")
     return spec.name
+
+
+def _text(value: object, what: str, example: str, kind: type = str) -> None:
+    """Library callers may pass anything: a name or spec of another type is refused
+    here, the one place every name passes, rather than failing deeper as a TypeError."""
+    if not isinstance(value, kind):
+        shown = "a text such as" if kind is str else "a Spec such as"
+        raise InvalidSpec(f"{what} is {shown} {example}, not {type(value).__name__}")
 
 
 def _hex(text: str, digits: str) -> str:

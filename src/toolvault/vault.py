@@ -15,10 +15,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from toolvault import damage, integrity
+from toolvault import damage, integrity, validate
 from toolvault import spec as specs
 from toolvault.checkpoints import Sealer
-from toolvault.config import Config, resolve_home
+from toolvault.config import Config, make_home, resolve_home
 from toolvault.errors import (
     Conflict,
     InvalidInput,
@@ -70,6 +70,7 @@ MAX_WORKERS = 8
 class NewVersion:
     """A request to publish ``content`` as the next version of ``name``.
 
+    ``content`` is the tool's text: bytes, or a ``str`` (stored encoded as UTF-8).
     ``source`` names where the content came from, for error messages only.
     """
 
@@ -90,6 +91,11 @@ class NewVersion:
     extra: dict[str, str] = field(default_factory=dict)
     # A reference that does not resolve is stored as written instead of refused.
     allow_dangling: bool = False
+
+    def __post_init__(self) -> None:
+        # Tools are text: a str is welcome too, stored as UTF-8.
+        where = str(self.source or self.name)
+        object.__setattr__(self, "content", validate.content(self.content, where))
 
 
 @dataclass(slots=True)
@@ -158,6 +164,7 @@ class Vault:
         """
         path = resolve_home(home)
         url = db or os.environ.get("TOOLVAULT_DB")
+        validate.open_args(create, migrate, db, actor)
         if url:
             return cls._open_postgres(path, url, migrate, actor)
         file = path / "vault.db"
@@ -170,6 +177,7 @@ class Vault:
                 )
             if path.exists() and not path.is_dir():
                 raise InvalidInput(f"{path} is not a folder; choose another --home")
+            make_home(path, tree=False)  # never its missing parents
             CommandsTree(path).make()
         return cls(path, damage.open_sqlite(path, create=create, migrate=migrate), actor)
 
@@ -183,7 +191,7 @@ class Vault:
         from toolvault.store.postgres import PostgresStore
 
         store = PostgresStore.open(url, migrate=migrate)
-        home.mkdir(parents=True, exist_ok=True)  # config.toml and keys/ live here
+        make_home(home, tree=False)  # config.toml and keys/ live here
         vault = cls(home, store, actor, materialize=False)
         vault.materialize = bool(vault.config.raw_get("commands_tree", False))
         return vault
@@ -225,7 +233,7 @@ class Vault:
 
     def get(self, spec: str | Spec, *, content: bool = False) -> Version:
         """The version a spec names (SPEC §2); ``content=True`` reads its bytes too."""
-        parsed = specs.parse(spec) if isinstance(spec, str) else spec
+        parsed = spec if isinstance(spec, Spec) else specs.parse(spec)
         if parsed.kind is Kind.VERSIONS:
             raise InvalidSpec(
                 f"'{parsed}' names the version listing, not one version; "
@@ -319,6 +327,7 @@ class Vault:
 
     def signature_status(self, v: Version) -> str:
         """``unsigned``, ``valid (key NAME)``, ``untrusted key ID`` or ``INVALID …``."""
+        validate.of_type(v, Version, "signature_status's argument", "a Version from get()")
         if not v.signature:
             return "unsigned"
         key = next((k for k in self.store.trusted_keys() if k.key_id == v.key_id), None)
@@ -335,6 +344,8 @@ class Vault:
     def diff(self, old: str | Spec, new: str | Spec | None = None, context: int = 3) -> Diff:
         """Unified diff from ``old`` to ``new``; with one spec, from its previous version."""
         import difflib
+
+        validate.of_type(context, int, "context", "a number of lines such as 3")
 
         if new is None:
             newer = self.cat(old)
@@ -361,8 +372,10 @@ class Vault:
 
     # -- writes ---------------------------------------------------------------------------
 
-    def publish(self, name: str, content: bytes, **fields: object) -> Published:
-        """Publish ``content`` as the next version of ``name`` (SPEC §3)."""
+    def publish(self, name: str, content: bytes | str, **fields: object) -> Published:
+        """Publish ``content`` (bytes, or a str stored as UTF-8) as the next version of
+        ``name`` (SPEC §3); ``fields`` are those of :class:`NewVersion`."""
+        validate.publish_fields(fields)
         return self.publish_many([NewVersion(name, content, **fields)])[0]  # type: ignore[arg-type]
 
     def publish_many(
@@ -373,8 +386,9 @@ class Vault:
         ``sign_with`` names a key in ``keys/`` (default: ``sign_with`` in config.toml).
         """
         if sign_with is not None:  # a daemon's keys sign what its admins choose
+            validate.of_type(sign_with, str, "sign_with", "the name of a key in keys/")
             self._require_admin("choose the key that signs a publish")
-        checked = [self.check(item) for item in items]
+        checked = [self.check(item) for item in validate.requests(items)]
         if not checked:
             return []
         signer = self.signer(sign_with)
@@ -395,6 +409,9 @@ class Vault:
         """Publish an earlier version's content again as a new version (SPEC §3);
         ``version`` is its number or any selector of the tool (``previous``, ``-2``, a label)."""
         name = specs.parse_name(name)
+        validate.of_type(
+            version, (int, str), "version", "a number or a selector such as 'previous'"
+        )
         wanted = (
             Spec(name, Kind.NUMBER, version) if isinstance(version, int) else f"{name}:{version}"
         )
@@ -433,6 +450,7 @@ class Vault:
 
     def delete_label(self, name: str, label: str) -> None:
         """Remove a label."""
+        validate.of_type(label, str, "label", "a text such as 'stable'")
         tool = self.tool(name)
         with self.store.write():
             self._may_change(tool.name)
@@ -444,8 +462,9 @@ class Vault:
 
     def yank(self, spec: str | Spec, reason: str) -> Yank:
         """Mark a version as not to be used: latest, previous and -K skip it from now on."""
-        if not reason.strip():
+        if isinstance(reason, str) and not reason.strip():
             raise InvalidInput("a yank needs a reason: --reason 'why it must not be used'")
+        validate.given(validate.REASON, reason)
         target = self.get(spec)
         with self.store.write():
             self._may_change(target.name)
@@ -460,8 +479,9 @@ class Vault:
     def set_lifecycle(self, name: str, lifecycle: str, message: str | None = None) -> Tool:
         """Deprecate, retire or reactivate a tool (retired tools leave PATH, keep history)."""
         actions = {"deprecated": "deprecate", "retired": "retire", "active": "reactivate"}
-        if lifecycle not in actions:
+        if not isinstance(lifecycle, str) or lifecycle not in actions:
             raise InvalidInput(f"lifecycle must be one of {', '.join(actions)}, not {lifecycle!r}")
+        validate.text(validate.MESSAGE, message)
         tool = self.tool(name)
         with self.store.write():
             self._may_change(tool.name)
@@ -474,8 +494,7 @@ class Vault:
 
     def transfer(self, name: str, new_owner: str) -> Tool:
         """Make ``new_owner`` the owner of a tool (audited)."""
-        if not new_owner.strip():
-            raise InvalidInput("the new owner must not be empty")
+        validate.given(validate.OWNER, new_owner)
         tool = self.tool(name)
         with self.store.write():
             self._may_change(tool.name)
@@ -502,6 +521,7 @@ class Vault:
 
         self._require_admin("change the trust store")
         check_key_name(name)
+        validate.of_type(public, str, "the public key", "'ed25519:<base64>'")
         kid = key_id(decode_public(public))
         with self.store.write():
             for k in self.store.trusted_keys():
@@ -518,6 +538,7 @@ class Vault:
     def untrust(self, name: str) -> None:
         """Remove a key from the trust store: versions it signed no longer verify."""
         self._require_admin("change the trust store")
+        validate.of_type(name, str, "the key name", "a name from 'toolvault trust list'")
         with self.store.write():
             key = next((k for k in self.store.trusted_keys() if k.name == name), None)
             if key is None:
@@ -535,7 +556,7 @@ class Vault:
         import secrets
 
         self._require_admin("create tokens")
-        if not principal.strip() or any(c.isspace() for c in principal):
+        if any(c.isspace() for c in validate.given(validate.PRINCIPAL, principal)):
             raise InvalidInput(f"invalid principal {principal!r}: give a name without spaces")
         secret = "tv_" + secrets.token_urlsafe(32)
         token = Token(secrets.token_hex(6), principal, admin, read_only, utcnow(), None)
@@ -558,6 +579,7 @@ class Vault:
     def revoke_token(self, token_id: str) -> Token:
         """Revoke a token: requests that present it get 401 from then on."""
         self._require_admin("revoke tokens")
+        validate.of_type(token_id, str, "token_id", "an id from 'toolvault token list'")
         with self.store.write():
             token = next((t for t in self.store.tokens() if t.id == token_id), None)
             if token is None:
@@ -626,7 +648,9 @@ class Vault:
         vaults of at least PARALLEL_FROM versions, from a process with no other threads,
         as forking one with threads is unsafe). The signed checkpoints are checked too, and
         ``since`` (a head kept elsewhere) must still be extended by the log."""
-        wanted = frozenset(specs.parse_name(n) for n in names)
+        wanted = frozenset(specs.parse_name(n) for n in validate.names(names, "names"))
+        if workers is not None:
+            validate.of_type(workers, int, "workers", "a whole number of processes")
         for name in wanted:
             self.tool(name)
         counts = self.store.version_counts(wanted)
@@ -728,10 +752,13 @@ class Vault:
         return f"no tool named '{name}'{hint}"
 
     def check(self, item: NewVersion) -> NewVersion:
-        """Validate a publish request (name, text, size, references) before any write."""
+        """Validate a publish request (name, text, size, metadata, references) before any
+        write; ``created_at`` comes back normalised to UTC (see :mod:`toolvault.validate`)."""
+        validate.of_type(item, NewVersion, "each item", "a NewVersion(name, content, …)")
+        fields = validate.new_version(item)
         executable = self.check_content(item.name, item.content, item.source, item.executable)
-        refs = tuple(self._resolve_ref(r, item.allow_dangling) for r in item.references)
-        return replace(item, executable=executable, references=refs)
+        refs = [self._resolve_ref(r, item.allow_dangling) for r in fields.pop("references")]
+        return replace(item, executable=executable, references=tuple(refs), **fields)
 
     def check_content(
         self, name: str, data: bytes, source: str | None = None, executable: bool | None = None
@@ -942,6 +969,7 @@ def fetch_tool(
     ``conn`` is an open :class:`Vault` or the path of a vault's home folder.
     Raises :class:`NotFound` when the tool or version does not exist.
     """
+    validate.of_type(conn, (Vault, str, os.PathLike), "conn", "an open Vault or a home folder")
     if version is not None and (
         not isinstance(version, int) or isinstance(version, bool) or version < 1
     ):

@@ -109,10 +109,22 @@ def report_error(exc: BaseException) -> int:
         message, code = "aborted", 1
     elif isinstance(exc, BrokenPipeError):
         return 1
+    elif isinstance(exc, OSError) and exc.strerror:  # a file the system refused: no errno
+        where = f"{exc.filename}: " if exc.filename else ""
+        message, code = f"{where}{exc.strerror}", 1
     else:
         message, code = str(exc), 1
-    click.echo(f"toolvault: error: {' '.join(message.split())}", err=True)
+    click.echo(f"toolvault: error: {_printable(' '.join(message.split()))}", err=True)
     return code
+
+
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)]}
+
+
+def _printable(message: str) -> str:
+    """A message never draws on the terminal: a control character that reached it
+    (a file name, text stored before toolvault refused such text) is shown escaped."""
+    return message.translate(_CONTROL)
 
 
 def _no_args_help(exc: click.UsageError) -> bool:

@@ -48,14 +48,19 @@ class PublishItem(BaseModel):
 
     name: str = Field(description="Tool name.", examples=["fmt"])
     content: str = Field(description="The tool's text (UTF-8).")
-    executable: bool | None = Field(None, description="Default: content starts with '#!'.")
+    # strict: true or false, never "yes" or 1 (the library's rule, validate.flag)
+    executable: bool | None = Field(
+        None, strict=True, description="Default: content starts with '#!'."
+    )
     origin: str | None = None
     session_id: str | None = None
     prompt: str | None = None
     message: str | None = None
     references: list[str] | None = Field(None, description="Specs of versions this one uses.")
     transforms: list[str] | None = None
-    created_at: str | None = Field(None, description="When the content was made (ISO 8601).")
+    created_at: str | None = Field(
+        None, description="When the content was made (RFC 3339; stored in UTC)."
+    )
     owner: str | None = Field(
         None, description="Owner of a new tool; honoured for admins only, others become owner."
     )
@@ -67,7 +72,7 @@ class PublishItem(BaseModel):
 class PublishRequest(Body):
     """Versions to publish in one transaction: all of them, or none."""
 
-    items: list[PublishItem]
+    items: list[PublishItem] = Field(min_length=1, description="At least one version.")
     sign_with: str | None = Field(
         None, description="A signing key of the daemon (admins only); default its sign_with."
     )

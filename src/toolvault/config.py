@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,19 +26,19 @@ def resolve_home(home: str | os.PathLike[str] | None = None) -> Path:
     return Path(env).expanduser() if env else Path.home() / ".toolvault"
 
 
-def make_home(path: Path, *, tree: bool = True) -> None:
-    """Create the home folder (with ``commands/.history`` when ``tree``). Its parent must
-    exist: a mistyped --home is refused rather than made into a tree of folders."""
+def make_home(path: Path, then: Callable[[], None] | None = None) -> None:
+    """Create the home folder, then call ``then`` (which makes what goes in it: the
+    commands/ tree). Its parent must exist: a mistyped --home is refused rather than
+    made into a tree of folders; a home that cannot be written is a clean error."""
     if not path.exists() and not path.parent.is_dir():
         raise InvalidInput(
             f"cannot create a vault in {path}: the folder {path.parent} does not exist; "
             "create it first, or choose another --home"
         )
     try:
-        if tree:
-            (path / "commands" / ".history").mkdir(parents=True, exist_ok=True)
-        else:
-            path.mkdir(exist_ok=True)
+        path.mkdir(exist_ok=True)
+        if then is not None:
+            then()
     except OSError as exc:
         raise InvalidInput(
             f"cannot create a vault in {path}: {exc.strerror or exc} ({exc.filename}); "

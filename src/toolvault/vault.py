@@ -177,8 +177,7 @@ class Vault:
                 )
             if path.exists() and not path.is_dir():
                 raise InvalidInput(f"{path} is not a folder; choose another --home")
-            make_home(path, tree=False)  # never its missing parents
-            CommandsTree(path).make()
+            make_home(path, CommandsTree(path).make)  # never its missing parents
         return cls(path, damage.open_sqlite(path, create=create, migrate=migrate), actor)
 
     @classmethod
@@ -191,7 +190,7 @@ class Vault:
         from toolvault.store.postgres import PostgresStore
 
         store = PostgresStore.open(url, migrate=migrate)
-        make_home(home, tree=False)  # config.toml and keys/ live here
+        make_home(home)  # config.toml and keys/ live here
         vault = cls(home, store, actor, materialize=False)
         vault.materialize = bool(vault.config.raw_get("commands_tree", False))
         return vault

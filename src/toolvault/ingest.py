@@ -84,6 +84,7 @@ def ingest_url(
         max_bytes=MAX_DOWNLOAD,
         timeout=TIMEOUT,
         token=_daemon_token(url),
+        deadline=vault.config.download_deadline,
     )
     if is_gzip(got.data):
         return _noted(import_pack_bytes(vault, got.data, url, progress), notes)

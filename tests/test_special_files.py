@@ -94,6 +94,15 @@ def test_ingest_refuses_what_is_not_a_regular_file(
     assert tools(vault_home) == []
 
 
+@pytest.mark.parametrize("which", ["/dev/zero", "fifo", "link-to-fifo"])
+def test_ingest_of_a_file_url_refuses_what_is_not_a_regular_file(
+    which: str, tmp_path: Path, fifo: Path, vault_home: Path
+) -> None:
+    url = Path(special(which, tmp_path, fifo)).as_uri()
+    refused(cli(vault_home, "ingest", "--url", url), SPECIAL[which])
+    assert tools(vault_home) == []
+
+
 def test_add_reads_standard_input_only_up_to_the_limit(vault_home: Path) -> None:
     with open("/dev/zero", "rb") as endless:
         done = cli(vault_home, "add", "-", "--name", "zeros", stdin=endless)

@@ -68,6 +68,7 @@ def download(
     import time
 
     check_url(url, allow)
+    _check_local_file(url)
     opener = _opener(allow, max_redirects)
     until = time.monotonic() + deadline  # from the first connect to the last byte
     try:
@@ -194,6 +195,25 @@ def _redirect_handler(
             return super().redirect_request(req, fp, code, msg, headers, newurl)
 
     return Redirects()
+
+
+def _check_local_file(url: str) -> None:
+    """A ``file://`` URL must name a regular file: urllib would open a FIFO and wait
+    for a writer forever, or read a device (a redirect never leads to file://)."""
+    import os
+    import urllib.request
+
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "file":
+        return
+    from toolvault.localfile import refuse_other_kinds
+
+    path = urllib.request.url2pathname(unquote(parts.path))
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return  # urllib reports it (no such file, no permission)
+    refuse_other_kinds(url, mode)
 
 
 def _check_length(url: str, header: str | None, max_bytes: int) -> int | None:

@@ -41,11 +41,11 @@ def read_regular(
     more than ``limit`` bytes. An ``OSError`` from opening it (missing, no permission)
     is left to the caller, which knows what the file was for."""
     where = os.fspath(path)
-    _refuse_other_kinds(where, os.stat(where).st_mode)  # before opening: no device is opened
+    refuse_other_kinds(where, os.stat(where).st_mode)  # before opening: no device is opened
     fd = os.open(where, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
     try:
         info = os.fstat(fd)
-        _refuse_other_kinds(where, info.st_mode)  # what was opened, if it changed meanwhile
+        refuse_other_kinds(where, info.st_mode)  # what was opened, if it changed meanwhile
         if info.st_size > limit:
             raise TooLarge(f"{where} is {info.st_size:,} bytes; the limit is {limit:,} ({hint})")
         with os.fdopen(fd, "rb", closefd=False) as stream:
@@ -66,7 +66,8 @@ def read_stream(stream: BinaryIO, limit: int, where: str, *, hint: str = SIZE_HI
     return b"".join(chunks)
 
 
-def _refuse_other_kinds(where: str, mode: int) -> None:
+def refuse_other_kinds(where: str, mode: int) -> None:
+    """:class:`NotRegularFile` unless ``mode`` (an ``st_mode``) is a regular file's."""
     if stat.S_ISREG(mode):
         return
     kind = next((name for test, name in KINDS if test(mode)), "not a regular file")

@@ -338,18 +338,9 @@ def check_part(
     audit.feed(reader.audit_rows(part.seqs))
     trusted = reader.trusted_keys()
     yanks = reader.yanks()
-    governance = None
-    if part.index == 0:  # the governance tables, whole: the replay covers every tool
-        tools = reader.tool_rows((None, None), frozenset())
-        governance = Governance(
-            reader.labels(),
-            yanks,
-            tools,
-            trusted,
-            reader.tool_history_rows(),
-            reader.pack_import_rows(),
-        )
-        mine = [t for t in tools if _within(t[0], part.names, wanted)]
+    governance = _governance(reader, yanks, trusted) if part.index == 0 else None
+    if governance is not None:
+        mine = [t for t in governance.tools if _within(t[0], part.names, wanted)]
     else:
         mine = reader.tool_rows(part.names, wanted) if tree else []
     keys, trust_problems = _trusted(trusted)
@@ -396,6 +387,18 @@ def check_part(
         "audit_entries": audit.count,
     }
     return share
+
+
+def _governance(reader: Reader, yanks: list[Yank], trusted: list[TrustedKey]) -> Governance:
+    """The governance tables, whole (the replay covers every tool), read by the first part."""
+    return Governance(
+        reader.labels(),
+        yanks,
+        reader.tool_rows((None, None), frozenset()),
+        trusted,
+        reader.tool_history_rows(),
+        reader.pack_import_rows(),
+    )
 
 
 # Version rows a part holds at once (whole tools, so a few more).

@@ -96,9 +96,13 @@ def test_pre_commit_runs_the_hook_from_the_sample_config(tmp_path: Path) -> None
     repository would, passes on a sound vault and fails on a tampered one."""
     if not (ROOT / ".git").exists():
         pytest.skip("the project is not a git checkout, so pre-commit cannot clone it")
-    # pre-commit clones a commit: take this checkout's files as they are, committed in a copy.
+    # pre-commit clones a commit: take this checkout's files as they are, committed in a
+    # copy. The copy is a repository of its own: in a git worktree .git is a file naming
+    # the worktree's own git folder, and a copy of it would commit onto that branch.
     hooks_repo = tmp_path / "toolvault"
-    shutil.copytree(ROOT, hooks_repo, ignore=shutil.ignore_patterns(".venv", ".pg-state*"))
+    ignore = shutil.ignore_patterns(".venv", ".pg-state*", ".git")
+    shutil.copytree(ROOT, hooks_repo, ignore=ignore)
+    git(hooks_repo, "init", "-q")
     git(hooks_repo, "add", "-A")
     git(hooks_repo, "commit", "-q", "--allow-empty", "-m", "hooks under test")
     rev = git(hooks_repo, "rev-parse", "HEAD")

@@ -151,6 +151,12 @@ def packs(old: OldVault) -> None:
         "ab" * 32,
         T0.format(9),
     )
+    details = {
+        "pack": "team-tools", "pack_version": 3, "source": "file:///packs/t.tar.gz",
+        "manifest_sha256": "ab" * 32, "signed_by": None, "added": [], "tools": {},
+        "labels": [], "yanks": [],
+    }  # fmt: skip
+    old.audit("import", None, None, details, T0.format(9))  # with its record, as ever
     old._sql("INSERT INTO pack_exports VALUES ('mine', 1, ?)", T0.format(9))
 
 

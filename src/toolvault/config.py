@@ -67,6 +67,22 @@ class Config:
         """A top-level key of config.toml as written."""
         return dict(self.raw).get(key, default)
 
+    @property
+    def download_deadline(self) -> float:
+        """``[sources] download_deadline``: the seconds a whole download may take."""
+        from toolvault.fetch import DEFAULT_DEADLINE
+
+        sources = self.raw_get("sources")
+        value = sources.get("download_deadline", DEFAULT_DEADLINE) if sources else None
+        if value is None:
+            return DEFAULT_DEADLINE
+        if not isinstance(value, int | float) or isinstance(value, bool) or not value > 0:
+            raise InvalidInput(
+                "config.toml: [sources] download_deadline must be a positive number of "
+                f"seconds, e.g. 60, not {value!r}"
+            )
+        return float(value)
+
     def source_needs_signature(self, url: str) -> bool:
         """Whether packs from ``url`` must be signed (vault-wide or by prefix)."""
         from toolvault.fetch import under

@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 
 SCHEMES = ("http", "https", "file")
 DEFAULT_MAX_BYTES = 64 * 2**20
+# The longest a whole download may take: a server sending a byte now and then passes
+# every per-read timeout, not this ([sources] download_deadline in config.toml).
+DEFAULT_DEADLINE = 60.0
 CHUNK = 64 * 1024
 
 
@@ -50,23 +53,29 @@ def download(
     timeout: float = 30.0,
     max_redirects: int = 5,
     token: str | None = None,
-    deadline: float = 600.0,
+    deadline: float = DEFAULT_DEADLINE,
 ) -> Downloaded:
     """Fetch ``url`` (http, https or file) within the allow-list, timeouts and byte limit.
 
     ``allow`` is a list of URL prefixes (``[sources] allow`` in config.toml); when
     it is not None the URL and every redirect target must start with one of them.
     ``token`` is sent as a bearer token to ``url`` (not to redirect targets);
-    ``deadline`` bounds the whole download, ``timeout`` each connect and read.
+    ``deadline`` bounds the whole download, ``timeout`` each connect and read; a body
+    that ends before the length its server announced is an error, not a smaller file.
     Raises :class:`InvalidInput` (scheme), :class:`PermissionDenied` (allow-list),
     :class:`NotFound` (404, missing file) or :class:`SourceError` (anything else).
     """
+    import time
+
     check_url(url, allow)
+    _check_local_file(url)
     opener = _opener(allow, max_redirects)
+    until = time.monotonic() + deadline  # from the first connect to the last byte
     try:
-        with opener.open(_request(url, token), timeout=timeout) as response:
-            _check_length(url, response.headers.get("Content-Length"), max_bytes)
-            data = _read_limited(url, response, max_bytes, deadline)
+        with opener.open(_request(url, token), timeout=min(timeout, deadline)) as response:
+            announced = _check_length(url, response.headers.get("Content-Length"), max_bytes)
+            data = _read_limited(url, response, max_bytes, timeout, (until, deadline))
+            _check_complete(url, len(data), announced)
             final_url = response.geturl()
             content_type = response.headers.get("Content-Type")
     except OSError as exc:
@@ -188,35 +197,97 @@ def _redirect_handler(
     return Redirects()
 
 
-def _check_length(url: str, header: str | None, max_bytes: int) -> None:
-    """Refuse before reading when the server announces more than ``max_bytes``."""
-    if header is not None and header.strip().isdigit() and int(header) > max_bytes:
+def _check_local_file(url: str) -> None:
+    """A ``file://`` URL must name a regular file: urllib would open a FIFO and wait
+    for a writer forever, or read a device (a redirect never leads to file://)."""
+    import os
+    import urllib.request
+
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "file":
+        return
+    from toolvault.localfile import refuse_other_kinds
+
+    path = urllib.request.url2pathname(unquote(parts.path))
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return  # urllib reports it (no such file, no permission)
+    refuse_other_kinds(url, mode)
+
+
+def _check_length(url: str, header: str | None, max_bytes: int) -> int | None:
+    """Refuse before reading when the server announces more than ``max_bytes``;
+    returns the length announced (None when there is none)."""
+    if header is None or not header.strip().isdigit():
+        return None
+    if int(header) > max_bytes:
         raise SourceError(
             f"{url} is {int(header)} bytes, over the download limit of {max_bytes} bytes; "
             "use a smaller file or raise the limit"
         )
+    return int(header)
 
 
-def _read_limited(url: str, response: Any, max_bytes: int, deadline: float) -> bytes:
+def _check_complete(url: str, size: int, announced: int | None) -> None:
+    """A body that ended short of its Content-Length was cut off: not the file."""
+    if announced is not None and size < announced:
+        raise SourceError(
+            f"{url} ended after {size} of the {announced} bytes its server announced "
+            "(the connection was cut); try again"
+        )
+
+
+def _read_limited(
+    url: str, response: Any, max_bytes: int, timeout: float, deadline: tuple[float, float]
+) -> bytes:
     """Read in chunks; stop as soon as more than ``max_bytes`` have arrived, or when the
     whole download outlasts ``deadline`` (a server trickling bytes beats a per-read
-    timeout, not this)."""
+    timeout, not this): each read waits at most what is left of it. ``deadline`` is
+    (its time.monotonic() value, its length in seconds)."""
     import time
 
     chunks: list[bytes] = []
-    size, until = 0, time.monotonic() + deadline
+    size, (until, seconds) = 0, deadline
     read = getattr(response, "read1", response.read)  # read1: whatever has arrived
-    while chunk := read(CHUNK):
+    sock = _socket_of(response)
+    while True:
+        left = until - time.monotonic()
+        if left <= 0:
+            raise _too_slow(url, seconds)
+        if sock is not None:
+            sock.settimeout(min(timeout, left))
+        try:
+            chunk = read(CHUNK)
+        except TimeoutError:
+            if time.monotonic() < until:
+                raise  # the per-read timeout: reported as such by download()
+            raise _too_slow(url, seconds) from None
+        if not chunk:
+            return b"".join(chunks)
         size += len(chunk)
         if size > max_bytes:
             raise SourceError(
                 f"{url} sent more than the download limit of {max_bytes} bytes; "
                 "use a smaller file or raise the limit"
             )
-        if time.monotonic() > until:
-            raise SourceError(f"{url} took longer than {deadline:g} s to download; try again")
         chunks.append(chunk)
-    return b"".join(chunks)
+
+
+def _too_slow(url: str, seconds: float) -> SourceError:
+    return SourceError(
+        f"{url} took longer than {seconds:g} s to download; try again, or raise "
+        "[sources] download_deadline in config.toml"
+    )
+
+
+def _socket_of(response: Any) -> Any:
+    """The socket under an http(s) response (None for a file:// one), so that each read
+    can wait only what is left of the deadline. http.client keeps it as the raw stream
+    of its buffered reader; where that is not so, the per-read timeout still holds."""
+    raw = getattr(getattr(response, "fp", None), "raw", None)
+    sock = getattr(raw, "_sock", None)
+    return sock if hasattr(sock, "settimeout") else None
 
 
 def _http_exceptions() -> type[Exception]:

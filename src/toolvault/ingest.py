@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from toolvault import packs
 from toolvault.errors import InvalidInput, PermissionDenied
+from toolvault.localfile import read_regular
 from toolvault.models import Published
 from toolvault.packs import ImportSummary
 from toolvault.store.base import utcnow
@@ -61,12 +62,14 @@ def ingest_path(
         files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
         if name is not None:
             raise InvalidInput(f"--name cannot name every file of the folder {raw}")
-        items = [_script(vault, p.read_bytes(), p.stem, source_url(p), p) for p in files]
+        limit = vault.config.max_tool_size
+        items = [_script(vault, *read_regular(p, limit), p.stem, source_url(p)) for p in files]
         return _noted(import_versions(vault, items, url, progress), notes)
-    data = path.read_bytes()
+    # a script or a pack, read as far as a download of either may go
+    data, info = read_regular(path, MAX_DOWNLOAD, hint="the most a script or pack may be")
     if is_gzip(data):
         return _noted(import_pack_bytes(vault, data, url, progress), notes)
-    item = _script(vault, data, name or path.stem, url, path)
+    item = _script(vault, data, info, name or path.stem, url)
     return _noted(import_versions(vault, [item], url, progress), notes)
 
 
@@ -84,10 +87,11 @@ def ingest_url(
         max_bytes=MAX_DOWNLOAD,
         timeout=TIMEOUT,
         token=_daemon_token(url),
+        deadline=vault.config.download_deadline,
     )
     if is_gzip(got.data):
         return _noted(import_pack_bytes(vault, got.data, url, progress), notes)
-    item = _script(vault, got.data, name or name_from_url(url), url, None)
+    item = _script(vault, got.data, None, name or name_from_url(url), url)
     return _noted(import_versions(vault, [item], url, progress), notes)
 
 
@@ -191,10 +195,14 @@ def import_pack_bytes(
     return summary
 
 
-def _script(vault: Vault, data: bytes, name: str, origin: str, path: Path | None) -> NewVersion:
+def _script(
+    vault: Vault, data: bytes, info: os.stat_result | None, name: str, origin: str
+) -> NewVersion:
+    """A script to publish; ``info``, the status of the file it was read from, says
+    whether it is executable (a download has none: its ``#!`` line says)."""
     from toolvault.vault import NewVersion
 
-    executable = bool(path.stat().st_mode & 0o111) if path is not None else None
+    executable = bool(info.st_mode & 0o111) if info is not None else None
     return NewVersion(name, data, executable=executable, source=origin, origin=origin)
 
 

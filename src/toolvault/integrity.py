@@ -49,7 +49,7 @@ VERSION_ACTIONS = ("publish", "adopt")
 # SQLStore.version_rows: the VERSION_COLUMNS, then the size its blob records and the blob's
 # content (None, None: no blob).
 NAME, NUMBER, SHA, SIZE, EXECUTABLE, PREV_VERSION, PREV_SHA = range(7)
-CREATED_AT, CREATED_BY, ROLLBACK_OF, SIGNATURE, KEY_ID = 7, 9, 17, 18, 19
+CREATED_AT, RECORDED_AT, CREATED_BY, ROLLBACK_OF, SIGNATURE, KEY_ID = 7, 8, 9, 17, 18, 19
 BLOB_SIZE, CONTENT = 20, 21
 _SIGNED_AT = [(f, VERSION_FIELDS.index(f)) for f in SIGNED_FIELDS]
 
@@ -108,6 +108,8 @@ class Share:
     blobs: str | list[str] = ""
     # only from the part that reads the governance tables (index 0)
     governance: Governance | None = None
+    # (name, recorded_at) of each of this part's tools' version 1 (tools.created_at)
+    firsts: list[tuple[str, str]] = field(default_factory=list)
 
 
 def pack(triples: Triples) -> Packed:
@@ -152,6 +154,8 @@ class Governance:
     yanks: list[Yank]
     tools: list[tuple[str, str, str]]  # (name, owner, lifecycle)
     trusted: list[TrustedKey]
+    history: list[tuple[str, str, str | None]]  # (name, created_at, lifecycle_message)
+    pack_imports: list[tuple[str, int, str, str]]  # (name, version, manifest sha, source)
 
 
 class Reader(Protocol):
@@ -170,6 +174,8 @@ class Reader(Protocol):
     def labels(self) -> list[Label]: ...
     def yanks(self) -> list[Yank]: ...
     def trusted_keys(self) -> list[TrustedKey]: ...
+    def tool_history_rows(self) -> list[tuple[str, str, str | None]]: ...
+    def pack_import_rows(self) -> list[tuple[str, int, str, str]]: ...
 
 
 # -- splitting and running the parts ---------------------------------------------------------
@@ -332,11 +338,9 @@ def check_part(
     audit.feed(reader.audit_rows(part.seqs))
     trusted = reader.trusted_keys()
     yanks = reader.yanks()
-    governance = None
-    if part.index == 0:  # the governance tables, whole: the replay covers every tool
-        tools = reader.tool_rows((None, None), frozenset())
-        governance = Governance(reader.labels(), yanks, tools, trusted)
-        mine = [t for t in tools if _within(t[0], part.names, wanted)]
+    governance = _governance(reader, yanks, trusted) if part.index == 0 else None
+    if governance is not None:
+        mine = [t for t in governance.tools if _within(t[0], part.names, wanted)]
     else:
         mine = reader.tool_rows(part.names, wanted) if tree else []
     keys, trust_problems = _trusted(trusted)
@@ -359,6 +363,7 @@ def check_part(
             found["tree"] += problems
             share.strays += strays
             counts["files"] += sum(len(v.versions) + 1 for v in views)
+        share.firsts += [(r[NAME], r[RECORDED_AT]) for r in rows if r[NUMBER] == 1]
         counts["tools"] += len(names)
         counts["versions"] += len(rows)
         counts["signatures"] += sum(map(bool, map(_signature, rows)))
@@ -382,6 +387,18 @@ def check_part(
         "audit_entries": audit.count,
     }
     return share
+
+
+def _governance(reader: Reader, yanks: list[Yank], trusted: list[TrustedKey]) -> Governance:
+    """The governance tables, whole (the replay covers every tool), read by the first part."""
+    return Governance(
+        reader.labels(),
+        yanks,
+        reader.tool_rows((None, None), frozenset()),
+        trusted,
+        reader.tool_history_rows(),
+        reader.pack_import_rows(),
+    )
 
 
 # Version rows a part holds at once (whole tools, so a few more).
@@ -445,9 +462,19 @@ def _within(name: str, names: tuple[str | None, str | None], wanted: frozenset[s
     )
 
 
-def check_blobs(rows: Iterable[tuple[str, int, bytes]]) -> list[Problem]:
-    """Blobs as (sha256, recorded size, content), as they stream by."""
-    return [p for sha, size, data in rows if (p := _blob_problem(sha, size, bytes(data)))]
+def check_blobs(rows: Iterable[tuple[str, int, bytes]], unused: bool = False) -> list[Problem]:
+    """Blobs as (sha256, recorded size, content), as they stream by; with ``unused``
+    (they are the blobs no version uses) a sound one is a problem too."""
+    from toolvault.tool_history import unused_blob
+
+    return [
+        p
+        for sha, size, data in rows
+        if (
+            p := _blob_problem(sha, size, bytes(data))
+            or (unused_blob(sha, size) if unused else None)
+        )
+    ]
 
 
 def _blob_problem(sha: str, size: int, data: bytes) -> Problem | None:
@@ -715,6 +742,7 @@ def merge(
     events: list[tuple[str, str | None, int | None, dict[str, Any]]] = []
     strays: list[Stray] = []
     counts: dict[str, int] = {}
+    firsts: dict[str, str] = {}
     governance = None
     for share in shares:
         for category, problems in share.problems.items():
@@ -723,17 +751,18 @@ def merge(
         failed += share.failed
         events += share.events
         strays += share.strays
+        firsts.update(share.firsts)
         governance = governance or share.governance
         for key, n in share.counts.items():
             counts[key] = counts.get(key, 0) + n
     if whole and counts.get("blobs", 0) > len(_checked_blobs(shares)):
-        found["blob"] += check_blobs(lookup.unused_blobs())  # some blob no version uses
+        found["blob"] += check_blobs(lookup.unused_blobs(), unused=True)  # no version uses some
     found["blob"] = sorted(set(found["blob"]), key=lambda p: p.detail)
     recorded = _Recorded(shares, lookup)
     found["recorded"] = recorded.check()
     found["signature"] = _signature_problems(failed, found["signature"], recorded)
     if governance is not None:
-        found["governance"] += check_governance(governance, events)
+        found["governance"] += check_governance(governance, events, firsts)
     found["tree"] += [p for _, p in sorted(strays, key=lambda s: s[0])]
     return [p for c in CATEGORIES for p in found[c]], counts
 
@@ -914,12 +943,19 @@ class Replay:
 
 
 def check_governance(
-    state: Governance, events: Iterable[tuple[str, str | None, int | None, dict[str, Any]]]
+    state: Governance,
+    events: Iterable[tuple[str, str | None, int | None, dict[str, Any]]],
+    firsts: dict[str, str] | None = None,
 ) -> list[Problem]:
-    """Labels, yanks, owners, lifecycles and trusted keys are what the audit log says."""
-    replay = Replay()
+    """Labels, yanks, owners, lifecycles and trusted keys are what the audit log says;
+    so are the tools' creation times and lifecycle messages and the pack imports
+    (:mod:`toolvault.tool_history`; ``firsts``: each tool's version 1's recorded_at)."""
+    from toolvault.tool_history import ToolHistory
+
+    replay, history = Replay(), ToolHistory()
     owners = replay.owners
     for action, tool, version, details in events:
+        history.apply(action, tool, details)
         if action in VERSION_ACTIONS and isinstance(details, dict):  # most of them, by far
             owners.setdefault(tool or "", str(details.get("owner", "")))  # as on_publish
         else:
@@ -934,6 +970,7 @@ def check_governance(
             {name: replay.lifecycles.get(name, "active") for name, _, _ in state.tools},
         )
         + _compare("trust", {k.name: k.key_id for k in state.trusted}, replay.trust)
+        + history.problems(state.history, state.pack_imports, firsts or {})
     )
 
 

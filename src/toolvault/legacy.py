@@ -860,17 +860,26 @@ def _listing(folder: str) -> list[str]:
         return []
 
 
+# The most bytes read of one file of a legacy store: far above any tool (the import
+# refuses those over max_tool_size), low enough that no file can fill memory.
+MAX_FILE = 64 * 1024 * 1024
+
+
 def _read(path: str) -> tuple[bytes, os.stat_result]:
-    """A file's bytes and its status: one open, one fstat, reads until the end."""
-    fd = os.open(path, os.O_RDONLY)
+    """A regular file's bytes and its status (see toolvault.localfile); anything else
+    (a device, a FIFO, a file over MAX_FILE) is an OSError, which the callers report
+    as a file they skip."""
+    import errno
+
+    from toolvault.errors import TooLarge
+    from toolvault.localfile import NotRegularFile, read_regular
+
     try:
-        info = os.fstat(fd)
-        chunks, size = [], info.st_size + 1  # +1: a file that grew is read whole too
-        while chunk := os.read(fd, size):
-            chunks.append(chunk)
-    finally:
-        os.close(fd)
-    return b"".join(chunks), info
+        return read_regular(path, MAX_FILE, hint="the most read of a legacy store's file")
+    except NotRegularFile:
+        raise OSError(errno.EINVAL, "not a regular file") from None
+    except TooLarge:
+        raise OSError(errno.EFBIG, f"over {MAX_FILE:,} bytes") from None
 
 
 def _strings(value: object) -> tuple[str, ...]:

@@ -491,9 +491,13 @@ def import_pack(
     otherwise each version is appended as a new version with origin
     ``pack:<name>@<version>#<source version>``. One audit entry lists what was added.
     """
+    from toolvault.pack_signatures import check_version_signatures
+
     summary = ImportSummary(source, pack.name, pack.version)
     for v in pack.versions:
         vault.check(_as_new(v, pack))  # text, size and name rules before any write
+    required = vault.config.source_needs_signature(source)
+    summary.warnings += check_version_signatures(vault, pack.versions, source, required)
     by_tool: dict[str, list[Version]] = {}
     for v in sorted(pack.versions, key=lambda x: (x.name, x.version)):
         by_tool.setdefault(v.name, []).append(v)

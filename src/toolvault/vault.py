@@ -821,8 +821,9 @@ class Vault:
     def record_import(self, added: Sequence[Version], tools: Iterable[str], **details: Any) -> None:
         """The one audit entry of an import: the versions it added (with the digests
         verify holds them to), the resulting owner and lifecycle of every tool it
-        touched (which verify replays), and whatever else describes the source."""
-        states = self.store.tool_states(tools)
+        touched, with its lifecycle message and creation time (which verify replays), and
+        whatever else describes the source."""
+        states = self.store.tool_records(tools)
         self.record(
             "import",
             None,
@@ -830,7 +831,10 @@ class Vault:
             {
                 **details,
                 "added": [{"name": v.name, "version": v.version, **audit_record(v)} for v in added],
-                "tools": {n: {"owner": s[0], "lifecycle": s[1]} for n, s in sorted(states.items())},
+                "tools": {
+                    n: {"owner": o, "lifecycle": lc, "lifecycle_message": m, "created_at": c}
+                    for n, (o, lc, m, c) in sorted(states.items())
+                },
             },
         )
 
@@ -892,7 +896,10 @@ class Vault:
             self.store.set_lifecycle(item.name, "active", None, now)  # publishing reactivates
             chain.lifecycle = "active"
             if audit:
-                self.record("reactivate", item.name, None, {"message": "published again"})
+                # the tool keeps no message: the entry says so (verify replays it)
+                self.record(
+                    "reactivate", item.name, None, {"message": None, "reason": "published again"}
+                )
         if chain.latest_sha256 == sha:
             return Published(item.name, chain.latest, sha, False), None
         owner = chain.owner or self._new_owner(item)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -11,6 +12,7 @@ import click
 from toolvault import spec as specs
 from toolvault.cli._common import emit_json, json_option, obj, wants_json, warn
 from toolvault.errors import InvalidInput
+from toolvault.localfile import read_regular, read_stream
 from toolvault.models import Published
 from toolvault.vault import NewVersion, Vault
 
@@ -121,8 +123,13 @@ def _key_name(vault: Vault, sign: str | None) -> str | None:
     return found[0].name
 
 
-def collect(paths: tuple[str, ...], name: str | None) -> list[tuple[str, bytes, bool, str]]:
-    """Read every source before anything is written: (name, content, exec bit, origin)."""
+def collect(
+    paths: tuple[str, ...], name: str | None, limit: int | None = None
+) -> list[tuple[str, bytes, bool, str]]:
+    """Read every source before anything is written: (name, content, exec bit, origin).
+    Only regular files and standard input are read, each up to ``limit`` bytes (default:
+    see :func:`read_limit`)."""
+    limit = read_limit() if limit is None else limit
     if name is not None:
         specs.validate_name(name)
         if len(paths) != 1:
@@ -132,15 +139,15 @@ def collect(paths: tuple[str, ...], name: str | None) -> list[tuple[str, bytes, 
         if raw == "-":
             if name is None:
                 raise InvalidInput("reading a tool from stdin ('-') needs --name NAME")
-            found.append((name, sys.stdin.buffer.read(), False, "stdin"))
+            found.append((name, read_stream(sys.stdin.buffer, limit, "stdin"), False, "stdin"))
             continue
         path = Path(raw)
         if path.is_dir():
             if name is not None:
                 raise InvalidInput(f"--name cannot name every file of the folder {raw}")
-            found += [_read(p, p.stem) for p in _folder(path)]
+            found += [_read(p, p.stem, limit) for p in _folder(path)]
         elif path.is_file():
-            found.append(_read(path, name or path.stem))
+            found.append(_read(path, name or path.stem, limit))
         elif path.exists():
             raise InvalidInput(f"{raw} is not a regular file or folder")
         else:
@@ -156,13 +163,27 @@ def _folder(path: Path) -> list[Path]:
     return files
 
 
-def _read(path: Path, tool: str) -> tuple[str, bytes, bool, str]:
+def read_limit() -> int:
+    """The most bytes ``add`` reads of one source: the local vault's max_tool_size.
+    A daemon (TOOLVAULT_URL) applies its own limit, so there REMOTE_READ_LIMIT only
+    keeps an endless source from filling memory."""
+    if os.environ.get("TOOLVAULT_URL"):
+        return REMOTE_READ_LIMIT
+    from toolvault.config import Config, resolve_home
+
+    return Config.load(resolve_home(obj().home)).max_tool_size
+
+
+REMOTE_READ_LIMIT = 64 * 1024 * 1024
+
+
+def _read(path: Path, tool: str, limit: int) -> tuple[str, bytes, bool, str]:
     try:
         specs.validate_name(tool)
     except InvalidInput as exc:
         raise InvalidInput(f"{path}: {exc}; rename the file or give --name") from None
-    executable = bool(path.stat().st_mode & 0o111)
-    return tool, path.read_bytes(), executable, str(path.resolve())
+    data, info = read_regular(path, limit)
+    return tool, data, bool(info.st_mode & 0o111), str(path.resolve())
 
 
 def _no_duplicates(found: list[tuple[str, bytes, bool, str]]) -> None:

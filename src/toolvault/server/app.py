@@ -37,7 +37,6 @@ from toolvault.vault import NewVersion, Vault
 # The largest tool is 1 MiB by default (max_tool_size); JSON may escape it to
 # about twice that, plus the provenance fields around it.
 MAX_BODY = 2 * 1024 * 1024 + 64 * 1024
-DRAIN_LIMIT = 64 * 1024 * 1024
 STATUS_CODES = {
     400: "invalid_input",
     401: "unauthorized",
@@ -192,7 +191,11 @@ class BodyLimit:
     """Refuse request bodies over ``max_body`` bytes with 413, declared or as sent.
 
     A body is read whole (it is small by contract) and replayed to the app, so a
-    client that sends more than it declares, or sends chunks, is counted too.
+    client that sends more than it declares, or sends chunks, is counted too. The
+    413 goes out as soon as the limit is known to be passed: before reading a body
+    whose Content-Length is over it, at the chunk that passes it otherwise. What the
+    client still sends is the HTTP server's to discard (uvicorn reads and drops the
+    rest of a request answered early, so a client still sending reads the 413).
     """
 
     def __init__(self, app: ASGIApp, max_body: int) -> None:
@@ -209,9 +212,7 @@ class BodyLimit:
             await self.app(scope, receive, send)  # no body: a GET, most of the time
             return
         if length is not None and (not length.isdigit() or int(length) > self.max_body):
-            if headers.get(b"expect", b"").lower() != b"100-continue":
-                await _drain(receive)  # so that the client can read the answer
-            await self._refuse(scope, receive, send)
+            await self._refuse(scope, receive, send)  # without waiting for a byte of it
             return
         chunks, size, more = [], 0, True
         while more:
@@ -222,8 +223,6 @@ class BodyLimit:
             size += len(chunks[-1])
             more = message.get("more_body", False)
             if size > self.max_body:
-                if more:
-                    await _drain(receive)
                 await self._refuse(scope, receive, send)
                 return
         await self.app(scope, _replay(b"".join(chunks), receive), send)
@@ -234,17 +233,6 @@ class BodyLimit:
             "publish large batches in several requests"
         )
         await error_response(413, "too_large", message)(scope, receive, send)
-
-
-async def _drain(receive: Receive) -> None:
-    """Read and drop the rest of a refused body, up to DRAIN_LIMIT bytes: a client
-    still sending when the connection closed would see a reset, not the 413."""
-    drained = 0
-    while drained <= DRAIN_LIMIT:
-        message = await receive()
-        if message["type"] != "http.request" or not message.get("more_body", False):
-            return
-        drained += len(message.get("body", b""))
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -449,6 +449,20 @@ class SQLStore(CheckpointQueries):
         the per-version summary :meth:`tool` computes."""
         return self.tool_states([name]).get(name)
 
+    def tool_records(self, names: Iterable[str]) -> dict[str, tuple[str, str, str | None, str]]:
+        """(owner, lifecycle, lifecycle_message, created_at) of each name that has a row:
+        what an import's audit entry states of the tools it touched."""
+        found: dict[str, tuple[str, str, str | None, str]] = {}
+        for chunk in _chunks(names):
+            marks = ", ".join("?" * len(chunk))
+            rows = self._q(
+                "SELECT name, owner, lifecycle, lifecycle_message, created_at FROM tools "
+                f"WHERE name IN ({marks})",
+                chunk,
+            )
+            found.update((r[0], (r[1], r[2], r[3], r[4])) for r in rows)
+        return found
+
     def tool_states(self, names: Iterable[str]) -> dict[str, tuple[str, str]]:
         """:meth:`tool_state` of each name that has a row, a few hundred names a query."""
         found: dict[str, tuple[str, str]] = {}
@@ -697,6 +711,19 @@ class SQLStore(CheckpointQueries):
         where = _between("name", names, wanted, params)
         sql = f"SELECT name, owner, lifecycle FROM tools WHERE {where} ORDER BY name"
         return [(r[0], r[1], r[2]) for r in self._q(sql, params)]
+
+    def tool_history_rows(self) -> list[tuple[str, str, str | None]]:
+        """(name, created_at, lifecycle_message) of every tool, by name (verify replays them)."""
+        rows = self._q("SELECT name, created_at, lifecycle_message FROM tools ORDER BY name")
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    def pack_import_rows(self) -> list[tuple[str, int, str, str]]:
+        """(pack name, version, manifest sha256, source) of every pack import, in order."""
+        rows = self._q(
+            "SELECT pack_name, pack_version, manifest_sha256, source FROM pack_imports "
+            "ORDER BY pack_name, pack_version"
+        )
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
 
     def after_fork(self) -> None:
         """In a forked child: let go of the parent's connections without touching them

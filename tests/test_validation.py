@@ -657,14 +657,14 @@ def tools_db(path: Path, row: dict[str, Any]) -> Path:
 LEGACY_TOOLS_DB = [
     {"description": "desc \x1b[2J"},
     {"description": "bell\x07"},
-    {"description": "cr\r\n"},
+    {"description": "cr\rx"},
     {"owner": "a\nb"},
     {"owner": "\x9b31m"},
     {"owner": "o" * 257},
 ]
 LEGACY_PORT42 = [
     {"user_prompt": "make it \x1b[31mred"},
-    {"user_prompt": "line\r\nbreak"},
+    {"user_prompt": "line\rbreak"},
     {"agent": "@ai\nforged"},
     {"agent": "\x1b"},
     {"memory_session": "s\t1"},
@@ -703,6 +703,23 @@ def test_a_port42_item_with_bad_metadata_refuses_the_import(
     assert_one_line_error(result, "relations/relation-bad-1.json")
     assert "\x1b" not in result.stderr
     assert dump(home) == before
+
+
+def test_a_prompt_with_windows_line_ends_imports_as_written(tmp_path: Path, home: Path) -> None:
+    """CR LF ends lines of multi-line text (a prompt pasted from Windows); only a lone
+    carriage return, which rewrites the terminal's line, is refused."""
+    p = Port42(tmp_path / ".port42")
+    obj = p.obj("echo crlf\n")
+    p.relation("crlf-1", "2025-09-17T10:00:00Z", obj, name="crlf", user_prompt="one\r\ntwo\r\n")
+    ok("init")
+    ok("migrate-legacy", "--port42-home", str(p.root))
+    assert js("show", "crlf")["prompt"] == "one\r\ntwo\r\n"
+    assert validate.text(validate.MESSAGE, "a\r\nb") == "a\r\nb"
+    for bad in ("a\rb", "a\r", "a\r\r\nb"):
+        with pytest.raises(InvalidInput, match="carriage return"):
+            validate.text(validate.MESSAGE, bad)
+    with pytest.raises(InvalidInput, match="carriage return"):
+        validate.text(validate.OWNER, "a\r\nb")
 
 
 # -- item 15: clean messages instead of internal errors ------------------------------------

@@ -26,9 +26,12 @@ if TYPE_CHECKING:
     from toolvault.vault import NewVersion
 
 # C0 (ESC included), DEL and C1: a terminal moves, clears or recolours on them, and a
-# line break in a one-line field forges a row of 'ls'. Multi-line text keeps tab and newline.
+# line break in a one-line field forges a row of 'ls'. Multi-line text keeps tab and line
+# feed, and a carriage return just before a line feed: prompts pasted from Windows end
+# their lines so (a Port42 prompt must import as written), while a lone one rewrites the
+# terminal's line.
 ONE_LINE_BAD = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-MULTI_LINE_BAD = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+MULTI_LINE_BAD = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]|\r(?!\n)")
 CHAR_NAMES = {
     "\x00": "NUL",
     "\t": "tab",
@@ -104,7 +107,8 @@ def text(rule: Rule, value: object, where: str = "") -> str | None:
     bad = (MULTI_LINE_BAD if rule.multiline else ONE_LINE_BAD).search(value)
     if bad is not None:
         wanted = (
-            "give printable text (tab and line feed are the only control characters allowed)"
+            "give printable text (tab, line feed and CR LF line ends are the only control "
+            "characters allowed)"
             if rule.multiline
             else "give one line of printable text"
         )

@@ -126,3 +126,39 @@ def test_versions_by_an_untrusted_signer_import_with_a_warning_elsewhere(
     assert len(js(*at(target, "ls", "--all"))) == 2
     ok(*at(target, "trust", "add", "laptop", keys["laptop"]))
     assert js(*at(target, "verify"))["ok"] is True
+
+
+def test_a_vault_that_requires_signatures_never_stores_an_unsigned_version_from_a_pack(
+    tmp_path: Path, keys: dict[str, str], home: Path
+) -> None:
+    """Restored versions must carry their signatures, and appended ones are signed with
+    ``sign_with`` as a publish is: what verify would report is never stored."""
+    publish(tmp_path, "plain", V[0])
+    unsigned = tmp_path / "plain.tar.gz"
+    # a signed pack (as such a vault requires) of versions that are not
+    ok("pack", "export", "plain", "-o", str(unsigned), "--pack-name", "plain", "--sign", "release")
+    signed = export(tmp_path, "--sign", "release")  # fmt:1, fmt:2 signed by laptop
+    target = tmp_path / "target"
+    ok(*at(target, "trust", "add", "laptop", keys["laptop"]))
+    ok(*at(target, "trust", "add", "release", keys["release"]))
+    (target / "config.toml").write_text("require_signatures = true\n")
+    before = snapshot(target)
+    refused(tv(*at(target, "ingest", str(unsigned))), 1, "would restore plain:1 unsigned")
+    assert snapshot(target) == before
+    ok(*at(target, "ingest", str(signed)))  # restored with their signatures
+    assert js(*at(target, "verify"))["ok"] is True
+    # a pack that adds to a tool the vault has is appended: signed as a publish is
+    (target / "keys").mkdir(mode=0o700, exist_ok=True)
+    key = target / "keys" / "laptop.key"
+    key.write_bytes((home / "keys" / "laptop.key").read_bytes())
+    key.chmod(0o600)
+    publish(tmp_path, "plain", V[1], "--sign", "laptop", home=target)
+    before = snapshot(target)
+    refused(tv(*at(target, "ingest", str(unsigned))), 1, "requires signatures")
+    assert snapshot(target) == before
+    (target / "config.toml").write_text('require_signatures = true\nsign_with = "laptop"\n')
+    ok(*at(target, "ingest", str(unsigned)))
+    shown = js(*at(target, "show", "plain"))
+    assert shown["version"] == 2 and shown["key_id"] and shown["signature"]
+    assert shown["origin"].startswith("pack:plain@1")
+    assert js(*at(target, "verify"))["ok"] is True

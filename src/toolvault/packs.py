@@ -556,9 +556,10 @@ def _import_tools(
             added += _restore(vault, pack, name, versions)
             summary.added += [Published(v.name, v.version, v.sha256, True) for v in versions]
         else:
+            signer = vault.signer(None)  # signed as any publish is (refused where required)
             for v in versions:
                 item = vault.check(_as_new(v, pack))  # created_at normalised, as for any publish
-                result, stored = vault.append_version(item, utcnow(), audit=False)
+                result, stored = vault.append_version(item, utcnow(), signer, audit=False)
                 (summary.added if stored else summary.unchanged).append(result)
                 added += [stored] if stored else []
         if progress:
@@ -577,6 +578,14 @@ def _whole_chain(versions: list[Version]) -> bool:
 
 
 def _restore(vault: Vault, pack: Pack, name: str, versions: list[Version]) -> list[Version]:
+    unsigned = [f"{v.name}:{v.version}" for v in versions if not v.signature]
+    if unsigned and vault.config.require_signatures:
+        raise PermissionDenied(
+            f"pack {pack.name} would restore {', '.join(unsigned[:3])}"
+            f"{' …' if len(unsigned) > 3 else ''} unsigned, and this vault requires signatures "
+            "(require_signatures = true); nothing was imported: import a pack of signed "
+            "versions, or export these with their signatures"
+        )
     state = pack.tool_state.get(name) or {}
     first, last = versions[0], versions[-1]
     vault.store.restore_tool(

@@ -8,12 +8,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
 from test_cli import assert_one_line_error, dump, tv
+from test_fetch import serving
 from toolvault.config import Config
 from toolvault.errors import SourceError
 from toolvault.fetch import download
@@ -53,32 +54,13 @@ class Dripping(BaseHTTPRequestHandler):
         """Quiet."""
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), Dripping)
-        self.stop = threading.Event()
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        """A client that gave up is expected."""
-
-
 @pytest.fixture
 def base(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("no_proxy", "*")
-    server = Server()
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.stop.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serving(Dripping) as url:
+        yield url
 
 
 def test_ingest_of_a_dripping_server_stops_at_the_configured_deadline(

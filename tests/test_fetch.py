@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -100,19 +101,20 @@ class Handler(BaseHTTPRequestHandler):
 class Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), Handler)
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(("127.0.0.1", 0), handler)
         self.stop = threading.Event()
 
     def handle_error(self, request: object, client_address: object) -> None:
         """A client that gave up (timeout, byte limit) is expected here."""
 
 
-@pytest.fixture(scope="module")
-def base() -> Iterator[str]:
-    """The URL of a real HTTP server on 127.0.0.1, shut down after the tests."""
-    server = Server()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+@contextmanager
+def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """The URL of a real HTTP server on 127.0.0.1 answering with ``handler``; shut down
+    (its handlers told to stop through ``server.stop``) on leaving."""
+    server = Server(handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
@@ -121,6 +123,13 @@ def base() -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def base() -> Iterator[str]:
+    """The URL of a real HTTP server on 127.0.0.1, shut down after the tests."""
+    with serving(Handler) as url:
+        yield url
 
 
 @pytest.fixture(autouse=True)

@@ -67,7 +67,8 @@ def answer(instruction: str) -> bool:
     found = fast_candidates(args, incomplete)
     if found is None:
         return False
-    sys.stdout.write("".join(f"{line_for(shell, value)}\n" for value in found))
+    # as click answers: the lines joined, then one newline (alone when nothing matched)
+    sys.stdout.write("\n".join(line_for(shell, value) for value in found) + "\n")
     sys.stdout.flush()
     return True
 

@@ -111,12 +111,31 @@ LINES = [
 def test_the_fast_path_answers_as_click_does(
     tools: None, line: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    for shell, env in (("bash", bash_env(line)), ("zsh", words_env("zsh", line))):
-        if shell == "zsh" and line.endswith(" "):
+    shells = [("bash", bash_env(line)), *((s, words_env(s, line)) for s in ("zsh", "fish"))]
+    for shell, env in shells:
+        if shell != "bash" and line.endswith(" "):
             continue  # a trailing empty word: covered by bash
         fast = fast_answer(shell, env, monkeypatch, capsys)
         assert fast is not None, (shell, line)  # the plain case never falls back
         assert fast == click_answer(shell, env, monkeypatch, capsys), (shell, line)
+
+
+def test_home_on_the_command_line(
+    tools: None,
+    home: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("TOOLVAULT_HOME", str(tmp_path / "elsewhere"))
+    for line in (f"toolvault --home {home} cat fmt:s", f"toolvault --home={home} cat fmt:s"):
+        fast = fast_answer("bash", bash_env(line), monkeypatch, capsys)
+        assert (
+            fast
+            == click_answer("bash", bash_env(line), monkeypatch, capsys)
+            == "plain,fmt:stable\n"
+        )
+    assert fast_answer("bash", bash_env("toolvault cat fmt:s"), monkeypatch, capsys) == "\n"
 
 
 @pytest.mark.parametrize(

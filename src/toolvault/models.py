@@ -243,6 +243,17 @@ class TrustedKey(Record):
     key_id: str
     public_key: str
     added_at: str
+    # False when 'trust add' found this very pair trusted already; not part of the listing.
+    created: bool = field(default=True, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The key as ``trust list --json`` shows it (``created`` is the caller's to add)."""
+        return {
+            "name": self.name,
+            "key_id": self.key_id,
+            "public_key": self.public_key,
+            "added_at": self.added_at,
+        }
 
 
 @dataclass(frozen=True, slots=True)

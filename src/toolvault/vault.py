@@ -524,11 +524,11 @@ class Vault:
         kid = key_id(decode_public(public))
         with self.store.write():
             for k in self.store.trusted_keys():
+                if (k.name, k.key_id) == (name, kid):
+                    # Trusting what is trusted already is a no-op, not a conflict.
+                    return replace(k, created=False)
                 if k.name == name or k.key_id == kid:
-                    raise Conflict(
-                        f"the trust store has this name or key already: {k.name} "
-                        f"({k.key_id}); remove it first"
-                    )
+                    raise Conflict(_trust_conflict(k, name))
             key = TrustedKey(name, kid, public.strip(), utcnow())
             self.store.add_trusted_key(key)
             self.record("trust-add", None, None, {"name": name, "key_id": kid})
@@ -1011,3 +1011,16 @@ def _tool_view(tool: Tool, entries: tuple[Entry, ...]) -> ToolView:
     """What commands/ shows of a tool: a retired one has no symlink."""
     latest = None if tool.lifecycle == "retired" else tool.latest_version
     return ToolView(tool.name, tool.owner, tool.lifecycle, latest, entries)
+
+
+def _trust_conflict(there: TrustedKey, name: str) -> str:
+    """Why a (name, key) pair cannot be trusted: what the trust store holds instead."""
+    if there.name == name:
+        return (
+            f"the trust store has another key named {name!r} already ({there.key_id}); "
+            f"'toolvault trust remove {name}' first, or choose another name"
+        )
+    return (
+        f"the trust store has this key already, as {there.name!r} ({there.key_id}); "
+        f"'toolvault trust remove {there.name}' first to trust it as {name!r}"
+    )

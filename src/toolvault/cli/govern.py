@@ -172,7 +172,11 @@ def trust() -> None:
 @click.argument("key", metavar="ed25519:BASE64|FILE")
 @json_option
 def trust_add(name: str, key: str, as_json: bool) -> None:
-    """Trust a public key, given inline or as a file holding it."""
+    """Trust a public key, given inline or as a file holding it.
+
+    Trusting the same NAME and key again changes nothing; another key under NAME,
+    or this key under another name, is a conflict.
+    """
     if not key.startswith("ed25519:"):
         path = Path(key)
         if not path.is_file():
@@ -184,9 +188,11 @@ def trust_add(name: str, key: str, as_json: bool) -> None:
         key = data.decode("utf-8", "replace").strip()
     added = obj().open(create=True).trust(name, key)
     if wants_json(as_json):
-        emit_json(added.to_dict())
-    else:
+        emit_json({**added.to_dict(), "created": added.created})
+    elif added.created:
         click.echo(f"trusted {added.name} ({added.key_id})")
+    else:
+        click.echo(f"already trusted: {added.name} ({added.key_id}); nothing changed")
 
 
 @trust.command("list")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from toolvault.cli._common import emit_json, json_option, obj, wants_json, warn
+from toolvault.cli._common import emit_json, json_option, local_only, obj, wants_json, warn
 from toolvault.errors import InvalidInput
 from toolvault.packs import ImportSummary
 
@@ -44,6 +44,7 @@ def ingest(
     """
     from toolvault import ingest as sources
 
+    local_only(obj().home)  # before anything is fetched
     given = [s for s in (source, url, git_url) if s]
     if len(given) != 1:
         raise InvalidInput("give exactly one of: a PATH, --url URL or --git URL")
@@ -138,6 +139,7 @@ def pack_export(
     """Write a pack: NAME exports every version of a tool, NAME:SEL one version."""
     from toolvault import packs
 
+    local_only(obj().home)
     if every == bool(specs):
         raise InvalidInput("give tools to export (NAME or NAME:SEL) or --all, not both")
     path = Path(output)
@@ -190,7 +192,7 @@ def pull(specs: tuple[str, ...], as_json: bool) -> None:
     url = os.environ.get("TOOLVAULT_URL")
     if not url:
         raise InvalidInput("pull copies from a daemon: set TOOLVAULT_URL (and TOOLVAULT_TOKEN)")
-    local = obj().open(create=True)
+    local = obj().open(create=True, beside_daemon=True)  # copying from it is the point
     source = f"{url.rstrip('/')}/v1/packs"
     notes = ingest.check_source(local, source)  # [sources] allow applies to daemons too
     with RemoteVault(url, os.environ.get("TOOLVAULT_TOKEN"), home=local.home) as remote:

@@ -212,6 +212,15 @@ def test_rollback_and_versions_subcommands(greet: Path) -> None:
     assert usage.exit_code == 2 and "toolvault versions NAME diff A B" in usage.stderr
 
 
+def test_the_diff_of_a_first_version_is_against_nothing(greet: Path) -> None:
+    shown = js("diff", "greet:1")
+    assert (shown["old"], shown["old_version"]) == (None, None)
+    assert (shown["added"], shown["removed"]) == (2, 0)
+    assert shown["diff"].startswith("--- /dev/null\n+++ greet:1\n@@ -0,0 +1,2 @@\n+#!/bin/sh")
+    stat = ok("diff", "greet:1", "--stat").stdout
+    assert stat == "nothing -> greet:1: 2 insertion(s)(+), 0 deletion(s)(-)\n"
+
+
 def test_diff_is_coloured_only_on_a_terminal(greet: Path, home: Path) -> None:
     import pty
 

@@ -374,3 +374,17 @@ def test_binary_content_through_the_daemon_is_refused_like_locally(
     result = tv("add", str(binary))
     assert result.exit_code == 2
     assert result.stderr.startswith("toolvault: error: ") and "not UTF-8 text" in result.stderr
+
+
+def test_the_diff_of_a_first_version_is_against_nothing_through_the_daemon(
+    remote: dict[str, str], tmp_path: Path
+) -> None:
+    src = tmp_path / "first.sh"
+    src.write_text(V1)
+    ok("add", str(src))
+    shown = js("diff", "first:1")
+    assert (shown["old"], shown["old_version"], shown["removed"]) == (None, None, 0)
+    assert shown["added"] == 2 and shown["new"].startswith("first:1@sha256:")
+    assert ok("diff", "first", "--stat").stdout == (
+        "nothing -> first:1: 2 insertion(s)(+), 0 deletion(s)(-)\n"
+    )

@@ -465,6 +465,10 @@ def test_diff_of_a_first_version_is_against_nothing(vault: Vault) -> None:
     diff = vault.diff("tool:1")
     assert diff.lines[:2] == ("--- /dev/null\n", "+++ tool:1\n")
     assert (diff.added, diff.removed) == (2, 0)
+    assert diff.old is None  # no invented version 0
+    shape = diff.to_dict()
+    assert (shape["old"], shape["old_version"]) == (None, None)
+    assert shape["new"] == vault.get("tool:1").ref
 
 
 def test_diff_across_tools_and_identical(vault: Vault) -> None:

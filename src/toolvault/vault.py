@@ -346,16 +346,18 @@ class Vault:
 
         validate.of_type(context, int, "context", "a number of lines such as 3")
 
+        older: Version | None
         if new is None:
             newer = self.cat(old)
             prev = newer.previous_version
-            older = self.cat(Spec(newer.name, Kind.NUMBER, prev)) if prev else _empty(newer)
+            # A first version is diffed against nothing (SPEC §11): no invented version 0.
+            older = self.cat(Spec(newer.name, Kind.NUMBER, prev)) if prev else None
         else:
             older, newer = self.cat(old), self.cat(new)
         lines = difflib.unified_diff(
-            older.text.splitlines(keepends=True),
+            older.text.splitlines(keepends=True) if older else [],
             newer.text.splitlines(keepends=True),
-            fromfile=f"{older.name}:{older.version}" if older.version else "/dev/null",
+            fromfile=f"{older.name}:{older.version}" if older else "/dev/null",
             tofile=f"{newer.name}:{newer.version}",
             n=context,
         )
@@ -987,10 +989,6 @@ def fetch_tool(
         return conn.cat(spec)
     with Vault.open(conn, create=False) as vault:
         return vault.cat(spec)
-
-
-def _empty(like: Version) -> Version:
-    return replace(like, version=0, sha256="", size=0, content=b"")
 
 
 def _terminated(lines: Iterable[str]) -> Iterable[str]:

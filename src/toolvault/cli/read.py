@@ -155,8 +155,9 @@ def render_diff(d: Diff, stat: bool, as_json: bool) -> None:
         emit_json(d.to_dict())
         return
     if stat:
+        old = f"{d.old.name}:{d.old.version}" if d.old else "nothing"
         click.echo(
-            f"{d.old.name}:{d.old.version} -> {d.new.name}:{d.new.version}: "
+            f"{old} -> {d.new.name}:{d.new.version}: "
             f"{d.added} insertion(s)(+), {d.removed} deletion(s)(-)"
         )
         return

@@ -204,12 +204,12 @@ class Described(VersionOut):
 class DiffOut(BaseModel):
     """A unified diff between two versions."""
 
-    old: str
+    old: str | None = Field(description="Null for a first version: diffed against nothing.")
     new: str
     added: int
     removed: int
     diff: str
-    old_version: VersionOut
+    old_version: VersionOut | None
     new_version: VersionOut
 
 

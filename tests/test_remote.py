@@ -388,3 +388,15 @@ def test_the_diff_of_a_first_version_is_against_nothing_through_the_daemon(
     assert ok("diff", "first", "--stat").stdout == (
         "nothing -> first:1: 2 insertion(s)(+), 0 deletion(s)(-)\n"
     )
+
+
+def test_provenance_with_unchanged_content_is_said_not_recorded_through_the_daemon(
+    remote: dict[str, str], tmp_path: Path
+) -> None:
+    src = tmp_path / "same.sh"
+    src.write_text(V1)
+    ok("add", str(src))
+    again = tv("add", str(src), "--prompt-file", "-", input="a prompt\n")
+    assert again.exit_code == 0, again.output
+    assert "same:1 unchanged" in again.stderr and "--prompt-file not recorded" in again.stderr
+    assert js("show", "same")["prompt"] is None

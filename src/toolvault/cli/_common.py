@@ -130,6 +130,11 @@ def warn(message: str) -> None:
     click.echo(f"toolvault: warning: {message}", err=True)
 
 
+def note(message: str) -> None:
+    """A note on stderr: something the user should know, nothing wrong."""
+    click.echo(f"toolvault: note: {message}", err=True)
+
+
 def report_error(exc: BaseException) -> int:
     """Print one ``toolvault: error: …`` line for ``exc`` and return the exit code."""
     if os.environ.get("TOOLVAULT_DEBUG") == "1":

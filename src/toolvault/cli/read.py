@@ -102,9 +102,17 @@ def show(spec: str, as_json: bool) -> None:
 )
 @click.argument("args", nargs=-1)
 @click.option("-m", "--message", help="Message for rollback.")
+@click.option(
+    "--message-file", metavar="FILE", help="Read rollback's message from FILE ('-': stdin)."
+)
 @json_option
 def versions(
-    name: str, action: str, args: tuple[str, ...], message: str | None, as_json: bool
+    name: str,
+    action: str,
+    args: tuple[str, ...],
+    message: str | None,
+    message_file: str | None,
+    as_json: bool,
 ) -> None:
     """Version command: list (default) | history | diff A B | rollback V."""
     name = specs.parse_name(name)
@@ -123,9 +131,10 @@ def versions(
     elif action == "diff":
         render_diff(vault.diff(_local(name, args[0]), _local(name, args[1])), False, as_json)
     else:
+        from toolvault.cli import textfiles
         from toolvault.cli.write import do_rollback
 
-        do_rollback(vault, name, args[0], message, as_json)
+        do_rollback(vault, name, args[0], textfiles.message(message, message_file), as_json)
 
 
 @click.command()

@@ -400,3 +400,20 @@ def test_provenance_with_unchanged_content_is_said_not_recorded_through_the_daem
     assert again.exit_code == 0, again.output
     assert "same:1 unchanged" in again.stderr and "--prompt-file not recorded" in again.stderr
     assert js("show", "same")["prompt"] is None
+
+
+def test_listings_show_yanked_versions_through_the_daemon(
+    remote: dict[str, str], tmp_path: Path
+) -> None:
+    src = tmp_path / "listed.sh"
+    for text in (V1, V2):
+        src.write_text(text)
+        ok("add", str(src))
+    ok("yank", "listed:2", "--reason", "too loud")
+    assert [(v["version"], v["yanked"]) for v in js("versions", "listed")] == [
+        (1, None),
+        (2, "too loud"),
+    ]
+    mine = [v for v in js("ls", "--all") if v["name"] == "listed"]
+    assert [v["yanked"] for v in mine] == [None, "too loud"]
+    assert "YANKED: too loud" in ok("versions", "listed").stdout.splitlines()[2]

@@ -616,9 +616,18 @@ def test_verify_finds_a_swapped_content(three: Vault) -> None:
 def test_the_version_listing_is_the_json_shape_of_every_version(vault: Vault) -> None:
     vault.publish("tool", b"#!/bin/sh\necho 1\n", prompt="p", transforms=["t"])
     vault.publish("tool", b"echo 2\n", references=["tool:1"])
+    vault.yank("tool:1", "broken quoting")
     listing = vault.version_listing("tool")
-    assert listing == [v.to_dict() for v in vault.versions("tool")]
+    shapes = [v.to_dict() for v in vault.versions("tool")]
+    assert listing == [{**shapes[0], "yanked": "broken quoting"}, {**shapes[1], "yanked": None}]
     assert listing[0]["executable"] is True and listing[1]["references"][0].startswith("tool:1@")
+    vault.publish("other", b"echo other\n")
+    every = vault.all_version_listing()
+    assert [(v["name"], v["version"], v["yanked"]) for v in every] == [
+        ("other", 1, None),
+        ("tool", 1, "broken quoting"),
+        ("tool", 2, None),
+    ]
     with pytest.raises(NotFound):
         vault.version_listing("nope")
 

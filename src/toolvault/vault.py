@@ -267,13 +267,20 @@ class Vault:
         return found
 
     def version_listing(self, name: str) -> list[dict[str, Any]]:
-        """Every version of a tool in its JSON shape (``Version.to_dict()``), oldest
-        first: what ``versions --json`` prints and the daemon serves."""
+        """Every version of a tool in its JSON shape (``Version.to_dict()``) with
+        ``yanked`` (the reason or None), oldest first: what ``versions --json`` prints
+        and the daemon serves."""
         name = specs.parse_name(name)
         found = self.store.version_dicts(name)
         if not found:
             raise NotFound(self._no_tool(name))
-        return found
+        return _with_yanks(found, self.store.yanks(name))
+
+    def all_version_listing(self) -> list[dict[str, Any]]:
+        """Every version of every tool as :meth:`version_listing` shows them
+        (``ls --all --json``)."""
+        found = [v.to_dict() for v in self.store.all_versions()]
+        return _with_yanks(found, self.store.yanks())
 
     def all_versions(self) -> list[Version]:
         """Every version of every tool."""
@@ -1022,3 +1029,11 @@ def _trust_conflict(there: TrustedKey, name: str) -> str:
         f"the trust store has this key already, as {there.name!r} ({there.key_id}); "
         f"'toolvault trust remove {there.name}' first to trust it as {name!r}"
     )
+
+
+def _with_yanks(listing: list[dict[str, Any]], yanks: list[Yank]) -> list[dict[str, Any]]:
+    """A listing's versions with ``yanked``: a listing must show what not to use."""
+    reasons = {(y.name, y.version): y.reason for y in yanks}
+    for item in listing:
+        item["yanked"] = reasons.get((item["name"], item["version"]))
+    return listing

@@ -192,6 +192,12 @@ class VersionOut(BaseModel):
     key_id: str | None
 
 
+class ListedVersion(VersionOut):
+    """A version in a listing, with whether it was yanked."""
+
+    yanked: str | None = Field(description="The yank's reason; null if not yanked.")
+
+
 class Described(VersionOut):
     """What ``show --json`` prints: the version, its signature status, yank, labels, tool."""
 

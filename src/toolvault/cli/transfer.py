@@ -24,7 +24,11 @@ if TYPE_CHECKING:
 @click.option("--git", "git_url", metavar="URL", help="Import tool files from a git repository.")
 @click.option("--rev", help="With --git: the commit, branch or tag (default HEAD).")
 @click.option("--path", "subdir", metavar="SUBDIR", help="With --git: only this folder.")
-@click.option("--history", is_flag=True, help="With --git: every commit that changed a tool.")
+@click.option(
+    "--history",
+    is_flag=True,
+    help="With --git: a version for every commit on REV's first-parent chain that changed a tool.",
+)
 @click.option("--name", help="Tool name for a single script (default: from the file or URL).")
 @json_option
 def ingest(
@@ -41,6 +45,11 @@ def ingest(
 
     Packs are checked (safe archive, hashes, signature, expiry, no downgrade) and
     imported whole or not at all; the import is one entry in the audit log.
+
+    --git --history follows the first-parent chain (git log --first-parent): the
+    states the branch itself had, a merge counting once, not each side branch's
+    commits. Symbolic links, submodules and binary files in the tree are skipped,
+    each named in a 'skipped' line.
     """
     from toolvault import ingest as sources
 

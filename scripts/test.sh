@@ -2,9 +2,18 @@
 # Runs the test suite with a real, throwaway PostgreSQL (scripts/pg.sh).
 # Without PostgreSQL binaries the PostgreSQL tests skip and say how to enable
 # them - except in CI (CI=true), where a missing PostgreSQL is a failure.
+# Inside a git checkout the run fails, naming them, if the tests leave files in
+# the working tree that were not there before (a vault made in the checkout, say).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PYTEST=${PYTEST:-.venv/bin/pytest}
+
+# What 'git status' reports (untracked files too); nothing outside a git checkout.
+dirt() {
+  if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    git status --porcelain --untracked-files=normal | LC_ALL=C sort
+  fi
+}
 
 if [ -z "${TOOLVAULT_TEST_PG:-}" ]; then
   PG_STATE=$(mktemp -t toolvault-pg-state-XXXXXX)
@@ -20,4 +29,15 @@ if [ -z "${TOOLVAULT_TEST_PG:-}" ]; then
     echo "PostgreSQL could not be started: its tests will be skipped" >&2
   fi
 fi
+before=$(dirt)
 "$PYTEST" -q "$@"
+status=$?
+# Only what the run added: a developer's own uncommitted changes are not the tests'.
+left=$(LC_ALL=C comm -13 <(printf '%s\n' "$before") <(printf '%s\n' "$(dirt)") | sed '/^$/d')
+if [ -n "$left" ]; then
+  echo "the tests left the working tree dirty ('git status --porcelain'):" >&2
+  printf '%s\n' "$left" >&2
+  echo "a test or bench wrote into the checkout: make it write under its tmp_path" >&2
+  [ "$status" -eq 0 ] && status=1
+fi
+exit "$status"

@@ -35,6 +35,22 @@ def _toolvault_home(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TOOLVAULT_DB", raising=False)
 
 
+# Folders that pytest, hypothesis and the bytecode cache make where they run (ignored by git).
+TOOLS_OWN = {".pytest_cache", ".hypothesis", "__pycache__"}
+
+
+@pytest.fixture(autouse=True)
+def _nothing_left_in_the_checkout() -> Iterator[None]:
+    """Fail the very test that leaves a file or folder in the checkout (or the folder
+    pytest runs in): scripts/test.sh would only see it after the whole run."""
+    places = {Path(__file__).resolve().parents[1], Path.cwd()}
+    before = {place: set(os.listdir(place)) for place in places}
+    yield
+    for place, names in before.items():
+        left = set(os.listdir(place)) - names - TOOLS_OWN
+        assert not left, f"the test left {sorted(left)} in {place}; write under tmp_path"
+
+
 PG_URL = os.environ.get("TOOLVAULT_TEST_PG")
 
 

@@ -212,6 +212,36 @@ def test_rollback_and_versions_subcommands(greet: Path) -> None:
     assert usage.exit_code == 2 and "toolvault versions NAME diff A B" in usage.stderr
 
 
+def test_listings_show_yanked_versions(greet: Path) -> None:
+    ok("yank", "greet:1", "--reason", "prints the wrong greeting")
+    for args in (["versions", "greet"], ["cat", "greet:versions"]):
+        listed = js(*args)
+        assert [(v["version"], v["yanked"]) for v in listed] == [
+            (1, "prints the wrong greeting"),
+            (2, None),
+        ], args
+        rows = ok(*args).stdout.splitlines()
+        assert rows[1].startswith("1 ") and rows[1].endswith("YANKED: prints the wrong greeting")
+        assert rows[2].startswith("2 ") and rows[2].endswith("second")
+    every = js("ls", "--all")
+    assert [(v["name"], v["version"], v["yanked"]) for v in every] == [
+        ("greet", 1, "prints the wrong greeting"),
+        ("greet", 2, None),
+    ]
+    rows = ok("ls", "--all").stdout.splitlines()
+    assert rows[1].startswith("greet:1 ") and "YANKED: prints the wrong greeting" in rows[1]
+    assert "YANKED" not in rows[2]
+
+
+def test_the_diff_of_a_first_version_is_against_nothing(greet: Path) -> None:
+    shown = js("diff", "greet:1")
+    assert (shown["old"], shown["old_version"]) == (None, None)
+    assert (shown["added"], shown["removed"]) == (2, 0)
+    assert shown["diff"].startswith("--- /dev/null\n+++ greet:1\n@@ -0,0 +1,2 @@\n+#!/bin/sh")
+    stat = ok("diff", "greet:1", "--stat").stdout
+    assert stat == "nothing -> greet:1: 2 insertion(s)(+), 0 deletion(s)(-)\n"
+
+
 def test_diff_is_coloured_only_on_a_terminal(greet: Path, home: Path) -> None:
     import pty
 

@@ -40,7 +40,7 @@ class Handler(BaseHTTPRequestHandler):
         elif route == "/slow-body":
             self._slow_body()
         elif route == "/trickle":
-            self._trickle()
+            self._trickle(int(self.path.partition("?bytes=")[2] or 40))
         elif route == "/big":
             self._send(200, b"x" * BIG, "text/plain")
         elif route == "/big-unsized":
@@ -83,12 +83,14 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
         self.server.stop.wait(SLOW)  # type: ignore[attr-defined]
 
-    def _trickle(self) -> None:
-        """A byte every 50 ms: each read is quick, the whole download is not."""
+    def _trickle(self, count: int) -> None:
+        """``count`` bytes, one every 50 ms at least: each read is quick, the whole
+        download is not (it cannot end before (count - 1) x 50 ms, however loaded the
+        machine, since a wait is never shorter than asked)."""
         self.send_response(200)
-        self.send_header("Content-Length", "40")
+        self.send_header("Content-Length", str(count))
         self.end_headers()
-        for _ in range(40):
+        for _ in range(count):
             self.wfile.write(b"x")
             self.wfile.flush()
             if self.server.stop.wait(0.05):  # type: ignore[attr-defined]
@@ -207,9 +209,11 @@ def test_a_body_that_stalls_times_out(base: str) -> None:
 
 
 def test_a_download_that_trickles_past_its_deadline_is_cut_off(base: str) -> None:
-    with pytest.raises(SourceError, match=r"took longer than 0\.3 s to download"):
-        download(f"{base}/trickle", timeout=0.5, deadline=0.3)
-    assert download(f"{base}/trickle", timeout=0.5).data == b"x" * 40
+    # 60 bytes take 2.95 s at least, so a 1.5 s deadline must cut them off; each read
+    # waits 50 ms, so a 30 s read timeout never fires first, even on a loaded machine.
+    with pytest.raises(SourceError, match=r"took longer than 1\.5 s to download"):
+        download(f"{base}/trickle?bytes=60", timeout=30, deadline=1.5)
+    assert download(f"{base}/trickle?bytes=10", timeout=30).data == b"x" * 10
 
 
 def test_content_length_over_the_limit_is_refused_before_reading(base: str) -> None:

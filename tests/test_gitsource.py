@@ -317,3 +317,15 @@ def test_ext_urls_cannot_run_commands(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="transport 'ext' not allowed"):
         git_versions(f"ext::sh -c touch% {marker}")
     assert not marker.exists()
+
+
+def test_help_and_readme_say_history_is_first_parent_and_links_are_skipped() -> None:
+    from click.testing import CliRunner
+
+    from toolvault.cli import cli
+
+    shown = " ".join(CliRunner().invoke(cli, ["ingest", "--help"]).stdout.split())
+    assert "first-parent chain" in shown and "Symbolic links" in shown
+    readme = " ".join((Path(__file__).parents[1] / "README.md").read_text().split())
+    assert "`--history` follows the first-parent chain" in readme
+    assert "Symbolic links, submodules, binary files" in readme

@@ -226,6 +226,39 @@ def test_trusting_the_same_key_twice_is_a_conflict(signed: Path) -> None:
     assert_one_line_error(result, "already")
 
 
+def test_trusting_a_generated_key_again_says_so_and_writes_nothing(signed: Path) -> None:
+    (key,) = js("keys", "list")
+    before = dump(signed)
+    again = ok("trust", "add", "laptop", key["public"])
+    assert again.stdout == f"already trusted: laptop ({key['key_id']}); nothing changed\n"
+    shown = js("trust", "add", "laptop", key["public"])
+    assert (shown["name"], shown["key_id"], shown["created"]) == ("laptop", key["key_id"], False)
+    assert dump(signed) == before  # no row, no audit entry
+    assert [k["name"] for k in js("trust", "list")] == ["laptop"]
+
+
+def test_another_key_under_a_trusted_name_is_a_conflict_naming_it(signed: Path) -> None:
+    (laptop,) = js("keys", "list")
+    other = ok("keys", "generate", "desk", "--no-trust").stdout.strip()
+    before = dump(signed)
+    result = tv("trust", "add", "laptop", other)
+    assert result.exit_code == 1
+    assert_one_line_error(result, f"another key named 'laptop' already ({laptop['key_id']})")
+    renamed = tv("trust", "add", "desk", laptop["public"])
+    assert renamed.exit_code == 1
+    assert_one_line_error(renamed, f"this key already, as 'laptop' ({laptop['key_id']})")
+    assert dump(signed) == before
+
+
+def test_the_service_trusts_an_identical_pair_once(vault: Vault) -> None:
+    info = vault.generate_key("ci")
+    entries = len(vault.audit())
+    again = vault.trust("ci", info.public)
+    assert again.created is False and again.key_id == info.key_id
+    assert len(vault.audit()) == entries
+    assert [(k.name, k.key_id) for k in vault.trusted_keys()] == [("ci", info.key_id)]
+
+
 # -- signature policy ---------------------------------------------------------------------
 
 

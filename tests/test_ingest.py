@@ -125,8 +125,7 @@ def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
     for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("no_proxy", "*")
-    srv = Server()
-    srv.RequestHandlerClass = Routes
+    srv = Server(Routes)
     srv.files = {}  # type: ignore[attr-defined]
     thread = threading.Thread(target=srv.serve_forever, args=(0.05,), daemon=True)
     thread.start()

@@ -55,3 +55,13 @@ def test_cat_loads_no_heavy_library(tmp_path: Path) -> None:
     assert stdout == b"#!/bin/sh\necho fmt\n"  # the command really ran
     assert not modules & set(HEAVY), modules & set(HEAVY)
     assert "difflib" not in modules  # only diff needs it
+
+
+def test_every_extra_installs_something() -> None:
+    """An extra is a promise: ``pip install 'toolvault[x]'`` must bring what x needs,
+    so none stands empty as a placeholder for code that does not exist yet."""
+    import tomllib
+
+    pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+    extras = tomllib.loads(pyproject.read_text())["project"]["optional-dependencies"]
+    assert {name for name, needs in extras.items() if not needs} == set()

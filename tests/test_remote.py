@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,6 +16,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+from test_cli import dump
 from test_server import Daemon, make_token
 from toolvault.cli import cli
 
@@ -165,20 +168,96 @@ def test_pull_copies_tools_into_the_local_vault_and_path(
     assert js("verify")["ok"] is True
 
 
-def test_ingest_url_of_the_daemons_pack_sends_the_token(
-    daemon: Daemon, token: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_ingest_with_a_daemon_is_refused_and_pull_copies_instead(
+    daemon: Daemon, token: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, home: Path
 ) -> None:
     monkeypatch.setenv("TOOLVAULT_TOKEN", token)
     monkeypatch.setenv("TOOLVAULT_URL", daemon.url)
     src = tmp_path / "packed.sh"
     src.write_text(V1)
     ok("add", str(src))
-    monkeypatch.delenv("TOOLVAULT_URL")
     refused = tv("ingest", "--url", f"{daemon.url}/v1/packs?spec=packed")
-    assert refused.exit_code == 1  # a daemon URL that is not TOOLVAULT_URL gets no token
+    assert refused.exit_code == 2
+    assert "TOOLVAULT_URL is set" in refused.stderr and "toolvault pull" in refused.stderr
+    assert not (home / "vault.db").exists()  # home keeps only the daemon's last head seen
+    monkeypatch.delenv("TOOLVAULT_URL")
+    denied = tv("ingest", "--url", f"{daemon.url}/v1/packs?spec=packed")
+    assert denied.exit_code == 1  # TOOLVAULT_TOKEN goes to TOOLVAULT_URL alone
     monkeypatch.setenv("TOOLVAULT_URL", daemon.url)
-    result = ok("ingest", "--url", f"{daemon.url}/v1/packs?spec=packed")
-    assert "packed:1  added" in result.stdout
+    assert "packed:1  added" in ok("pull", "packed").stdout
+
+
+def local_only_commands(tmp_path: Path) -> dict[str, list[str]]:
+    """Every command that acts only on a local vault, with arguments that would write."""
+    script = tmp_path / "fmt.sh"
+    script.write_text(V1)
+    legacy = tmp_path / "tools.db"
+    with sqlite3.connect(legacy) as db:
+        db.execute("CREATE TABLE IF NOT EXISTS tools (name TEXT, code TEXT)")
+        db.execute("INSERT INTO tools VALUES ('old', 'echo old')")
+    db.close()
+    public = "ed25519:" + base64.b64encode(bytes(32)).decode()
+    out = str(tmp_path / "out")
+    return {
+        "init": ["init"],
+        "sync": ["sync"],
+        "db status": ["db", "status"],
+        "db migrate": ["db", "migrate"],
+        "keys generate": ["keys", "generate", "k"],
+        "keys list": ["keys", "list"],
+        "trust add": ["trust", "add", "k", public],
+        "trust list": ["trust", "list"],
+        "trust remove": ["trust", "remove", "k"],
+        "ingest PATH": ["ingest", str(script)],
+        "ingest --url": ["ingest", "--url", script.as_uri()],
+        "ingest --git": ["ingest", "--git", str(tmp_path / "repo")],
+        "pack export": ["pack", "export", "fmt", "-o", out],
+        "migrate-legacy": ["migrate-legacy", "--tools-db", str(legacy)],
+        "migrate-legacy --dry-run": ["migrate-legacy", "--tools-db", str(legacy), "--dry-run"],
+        "backup": ["backup", out],
+        "recover": ["recover", "--from-tree"],
+        "checkpoint --new-key": ["checkpoint", "--new-key"],
+        "token create": ["token", "create", "--principal", "bob"],
+        "token list": ["token", "list"],
+        "token revoke": ["token", "revoke", "abc"],
+        # a PostgreSQL that is not there: the old code failed there instead of serving on
+        "serve": ["serve", "--port", "0", "--db", "postgresql://127.0.0.1:9/none"],
+    }
+
+
+def snapshot(home: Path) -> list[tuple[str, int, int]]:
+    """Every file under home with its size and modification time."""
+    return sorted(
+        (str(p.relative_to(home)), p.lstat().st_size, p.lstat().st_mtime_ns)
+        for p in home.rglob("*")
+    )
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["no-vault", "a-vault"])
+def test_every_local_only_command_refuses_while_toolvault_url_is_set(
+    existing: bool, tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    commands = local_only_commands(tmp_path)
+    if existing:
+        ok("add", str(tmp_path / "fmt.sh"))
+    before = (snapshot(home), dump(home)) if existing else None
+    monkeypatch.setenv("TOOLVAULT_URL", "http://127.0.0.1:9")
+    for what, args in commands.items():
+        result = tv(*args)
+        assert result.exit_code == 2, (what, result.output)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, (what, result.stderr)
+        assert lines[0].startswith("toolvault: error: TOOLVAULT_URL is set"), (what, lines)
+        assert f"unset TOOLVAULT_URL to use the vault at {home}" in lines[0], (what, lines)
+        if existing:
+            assert (snapshot(home), dump(home)) == before, what
+        else:
+            assert not home.exists(), what
+        assert not (tmp_path / "out").exists(), what
+    assert (
+        "'toolvault keys generate' acts only on a local vault"
+        in tv(*commands["keys generate"]).stderr
+    )
 
 
 WORKER = """
@@ -295,3 +374,46 @@ def test_binary_content_through_the_daemon_is_refused_like_locally(
     result = tv("add", str(binary))
     assert result.exit_code == 2
     assert result.stderr.startswith("toolvault: error: ") and "not UTF-8 text" in result.stderr
+
+
+def test_the_diff_of_a_first_version_is_against_nothing_through_the_daemon(
+    remote: dict[str, str], tmp_path: Path
+) -> None:
+    src = tmp_path / "first.sh"
+    src.write_text(V1)
+    ok("add", str(src))
+    shown = js("diff", "first:1")
+    assert (shown["old"], shown["old_version"], shown["removed"]) == (None, None, 0)
+    assert shown["added"] == 2 and shown["new"].startswith("first:1@sha256:")
+    assert ok("diff", "first", "--stat").stdout == (
+        "nothing -> first:1: 2 insertion(s)(+), 0 deletion(s)(-)\n"
+    )
+
+
+def test_provenance_with_unchanged_content_is_said_not_recorded_through_the_daemon(
+    remote: dict[str, str], tmp_path: Path
+) -> None:
+    src = tmp_path / "same.sh"
+    src.write_text(V1)
+    ok("add", str(src))
+    again = tv("add", str(src), "--prompt-file", "-", input="a prompt\n")
+    assert again.exit_code == 0, again.output
+    assert "same:1 unchanged" in again.stderr and "--prompt-file not recorded" in again.stderr
+    assert js("show", "same")["prompt"] is None
+
+
+def test_listings_show_yanked_versions_through_the_daemon(
+    remote: dict[str, str], tmp_path: Path
+) -> None:
+    src = tmp_path / "listed.sh"
+    for text in (V1, V2):
+        src.write_text(text)
+        ok("add", str(src))
+    ok("yank", "listed:2", "--reason", "too loud")
+    assert [(v["version"], v["yanked"]) for v in js("versions", "listed")] == [
+        (1, None),
+        (2, "too loud"),
+    ]
+    mine = [v for v in js("ls", "--all") if v["name"] == "listed"]
+    assert [v["yanked"] for v in mine] == [None, "too loud"]
+    assert "YANKED: too loud" in ok("versions", "listed").stdout.splitlines()[2]

@@ -420,7 +420,8 @@ def test_responses_have_the_documented_shapes(
     alice = tokens["alice"]
     cases: list[tuple[Any, type[Any], bool]] = [
         (daemon.call("GET", "/v1/tools", alice).json(), schemas.ToolOut, True),
-        (daemon.call("GET", "/v1/tools?all=true", alice).json(), schemas.VersionOut, True),
+        (daemon.call("GET", "/v1/tools?all=true", alice).json(), schemas.ListedVersion, True),
+        (daemon.call("GET", "/v1/tools/fmt/versions", alice).json(), schemas.ListedVersion, True),
         (daemon.call("GET", "/v1/tools/fmt", alice).json(), schemas.ToolDetail, False),
         (daemon.call("GET", "/v1/versions/fmt:1", alice).json(), schemas.Described, False),
         (daemon.call("GET", "/v1/diff?old=fmt:2", alice).json(), schemas.DiffOut, False),

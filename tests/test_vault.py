@@ -465,6 +465,10 @@ def test_diff_of_a_first_version_is_against_nothing(vault: Vault) -> None:
     diff = vault.diff("tool:1")
     assert diff.lines[:2] == ("--- /dev/null\n", "+++ tool:1\n")
     assert (diff.added, diff.removed) == (2, 0)
+    assert diff.old is None  # no invented version 0
+    shape = diff.to_dict()
+    assert (shape["old"], shape["old_version"]) == (None, None)
+    assert shape["new"] == vault.get("tool:1").ref
 
 
 def test_diff_across_tools_and_identical(vault: Vault) -> None:
@@ -612,9 +616,18 @@ def test_verify_finds_a_swapped_content(three: Vault) -> None:
 def test_the_version_listing_is_the_json_shape_of_every_version(vault: Vault) -> None:
     vault.publish("tool", b"#!/bin/sh\necho 1\n", prompt="p", transforms=["t"])
     vault.publish("tool", b"echo 2\n", references=["tool:1"])
+    vault.yank("tool:1", "broken quoting")
     listing = vault.version_listing("tool")
-    assert listing == [v.to_dict() for v in vault.versions("tool")]
+    shapes = [v.to_dict() for v in vault.versions("tool")]
+    assert listing == [{**shapes[0], "yanked": "broken quoting"}, {**shapes[1], "yanked": None}]
     assert listing[0]["executable"] is True and listing[1]["references"][0].startswith("tool:1@")
+    vault.publish("other", b"echo other\n")
+    every = vault.all_version_listing()
+    assert [(v["name"], v["version"], v["yanked"]) for v in every] == [
+        ("other", 1, None),
+        ("tool", 1, "broken quoting"),
+        ("tool", 2, None),
+    ]
     with pytest.raises(NotFound):
         vault.version_listing("nope")
 

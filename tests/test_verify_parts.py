@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import itertools
 import json
+import multiprocessing
 import os
 import sqlite3
-import time
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
@@ -181,11 +181,17 @@ def test_the_processes_take_each_part_once_from_their_queue(
     big: Vault, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     log, real = tmp_path / "taken", integrity.check_part
+    # Each process holds its first part until the other has taken one too: so neither
+    # can take every part first, however the two are scheduled (no timing involved).
+    both = multiprocessing.get_context("fork").Barrier(2)
+    waited: set[int] = set()
 
     def logged(reader: Any, tree: Any, part: integrity.Part, *args: Any) -> integrity.Share:
         with open(log, "a") as out:  # one short append: whole lines from either process
             out.write(f"{os.getpid()} {part.index}\n")
-        time.sleep(0.05)  # long enough that neither process takes every part first
+        if os.getpid() not in waited:
+            waited.add(os.getpid())
+            both.wait(timeout=120)  # a bound for a child that never came: then it fails
         return real(reader, tree, part, *args)
 
     monkeypatch.setattr(integrity, "check_part", logged)

@@ -111,6 +111,16 @@ class RemoteVault:
         """Every version of every tool."""
         return [Version.from_dict(v) for v in self._json("GET", "/v1/tools?all=true")]
 
+    def version_listing(self, name: str) -> list[dict[str, Any]]:
+        """Every version of a tool in its JSON shape with ``yanked``, oldest first."""
+        found: list[dict[str, Any]] = self._json("GET", f"/v1/tools/{_seg(name)}/versions")
+        return found
+
+    def all_version_listing(self) -> list[dict[str, Any]]:
+        """Every version of every tool in its JSON shape with ``yanked``."""
+        found: list[dict[str, Any]] = self._json("GET", "/v1/tools?all=true")
+        return found
+
     def versions(self, name: str) -> list[Version]:
         """Every version of a tool, oldest first."""
         return [Version.from_dict(v) for v in self._json("GET", f"/v1/tools/{_seg(name)}/versions")]

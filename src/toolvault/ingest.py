@@ -86,21 +86,12 @@ def ingest_url(
         allow=vault.config.sources_allow,
         max_bytes=MAX_DOWNLOAD,
         timeout=TIMEOUT,
-        token=_daemon_token(url),
         deadline=vault.config.download_deadline,
     )
     if is_gzip(got.data):
         return _noted(import_pack_bytes(vault, got.data, url, progress), notes)
     item = _script(vault, got.data, None, name or name_from_url(url), url)
     return _noted(import_versions(vault, [item], url, progress), notes)
-
-
-def _daemon_token(url: str) -> str | None:
-    """TOOLVAULT_TOKEN, for a URL on the daemon TOOLVAULT_URL names (pulling its packs)."""
-    daemon = os.environ.get("TOOLVAULT_URL", "").rstrip("/")
-    if daemon and (url == daemon or url.startswith(daemon + "/")):
-        return os.environ.get("TOOLVAULT_TOKEN")
-    return None
 
 
 def ingest_git(

@@ -243,6 +243,17 @@ class TrustedKey(Record):
     key_id: str
     public_key: str
     added_at: str
+    # False when 'trust add' found this very pair trusted already; not part of the listing.
+    created: bool = field(default=True, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The key as ``trust list --json`` shows it (``created`` is the caller's to add)."""
+        return {
+            "name": self.name,
+            "key_id": self.key_id,
+            "public_key": self.public_key,
+            "added_at": self.added_at,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,9 +289,10 @@ class Report:
 
 @dataclass(frozen=True, slots=True)
 class Diff:
-    """A unified diff between two versions of tools."""
+    """A unified diff between two versions of tools; ``old`` is None for a first
+    version, which is diffed against nothing."""
 
-    old: Version
+    old: Version | None
     new: Version
     lines: tuple[str, ...]
 
@@ -297,12 +309,12 @@ class Diff:
     def to_dict(self) -> dict[str, Any]:
         """JSON shape of a diff."""
         return {
-            "old": self.old.ref,
+            "old": self.old.ref if self.old else None,
             "new": self.new.ref,
             "added": self.added,
             "removed": self.removed,
             "diff": "".join(self.lines),
-            "old_version": self.old.to_dict(),
+            "old_version": self.old.to_dict() if self.old else None,
             "new_version": self.new.to_dict(),
         }
 
@@ -310,9 +322,8 @@ class Diff:
     def from_dict(cls, data: dict[str, Any]) -> Diff:
         """Rebuild a diff from its JSON shape (the remote client)."""
         lines = tuple(str(data["diff"]).splitlines(keepends=True))
-        return cls(
-            Version.from_dict(data["old_version"]), Version.from_dict(data["new_version"]), lines
-        )
+        old = Version.from_dict(data["old_version"]) if data.get("old_version") else None
+        return cls(old, Version.from_dict(data["new_version"]), lines)
 
 
 @dataclass(frozen=True, slots=True)

@@ -267,13 +267,20 @@ class Vault:
         return found
 
     def version_listing(self, name: str) -> list[dict[str, Any]]:
-        """Every version of a tool in its JSON shape (``Version.to_dict()``), oldest
-        first: what ``versions --json`` prints and the daemon serves."""
+        """Every version of a tool in its JSON shape (``Version.to_dict()``) with
+        ``yanked`` (the reason or None), oldest first: what ``versions --json`` prints
+        and the daemon serves."""
         name = specs.parse_name(name)
         found = self.store.version_dicts(name)
         if not found:
             raise NotFound(self._no_tool(name))
-        return found
+        return _with_yanks(found, self.store.yanks(name))
+
+    def all_version_listing(self) -> list[dict[str, Any]]:
+        """Every version of every tool as :meth:`version_listing` shows them
+        (``ls --all --json``)."""
+        found = [v.to_dict() for v in self.store.all_versions()]
+        return _with_yanks(found, self.store.yanks())
 
     def all_versions(self) -> list[Version]:
         """Every version of every tool."""
@@ -346,16 +353,18 @@ class Vault:
 
         validate.of_type(context, int, "context", "a number of lines such as 3")
 
+        older: Version | None
         if new is None:
             newer = self.cat(old)
             prev = newer.previous_version
-            older = self.cat(Spec(newer.name, Kind.NUMBER, prev)) if prev else _empty(newer)
+            # A first version is diffed against nothing (SPEC §11): no invented version 0.
+            older = self.cat(Spec(newer.name, Kind.NUMBER, prev)) if prev else None
         else:
             older, newer = self.cat(old), self.cat(new)
         lines = difflib.unified_diff(
-            older.text.splitlines(keepends=True),
+            older.text.splitlines(keepends=True) if older else [],
             newer.text.splitlines(keepends=True),
-            fromfile=f"{older.name}:{older.version}" if older.version else "/dev/null",
+            fromfile=f"{older.name}:{older.version}" if older else "/dev/null",
             tofile=f"{newer.name}:{newer.version}",
             n=context,
         )
@@ -524,11 +533,11 @@ class Vault:
         kid = key_id(decode_public(public))
         with self.store.write():
             for k in self.store.trusted_keys():
+                if (k.name, k.key_id) == (name, kid):
+                    # Trusting what is trusted already is a no-op, not a conflict.
+                    return replace(k, created=False)
                 if k.name == name or k.key_id == kid:
-                    raise Conflict(
-                        f"the trust store has this name or key already: {k.name} "
-                        f"({k.key_id}); remove it first"
-                    )
+                    raise Conflict(_trust_conflict(k, name))
             key = TrustedKey(name, kid, public.strip(), utcnow())
             self.store.add_trusted_key(key)
             self.record("trust-add", None, None, {"name": name, "key_id": kid})
@@ -989,10 +998,6 @@ def fetch_tool(
         return vault.cat(spec)
 
 
-def _empty(like: Version) -> Version:
-    return replace(like, version=0, sha256="", size=0, content=b"")
-
-
 def _terminated(lines: Iterable[str]) -> Iterable[str]:
     for line in lines:
         yield line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
@@ -1011,3 +1016,24 @@ def _tool_view(tool: Tool, entries: tuple[Entry, ...]) -> ToolView:
     """What commands/ shows of a tool: a retired one has no symlink."""
     latest = None if tool.lifecycle == "retired" else tool.latest_version
     return ToolView(tool.name, tool.owner, tool.lifecycle, latest, entries)
+
+
+def _trust_conflict(there: TrustedKey, name: str) -> str:
+    """Why a (name, key) pair cannot be trusted: what the trust store holds instead."""
+    if there.name == name:
+        return (
+            f"the trust store has another key named {name!r} already ({there.key_id}); "
+            f"'toolvault trust remove {name}' first, or choose another name"
+        )
+    return (
+        f"the trust store has this key already, as {there.name!r} ({there.key_id}); "
+        f"'toolvault trust remove {there.name}' first to trust it as {name!r}"
+    )
+
+
+def _with_yanks(listing: list[dict[str, Any]], yanks: list[Yank]) -> list[dict[str, Any]]:
+    """A listing's versions with ``yanked``: a listing must show what not to use."""
+    reasons = {(y.name, y.version): y.reason for y in yanks}
+    for item in listing:
+        item["yanked"] = reasons.get((item["name"], item["version"]))
+    return listing

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from toolvault.errors import ToolvaultError
+from toolvault.errors import InvalidInput, ToolvaultError
 from toolvault.vault import Vault
 
 if TYPE_CHECKING:
@@ -27,9 +27,22 @@ class Obj:
     as_json: bool
     vaults: list[Vault | RemoteVault] = field(default_factory=list)
 
-    def open(self, *, create: bool = False, migrate: bool = True, db: str | None = None) -> Vault:
-        """Open the vault (created only for commands that write); ``db`` is a
-        PostgreSQL URL given on the command line (else TOOLVAULT_DB applies)."""
+    def open(
+        self,
+        *,
+        create: bool = False,
+        migrate: bool = True,
+        db: str | None = None,
+        beside_daemon: bool = False,
+    ) -> Vault:
+        """Open the local vault (created only for commands that write); ``db`` is a
+        PostgreSQL URL given on the command line (else TOOLVAULT_DB applies).
+
+        With ``TOOLVAULT_URL`` set the user works with a daemon, so a command that only
+        knows the local vault is refused rather than silently creating or writing one;
+        ``beside_daemon`` is for the few that use both on purpose (``pull``)."""
+        if not beside_daemon:
+            local_only(self.home)
         vault = Vault.open(self.home, create=create, migrate=migrate, db=db)
         self.vaults.append(vault)
         return vault
@@ -51,6 +64,35 @@ class Obj:
         """Close every vault this invocation opened."""
         for vault in self.vaults:
             vault.close()
+
+
+def local_only(home: str | None = None) -> None:
+    """Refuse, naming TOOLVAULT_URL, a command that acts only on a local vault while
+    TOOLVAULT_URL says the user works with a daemon (SPEC §9): nothing may be written
+    to a vault the user did not choose."""
+    url = os.environ.get("TOOLVAULT_URL")
+    if not url:
+        return
+    from toolvault.config import resolve_home
+
+    ctx = click.get_current_context(silent=True)
+    words: list[str] = []
+    while ctx is not None and ctx.parent is not None:  # the command's words, not the program's
+        words.insert(0, ctx.info_name or "")
+        ctx = ctx.parent
+    command = f"'toolvault {' '.join(words)}'" if words else "this command"
+    hint = LOCAL_ONLY_HINTS.get(words[0] if words else "", "")
+    raise InvalidInput(
+        f"TOOLVAULT_URL is set ({url}) and {command} acts only on a local vault, not through "
+        f"the daemon; unset TOOLVAULT_URL to use the vault at {resolve_home(home)}{hint}"
+    )
+
+
+# What a user who meant the daemon may want instead of a local-only command.
+LOCAL_ONLY_HINTS = {
+    "ingest": "; 'toolvault pull NAME' copies tools from the daemon into the local vault",
+    "pack": "; the daemon serves packs at GET /v1/packs?spec=NAME",
+}
 
 
 def obj() -> Obj:
@@ -86,6 +128,11 @@ def table(rows: list[list[str]], header: list[str]) -> None:
 def warn(message: str) -> None:
     """A warning line on stderr."""
     click.echo(f"toolvault: warning: {message}", err=True)
+
+
+def note(message: str) -> None:
+    """A note on stderr: something the user should know, nothing wrong."""
+    click.echo(f"toolvault: note: {message}", err=True)
 
 
 def report_error(exc: BaseException) -> int:

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from toolvault import spec as specs
+from toolvault.cli import textfiles
 from toolvault.cli._common import emit_json, json_option, obj, table, wants_json
 from toolvault.cli.completion import complete_name, complete_spec
 from toolvault.errors import InvalidInput
@@ -57,19 +58,21 @@ def yank(target: str, reason: str, as_json: bool) -> None:
 @click.command()
 @click.argument("name", shell_complete=complete_name)
 @click.option("-m", "--message", help="What to use instead, shown when the tool is run.")
+@textfiles.message_file_option
 @json_option
-def deprecate(name: str, message: str | None, as_json: bool) -> None:
+def deprecate(name: str, message: str | None, message_file: str | None, as_json: bool) -> None:
     """Mark a tool as deprecated: it still runs, with a warning."""
-    _lifecycle(name, "deprecated", message, as_json)
+    _lifecycle(name, "deprecated", textfiles.message(message, message_file), as_json)
 
 
 @click.command()
 @click.argument("name", shell_complete=complete_name)
 @click.option("-m", "--message", help="Why it was retired.")
+@textfiles.message_file_option
 @json_option
-def retire(name: str, message: str | None, as_json: bool) -> None:
+def retire(name: str, message: str | None, message_file: str | None, as_json: bool) -> None:
     """Take a tool off PATH, keeping its history; publishing again reactivates it."""
-    _lifecycle(name, "retired", message, as_json)
+    _lifecycle(name, "retired", textfiles.message(message, message_file), as_json)
 
 
 def _lifecycle(name: str, lifecycle: str, message: str | None, as_json: bool) -> None:
@@ -173,7 +176,11 @@ def trust() -> None:
 @click.argument("key", metavar="ed25519:BASE64|FILE")
 @json_option
 def trust_add(name: str, key: str, as_json: bool) -> None:
-    """Trust a public key, given inline or as a file holding it."""
+    """Trust a public key, given inline or as a file holding it.
+
+    Trusting the same NAME and key again changes nothing; another key under NAME,
+    or this key under another name, is a conflict.
+    """
     if not key.startswith("ed25519:"):
         path = Path(key)
         if not path.is_file():
@@ -185,9 +192,11 @@ def trust_add(name: str, key: str, as_json: bool) -> None:
         key = data.decode("utf-8", "replace").strip()
     added = obj().open(create=True).trust(name, key)
     if wants_json(as_json):
-        emit_json(added.to_dict())
-    else:
+        emit_json({**added.to_dict(), "created": added.created})
+    elif added.created:
         click.echo(f"trusted {added.name} ({added.key_id})")
+    else:
+        click.echo(f"already trusted: {added.name} ({added.key_id}); nothing changed")
 
 
 @trust.command("list")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from toolvault.cli._common import emit_json, json_option, obj, wants_json, warn
+from toolvault.cli._common import emit_json, json_option, local_only, obj, wants_json, warn
 from toolvault.errors import InvalidInput
 from toolvault.legacy import Summary
 
@@ -53,6 +53,7 @@ def migrate_legacy(
     """
     from toolvault import legacy
 
+    local_only(obj().home)  # before the source is read
     if (tools_db is None) == (port42_home is None):
         raise InvalidInput("give exactly one of --tools-db PATH or --port42-home PATH")
     if accept_mismatch and tools_db is None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -29,11 +29,7 @@ def ls(where: str | None, every: bool, as_json: bool) -> None:
         raise click.BadParameter(f"{where!r}; give /commands or nothing", param_hint="WHERE")
     vault = obj().service()
     if every:
-        versions = vault.all_versions()
-        if wants_json(as_json):
-            emit_json([v.to_dict() for v in versions])
-        else:
-            _version_table(versions, with_name=True)
+        _render_listing(vault.all_version_listing(), as_json, with_name=True)
         return
     tools = vault.tools()
     if wants_json(as_json):
@@ -103,9 +99,17 @@ def show(spec: str, as_json: bool) -> None:
 )
 @click.argument("args", nargs=-1)
 @click.option("-m", "--message", help="Message for rollback.")
+@click.option(
+    "--message-file", metavar="FILE", help="Read rollback's message from FILE ('-': stdin)."
+)
 @json_option
 def versions(
-    name: str, action: str, args: tuple[str, ...], message: str | None, as_json: bool
+    name: str,
+    action: str,
+    args: tuple[str, ...],
+    message: str | None,
+    message_file: str | None,
+    as_json: bool,
 ) -> None:
     """Version command: list (default) | history | diff A B | rollback V."""
     name = specs.parse_name(name)
@@ -124,9 +128,10 @@ def versions(
     elif action == "diff":
         render_diff(vault.diff(_local(name, args[0]), _local(name, args[1])), False, as_json)
     else:
+        from toolvault.cli import textfiles
         from toolvault.cli.write import do_rollback
 
-        do_rollback(vault, name, args[0], message, as_json)
+        do_rollback(vault, name, args[0], textfiles.message(message, message_file), as_json)
 
 
 @click.command()
@@ -156,8 +161,9 @@ def render_diff(d: Diff, stat: bool, as_json: bool) -> None:
         emit_json(d.to_dict())
         return
     if stat:
+        old = f"{d.old.name}:{d.old.version}" if d.old else "nothing"
         click.echo(
-            f"{d.old.name}:{d.old.version} -> {d.new.name}:{d.new.version}: "
+            f"{old} -> {d.new.name}:{d.new.version}: "
             f"{d.added} insertion(s)(+), {d.removed} deletion(s)(-)"
         )
         return
@@ -179,19 +185,23 @@ def _local(name: str, selector: str) -> str:
 
 
 def _listing(vault: Vault | RemoteVault, name: str, as_json: bool) -> None:
-    found = vault.versions(name)
+    _render_listing(vault.version_listing(name), as_json, with_name=False)
+
+
+def _render_listing(found: list[dict[str, Any]], as_json: bool, with_name: bool) -> None:
+    """A listing (``versions``, ``ls --all``): JSON with ``yanked``, or a table whose
+    NOTE starts with YANKED and the reason for a yanked version."""
     if wants_json(as_json):
-        emit_json([v.to_dict() for v in found])
-    else:
-        _version_table(found, with_name=False)
-
-
-def _version_table(found: list[Version], with_name: bool) -> None:
+        emit_json(found)
+        return
     rows = []
     for v in found:
-        note = f"rollback of {v.rollback_of}" if v.rollback_of else (v.message or "")
-        label = f"{v.name}:{v.version}" if with_name else str(v.version)
-        rows.append([label, v.sha256[:12], str(v.size), v.created_at, v.created_by or "-", note])
+        note = f"rollback of {v['rollback_of']}" if v["rollback_of"] else (v["message"] or "")
+        if v.get("yanked"):  # a daemon before yanks were listed sends none
+            note = f"YANKED: {v['yanked']}" + (f"; {note}" if note else "")
+        label = f"{v['name']}:{v['version']}" if with_name else str(v["version"])
+        by = v["created_by"] or "-"
+        rows.append([label, v["sha256"][:12], str(v["size"]), v["created_at"], by, note])
     table(rows, ["VERSION", "SHA256", "SIZE", "CREATED", "BY", "NOTE"])
 
 

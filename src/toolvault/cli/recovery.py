@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from toolvault.cli._common import emit_json, json_option, obj, wants_json
+from toolvault.cli._common import emit_json, json_option, local_only, obj, wants_json
 from toolvault.errors import InvalidInput
 
 
@@ -50,6 +50,7 @@ def recover(from_tree: bool, as_json: bool) -> None:
 
     if not from_tree:
         raise click.UsageError("say what to recover from: --from-tree")
+    local_only(obj().home)
     report = recover_from_tree(obj().home)
     if wants_json(as_json):
         emit_json(report.to_dict())

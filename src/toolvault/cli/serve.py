@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import click
 
-from toolvault.cli._common import emit_json, json_option, obj, table, wants_json
+from toolvault.cli._common import emit_json, json_option, local_only, obj, table, wants_json
 from toolvault.errors import InvalidInput, ToolvaultError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -50,6 +50,7 @@ def serve(host: str, port: int, db: str | None, public_read: bool, access_log: b
     Writes need a bearer token ('toolvault token create'); reads too, unless
     --public-read. Prints 'toolvault: serving on URL' on stderr once it listens.
     """
+    local_only(obj().home)  # a daemon serves its own vault, never the one at TOOLVAULT_URL
     try:
         import uvicorn  # noqa: F401 -- fail here, with the extra to install, if missing
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from toolvault.cli._common import emit_json, json_option, obj, wants_json, warn
+from toolvault.cli._common import emit_json, json_option, local_only, obj, wants_json, warn
 from toolvault.cli.completion import complete_spec
 from toolvault.errors import InvalidInput
 from toolvault.packs import ImportSummary
@@ -25,7 +25,11 @@ if TYPE_CHECKING:
 @click.option("--git", "git_url", metavar="URL", help="Import tool files from a git repository.")
 @click.option("--rev", help="With --git: the commit, branch or tag (default HEAD).")
 @click.option("--path", "subdir", metavar="SUBDIR", help="With --git: only this folder.")
-@click.option("--history", is_flag=True, help="With --git: every commit that changed a tool.")
+@click.option(
+    "--history",
+    is_flag=True,
+    help="With --git: a version for every commit on REV's first-parent chain that changed a tool.",
+)
 @click.option("--name", help="Tool name for a single script (default: from the file or URL).")
 @json_option
 def ingest(
@@ -42,9 +46,15 @@ def ingest(
 
     Packs are checked (safe archive, hashes, signature, expiry, no downgrade) and
     imported whole or not at all; the import is one entry in the audit log.
+
+    --git --history follows the first-parent chain (git log --first-parent): the
+    states the branch itself had, a merge counting once, not each side branch's
+    commits. Symbolic links, submodules and binary files in the tree are skipped,
+    each named in a 'skipped' line.
     """
     from toolvault import ingest as sources
 
+    local_only(obj().home)  # before anything is fetched
     given = [s for s in (source, url, git_url) if s]
     if len(given) != 1:
         raise InvalidInput("give exactly one of: a PATH, --url URL or --git URL")
@@ -139,6 +149,7 @@ def pack_export(
     """Write a pack: NAME exports every version of a tool, NAME:SEL one version."""
     from toolvault import packs
 
+    local_only(obj().home)
     if every == bool(specs):
         raise InvalidInput("give tools to export (NAME or NAME:SEL) or --all, not both")
     path = Path(output)
@@ -191,7 +202,7 @@ def pull(specs: tuple[str, ...], as_json: bool) -> None:
     url = os.environ.get("TOOLVAULT_URL")
     if not url:
         raise InvalidInput("pull copies from a daemon: set TOOLVAULT_URL (and TOOLVAULT_TOKEN)")
-    local = obj().open(create=True)
+    local = obj().open(create=True, beside_daemon=True)  # copying from it is the point
     source = f"{url.rstrip('/')}/v1/packs"
     notes = ingest.check_source(local, source)  # [sources] allow applies to daemons too
     with RemoteVault(url, os.environ.get("TOOLVAULT_TOKEN"), home=local.home) as remote:

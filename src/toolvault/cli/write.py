@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 import click
 
 from toolvault import spec as specs
-from toolvault.cli._common import emit_json, json_option, obj, wants_json, warn
+from toolvault.cli import textfiles
+from toolvault.cli._common import emit_json, json_option, note, obj, wants_json, warn
 from toolvault.cli.completion import complete_name
 from toolvault.errors import InvalidInput
 from toolvault.localfile import read_regular, read_stream
@@ -27,9 +28,11 @@ if TYPE_CHECKING:
 @click.option("--owner", help="Owner of a new tool (default: owner in config.toml or $USER).")
 @click.option("--origin", help="Where the content came from (default: the file's path).")
 @click.option("-m", "--message", help="Why this version exists.")
+@textfiles.message_file_option
 @click.option("--created-by", help="Author or agent (default: the local identity).")
 @click.option("--session", "session_id", help="Session id of the agent that wrote it.")
 @click.option("--prompt", help="The prompt that produced it.")
+@textfiles.prompt_file_option
 @click.option(
     "--ref",
     "refs",
@@ -59,9 +62,11 @@ def add(
     owner: str | None,
     origin: str | None,
     message: str | None,
+    message_file: str | None,
     created_by: str | None,
     session_id: str | None,
     prompt: str | None,
+    prompt_file: str | None,
     refs: tuple[str, ...],
     allow_dangling: bool,
     transforms: tuple[str, ...],
@@ -72,9 +77,20 @@ def add(
 
     A directory publishes each regular file in it (hidden files excepted), named
     by its file name without extension. Content equal to a tool's latest makes
-    no new version. Several paths are published in one transaction: all or none.
+    no new version, and records none of the provenance given with it (a note says
+    so). Several paths are published in one transaction: all or none.
     """
+    message, prompt = _long_texts(paths, message, message_file, prompt, prompt_file)
     sources = collect(paths, name)
+    given = {
+        "--origin": origin,
+        "--message-file" if message_file else "-m": message,
+        "--created-by": created_by,
+        "--session": session_id,
+        "--prompt-file" if prompt_file else "--prompt": prompt,
+        "--ref": refs,
+        "--transform": transforms,
+    }
     provenance = dict(
         owner=owner,
         message=message,
@@ -95,7 +111,33 @@ def add(
     results = vault.publish_many(items, sign_with=key)
     for ref in dangling:
         warn(f"reference '{ref}' does not resolve; stored as written (--allow-dangling)")
+    not_recorded([r for r in results if not r.created], [k for k, v in given.items() if v])
     render_published(results, as_json)
+
+
+def _long_texts(
+    paths: tuple[str, ...],
+    message: str | None,
+    message_file: str | None,
+    prompt: str | None,
+    prompt_file: str | None,
+) -> tuple[str | None, str | None]:
+    """The message and prompt, given inline or read from their files (stdin at most once)."""
+    stdin = {"PATH": "-" if "-" in paths else None, "--prompt-file": prompt_file}
+    textfiles.stdin_once({**stdin, "--message-file": message_file})
+    return textfiles.message(message, message_file), textfiles.prompt(prompt, prompt_file)
+
+
+def not_recorded(unchanged: list[Published], flags: list[str]) -> None:
+    """Say on stderr that provenance given with unchanged content was dropped (SPEC §11):
+    no version was made, so there is nothing it could be recorded on."""
+    if not unchanged or not flags:
+        return
+    which = ", ".join(f"{r.name}:{r.version}" for r in unchanged)
+    note(
+        f"{which} unchanged (same content as the latest), so no new version: "
+        f"{', '.join(flags)} not recorded"
+    )
 
 
 def _dangling(vault: Vault | RemoteVault, refs: tuple[str, ...]) -> list[str]:
@@ -212,13 +254,17 @@ def render_published(results: list[Published], as_json: bool) -> None:
 @click.argument("name", shell_complete=complete_name)
 @click.argument("version", metavar="V")
 @click.option("-m", "--message", help="Why the rollback.")
+@textfiles.message_file_option
 @json_option
-def rollback(name: str, version: str, message: str | None, as_json: bool) -> None:
+def rollback(
+    name: str, version: str, message: str | None, message_file: str | None, as_json: bool
+) -> None:
     """Publish version V's content again as a new version (history only moves forward).
 
     V is a version number or any selector of NAME (previous, -2, a label…).
     """
-    do_rollback(obj().service(), specs.parse_name(name), version, message, as_json)
+    text = textfiles.message(message, message_file)
+    do_rollback(obj().service(), specs.parse_name(name), version, text, as_json)
 
 
 def do_rollback(
@@ -227,6 +273,7 @@ def do_rollback(
     """Shared by ``rollback`` and ``versions NAME rollback V``."""
     target = vault.get(f"{name}:{selector}")
     result = vault.rollback(name, target.version, message=message)
+    not_recorded([] if result.created else [result], ["the message"] if message else [])
     if wants_json(as_json):
         emit_json(result.to_dict())
     elif result.created:

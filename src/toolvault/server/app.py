@@ -292,13 +292,13 @@ SpecPath = Annotated[str, Path(description=SpecText, examples=["fmt:1"])]
 @reads.get(
     "/v1/tools",
     summary="List tools, or every version with all=true",
-    response_model=list[s.ToolOut] | list[s.VersionOut],
+    response_model=list[s.ToolOut] | list[s.ListedVersion],
 )
 def list_tools(request: Request, creds: Credentials, every: All = False) -> JSONResponse:
     """The shape of ``ls --json``; with ``all=true`` that of ``ls --all --json``."""
     vault = guard(request).reader(creds)
     if every:
-        return as_json([v.to_dict() for v in vault.all_versions()])
+        return as_json(vault.all_version_listing())
     return as_json([t.to_dict() for t in vault.tools()])
 
 
@@ -318,7 +318,7 @@ def get_tool(request: Request, creds: Credentials, name: Name) -> JSONResponse:
 @reads.get(
     "/v1/tools/{name}/versions",
     summary="Every version of a tool, oldest first",
-    response_model=list[s.VersionOut],
+    response_model=list[s.ListedVersion],
 )
 async def tool_versions(request: Request, creds: Credentials, name: Name) -> Response:
     """The version listing (``versions NAME --json``)."""

@@ -192,6 +192,12 @@ class VersionOut(BaseModel):
     key_id: str | None
 
 
+class ListedVersion(VersionOut):
+    """A version in a listing, with whether it was yanked."""
+
+    yanked: str | None = Field(description="The yank's reason; null if not yanked.")
+
+
 class Described(VersionOut):
     """What ``show --json`` prints: the version, its signature status, yank, labels, tool."""
 
@@ -204,12 +210,12 @@ class Described(VersionOut):
 class DiffOut(BaseModel):
     """A unified diff between two versions."""
 
-    old: str
+    old: str | None = Field(description="Null for a first version: diffed against nothing.")
     new: str
     added: int
     removed: int
     diff: str
-    old_version: VersionOut
+    old_version: VersionOut | None
     new_version: VersionOut
 
 

@@ -33,6 +33,7 @@ pytest: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/read_path.py
+	$(BIN)/python bench/completion.py
 	$(BIN)/python bench/verify.py
 	$(BIN)/python bench/packs.py
 	$(BIN)/python bench/legacy.py

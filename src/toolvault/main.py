@@ -7,6 +7,9 @@ else — another command, an option, a missing or yanked version, a schema that
 needs migrating, a PostgreSQL vault — goes to the full command line, which gives
 the same answer the same way, or the error and its explanation. With
 ``TOOLVAULT_URL`` the plain case is one request to the daemon.
+
+A shell's TAB (``_TOOLVAULT_COMPLETE`` set) is served the same way: a tool name or
+selector by ``fastcomplete``, anything else by click's own completion.
 """
 
 from __future__ import annotations
@@ -22,8 +25,14 @@ FAST_KINDS = (Kind.DEFAULT, Kind.LATEST, Kind.PREVIOUS, Kind.BACK, Kind.NUMBER)
 
 
 def main() -> None:
-    """Entry point: the fast path for ``cat``, else the click command line."""
-    if fast_cat(sys.argv[1:]):
+    """Entry point: the fast paths for ``cat`` and completion, else the click command line."""
+    instruction = os.environ.get("_TOOLVAULT_COMPLETE")
+    if instruction:
+        from toolvault.fastcomplete import answer
+
+        if answer(instruction):
+            return
+    elif fast_cat(sys.argv[1:]):
         return
     from toolvault.cli import main as full
 

@@ -1,7 +1,8 @@
 """The ``toolvault`` command line: thin click commands over :class:`toolvault.Vault`.
 
 Commands live in a few modules and are imported only when invoked, so that
-``toolvault cat`` pays for nothing but click and the core.
+``toolvault cat`` pays for nothing but click and the core; this module itself imports
+neither (a shell's TAB is answered from here by ``completion`` without them).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from typing import Any
 
 import click
 
-from toolvault.cli._common import Obj, report_error
 from toolvault.errors import ToolvaultError
 
 COMMANDS = {
@@ -48,6 +48,8 @@ COMMANDS = {
     "pull": "transfer",
     "serve": "serve",
     "token": "serve",
+    "status": "status",
+    "completion": "completion",
 }
 
 
@@ -78,6 +80,8 @@ class VaultGroup(click.Group):
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
             code = rv if isinstance(rv, int) else 0
         except (ToolvaultError, click.ClickException, click.Abort, OSError) as exc:
+            from toolvault.cli._common import report_error
+
             code = report_error(exc)
         except KeyboardInterrupt:
             code = 130
@@ -112,10 +116,16 @@ def cli(ctx: click.Context, home: str | None, as_json: bool) -> None:
     NAME:LABEL or NAME@sha256:HEX; put HOME/commands on your PATH to run the
     latest of every tool by its name.
     """
+    from toolvault.cli._common import Obj
+
     ctx.obj = Obj(home=home, as_json=as_json)
     ctx.call_on_close(ctx.obj.close)
 
 
 def main() -> None:
     """Console-script entry point."""
+    if os.environ.get("_TOOLVAULT_COMPLETE"):  # a shell's TAB: answered before loading more
+        from toolvault.cli.completion import complete
+
+        sys.exit(complete(os.environ["_TOOLVAULT_COMPLETE"]))
     cli.main(prog_name="toolvault")

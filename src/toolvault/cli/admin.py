@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from toolvault.cli._common import emit_json, json_option, obj, table, wants_json
+from toolvault.cli.completion import complete_name
 from toolvault.config import resolve_home
 from toolvault.vault import Vault
 
@@ -41,7 +42,7 @@ def init(as_json: bool) -> None:
 
 
 @click.command()
-@click.argument("names", nargs=-1)
+@click.argument("names", nargs=-1, shell_complete=complete_name)
 @click.option(
     "--home",
     type=click.Path(file_okay=False),

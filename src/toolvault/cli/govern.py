@@ -9,11 +9,12 @@ import click
 from toolvault import spec as specs
 from toolvault.cli import textfiles
 from toolvault.cli._common import emit_json, json_option, obj, table, wants_json
+from toolvault.cli.completion import complete_name, complete_spec
 from toolvault.errors import InvalidInput
 
 
 @click.command()
-@click.argument("target", metavar="SPEC")
+@click.argument("target", metavar="SPEC", shell_complete=complete_spec)
 @click.argument("label")
 @click.option("--delete", is_flag=True, help="Remove the label (give NAME, not a version).")
 @json_option
@@ -35,7 +36,7 @@ def label(target: str, label: str, delete: bool, as_json: bool) -> None:
 
 
 @click.command()
-@click.argument("target", metavar="SPEC")
+@click.argument("target", metavar="SPEC", shell_complete=complete_spec)
 @click.option("--reason", required=True, help="Why the version must not be used.")
 @json_option
 def yank(target: str, reason: str, as_json: bool) -> None:
@@ -55,7 +56,7 @@ def yank(target: str, reason: str, as_json: bool) -> None:
 
 
 @click.command()
-@click.argument("name")
+@click.argument("name", shell_complete=complete_name)
 @click.option("-m", "--message", help="What to use instead, shown when the tool is run.")
 @textfiles.message_file_option
 @json_option
@@ -65,7 +66,7 @@ def deprecate(name: str, message: str | None, message_file: str | None, as_json:
 
 
 @click.command()
-@click.argument("name")
+@click.argument("name", shell_complete=complete_name)
 @click.option("-m", "--message", help="Why it was retired.")
 @textfiles.message_file_option
 @json_option
@@ -83,7 +84,7 @@ def _lifecycle(name: str, lifecycle: str, message: str | None, as_json: bool) ->
 
 
 @click.command()
-@click.argument("name")
+@click.argument("name", shell_complete=complete_name)
 @click.argument("new_owner", metavar="NEW")
 @json_option
 def owner(name: str, new_owner: str, as_json: bool) -> None:
@@ -96,7 +97,7 @@ def owner(name: str, new_owner: str, as_json: bool) -> None:
 
 
 @click.command()
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=complete_name)
 @json_option
 def audit(name: str | None, as_json: bool) -> None:
     """Show the append-only audit log, or the entries about one tool."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from toolvault.cli._common import emit_json, json_option, obj, wants_json
+from toolvault.cli.completion import complete_spec
 
 STATUS = {
     "exact": "",
@@ -15,7 +16,7 @@ STATUS = {
 
 
 @click.command()
-@click.argument("spec")
+@click.argument("spec", shell_complete=complete_spec)
 @click.option("--reverse", is_flag=True, help="List the versions that reference SPEC instead.")
 @json_option
 def refs(spec: str, reverse: bool, as_json: bool) -> None:
@@ -43,7 +44,7 @@ def refs(spec: str, reverse: bool, as_json: bool) -> None:
 
 
 @click.command()
-@click.argument("specs", nargs=-1, required=True, metavar="SPEC...")
+@click.argument("specs", nargs=-1, required=True, metavar="SPEC...", shell_complete=complete_spec)
 @json_option
 def context(specs: tuple[str, ...], as_json: bool) -> None:
     """Print versions with a header each, to paste into an agent's prompt.

@@ -9,6 +9,7 @@ import click
 
 from toolvault import spec as specs
 from toolvault.cli._common import emit_json, json_option, obj, table, wants_json, warn
+from toolvault.cli.completion import complete_name, complete_spec
 from toolvault.errors import InvalidSpec
 from toolvault.models import Diff, Version
 from toolvault.spec import Kind
@@ -42,7 +43,7 @@ def ls(where: str | None, every: bool, as_json: bool) -> None:
 
 
 @click.command()
-@click.argument("spec")
+@click.argument("spec", shell_complete=complete_spec)
 @json_option
 def cat(spec: str, as_json: bool) -> None:
     """Print the content of a version; NAME:versions prints the version listing."""
@@ -63,7 +64,7 @@ def cat(spec: str, as_json: bool) -> None:
 
 
 @click.command()
-@click.argument("spec")
+@click.argument("spec", shell_complete=complete_spec)
 @json_option
 def show(spec: str, as_json: bool) -> None:
     """Show all metadata of one version plus its tool's owner and lifecycle."""
@@ -89,7 +90,7 @@ def show(spec: str, as_json: bool) -> None:
 
 
 @click.command(context_settings={"ignore_unknown_options": False})
-@click.argument("name")
+@click.argument("name", shell_complete=complete_name)
 @click.argument(
     "action",
     required=False,
@@ -134,8 +135,8 @@ def versions(
 
 
 @click.command()
-@click.argument("old")
-@click.argument("new", required=False)
+@click.argument("old", shell_complete=complete_spec)
+@click.argument("new", required=False, shell_complete=complete_spec)
 @click.option("--stat", is_flag=True, help="Only count added and removed lines.")
 @click.option(
     "-U", "--unified", "context", type=click.IntRange(0), default=3, help="Lines of context."

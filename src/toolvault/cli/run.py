@@ -8,12 +8,13 @@ import sys
 import click
 
 from toolvault.cli._common import obj, warn
+from toolvault.cli.completion import complete_spec
 from toolvault.cli.read import warn_if_yanked
 from toolvault.errors import InvalidInput
 
 
 @click.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
-@click.argument("spec")
+@click.argument("spec", shell_complete=complete_spec)
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def run(spec: str, args: tuple[str, ...]) -> None:
     """Run a version with ARGS; its stdin, stdout and exit code pass through.

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from toolvault.cli._common import emit_json, json_option, local_only, obj, wants_json, warn
+from toolvault.cli.completion import complete_spec
 from toolvault.errors import InvalidInput
 from toolvault.packs import ImportSummary
 
@@ -121,7 +122,7 @@ def pack() -> None:
 
 
 @pack.command("export")
-@click.argument("specs", nargs=-1, metavar="NAME[:SEL]...")
+@click.argument("specs", nargs=-1, metavar="NAME[:SEL]...", shell_complete=complete_spec)
 @click.option("--all", "every", is_flag=True, help="Export every version of every tool.")
 @click.option(
     "-o",

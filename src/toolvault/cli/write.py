@@ -12,6 +12,7 @@ import click
 from toolvault import spec as specs
 from toolvault.cli import textfiles
 from toolvault.cli._common import emit_json, json_option, note, obj, wants_json, warn
+from toolvault.cli.completion import complete_name
 from toolvault.errors import InvalidInput
 from toolvault.localfile import read_regular, read_stream
 from toolvault.models import Published
@@ -250,7 +251,7 @@ def render_published(results: list[Published], as_json: bool) -> None:
 
 
 @click.command()
-@click.argument("name")
+@click.argument("name", shell_complete=complete_name)
 @click.argument("version", metavar="V")
 @click.option("-m", "--message", help="Why the rollback.")
 @textfiles.message_file_option

@@ -702,6 +702,12 @@ class SQLStore(CheckpointQueries):
         """How many blobs there are."""
         return int(self._q("SELECT count(*) FROM blobs").fetchone()[0])
 
+    def row_counts(self) -> dict[str, int]:
+        """How many tools, versions, blobs and audit entries there are (for ``status``)."""
+        tables = ("tools", "versions", "blobs", "audit")
+        sql = "SELECT " + ", ".join(f"(SELECT count(*) FROM {t})" for t in tables)
+        return dict(zip(tables, map(int, self._q(sql).fetchone()), strict=True))
+
     def tool_rows(
         self, names: tuple[str | None, str | None], wanted: frozenset[str] = frozenset()
     ) -> list[tuple[str, str, str]]:

@@ -7,6 +7,7 @@ not yanked — and returns None for anything else, so that the full command line
 
 from __future__ import annotations
 
+import os
 import sqlite3
 
 # The number of schema migrations this toolvault ships (tests keep it equal to
@@ -37,5 +38,67 @@ def read_content(db_path: str, name: str, number: int | None, back: int) -> byte
         return bytes(row[0]) if row else None
     except (sqlite3.Error, OverflowError):
         return None
+    finally:
+        conn.close()
+
+
+# -- shell completion ---------------------------------------------------------------------
+# A shell asks on every TAB, so completion must never create or change anything in the
+# home: a read-only connection to a WAL database that nobody has open would leave new
+# -wal and -shm files behind. So with no -wal file (every connection closed, everything in
+# the main file) the file is opened as immutable, which creates nothing; with both -wal
+# and -shm present (a writer has it open) read-only, which adds nothing to what is there.
+# Anything else — a missing, damaged or half-written vault — completes nothing. (A writer
+# that opens the file just after the check writes into its own -wal; at worst a checkpoint
+# racing the read makes it fail, and a TAB then completes nothing.)
+
+# What a path must escape inside an SQLite URI (urllib.parse would cost cat's fast path).
+URI_ESCAPES = str.maketrans({"%": "%25", "?": "%3f", "#": "%23"})
+NAME_END = "\x7f"  # after every character a tool name may hold: the end of a prefix range
+
+
+def _completion_connection(db_path: str) -> sqlite3.Connection | None:
+    """A connection that cannot create or change a file, or None."""
+    if not os.path.isfile(db_path) or not os.path.getsize(db_path):
+        return None
+    has_wal, has_shm = (os.path.exists(db_path + s) for s in ("-wal", "-shm"))
+    if has_wal != has_shm:
+        return None
+    mode = "mode=ro" if has_wal else "immutable=1"
+    try:
+        uri = f"file:{db_path.translate(URI_ESCAPES)}?{mode}"
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None)
+        conn.execute("PRAGMA query_only = 1")
+    except sqlite3.Error:
+        return None
+    return conn
+
+
+def tool_names(db_path: str, prefix: str) -> list[str]:
+    """The names of the tools that start with ``prefix``, in order; [] when unreadable."""
+    conn = _completion_connection(db_path)
+    if conn is None:
+        return []
+    try:
+        sql = "SELECT name FROM tools WHERE name >= ? AND name < ? ORDER BY name"
+        return [row[0] for row in conn.execute(sql, (prefix, prefix + NAME_END))]
+    except sqlite3.Error:
+        return []
+    finally:
+        conn.close()
+
+
+def tool_selectors(db_path: str, name: str) -> tuple[list[int], list[str]]:
+    """The version numbers (newest first) and labels of one tool; empty when unreadable."""
+    conn = _completion_connection(db_path)
+    if conn is None:
+        return [], []
+    try:
+        by_version = "SELECT version FROM versions WHERE name = ? ORDER BY version DESC"
+        numbers = [row[0] for row in conn.execute(by_version, (name,))]
+        by_label = "SELECT label FROM labels WHERE name = ? ORDER BY label"
+        return numbers, [row[0] for row in conn.execute(by_label, (name,))]
+    except sqlite3.Error:
+        return [], []
     finally:
         conn.close()

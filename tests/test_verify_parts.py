@@ -17,10 +17,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from toolvault import NewVersion, Vault, integrity
+from toolvault import NewVersion, Vault
 from toolvault.hashing import GENESIS, canonical, entry_hash
 from toolvault.materialize import ToolView, metadata_bytes
 from toolvault.models import Entry
+from toolvault.verify import checks as integrity
 
 TOOLS = 40
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from toolvault import damage, integrity, validate
+from toolvault import damage, validate
 from toolvault import spec as specs
 from toolvault.checkpoints import Sealer
 from toolvault.config import Config, make_home, resolve_home
@@ -56,6 +56,7 @@ from toolvault.signing import (
 )
 from toolvault.spec import Kind, Spec
 from toolvault.store.base import SQLStore, utcnow
+from toolvault.verify import checks as integrity
 
 if TYPE_CHECKING:
     from toolvault.checkpoints import Checkpoint

@@ -465,7 +465,7 @@ def _within(name: str, names: tuple[str | None, str | None], wanted: frozenset[s
 def check_blobs(rows: Iterable[tuple[str, int, bytes]], unused: bool = False) -> list[Problem]:
     """Blobs as (sha256, recorded size, content), as they stream by; with ``unused``
     (they are the blobs no version uses) a sound one is a problem too."""
-    from toolvault.tool_history import unused_blob
+    from toolvault.verify.history import unused_blob
 
     return [
         p
@@ -949,8 +949,8 @@ def check_governance(
 ) -> list[Problem]:
     """Labels, yanks, owners, lifecycles and trusted keys are what the audit log says;
     so are the tools' creation times and lifecycle messages and the pack imports
-    (:mod:`toolvault.tool_history`; ``firsts``: each tool's version 1's recorded_at)."""
-    from toolvault.tool_history import ToolHistory
+    (:mod:`toolvault.verify.history`; ``firsts``: each tool's version 1's recorded_at)."""
+    from toolvault.verify.history import ToolHistory
 
     replay, history = Replay(), ToolHistory()
     owners = replay.owners

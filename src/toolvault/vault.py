@@ -56,13 +56,13 @@ from toolvault.signing import (
 )
 from toolvault.spec import Kind, Spec
 from toolvault.store.base import SQLStore, utcnow
-from toolvault.verify import checks as integrity
+from toolvault.verify import merge, part_check, sharing
 
 if TYPE_CHECKING:
     from toolvault.checkpoints import Checkpoint
 
 # verify checks a vault of at least this many versions in several processes at once,
-# never more than MAX_WORKERS (their parts stay well within integrity.MAX_PARTS)
+# never more than MAX_WORKERS (their parts stay well within sharing.MAX_PARTS)
 PARALLEL_FROM = 5_000
 MAX_WORKERS = 8
 
@@ -664,14 +664,14 @@ class Vault:
             self.tool(name)
         counts = self.store.version_counts(wanted)
         processes = self._workers(workers, counts, wanted)
-        parts = integrity.plan(counts, self.store.audit_head()[0], processes)
+        parts = sharing.plan(counts, self.store.audit_head()[0], processes)
         check = self._check_part(wanted)
-        with integrity.gc_paused():
-            shares = integrity.run_parts(parts, check, self.store.after_fork, processes)
+        with sharing.gc_paused():
+            shares = sharing.run_parts(parts, check, self.store.after_fork, processes)
             if len({share.head for share in shares}) > 1:  # a write landed between their reads
-                shares = [check(integrity.EVERYTHING)]
+                shares = [check(sharing.EVERYTHING)]
             with self.store.snapshot():
-                problems, checked = integrity.merge(shares, self.store, whole=not wanted)
+                problems, checked = merge.merge(shares, self.store, whole=not wanted)
         if wanted:  # the tree of the other tools was not compared: its files are no strays
             problems = [
                 p for p in problems if p.name in wanted or (p.name is None and p.kind != "stray")
@@ -696,13 +696,13 @@ class Vault:
         usable = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
         return min(len(usable) if usable else os.cpu_count() or 1, MAX_WORKERS)
 
-    def _check_part(self, wanted: frozenset[str]) -> Callable[[integrity.Part], integrity.Share]:
+    def _check_part(self, wanted: frozenset[str]) -> Callable[[sharing.Part], sharing.Share]:
         tree = self.tree if self.materialize else None
         require = self.config.require_signatures
 
-        def check(part: integrity.Part) -> integrity.Share:
+        def check(part: sharing.Part) -> sharing.Share:
             with self.store.snapshot():
-                return integrity.check_part(self.store, tree, part, wanted, require)
+                return part_check.check_part(self.store, tree, part, wanted, require)
 
         return check
 

@@ -87,7 +87,7 @@ def test_a_sound_vault_checks_the_same_in_parts(big: Vault, forks: list[int]) ->
 def test_asking_for_more_processes_than_verify_runs_gets_its_most(
     big: Vault, forks: list[int]
 ) -> None:
-    from toolvault.vault import MAX_WORKERS
+    from toolvault.service.verifying import MAX_WORKERS
 
     same_reports(big, 64)
     assert len(forks) == MAX_WORKERS - 1

@@ -15,7 +15,8 @@ from toolvault.errors import InvalidSpec, NotFound, PermissionDenied, ToolvaultE
 from toolvault.materialize import CommandsTree, ToolView
 from toolvault.models import Entry, Principal, Tool, Version, Yank
 from toolvault.spec import Kind, Spec
-from toolvault.store.base import SQLStore, utcnow
+from toolvault.store.base import SQLStore
+from toolvault.store.sql import utcnow
 
 if TYPE_CHECKING:
     from toolvault.signing import KeyRing

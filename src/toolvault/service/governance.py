@@ -8,7 +8,7 @@ from toolvault.errors import Conflict, InvalidInput, NotFound
 from toolvault.models import Label, Tool, Yank
 from toolvault.service.base import ServiceBase
 from toolvault.spec import Kind, Spec
-from toolvault.store.base import utcnow
+from toolvault.store.sql import utcnow
 
 
 class Governing(ServiceBase):

@@ -9,7 +9,7 @@ from toolvault.errors import Conflict, NotFound
 from toolvault.models import TrustedKey
 from toolvault.service.base import ServiceBase
 from toolvault.signing import KeyInfo
-from toolvault.store.base import utcnow
+from toolvault.store.sql import utcnow
 
 
 def _trust_conflict(there: TrustedKey, name: str) -> str:

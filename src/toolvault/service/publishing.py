@@ -16,7 +16,7 @@ from toolvault.models import Published, Version
 from toolvault.service.base import ServiceBase
 from toolvault.signing import Signer, audit_record, payload, version_fields
 from toolvault.spec import Kind, Spec
-from toolvault.store.base import utcnow
+from toolvault.store.sql import utcnow
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from toolvault import validate
 from toolvault.errors import InvalidInput, NotFound
 from toolvault.models import Principal, Token
 from toolvault.service.base import ServiceBase
-from toolvault.store.base import utcnow
+from toolvault.store.sql import utcnow
 
 
 def _token_hash(secret: str) -> str:

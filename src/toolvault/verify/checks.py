@@ -24,7 +24,7 @@ from toolvault.signing import (
     values_digest,
     verify_signature,
 )
-from toolvault.store.base import version_values
+from toolvault.store.sql import version_values
 
 # SQLStore.version_rows: the VERSION_COLUMNS, then the size its blob records and the blob's
 # content (None, None: no blob).

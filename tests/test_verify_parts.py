@@ -319,7 +319,7 @@ def test_details_stored_other_than_canonically_still_check_by_their_content() ->
 def test_a_publish_entrys_fields_digest_is_read_as_decoding_would(extra: dict[str, Any]) -> None:
     details = {**extra, "fields": "f" * 64}
     text = canonical(details).decode()
-    found = audit._fields_in(text)
+    found = audit.fields_in(text)
     assert found is None or found == json.loads(text)["fields"]
     if "fields" not in extra and not any('"fields":"' in k for k in extra):
         assert found == "f" * 64
@@ -352,7 +352,7 @@ def test_versions_that_match_their_records_in_another_order_need_no_second_look(
     share = sharing.Share(0, (0, GENESIS, None), versions=sharing.pack(versions))
     share.records = sharing.pack(versions[::-1])
     share.record_seqs = [3, 2, 1]
-    assert recorded._Recorded([share], lookup=None).check() == []  # type: ignore[arg-type]
+    assert recorded.Recorded([share], lookup=None).check() == []  # type: ignore[arg-type]
 
 
 @settings(max_examples=200, deadline=None)
@@ -373,4 +373,4 @@ def test_the_parts_cover_every_tool_and_audit_entry_once(
         assert before.names[1] == after.names[0] and before.seqs[1] == after.seqs[0]
         assert before.seqs[0] <= after.seqs[0]
     for name, _, _ in counts:
-        assert sum(part_check._within(name, p.names, frozenset()) for p in parts) == 1
+        assert sum(part_check.within(name, p.names, frozenset()) for p in parts) == 1

@@ -9,7 +9,7 @@ from typing import Any
 
 from toolvault.hashing import GENESIS, canonical, details_of, entry_hash
 from toolvault.models import AuditEntry
-from toolvault.store.sql import Queries, _between, _streamed
+from toolvault.store.sql import Queries, between, streamed
 
 
 class AuditQueries(Queries):
@@ -71,12 +71,12 @@ class AuditQueries(Queries):
         """Audit rows as stored (details as text) with ``seqs[0] <= seq < seqs[1]``,
         read as they are used (see :meth:`version_rows`)."""
         params: list[Any] = []
-        where = _between("seq", seqs, frozenset(), params)
+        where = between("seq", seqs, frozenset(), params)
         sql = (
             "SELECT seq, at, actor, action, tool, version, details, prev_hash, hash FROM audit "
             f"WHERE {where} ORDER BY seq"
         )
-        return _streamed(self._q(sql, params))
+        return streamed(self._q(sql, params))
 
     def audit_details(self, seq: int) -> tuple[str, str | None, int | None, dict[str, Any]]:
         """(action, tool, version, details) of one audit entry."""

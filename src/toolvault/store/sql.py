@@ -30,9 +30,7 @@ VERSION_COLUMNS = (
 V_COLS = ", ".join(f"v.{c.strip()}" for c in VERSION_COLUMNS.split(","))
 
 
-def _between(
-    column: str, bounds: tuple[Any, Any], wanted: frozenset[str], params: list[Any]
-) -> str:
+def between(column: str, bounds: tuple[Any, Any], wanted: frozenset[str], params: list[Any]) -> str:
     """SQL for ``bounds[0] <= column < bounds[1]`` (None: unbounded) and, when some are
     wanted, ``column IN wanted``; appends the parameters."""
     clauses = []
@@ -48,7 +46,7 @@ def _between(
     return " AND ".join(clauses) or "1 = 1"
 
 
-def _streamed(cursor: Any) -> Iterator[tuple[Any, ...]]:
+def streamed(cursor: Any) -> Iterator[tuple[Any, ...]]:
     """A query's rows a thousand at a time: a big vault's rows need not fit in memory."""
     while rows := cursor.fetchmany(1_000):
         yield from rows
@@ -59,12 +57,12 @@ def utcnow() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _json_text(values: Sequence[str]) -> str:
+def json_text(values: Sequence[str]) -> str:
     """A list of strings as stored (``json.dumps``); most are empty, and "[]" is free."""
     return json.dumps(list(values)) if values else "[]"
 
 
-def _json_list(text: str) -> tuple[str, ...]:
+def json_list(text: str) -> tuple[str, ...]:
     if text == "[]":
         return ()
     try:
@@ -77,12 +75,12 @@ def version_values(row: Sequence[Any]) -> list[Any]:
     """A row in ``VERSION_COLUMNS`` order as the values of ``VERSION_FIELDS``."""
     values = list(row[:20])
     values[4] = bool(values[4])
-    values[15] = _json_list(values[15])
-    values[16] = _json_list(values[16])
+    values[15] = json_list(values[15])
+    values[16] = json_list(values[16])
     return values
 
 
-def _chunks(names: Iterable[str]) -> Iterator[list[str]]:
+def chunks(names: Iterable[str]) -> Iterator[list[str]]:
     """Distinct names, sorted, IN_CHUNK at a time (one ``IN (…)`` query each)."""
     wanted = sorted(set(names))
     for i in range(0, len(wanted), IN_CHUNK):

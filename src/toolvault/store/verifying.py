@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from toolvault.store.sql import V_COLS, Queries, _between, _streamed
+from toolvault.store.sql import V_COLS, Queries, between, streamed
 
 
 class VerifyQueries(Queries):
@@ -16,7 +16,7 @@ class VerifyQueries(Queries):
     def version_counts(self, wanted: frozenset[str] = frozenset()) -> list[tuple[str, int, int]]:
         """(name, versions, signed versions) of every tool with versions, by name."""
         params: list[Any] = []
-        where = _between("name", (None, None), wanted, params)
+        where = between("name", (None, None), wanted, params)
         sql = (
             "SELECT name, count(*), count(signature) FROM versions "
             f"WHERE {where} GROUP BY name ORDER BY name"
@@ -34,12 +34,12 @@ class VerifyQueries(Queries):
         [names[0], names[1]), by name and number; read as they are used, in one
         statement (call within a snapshot, and finish it before the next query)."""
         params: list[Any] = []
-        where = _between("v.name", names, wanted, params)
+        where = between("v.name", names, wanted, params)
         sql = (
             f"SELECT {V_COLS}, b.size{', b.content' if content else ''} FROM versions v "
             f"LEFT JOIN blobs b ON b.sha256 = v.sha256 WHERE {where} ORDER BY v.name, v.version"
         )
-        return _streamed(self._q(sql, params))
+        return streamed(self._q(sql, params))
 
     def unused_blobs(self) -> Iterator[tuple[str, int, bytes]]:
         """(sha256, size, content) of the blobs no version uses, by hash."""
@@ -65,7 +65,7 @@ class VerifyQueries(Queries):
         """(name, owner, lifecycle) of the tools whose names lie in [names[0], names[1]),
         by name: their own rows, without the version summary :meth:`tools` computes."""
         params: list[Any] = []
-        where = _between("name", names, wanted, params)
+        where = between("name", names, wanted, params)
         sql = f"SELECT name, owner, lifecycle FROM tools WHERE {where} ORDER BY name"
         return [(r[0], r[1], r[2]) for r in self._q(sql, params)]
 

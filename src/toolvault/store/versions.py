@@ -13,9 +13,9 @@ from toolvault.store.sql import (
     V_COLS,
     VERSION_COLUMNS,
     Queries,
-    _chunks,
-    _json_list,
-    _json_text,
+    chunks,
+    json_list,
+    json_text,
     row_to_version,
 )
 
@@ -76,8 +76,8 @@ class VersionQueries(Queries):
         for row in rows:
             item = dict(zip(VERSION_FIELDS, row, strict=True))
             item["executable"] = bool(item["executable"])
-            item["references"] = list(_json_list(item["references"]))
-            item["transforms"] = list(_json_list(item["transforms"]))
+            item["references"] = list(json_list(item["references"]))
+            item["transforms"] = list(json_list(item["transforms"]))
             listing.append(item)
         return listing
 
@@ -102,7 +102,7 @@ class VersionQueries(Queries):
     def tools_named(self, names: Iterable[str]) -> list[Tool]:
         """:meth:`tool` of each name that is a tool, by name, a few hundred a query."""
         found: list[Tool] = []
-        for chunk in _chunks(names):
+        for chunk in chunks(names):
             marks = ", ".join("?" * len(chunk))
             rows = self._q(f"{TOOL_SELECT} WHERE t.name IN ({marks}) GROUP BY t.name", chunk)
             found += [Tool(*r) for r in rows]
@@ -111,7 +111,7 @@ class VersionQueries(Queries):
     def entries_of(self, names: Iterable[str]) -> dict[str, list[Entry]]:
         """:meth:`entries` of each name, a few hundred names a query."""
         found: dict[str, list[Entry]] = {}
-        for chunk in _chunks(names):
+        for chunk in chunks(names):
             marks = ", ".join("?" * len(chunk))
             rows = self._q(
                 f"SELECT name, {ENTRY_COLUMNS} FROM versions WHERE name IN ({marks}) "
@@ -178,7 +178,7 @@ class VersionQueries(Queries):
         """(owner, lifecycle, lifecycle_message, created_at) of each name that has a row:
         what an import's audit entry states of the tools it touched."""
         found: dict[str, tuple[str, str, str | None, str]] = {}
-        for chunk in _chunks(names):
+        for chunk in chunks(names):
             marks = ", ".join("?" * len(chunk))
             rows = self._q(
                 "SELECT name, owner, lifecycle, lifecycle_message, created_at FROM tools "
@@ -191,7 +191,7 @@ class VersionQueries(Queries):
     def tool_states(self, names: Iterable[str]) -> dict[str, tuple[str, str]]:
         """:meth:`tool_state` of each name that has a row, a few hundred names a query."""
         found: dict[str, tuple[str, str]] = {}
-        for chunk in _chunks(names):
+        for chunk in chunks(names):
             marks = ", ".join("?" * len(chunk))
             rows = self._q(
                 f"SELECT name, owner, lifecycle FROM tools WHERE name IN ({marks})", chunk
@@ -236,8 +236,8 @@ class VersionQueries(Queries):
                     v.session_id,
                     v.prompt,
                     v.message,
-                    _json_text(v.references),
-                    _json_text(v.transforms),
+                    json_text(v.references),
+                    json_text(v.transforms),
                     v.rollback_of,
                     v.signature,
                     v.key_id,

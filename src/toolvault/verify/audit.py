@@ -60,7 +60,7 @@ class AuditScan:
             # A later publish of a tool: only its fields digest is needed, and its details
             # are a flat object of texts, stored canonically. The digest is read straight
             # from the text when it is where canonical JSON puts it, else decoded.
-            fields = _fields_in(row[6])
+            fields = fields_in(row[6])
             if fields is not None:
                 self.records.append((tool, version, fields))
                 self.seqs.append(seq)
@@ -134,7 +134,7 @@ def recorded_versions(
 FIELDS_KEY = '"fields":"'
 
 
-def _fields_in(text: Any) -> str | None:
+def fields_in(text: Any) -> str | None:
     """The "fields" digest in a publish entry's stored details, read without decoding
     them: found once, as a key (in canonical JSON a quote inside a text is escaped,
     so '"fields":"' cannot come from a value), then 64 characters and a quote; None

@@ -35,6 +35,8 @@ _SIGNED_AT = [(f, VERSION_FIELDS.index(f)) for f in SIGNED_FIELDS]
 
 # (name, number, text) triples, packed (see :func:`pack`) to cross a process boundary.
 Triples = list[tuple[Any, Any, Any]]
+# key id -> (the trusted key's name, its public key)
+Keys = dict[str, tuple[str, Any]]
 
 
 class Blobs:
@@ -128,8 +130,10 @@ def check_chains(rows: list[tuple[Any, ...]]) -> list[Problem]:
     return problems
 
 
-def _trusted(trusted: list[TrustedKey]) -> tuple[dict[str, tuple[str, Any]], list[Problem]]:
-    keys, problems = {}, []
+def trusted_public_keys(trusted: list[TrustedKey]) -> tuple[Keys, list[Problem]]:
+    """The trust store's keys by key id, and a problem for each row that holds no key."""
+    keys: Keys = {}
+    problems: list[Problem] = []
     for k in trusted:
         try:
             keys[k.key_id] = (k.name, public_key(decode_public(k.public_key)))
@@ -138,9 +142,9 @@ def _trusted(trusted: list[TrustedKey]) -> tuple[dict[str, tuple[str, Any]], lis
     return keys, problems
 
 
-def _check_versions(
+def check_versions(
     rows: list[tuple[Any, ...]],
-    keys: dict[str, tuple[str, Any]],
+    keys: Keys,
     require: bool,
     digests: Triples,
     failed: list[tuple[str, int, str]],
@@ -166,14 +170,14 @@ def _check_versions(
     return problems
 
 
-def _views(
+def tool_views(
     rows: list[tuple[Any, ...]], tools: list[tuple[str, str, str]], yanked: set[tuple[str, int]]
 ) -> list[ToolView]:
     """What the tree should show of these tools, from the rows already read (by name):
     the symlink points at the newest version not yanked, and a retired tool has none."""
     by_tool = {
         name: tuple(map(Entry._make, map(_entry_of, group)))
-        for name, group in itertools.groupby(rows, key=_name)
+        for name, group in itertools.groupby(rows, key=row_name)
     }
     views = []
     some_yanked = {name for name, _ in yanked}
@@ -190,8 +194,8 @@ def _views(
     return views
 
 
-_name = operator.itemgetter(NAME)
-_signature = operator.itemgetter(SIGNATURE)
+row_name = operator.itemgetter(NAME)
+row_signature = operator.itemgetter(SIGNATURE)
 # An Entry's fields from a row (executable stays SQLite's 0 or 1: the tree tests its truth)
 _entry_of = operator.itemgetter(
     NUMBER, SHA, SIZE, EXECUTABLE, PREV_VERSION, PREV_SHA, CREATED_AT, CREATED_BY, ROLLBACK_OF

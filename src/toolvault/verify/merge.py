@@ -10,7 +10,7 @@ from toolvault.materialize import Stray
 from toolvault.models import Problem
 from toolvault.verify.checks import check_blobs
 from toolvault.verify.governance import check_governance
-from toolvault.verify.recorded import Lookup, _Recorded, _signature_problems
+from toolvault.verify.recorded import Lookup, Recorded, signature_problems
 from toolvault.verify.sharing import Share
 
 # The order problems are reported in, whatever part found them.
@@ -47,9 +47,9 @@ def merge(
     if whole and counts.get("blobs", 0) > len(_checked_blobs(shares)):
         found["blob"] += check_blobs(lookup.unused_blobs(), unused=True)  # no version uses some
     found["blob"] = sorted(set(found["blob"]), key=lambda p: p.detail)
-    recorded = _Recorded(shares, lookup)
+    recorded = Recorded(shares, lookup)
     found["recorded"] = recorded.check()
-    found["signature"] = _signature_problems(failed, found["signature"], recorded)
+    found["signature"] = signature_problems(failed, found["signature"], recorded)
     if governance is not None:
         found["governance"] += check_governance(governance, events, firsts)
     found["tree"] += [p for _, p in sorted(strays, key=lambda s: s[0])]

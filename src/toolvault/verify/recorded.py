@@ -15,7 +15,7 @@ from toolvault.signing import (
 )
 from toolvault.verify.audit import recorded_versions
 from toolvault.verify.checks import Triples
-from toolvault.verify.sharing import Share, _all_lines, unpack
+from toolvault.verify.sharing import Share, all_lines, unpack
 
 
 class Lookup(Protocol):
@@ -26,7 +26,7 @@ class Lookup(Protocol):
     def unused_blobs(self) -> Iterable[tuple[str, int, bytes]]: ...
 
 
-class _Recorded:
+class Recorded:
     """Versions against the digests their audit entries recorded."""
 
     def __init__(self, shares: list[Share], lookup: Lookup) -> None:
@@ -54,8 +54,8 @@ class _Recorded:
         """Every version matches the digests the audit log took when it was stored, and
         every version the log records is still there. Usually the two are the very same
         set of (name, number, digest) lines, which settles it without looking further."""
-        have = _all_lines(share.versions for share in self.shares)
-        if have is not None and have == _all_lines(share.records for share in self.shares):
+        have = all_lines(share.versions for share in self.shares)
+        if have is not None and have == all_lines(share.records for share in self.shares):
             return []
         problems, matched = [], 0
         for name, number, digest in self.versions:
@@ -109,8 +109,8 @@ class _Recorded:
         return [g for g in GROUPS if digests.get(g) != now[g]]
 
 
-def _signature_problems(
-    failed: list[tuple[str, int, str]], others: list[Problem], recorded: _Recorded
+def signature_problems(
+    failed: list[tuple[str, int, str]], others: list[Problem], recorded: Recorded
 ) -> list[Problem]:
     """The signature problems in version order: the parts' (unsigned, untrusted) and
     the failed signatures, each naming what changed since it was signed."""

@@ -97,7 +97,7 @@ def unpack(packed: Packed) -> Triples:
     return [(n, int(k), t) for k, t, n in (line.split("\t", 2) for line in lines)]
 
 
-def _all_lines(packs: Iterable[Packed]) -> set[str] | None:
+def all_lines(packs: Iterable[Packed]) -> set[str] | None:
     """The distinct lines of packed texts (None when one is a list)."""
     lines: set[str] = set()
     for packed in packs:

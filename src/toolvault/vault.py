@@ -7,6 +7,9 @@ dataclasses they return. Nothing here knows about click or HTTP.
 area (reads, publishing, governance, keys and trust, tokens, verify); this module
 opens a vault and holds :func:`fetch_tool`. :class:`NewVersion` lives in
 :mod:`toolvault.service.publishing` and is importable from here as before.
+
+Importing this module stays light: verify's checks, signing, packs, git and the server
+are imported by the methods that use them (the read commands start fast).
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ from types import TracebackType
 
 from toolvault import damage, validate
 from toolvault import spec as specs
-from toolvault.checkpoints import Sealer
 from toolvault.config import Config, make_home, resolve_home
 from toolvault.errors import InvalidInput, InvalidSpec, NotFound
 from toolvault.materialize import CommandsTree
@@ -28,7 +30,6 @@ from toolvault.service.publishing import NewVersion, Publishing
 from toolvault.service.reads import Reads
 from toolvault.service.tokens import Tokens
 from toolvault.service.verifying import Verifying
-from toolvault.signing import KeyRing
 from toolvault.spec import Kind, Spec
 from toolvault.store.base import SQLStore
 
@@ -50,9 +51,10 @@ class Vault(Reads, Publishing, Governing, KeysAndTrust, Tokens, Verifying):
         self.home = home
         self.store = store
         self.tree = CommandsTree(home)
-        self.keys = KeyRing(home)
         self._config: Config | None = None
         # every write transaction ends by signing the audit log's new head (checkpoints.py)
+        from toolvault.checkpoints import Sealer
+
         self.sealer = store.sealer = Sealer(home, lambda: self.config)
         self._actor = principal.name if principal else actor
         self.principal = principal
@@ -119,6 +121,7 @@ class Vault(Reads, Publishing, Governing, KeysAndTrust, Tokens, Verifying):
         writes are attributed to it and checked against ownership and its rights."""
         import copy
 
+        self.keys  # noqa: B018 - made once here, so that every request's view shares it
         view = copy.copy(self)  # shares the store, tree, keys and config: built per request
         view.principal, view._actor = principal, principal.name
         return view

@@ -5,6 +5,7 @@ who may write, and keeping ``commands/`` in step with the database.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,12 +37,18 @@ class ServiceBase:
     home: Path
     store: SQLStore
     tree: CommandsTree
-    keys: KeyRing
     principal: Principal | None
     # A shared PostgreSQL vault keeps no commands/ tree by default (see Vault.open).
     materialize: bool
     _config: Config | None
     _actor: str | None
+
+    @functools.cached_property
+    def keys(self) -> KeyRing:
+        """The private signing keys in ``keys/`` (made on first use: a read needs none)."""
+        from toolvault.signing import KeyRing
+
+        return KeyRing(self.home)
 
     @property
     def config(self) -> Config:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from toolvault import validate
 from toolvault.errors import Conflict, NotFound
 from toolvault.models import TrustedKey
 from toolvault.service.base import ServiceBase
-from toolvault.signing import KeyInfo
 from toolvault.store.sql import utcnow
+
+if TYPE_CHECKING:
+    from toolvault.signing import KeyInfo
 
 
 def _trust_conflict(there: TrustedKey, name: str) -> str:

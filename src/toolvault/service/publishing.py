@@ -6,17 +6,19 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, field, fields, replace
+from typing import TYPE_CHECKING, Any
 
 from toolvault import spec as specs
 from toolvault import validate
 from toolvault.errors import InvalidInput, NotFound, PermissionDenied, TooLarge
 from toolvault.models import Published, Version
 from toolvault.service.base import ServiceBase
-from toolvault.signing import Signer, audit_record, payload, version_fields
 from toolvault.spec import Kind, Spec
 from toolvault.store.sql import utcnow
+
+if TYPE_CHECKING:
+    from toolvault.signing import Signer
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +53,10 @@ class NewVersion:
         object.__setattr__(self, "content", validate.content(self.content, where))
 
 
+# what Vault.publish takes as keywords: NewVersion's fields but the two it names
+PUBLISH_FIELDS = tuple(f.name for f in fields(NewVersion) if f.name not in ("name", "content"))
+
+
 @dataclass(slots=True)
 class _Chain:
     """Where a tool's chain stands during a write (``owner`` None: a new tool)."""
@@ -70,6 +76,8 @@ class _Chain:
 
 
 def _signed(v: Version, signer: Signer) -> Version:
+    from toolvault.signing import payload, version_fields
+
     signature = signer.sign(payload(version_fields(v)))
     return replace(v, signature=signature, key_id=signer.key_id)
 
@@ -82,7 +90,7 @@ class Publishing(ServiceBase):
     def publish(self, name: str, content: bytes | str, **fields: object) -> Published:
         """Publish ``content`` (bytes, or a str stored as UTF-8) as the next version of
         ``name`` (SPEC §3); ``fields`` are those of :class:`NewVersion`."""
-        validate.publish_fields(fields)
+        validate.publish_fields(fields, PUBLISH_FIELDS)
         return self.publish_many([NewVersion(name, content, **fields)])[0]  # type: ignore[arg-type]
 
     def publish_many(
@@ -95,7 +103,7 @@ class Publishing(ServiceBase):
         if sign_with is not None:  # a daemon's keys sign what its admins choose
             validate.of_type(sign_with, str, "sign_with", "the name of a key in keys/")
             self._require_admin("choose the key that signs a publish")
-        checked = [self.check(item) for item in validate.requests(items)]
+        checked = [self.check(item) for item in validate.requests(items, NewVersion)]
         if not checked:
             return []
         signer = self.signer(sign_with)
@@ -210,6 +218,8 @@ class Publishing(ServiceBase):
         verify holds them to), the resulting owner and lifecycle of every tool it
         touched, with its lifecycle message and creation time (which verify replays), and
         whatever else describes the source."""
+        from toolvault.signing import audit_record
+
         states = self.store.tool_records(tools)
         self.record(
             "import",
@@ -314,5 +324,7 @@ class Publishing(ServiceBase):
             version = _signed(version, signer)
         chain.advance(owner, version.version, sha)
         if audit:
+            from toolvault.signing import audit_record  # the digests verify holds it to
+
             self.record("publish", item.name, version.version, audit_record(version))
         return Published(item.name, version.version, sha, True), version

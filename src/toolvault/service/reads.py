@@ -13,7 +13,6 @@ from toolvault import validate
 from toolvault.errors import InvalidInput, NotFound
 from toolvault.models import AuditEntry, Diff, Label, Migration, Tool, Version, Yank
 from toolvault.service.base import ServiceBase
-from toolvault.signing import decode_public, payload, verify_signature, version_fields
 from toolvault.spec import Kind, Spec
 
 
@@ -77,7 +76,7 @@ class Reads(ServiceBase):
         """What a version references, or what references it (``refs [--reverse] --json``)."""
         from toolvault import lineage
 
-        return lineage.refs_report(self, spec, reverse)  # type: ignore[arg-type]
+        return lineage.refs_report(self, spec, reverse)
 
     def describe(self, spec: str | Spec) -> dict[str, Any]:
         """Everything ``show`` prints about a version: its fields, its signature status,
@@ -102,6 +101,8 @@ class Reads(ServiceBase):
 
     def signature_status(self, v: Version) -> str:
         """``unsigned``, ``valid (key NAME)``, ``untrusted key ID`` or ``INVALID …``."""
+        from toolvault.signing import decode_public, payload, verify_signature, version_fields
+
         validate.of_type(v, Version, "signature_status's argument", "a Version from get()")
         if not v.signature:
             return "unsigned"

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING
 
 from toolvault import spec as specs
 from toolvault import validate
-from toolvault.models import Report
+from toolvault.models import Problem, Report
 from toolvault.service.base import ServiceBase
-from toolvault.verify import merge, part_check, sharing
 
 if TYPE_CHECKING:
     from toolvault.checkpoints import Checkpoint
+    from toolvault.verify.sharing import Part, Share
 
 # verify checks a vault of at least this many versions in several processes at once,
 # never more than MAX_WORKERS (their parts stay well within sharing.MAX_PARTS)
@@ -26,8 +26,6 @@ MAX_WORKERS = 8
 
 class Verifying(ServiceBase):
     """Checking the whole vault, or some tools (SPEC §6)."""
-
-    # -- verify -------------------------------------------------------------------------------
 
     def verify(
         self,
@@ -49,6 +47,18 @@ class Verifying(ServiceBase):
             validate.of_type(workers, int, "workers", "a whole number of processes")
         for name in wanted:
             self.tool(name)
+        problems, checked = self._check_parts(wanted, workers)
+        from toolvault import checkpoints
+
+        anchored, checked["checkpoints"] = checkpoints.check(self, since)  # type: ignore[arg-type]
+        return Report(checked, (*problems, *anchored))
+
+    def _check_parts(
+        self, wanted: frozenset[str], workers: int | None
+    ) -> tuple[list[Problem], dict[str, int]]:
+        """Every check but the checkpoints', in parts shared among processes."""
+        from toolvault.verify import merge, sharing
+
         counts = self.store.version_counts(wanted)
         processes = self._workers(workers, counts, wanted)
         parts = sharing.plan(counts, self.store.audit_head()[0], processes)
@@ -63,10 +73,7 @@ class Verifying(ServiceBase):
             problems = [
                 p for p in problems if p.name in wanted or (p.name is None and p.kind != "stray")
             ]
-        from toolvault import checkpoints
-
-        anchored, checked["checkpoints"] = checkpoints.check(self, since)  # type: ignore[arg-type]
-        return Report(checked, (*problems, *anchored))
+        return problems, checked
 
     def _workers(
         self, workers: int | None, counts: list[tuple[str, int, int]], wanted: frozenset[str]
@@ -83,11 +90,13 @@ class Verifying(ServiceBase):
         usable = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
         return min(len(usable) if usable else os.cpu_count() or 1, MAX_WORKERS)
 
-    def _check_part(self, wanted: frozenset[str]) -> Callable[[sharing.Part], sharing.Share]:
+    def _check_part(self, wanted: frozenset[str]) -> Callable[[Part], Share]:
+        from toolvault.verify import part_check  # looked up at each call: tests replace it
+
         tree = self.tree if self.materialize else None
         require = self.config.require_signatures
 
-        def check(part: sharing.Part) -> sharing.Share:
+        def check(part: Part) -> Share:
             with self.store.snapshot():
                 return part_check.check_part(self.store, tree, part, wanted, require)
 

@@ -39,9 +39,10 @@ from pathlib import Path
 from typing import Any
 
 import benchlib
-from toolvault import NewVersion, Vault, packs
+from toolvault import NewVersion, Vault
 from toolvault.errors import ToolvaultError
-from toolvault.ingest import ingest_git, ingest_path
+from toolvault.sources import packs
+from toolvault.sources.ingest import ingest_git, ingest_path
 from verify import HEADER, script
 
 IMPORT_VS_TAR_MAX = 4.0

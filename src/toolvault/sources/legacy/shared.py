@@ -866,13 +866,13 @@ MAX_FILE = 64 * 1024 * 1024
 
 
 def _read(path: str) -> tuple[bytes, os.stat_result]:
-    """A regular file's bytes and its status (see toolvault.localfile); anything else
+    """A regular file's bytes and its status (see toolvault.sources.files); anything else
     (a device, a FIFO, a file over MAX_FILE) is an OSError, which the callers report
     as a file they skip."""
     import errno
 
     from toolvault.errors import TooLarge
-    from toolvault.localfile import NotRegularFile, read_regular
+    from toolvault.sources.files import NotRegularFile, read_regular
 
     try:
         return read_regular(path, MAX_FILE, hint="the most read of a legacy store's file")

@@ -11,11 +11,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from toolvault import packs
 from toolvault.errors import InvalidInput, PermissionDenied
-from toolvault.localfile import read_regular
 from toolvault.models import Published
-from toolvault.packs import ImportSummary
+from toolvault.sources import packs
+from toolvault.sources.files import read_regular
+from toolvault.sources.packs import ImportSummary
 from toolvault.store.base import utcnow
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ def source_url(path: Path) -> str:
 
 def check_source(vault: Vault, url: str) -> list[str]:
     """Refuse a source outside ``[sources] allow``; note when there is no list at all."""
-    from toolvault.fetch import under
+    from toolvault.sources.urls import under
 
     allow = vault.config.sources_allow
     if allow is None:
@@ -51,7 +51,7 @@ def ingest_path(
     vault: Vault, raw: str, *, name: str | None = None, progress: Progress = None
 ) -> ImportSummary:
     """A local script, folder of scripts, or pack."""
-    from toolvault.archive import is_gzip
+    from toolvault.sources.archive import is_gzip
 
     path = Path(raw)
     if not path.exists():
@@ -77,8 +77,8 @@ def ingest_url(
     vault: Vault, url: str, *, name: str | None = None, progress: Progress = None
 ) -> ImportSummary:
     """A raw script or a pack over http(s) or file://, told apart by content."""
-    from toolvault.archive import is_gzip
-    from toolvault.fetch import download, name_from_url
+    from toolvault.sources.archive import is_gzip
+    from toolvault.sources.urls import download, name_from_url
 
     notes = check_source(vault, url)
     got = download(
@@ -104,8 +104,8 @@ def ingest_git(
     progress: Progress = None,
 ) -> ImportSummary:
     """Tool files of a git repository, at REV or with every commit that changed them."""
-    from toolvault.fetch import check_allowed
-    from toolvault.gitsource import git_versions, public_url
+    from toolvault.sources.git import git_versions, public_url
+    from toolvault.sources.urls import check_allowed
 
     local = Path(url)
     if local.exists():

@@ -276,7 +276,7 @@ def _expiry(text: Any, what: str) -> str:
 def parse(data: bytes, source: str, config: Config) -> Pack:
     """Read and check a pack archive: safe members, a well-formed manifest, and every
     file's size and SHA-256 equal to what the manifest says."""
-    from toolvault.archive import Limits, read_tar_gz
+    from toolvault.sources.archive import Limits, read_tar_gz
 
     limits = Limits(
         max_members=config.pack_max_members,
@@ -491,7 +491,7 @@ def import_pack(
     otherwise each version is appended as a new version with origin
     ``pack:<name>@<version>#<source version>``. One audit entry lists what was added.
     """
-    from toolvault.pack_signatures import check_version_signatures
+    from toolvault.sources.pack_signatures import check_version_signatures
 
     summary = ImportSummary(source, pack.name, pack.version)
     for v in pack.versions:

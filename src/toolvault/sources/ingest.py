@@ -141,7 +141,7 @@ def _after_imported(
     known: list[Published] = []
     older: list[str] = []
     for name, chain in chains.items():
-        seen = {v.origin: v for v in vault.store.versions(name) if v.origin}
+        seen = vault.versions_by_origin(name)
         last = max((i for i, item in enumerate(chain) if item.origin in seen), default=-1)
         for item in chain[: last + 1]:
             had = seen.get(item.origin or "")
@@ -161,7 +161,7 @@ def import_versions(
     signer = vault.signer(None)
     summary = ImportSummary(source)
     added = []
-    with vault.store.write():
+    with vault.transaction():
         now = utcnow()
         for item in checked:
             result, stored = vault.append_version(item, now, signer, audit=False)

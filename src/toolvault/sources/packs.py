@@ -120,8 +120,8 @@ def export(
     versions = _selected(vault, selection)
     names = sorted({v.name for v in versions})
     tools = {t.name: t for t in vault.tools() if t.name in names}
-    with vault.store.write():
-        last = vault.store.last_pack_export(pack_name)
+    with vault.transaction():
+        last = vault.last_pack_export(pack_name)
         number = pack_version if pack_version is not None else last + 1
         if number <= last:
             raise Conflict(
@@ -129,7 +129,7 @@ def export(
                 f"give --pack-version above {last}"
             )
         now = utcnow()
-        vault.store.record_pack_export(pack_name, number, now)
+        vault.record_pack_export(pack_name, number, now)
     manifest = _manifest(vault, pack_name, number, now, expiry, versions, tools)
     return _archive(manifest, versions, signer, now), number
 
@@ -143,8 +143,8 @@ def snapshot_export(vault: Vault, selection: Sequence[str], pack_name: str) -> t
     selection of the same state makes the same manifest (a harmless re-import).
     """
     _check_pack_name(pack_name)
-    with vault.store.snapshot():
-        seq, _, at = vault.store.audit_head()
+    with vault.snapshot():
+        seq, _, at = vault.audit_head()
         when = at or utcnow()  # an empty vault has no entry to take the time of
         versions = _selected(vault, selection)
         names = {v.name for v in versions}
@@ -212,8 +212,8 @@ def _manifest(
             }
             for t in tools.values()
         },
-        "labels": [lb.to_dict() for lb in vault.store.labels() if (lb.name, lb.version) in chosen],
-        "yanks": [y.to_dict() for y in vault.store.yanks() if (y.name, y.version) in chosen],
+        "labels": [lb.to_dict() for lb in vault.labels() if (lb.name, lb.version) in chosen],
+        "yanks": [y.to_dict() for y in vault.yanks() if (y.name, y.version) in chosen],
     }
     # Compact: the manifest of a whole vault runs to megabytes, and json encodes
     # compact output in C.
@@ -501,16 +501,14 @@ def import_pack(
     by_tool: dict[str, list[Version]] = {}
     for v in sorted(pack.versions, key=lambda x: (x.name, x.version)):
         by_tool.setdefault(v.name, []).append(v)
-    with vault.store.write():
+    with vault.transaction():
         if _already_imported(vault, pack, source):
             summary.unchanged = [
                 Published(v.name, v.version, v.sha256, False) for v in pack.versions
             ]
             return summary
         added = _import_tools(vault, pack, by_tool, summary, progress)
-        vault.store.record_pack_import(
-            pack.name, pack.version, pack.manifest_sha256, source, utcnow()
-        )
+        vault.record_pack_import(pack.name, pack.version, pack.manifest_sha256, source, utcnow())
         names = {v.name for v in added}
         vault.record_import(
             added,
@@ -520,8 +518,8 @@ def import_pack(
             source=source,
             manifest_sha256=pack.manifest_sha256,
             signed_by=pack.signature["key_id"] if pack.signature else None,
-            labels=[lb.to_dict() for lb in vault.store.labels() if lb.name in names],
-            yanks=[y.to_dict() for y in vault.store.yanks() if y.name in names],
+            labels=[lb.to_dict() for lb in vault.labels() if lb.name in names],
+            yanks=[y.to_dict() for y in vault.yanks() if y.name in names],
         )
     vault.refresh_tree(set(by_tool))
     return summary
@@ -530,7 +528,7 @@ def import_pack(
 def _already_imported(vault: Vault, pack: Pack, source: str) -> bool:
     """True when this very pack is the newest imported (a harmless re-import); a lower
     version, or the same version with other content, is a downgrade and refused."""
-    seen = vault.store.pack_imports(pack.name)
+    seen = vault.pack_imports(pack.name)
     latest = max(seen, default=None)
     if latest == (pack.version, pack.manifest_sha256):
         return True
@@ -552,7 +550,7 @@ def _import_tools(
 ) -> list[Version]:
     added: list[Version] = []
     for name, versions in by_tool.items():
-        if vault.store.tool(name) is None and _whole_chain(versions):
+        if not vault.has_tool(name) and _whole_chain(versions):
             added += _restore(vault, pack, name, versions)
             summary.added += [Published(v.name, v.version, v.sha256, True) for v in versions]
         else:
@@ -588,29 +586,20 @@ def _restore(vault: Vault, pack: Pack, name: str, versions: list[Version]) -> li
         )
     state = pack.tool_state.get(name) or {}
     first, last = versions[0], versions[-1]
-    vault.store.restore_tool(
-        Tool(
-            name,
-            str(state.get("owner") or first.owner or vault.actor),
-            str(state.get("lifecycle") or "active"),
-            None,
-            len(versions),
-            str(state.get("created_at") or first.recorded_at),
-            str(state.get("updated_at") or last.recorded_at),
-            state.get("lifecycle_message"),
-        )
+    tool = Tool(
+        name,
+        str(state.get("owner") or first.owner or vault.actor),
+        str(state.get("lifecycle") or "active"),
+        None,
+        len(versions),
+        str(state.get("created_at") or first.recorded_at),
+        str(state.get("updated_at") or last.recorded_at),
+        state.get("lifecycle_message"),
     )
-    for v in versions:
-        assert v.content is not None
-        vault.store.put_blob(v.sha256, v.content)
-        vault.store.insert_version(v)
     numbers = {v.version for v in versions}
-    for lab in pack.labels:
-        if lab.name == name and lab.version in numbers:
-            vault.store.set_label(lab)
-    for y in pack.yanks:
-        if y.name == name and y.version in numbers:
-            vault.store.yank(y)
+    labels = [lab for lab in pack.labels if lab.name == name and lab.version in numbers]
+    yanks = [y for y in pack.yanks if y.name == name and y.version in numbers]
+    vault.restore_tool(tool, versions, labels, yanks)
     return versions
 
 

@@ -147,10 +147,10 @@ def migrate(vault: Vault, source: Source, *, dry_run: bool = False) -> Summary:
     """Check, plan and (unless ``dry_run``) import what a reader found."""
     _validate(vault, source)
     if dry_run:
-        with vault.store.snapshot():
+        with vault.snapshot():
             return Summary(source, plan(vault, source), True)
     signer = vault.signer(None)
-    with vault.store.write():
+    with vault.transaction():
         planned = plan(vault, source)
         added = _append(vault, planned.new, utcnow(), signer)
         if added:
@@ -204,8 +204,8 @@ def folded(name: str, folds: Sequence[str]) -> str:
 
 def plan(vault: Vault, source: Source) -> Plan:
     """Number the items against the vault as it is now (call inside a transaction)."""
-    known = {(origin, sha) for _, _, sha, origin in vault.store.origins(source.prefix)}
-    existing = {t.name for t in vault.store.tools()}
+    known = {(origin, sha) for _, _, sha, origin in vault.origins(source.prefix)}
+    existing = {t.name for t in vault.tools()}
     result = Plan()
     for name, items in _by_tool(source.items).items():
         fresh: list[Item] = []
@@ -241,8 +241,7 @@ def _collapse(items: list[Item], result: Plan) -> list[Item]:
 def _number(vault: Vault, name: str | None, items: list[Item], result: Plan) -> None:
     """Versions after the tool's head (``name`` None: a new tool); content equal to the
     latest is no new version."""
-    head = vault.store.newest(name) if name else None
-    latest = vault.store.back(name, 0) if name else None
+    head, latest = vault.chain_ends(name) if name else (None, None)
     number = head.version if head else 0
     previous = latest.sha256 if latest else None
     for item in items:

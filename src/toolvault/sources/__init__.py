@@ -9,7 +9,8 @@
 - :mod:`.urls` — safe downloads: schemes, allow-list, redirects, byte and time limits;
 - :mod:`.git` — tool files and their history from a git repository;
 - :mod:`.archive` — safe in-memory reading of a ``.tar.gz``;
-- :mod:`.packs` — the pack format: export, parse, trust, import;
+- :mod:`.packs` — the pack format: export, and parsing a pack back with every check;
+- :mod:`.pack_import` — importing a parsed pack: trust, no downgrade, restore or append;
 - :mod:`.pack_signatures` — the version signatures a pack carries, checked before import;
 - :mod:`.legacy` — migration of legacy stores (a Tools-DB, a Port42 home).
 

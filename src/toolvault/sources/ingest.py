@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from toolvault.errors import InvalidInput, PermissionDenied
 from toolvault.models import Published
-from toolvault.sources import packs
+from toolvault.sources import pack_import, packs
 from toolvault.sources.files import read_regular
 from toolvault.sources.packs import ImportSummary
 from toolvault.store.base import utcnow
@@ -180,8 +180,10 @@ def import_pack_bytes(
 ) -> ImportSummary:
     """Parse, check (policy, trust, expiry) and import a pack's bytes from ``source``."""
     pack = packs.parse(data, source, vault.config)
-    warnings = packs.check_trust(vault, pack, source, vault.config.source_needs_signature(source))
-    summary = packs.import_pack(vault, pack, source, progress=progress)
+    warnings = pack_import.check_trust(
+        vault, pack, source, vault.config.source_needs_signature(source)
+    )
+    summary = pack_import.import_pack(vault, pack, source, progress=progress)
     summary.warnings += warnings
     return summary
 

@@ -1,7 +1,11 @@
-"""Imports from outside: local files, folders and packs, URLs, and git repositories.
+"""``toolvault ingest``: one entry point per kind of source — a local file, folder or
+pack (:func:`ingest_path`), a URL (:func:`ingest_url`), a git repository
+(:func:`ingest_git`) — over the readers of this package (:mod:`.files`, :mod:`.urls`,
+:mod:`.git`, :mod:`.packs`).
 
 Every import is checked against the ``[sources]`` policy of ``config.toml``, runs
-in one transaction, and is one audit entry listing what it added.
+in one transaction (``vault.transaction()``), and is one audit entry listing what it
+added.
 """
 
 from __future__ import annotations

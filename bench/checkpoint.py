@@ -91,10 +91,10 @@ def bench_parts(vault: Vault, runs: int) -> dict[str, Stats]:
     signer = vault.sealer.signer(vault.store)
     seq, digest, at = vault.store.audit_head()
     assert at is not None
-    payload = signed_bytes(seq, digest, at, signer.key_id)
+    payload = signed_bytes(seq, digest, at, signer.key_id, digest)
     sign = [benchlib.timed(signer.sign, payload)[0] for _ in range(runs)]
     target = vault.home / f"{FILE}.bench"
-    heads = [Checkpoint(n, digest, at, signer.key_id, "k", "s") for n in range(1, runs + 1)]
+    heads = [Checkpoint(n, digest, at, signer.key_id, "k", "s", digest) for n in range(1, runs + 1)]
     write = [benchlib.timed(write_newest, target, h)[0] for h in heads]
     return {"sign": Stats.of(sign), "file": Stats.of(write)}
 

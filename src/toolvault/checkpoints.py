@@ -8,16 +8,23 @@ sequence number and hash of its newest entry, and the time — with the *vault
 key*, an Ed25519 key kept outside the database (``HOME/keys/vault.pem``, 0600).
 The checkpoint is recorded in the database (table ``checkpoints``, append-only)
 and, after the commit, written to ``HOME/checkpoint`` (atomically; an older head
-never replaces a newer one).
+never replaces a newer one). Each checkpoint also commits to the one before it
+(``prev``: the hash of its signed bytes and signature; GENESIS for the first), so the
+checkpoints are a chain of their own and the newest signature covers all of them.
 
-:func:`check` (run once by ``verify``) then holds the log to them: every
-checkpoint's signature under the vault's key, the entry at its sequence number
-having its hash, the log not shorter than the newest, and the file agreeing with
-the database. A head kept elsewhere — printed by ``toolvault checkpoint``, kept in
-a git commit or on another machine — is a witness: ``verify --since`` proves the
-log still extends it, and clients of a daemon remember the last head they saw and
-refuse a daemon whose log no longer extends it (:func:`prove_extension`), as TUF
-clients refuse a rollback.
+:func:`check` (run once by ``verify``) then holds the log to them: the chain of the
+checkpoints recomputed (a hash each), the newest checkpoint's signature under the
+vault's key and that of the last checkpoint of every other key (several daemons, a
+new key), the entry at each checkpoint's sequence number having its hash, the log not
+shorter than the newest, and the file agreeing with the database. (Checking every
+signature instead would cost verify ~0.1 ms per write transaction ever made: seconds
+for a vault built one publish at a time.)
+
+A head kept elsewhere — printed by ``toolvault checkpoint``, kept in a git commit or
+on another machine — is a witness: ``verify --since`` proves the log still extends
+it, and clients of a daemon remember the last head they saw and refuse a daemon
+whose log no longer extends it (:func:`prove_extension`), as TUF clients refuse a
+rollback.
 
 ``cryptography`` is imported only inside the functions that sign or verify.
 """
@@ -28,14 +35,14 @@ import fcntl
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from toolvault.errors import IntegrityError, InvalidInput, NotFound, ToolvaultError
-from toolvault.hashing import audit_text, canonical
+from toolvault.hashing import GENESIS, audit_text, canonical
 from toolvault.models import Problem
 from toolvault.signing import Signer, decode_public, encode_public, key_id, verify_signature
 
@@ -59,7 +66,8 @@ HEX = frozenset("0123456789abcdef")
 @dataclass(frozen=True, slots=True)
 class Checkpoint:
     """A signed head of the audit log: entry ``seq`` has hash ``hash`` (seq 0, GENESIS:
-    the empty log), signed at ``at`` by the vault key ``key_id`` (``public_key``)."""
+    the empty log), signed at ``at`` by the vault key ``key_id`` (``public_key``), after
+    the checkpoint whose :meth:`link` is ``prev`` (GENESIS: the first)."""
 
     seq: int
     hash: str
@@ -67,14 +75,28 @@ class Checkpoint:
     key_id: str
     public_key: str
     signature: str
+    prev: str
 
     def payload(self) -> bytes:
-        """The exact bytes the signature covers: canonical JSON of the head and signer."""
-        return signed_bytes(self.seq, self.hash, self.at, self.key_id)
+        """The exact bytes the signature covers: canonical JSON of the head, the signer
+        and the checkpoint before."""
+        return signed_bytes(self.seq, self.hash, self.at, self.key_id, self.prev)
+
+    def link(self) -> str:
+        """What the next checkpoint's ``prev`` is: the hash of this one, signature too."""
+        return link(self.seq, self.hash, self.at, self.key_id, self.prev, self.signature)
 
     def row(self) -> tuple[Any, ...]:
         """The database row (``CHECKPOINT_COLUMNS`` order)."""
-        return (self.seq, self.hash, self.at, self.key_id, self.public_key, self.signature)
+        return (
+            self.seq,
+            self.hash,
+            self.at,
+            self.key_id,
+            self.public_key,
+            self.signature,
+            self.prev,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of ``toolvault checkpoint`` and of ``HOME/checkpoint``."""
@@ -86,6 +108,7 @@ class Checkpoint:
             "key_id": self.key_id,
             "public_key": self.public_key,
             "signature": self.signature,
+            "prev": self.prev,
         }
 
     @classmethod
@@ -93,16 +116,16 @@ class Checkpoint:
         """A checkpoint from its JSON shape; :class:`InvalidInput` saying what is wrong."""
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise InvalidInput(f"{where} is not a toolvault checkpoint: {SHAPE}")
-        seq, digest = data.get("seq"), data.get("hash")
+        seq = data.get("seq")
         if type(seq) is not int or not 0 <= seq <= MAX_SEQ:
             raise InvalidInput(f"{where}: seq must be a whole number from 0 to {MAX_SEQ}")
-        if not isinstance(digest, str) or len(digest) != 64 or not HEX.issuperset(digest):
-            raise InvalidInput(f"{where}: hash must be 64 lowercase hex digits")
+        digest, prev = _hex(data, "hash", where), _hex(data, "prev", where)
         fields = [data.get(k) for k in ("at", "key_id", "public_key", "signature")]
         texts = [f for f in fields if isinstance(f, str) and f]
         if len(texts) != len(fields):
             raise InvalidInput(f"{where}: at, key_id, public_key and signature must be text")
-        return cls(seq, digest, *texts)
+        at, kid, public, signature = texts
+        return cls(seq, digest, at, kid, public, signature, prev)
 
     def why_invalid(self) -> str | None:
         """Why the signature does not hold under the checkpoint's own public key, or None."""
@@ -112,20 +135,41 @@ class Checkpoint:
             return f"its public key is unusable ({exc})"
         if key_id(raw) != self.key_id:
             return f"it names key {self.key_id}, but its public key is key {key_id(raw)}"
-        if not verify_signature(_public_object(raw), self.signature, self.payload()):
+        try:
+            payload = self.payload()
+        except TypeError:  # a field made a number or bytes in the database
+            return "its fields are not text"
+        if not verify_signature(_public_object(raw), self.signature, payload):
             return f"its signature does not verify under key {self.key_id}"
         return None
 
 
+def _hex(data: dict[str, Any], name: str, where: str) -> str:
+    found = data.get(name)
+    if not isinstance(found, str) or len(found) != 64 or not HEX.issuperset(found):
+        raise InvalidInput(f"{where}: {name} must be 64 lowercase hex digits")
+    return found
+
+
 SHAPE = (
     'give the JSON \'toolvault checkpoint\' prints: {"format": "toolvault-checkpoint/1", '
-    '"seq", "hash", "at", "key_id", "public_key", "signature"}'
+    '"seq", "hash", "at", "key_id", "public_key", "signature", "prev"}'
 )
 
 
-def signed_bytes(seq: int, digest: str, at: str, kid: str) -> bytes:
+def signed_bytes(seq: int, digest: str, at: str, kid: str, prev: str) -> bytes:
     """The canonical JSON a checkpoint's signature covers."""
-    return canonical({"format": FORMAT, "seq": seq, "hash": digest, "at": at, "key_id": kid})
+    return canonical(
+        {"format": FORMAT, "seq": seq, "hash": digest, "at": at, "key_id": kid, "prev": prev}
+    )
+
+
+def link(seq: int, digest: str, at: str, kid: str, prev: str, signature: str) -> str:
+    """The hash by which the next checkpoint commits to this one: SHA-256 of its signed
+    bytes followed by its signature (the bytes end in ``}``, so the two cannot run
+    into each other)."""
+    data = signed_bytes(seq, digest, at, kid, prev) + signature.encode()
+    return hashlib.sha256(data).hexdigest()
 
 
 _PUBLIC: dict[bytes, Any] = {}
@@ -296,14 +340,20 @@ class Sealer:
         return self._signer
 
     def seal(self, store: SQLStore, head: tuple[int, str]) -> Checkpoint:
-        """Sign ``head`` (seq, hash) and record it, inside the write transaction."""
+        """Sign ``head`` (seq, hash) and record it, chained to the newest checkpoint,
+        inside the write transaction. Writers are serialized (SQLite's BEGIN IMMEDIATE,
+        PostgreSQL's advisory lock, taken before anything is read), so the newest
+        checkpoint read here is the one this one follows; the table's UNIQUE ``prev``
+        refuses a second checkpoint after the same one anyway."""
         from toolvault.store.base import utcnow
 
         signer = self.signer(store)
+        newest = store.newest_checkpoint()
+        prev = GENESIS if newest is None else Checkpoint(*newest).link()
         seq, digest = head
         at = utcnow()
-        signature = signer.sign(signed_bytes(seq, digest, at, signer.key_id))
-        checkpoint = Checkpoint(seq, digest, at, signer.key_id, self._public, signature)
+        signature = signer.sign(signed_bytes(seq, digest, at, signer.key_id, prev))
+        checkpoint = Checkpoint(seq, digest, at, signer.key_id, self._public, signature, prev)
         store.insert_checkpoint(checkpoint.row())
         return checkpoint
 
@@ -524,26 +574,73 @@ def _anchors(store: SQLStore, file: Path, since: Checkpoint | None) -> list[Anch
     return found
 
 
-def check_rows(rows: Iterable[tuple[Any, ...]], trust: Trust) -> list[Problem]:
-    """Each recorded checkpoint: signed by the vault, its seq's entry with its hash."""
-    unsigned: list[str] = []
-    rewritten: list[tuple[int, str, str]] = []
-    for row in rows:
-        checkpoint, actual = Checkpoint(*row[:6]), row[6]
-        why = trust.why_not(checkpoint)
-        if why:
-            unsigned.append(f"the checkpoint at seq {checkpoint.seq} is not valid: {why}")
-        if actual is not None and actual != checkpoint.hash:
-            rewritten.append((checkpoint.seq, actual, checkpoint.hash))
-    problems = [_problem(_and_more(unsigned[0], len(unsigned) - 1))] if unsigned else []
-    if rewritten:
-        seq, actual, signed = rewritten[0]
-        first = (
-            f"the audit entry at seq {seq} has hash {actual[:16]}…, but the vault key signed "
-            f"{signed[:16]}… for it: the log was rewritten at or before seq {seq}"
+def check_rows(rows: Sequence[tuple[Any, ...]], trust: Trust) -> list[Problem]:
+    """The recorded checkpoints (``checkpoint_rows``): their chain recomputed, the
+    signatures that cover it, and each one's audit entry still with its hash."""
+    return [*_chain(rows), *_signatures(rows, trust), *_rewritten(rows)]
+
+
+def _chain(rows: Sequence[tuple[Any, ...]]) -> list[Problem]:
+    """Each checkpoint commits to the one before it (the first to GENESIS): an old one
+    altered, removed or inserted breaks the chain at the checkpoint after it."""
+    broken: list[str] = []
+    expected, before = GENESIS, None
+    for seq, digest, at, kid, _, signature, prev, _ in rows:
+        if prev != expected:
+            broken.append(_break(before, seq))
+        try:
+            expected, before = link(seq, digest, at, kid, prev, signature), seq
+        except (TypeError, AttributeError, ValueError):  # a field made a number or bytes
+            expected, before = "", seq
+    return [_problem(_and_more(broken[0], len(broken) - 1))] if broken else []
+
+
+def _break(before: int | None, seq: int) -> str:
+    if before is None:
+        return (
+            f"the first checkpoint (seq {seq}) does not begin the chain of checkpoints: "
+            "checkpoints before it were removed, or it was altered"
         )
-        problems.append(_problem(_and_more(first, len(rewritten) - 1)))
+    return (
+        f"the chain of checkpoints breaks between seq {before} and seq {seq}: the checkpoint "
+        f"at seq {seq} does not commit to the one at seq {before} (one of them, or one "
+        "between them, was altered, removed or inserted)"
+    )
+
+
+def _signatures(rows: Sequence[tuple[Any, ...]], trust: Trust) -> list[Problem]:
+    """The signatures that cover the chain: the newest checkpoint's and that of the last
+    checkpoint of each run of one key (another daemon's, a new key). Every other
+    checkpoint is held to the public key of its run's last."""
+    if not rows:
+        return []
+    bad: list[str] = []
+    keys: dict[str, str] = {}
+    for row, after in zip(rows, [*rows[1:], None], strict=True):
+        if after is None or after[3] != row[3]:
+            why = trust.why_not(Checkpoint(*row[:7]))
+            if why:
+                bad.append(f"the checkpoint at seq {row[0]} is not valid: {why}")
+            keys[row[3]] = row[4]
+    problems = [_problem(_and_more(bad[0], len(bad) - 1))] if bad else []
+    altered = [row[0] for row in rows if keys[row[3]] != row[4]]
+    if altered:
+        first = f"the checkpoint at seq {altered[0]} records a public key that is not its key's"
+        problems.append(_problem(_and_more(first, len(altered) - 1)))
     return problems
+
+
+def _rewritten(rows: Sequence[tuple[Any, ...]]) -> list[Problem]:
+    """Each checkpoint's seq: the audit entry there still has the hash signed for it."""
+    rewritten = [(r[0], r[7], r[1]) for r in rows if r[7] is not None and r[7] != r[1]]
+    if not rewritten:
+        return []
+    seq, actual, signed = rewritten[0]
+    first = (
+        f"the audit entry at seq {seq} has hash {actual[:16]}…, but the vault key signed "
+        f"{signed[:16]}… for it: the log was rewritten at or before seq {seq}"
+    )
+    return [_problem(_and_more(first, len(rewritten) - 1))]
 
 
 def _uncovered(
@@ -560,7 +657,7 @@ def _uncovered(
             ]
         return []
     newest = rows[-1]
-    if newest[6] is None:
+    if newest[7] is None:
         return [
             _problem(
                 f"the log ends at seq {head}, but the vault key signed its head at seq "

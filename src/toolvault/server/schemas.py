@@ -264,6 +264,7 @@ class CheckpointOut(BaseModel):
     key_id: str
     public_key: str
     signature: str
+    prev: str
 
 
 class CheckpointServed(BaseModel):

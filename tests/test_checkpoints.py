@@ -491,7 +491,7 @@ def test_verify_since_refuses_a_witness_of_another_vault_and_bad_input(
         (
             json.dumps({"format": "toolvault-checkpoint/1", "seq": 1, "hash": "a" * 64}),
             "prev must be 64 lowercase hex digits",
-        ),  # fmt: skip
+        ),
         (str(tmp_path / "nowhere.json"), "cannot read the checkpoint file"),
     ]:
         result = tv(home, "verify", "--since", bad)

@@ -29,13 +29,14 @@ rollback.
 ``cryptography`` is imported only inside the functions that sign or verify.
 
 The parts: :mod:`.model` (a checkpoint, its signed bytes, reading one), :mod:`.keys`
-(the vault key), :mod:`.sealing` (each write's checkpoint and ``HOME/checkpoint``),
+(the vault key), :mod:`.sealing` (each write's checkpoint), :mod:`.headfile` (``HOME/checkpoint``),
 :mod:`.check` (verify's checks), :mod:`.witness` (daemons and their clients).
 """
 
 from __future__ import annotations
 
 from toolvault.checkpoints.check import KIND, WITNESS, Trust, check, check_rows
+from toolvault.checkpoints.headfile import HeadFile, write_newest
 from toolvault.checkpoints.keys import KEY_FILE, key_path, listed_keys, load_key, make_key, new_key
 from toolvault.checkpoints.model import (
     FILE,
@@ -47,7 +48,7 @@ from toolvault.checkpoints.model import (
     read_file,
     signed_bytes,
 )
-from toolvault.checkpoints.sealing import Sealer, current, seal_head, write_newest
+from toolvault.checkpoints.sealing import Sealer, current, seal_head
 from toolvault.checkpoints.witness import (
     WITNESSED,
     prove_extension,
@@ -66,6 +67,7 @@ __all__ = [
     "WITNESS",
     "WITNESSED",
     "Checkpoint",
+    "HeadFile",
     "Sealer",
     "Trust",
     "check",

@@ -124,8 +124,12 @@ def link(seq: int, digest: str, at: str, kid: str, prev: str, signature: str) ->
     """The hash by which the next checkpoint commits to this one: SHA-256 of its signed
     bytes followed by its signature (the bytes end in ``}``, so the two cannot run
     into each other)."""
-    data = signed_bytes(seq, digest, at, kid, prev) + signature.encode()
-    return hashlib.sha256(data).hexdigest()
+    return link_of(signed_bytes(seq, digest, at, kid, prev), signature)
+
+
+def link_of(payload: bytes, signature: str) -> str:
+    """:func:`link` of a checkpoint's signed bytes and signature."""
+    return hashlib.sha256(payload + signature.encode()).hexdigest()
 
 
 _PUBLIC: dict[bytes, Any] = {}
@@ -164,8 +168,10 @@ def load(text: str) -> Checkpoint:
 def read_file(path: Path) -> Checkpoint | None:
     """The checkpoint a file holds, None when there is no file; InvalidInput when it
     cannot be read or is no checkpoint."""
+    from toolvault.checkpoints.headfile import read_locked
+
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_locked(path).decode()
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError) as exc:

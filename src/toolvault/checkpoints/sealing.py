@@ -4,23 +4,19 @@ replaces a newer one); and the current head (``toolvault checkpoint``)."""
 
 from __future__ import annotations
 
-import fcntl
-import json
 import os
 from collections.abc import Callable
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from toolvault.checkpoints.headfile import HeadFile, write_newest
 from toolvault.checkpoints.keys import key_path, load_key, make_key, missing_key
-from toolvault.checkpoints.model import FILE, Checkpoint, signed_bytes
-from toolvault.errors import ToolvaultError
+from toolvault.checkpoints.model import FILE, Checkpoint, link_of, signed_bytes
 from toolvault.hashing import GENESIS
 from toolvault.signing import Signer, encode_public
+from toolvault.store.base import utcnow
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from toolvault.config import Config
     from toolvault.store.base import SQLStore
     from toolvault.vault import Vault
@@ -36,6 +32,10 @@ class Sealer:
         self._config = config
         self._signer: Signer | None = None
         self._public = ""
+        self._file: HeadFile | None = None
+        # (seq, signature, link) of the checkpoint sealed last, and of the last committed
+        self._sealing: tuple[int, str, str] | None = None
+        self._last: tuple[int, str, str] | None = None
 
     def signer(self, store: SQLStore) -> Signer:
         """The vault key; made at the first write of a vault that has none yet, refused
@@ -58,108 +58,41 @@ class Sealer:
         PostgreSQL's advisory lock, taken before anything is read), so the newest
         checkpoint read here is the one this one follows; the table's UNIQUE ``prev``
         refuses a second checkpoint after the same one anyway."""
-        from toolvault.store.base import utcnow
-
         signer = self.signer(store)
-        newest = store.newest_checkpoint()
-        prev = GENESIS if newest is None else Checkpoint(*newest).link()
         seq, digest = head
-        at = utcnow()
-        signature = signer.sign(signed_bytes(seq, digest, at, signer.key_id, prev))
-        checkpoint = Checkpoint(seq, digest, at, signer.key_id, self._public, signature, prev)
-        store.insert_checkpoint(checkpoint.row())
-        return checkpoint
+        at, prev = utcnow(), self._prev(store)
+        payload = signed_bytes(seq, digest, at, signer.key_id, prev)
+        signature = signer.sign(payload)
+        store.insert_checkpoint((seq, digest, at, signer.key_id, self._public, signature, prev))
+        self._sealing = (seq, signature, link_of(payload, signature))
+        return Checkpoint(seq, digest, at, signer.key_id, self._public, signature, prev)
+
+    def _prev(self, store: SQLStore) -> str:
+        """The link of the newest checkpoint, which the next one commits to: the one this
+        sealer recorded last, kept, while it is still the newest; else recomputed."""
+        newest = store.newest_checkpoint()
+        if newest is None:
+            return GENESIS
+        last = self._last
+        if last is not None and last[0] == newest[0] and last[1] == newest[5]:
+            return last[2]
+        return Checkpoint(*newest).link()
 
     def sealed(self, checkpoint: Checkpoint) -> None:
-        """After the commit: the head to ``HOME/checkpoint``, unless a newer one is there."""
-        write_newest(self.home / FILE, checkpoint)
+        """After the commit: the head to ``HOME/checkpoint``, unless a newer one is there;
+        and its link kept for the next checkpoint (another thread's seal may have come
+        between: then nothing is kept)."""
+        sealing = self._sealing
+        if sealing is not None and sealing[:2] == (checkpoint.seq, checkpoint.signature):
+            self._last = sealing
+        if self._file is None:
+            self._file = HeadFile(os.fspath(self.home / FILE))
+        self._file.put(checkpoint)
 
-
-def write_newest(path: Path, checkpoint: Checkpoint, extra: dict[str, Any] | None = None) -> bool:
-    """Put ``checkpoint`` in ``path`` atomically unless the file holds one as new or newer:
-    concurrent writers serialize on a lock of the folder, so an older head never replaces
-    a newer one. True when written. (Plain strings and os calls: this runs after every
-    write transaction, and pathlib costs a good part of it.)"""
-    where = os.fspath(path)
-    body = {**extra, "checkpoint": checkpoint.to_dict()} if extra else checkpoint.to_dict()
-    try:
-        with _folder_locked(os.path.dirname(where)):
-            if _seq_in(where) >= checkpoint.seq:
-                return False
-            _put(where, (json.dumps(body) + "\n").encode())  # one line: json's C encoder
-            return True
-    except OSError as exc:
-        raise ToolvaultError(
-            f"written, but could not update {path}: {exc}; fix the cause and run "
-            "'toolvault checkpoint', which writes it again"
-        ) from None
-
-
-def _seq_in(path: str) -> int:
-    """The seq of the head a checkpoint file holds; -1 when there is none or it cannot be
-    read (the newest head known then replaces it)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            data = json.loads(os.read(fd, 65536))
-        finally:
-            os.close(fd)
-        found = data.get("checkpoint", data)
-        seq = found["seq"]
-    except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError):
-        return -1
-    return seq if type(seq) is int else -1
-
-
-def _put(path: str, data: bytes) -> None:
-    """Replace ``path``'s content atomically: written to a spare file beside it, which
-    then trades places with it in one rename (Linux's RENAME_EXCHANGE), so that a reader
-    sees the old file or the new one, whole. The spare is kept for the next time:
-    creating a file costs more than the rest of a checkpoint on some file systems
-    (bench/checkpoint.py), so none is created once both exist. Elsewhere, or the first
-    time, the spare is renamed over ``path``. Call under the folder's lock."""
-    folder, name = os.path.split(path)
-    spare = os.path.join(folder, f".{name}.spare")
-    fd = os.open(spare, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o644)
-    try:
-        os.pwrite(fd, data, 0)
-        os.ftruncate(fd, len(data))
-    finally:
-        os.close(fd)
-    if not (os.path.exists(path) and _exchange(spare, path)):
-        os.replace(spare, path)
-
-
-_RENAMEAT2: list[Any] = []
-
-
-def _exchange(a: str, b: str) -> bool:
-    """Swap two files atomically (``renameat2`` with RENAME_EXCHANGE); False where the
-    system cannot."""
-    if not _RENAMEAT2:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        _RENAMEAT2.append(getattr(libc, "renameat2", None))
-    call = _RENAMEAT2[0]
-    if call is None:
-        return False
-    at_cwd, exchange = -100, 2  # AT_FDCWD, RENAME_EXCHANGE
-    return bool(call(at_cwd, os.fsencode(a), at_cwd, os.fsencode(b), exchange) == 0)
-
-
-@contextmanager
-def _folder_locked(folder: str) -> Iterator[None]:
-    try:
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    except FileNotFoundError:  # a client's first remembered head
-        os.makedirs(folder, exist_ok=True)
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing lets go of the lock
+    def close(self) -> None:
+        """Close ``HOME/checkpoint`` and its folder, kept open between writes."""
+        if self._file is not None:
+            self._file.close()
 
 
 # -- the current head (toolvault checkpoint) ------------------------------------------------------

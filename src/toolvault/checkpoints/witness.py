@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from toolvault.checkpoints.headfile import write_newest
 from toolvault.checkpoints.model import Checkpoint
-from toolvault.checkpoints.sealing import write_newest
 from toolvault.errors import IntegrityError
 from toolvault.hashing import audit_text
 

@@ -37,7 +37,7 @@ import benchlib
 from benchlib import Budget, Stats
 from toolvault import Vault, checkpoints
 from toolvault.checkpoints import FILE, Checkpoint, HeadFile, signed_bytes
-from toolvault.store.base import utcnow
+from toolvault.store.base import Head, utcnow
 
 SIGNED_VS_PLAIN = 1.1
 WARMUP = 10  # publishes of each before measuring: caches, the key's first load
@@ -113,7 +113,7 @@ def build_checkpoints(vault: Vault, count: int) -> None:
         for i in range(count):
             entry = store.append_audit(utcnow(), "bench", "note", None, None, {"n": i})
             if i < count - 1:
-                sealer.seal(store, (entry.seq, entry.hash))
+                sealer.seal(store, Head(entry.seq, entry.hash))
 
 
 def bench_check(vault: Vault, sizes: Sizes) -> Stats:

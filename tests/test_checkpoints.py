@@ -629,10 +629,37 @@ def test_daemons_with_keys_of_their_own_make_one_chain(pg_url: str, tmp_path: Pa
     assert {k.key_id for k in keys} == set(kids)
 
 
-def test_the_database_refuses_two_checkpoints_after_the_same_one(vault: Vault) -> None:
-    publish_three(vault)
-    with Raw(vault) as run, pytest.raises(run.error, match=r"(?i)unique"):
-        run(
-            f"INSERT INTO checkpoints ({CHECKPOINT_COLUMNS}) SELECT 4, hash, at, key_id, "
-            "public_key, signature, prev FROM checkpoints WHERE seq = 3"
-        )
+def test_one_vault_shared_by_threads_makes_one_chain(vault: Vault) -> None:
+    """A daemon's threads share one vault, and so one sealer and what it keeps."""
+    workers, each = 4, 15
+    errors: list[BaseException] = []
+    start = threading.Barrier(workers)
+
+    def publish(worker: int) -> None:
+        try:
+            start.wait(timeout=30)
+            for i in range(each):
+                vault.publish(f"t{worker}", f"echo {worker} {i}\n".encode())
+        except BaseException as exc:  # reported below, in the test's own thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=publish, args=(w,)) for w in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(t.is_alive() for t in threads) and errors == []
+    assert_one_chain(vault, workers * each)
+
+
+def test_vaults_in_turn_chain_to_each_others_checkpoints(vault: Vault, home: Path) -> None:
+    """Each sealer keeps the link of its own last checkpoint: it must not chain to it
+    once another writer's checkpoint came after it."""
+    with Vault.open(home, db=getattr(vault.store, "url", None)) as other:
+        for i, writer in enumerate([vault, vault, other, vault, other, other, vault]):
+            writer.publish("greet", f"echo {i}\n".encode())
+        with other.store.write():  # a write that appends two entries
+            other.record("note", None, None, {"n": 1})
+            other.record("note", None, None, {"n": 2})
+        vault.publish("greet", b"echo last\n")
+    assert_one_chain(vault, 9)

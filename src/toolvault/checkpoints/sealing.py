@@ -14,7 +14,7 @@ from toolvault.checkpoints.keys import key_path, load_key, make_key, missing_key
 from toolvault.checkpoints.model import FILE, Checkpoint, link_of, signed_bytes
 from toolvault.hashing import GENESIS
 from toolvault.signing import Signer, encode_public
-from toolvault.store.base import utcnow
+from toolvault.store.base import Head, utcnow
 
 if TYPE_CHECKING:
     from toolvault.config import Config
@@ -33,9 +33,9 @@ class Sealer:
         self._signer: Signer | None = None
         self._public = ""
         self._file: HeadFile | None = None
-        # (seq, signature, link) of the checkpoint sealed last, and of the last committed
-        self._sealing: tuple[int, str, str] | None = None
-        self._last: tuple[int, str, str] | None = None
+        # (seq, hash, signature, link) of the checkpoint sealed last, and of the last committed
+        self._sealing: tuple[int, str, str, str] | None = None
+        self._last: tuple[int, str, str, str] | None = None
 
     def signer(self, store: SQLStore) -> Signer:
         """The vault key; made at the first write of a vault that has none yet, refused
@@ -52,30 +52,34 @@ class Sealer:
             self._signer, self._public = signer, encode_public(signer.public_raw)
         return self._signer
 
-    def seal(self, store: SQLStore, head: tuple[int, str]) -> Checkpoint:
-        """Sign ``head`` (seq, hash) and record it, chained to the newest checkpoint,
-        inside the write transaction. Writers are serialized (SQLite's BEGIN IMMEDIATE,
-        PostgreSQL's advisory lock, taken before anything is read), so the newest
-        checkpoint read here is the one this one follows; the table's UNIQUE ``prev``
-        refuses a second checkpoint after the same one anyway."""
+    def seal(self, store: SQLStore, head: Head) -> Checkpoint:
+        """Sign ``head`` and record it, chained to the newest checkpoint, inside the write
+        transaction. Writers are serialized (SQLite's BEGIN IMMEDIATE, PostgreSQL's
+        advisory lock, taken before anything is read), so the newest checkpoint found
+        here is the one this one follows, as for the audit log's own chain."""
         signer = self.signer(store)
-        seq, digest = head
-        at, prev = utcnow(), self._prev(store)
+        seq, digest = head.seq, head.hash
+        at, prev = utcnow(), self._prev(store, head)
         payload = signed_bytes(seq, digest, at, signer.key_id, prev)
         signature = signer.sign(payload)
         store.insert_checkpoint((seq, digest, at, signer.key_id, self._public, signature, prev))
-        self._sealing = (seq, signature, link_of(payload, signature))
+        # newest until the commit says otherwise: nothing kept for a second seal meanwhile
+        self._last, self._sealing = None, (seq, digest, signature, link_of(payload, signature))
         return Checkpoint(seq, digest, at, signer.key_id, self._public, signature, prev)
 
-    def _prev(self, store: SQLStore) -> str:
-        """The link of the newest checkpoint, which the next one commits to: the one this
-        sealer recorded last, kept, while it is still the newest; else recomputed."""
+    def _prev(self, store: SQLStore, head: Head) -> str:
+        """The link of the newest checkpoint, which the next one commits to. When the
+        transaction found the log's head where this sealer's last checkpoint signed it,
+        that checkpoint is the newest (checkpoints sign the head of their transaction,
+        one per seq), and its link is kept; else the newest is read and hashed."""
+        last = self._last
+        if last is not None and head.before == last[:2]:
+            return last[3]
         newest = store.newest_checkpoint()
         if newest is None:
             return GENESIS
-        last = self._last
-        if last is not None and last[0] == newest[0] and last[1] == newest[5]:
-            return last[2]
+        if last is not None and last[0] == newest[0] and last[2] == newest[5]:
+            return last[3]
         return Checkpoint(*newest).link()
 
     def sealed(self, checkpoint: Checkpoint) -> None:
@@ -83,7 +87,7 @@ class Sealer:
         and its link kept for the next checkpoint (another thread's seal may have come
         between: then nothing is kept)."""
         sealing = self._sealing
-        if sealing is not None and sealing[:2] == (checkpoint.seq, checkpoint.signature):
+        if sealing is not None and sealing[2] == checkpoint.signature:  # the same one
             self._last = sealing
         if self._file is None:
             self._file = HeadFile(os.fspath(self.home / FILE))
@@ -119,7 +123,7 @@ def seal_head(vault: Vault) -> Checkpoint:
         newest, (seq, digest, _) = vault.store.newest_checkpoint(), vault.store.audit_head()
         made = None
         if newest is None or newest[0] < seq:
-            made = sealer.seal(vault.store, (seq, digest))
+            made = sealer.seal(vault.store, Head(seq, digest))
     checkpoint = made or Checkpoint(*newest)  # type: ignore[misc]
     sealer.sealed(checkpoint)
     return checkpoint

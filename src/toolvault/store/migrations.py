@@ -278,8 +278,9 @@ CHECKPOINTS_SQLITE = """
 -- signature and the last of each key's run, instead of one signature (~0.1 ms) per
 -- write transaction ever made: an old checkpoint altered, removed or inserted breaks
 -- the chain, and the newest signature covers the whole of it. Writers are serialized
--- (BEGIN IMMEDIATE, PostgreSQL's advisory lock), so each chains to the newest, and prev
--- is UNIQUE so that the database itself refuses two checkpoints after the same one.
+-- (BEGIN IMMEDIATE, PostgreSQL's advisory lock), so each chains to the newest, as each
+-- audit entry does to the one before. (No index on prev: it would cost every write
+-- another page, and two checkpoints after the same one break the chain for verify.)
 CREATE TABLE checkpoints (
     seq        INTEGER PRIMARY KEY,
     hash       TEXT NOT NULL,
@@ -287,7 +288,7 @@ CREATE TABLE checkpoints (
     key_id     TEXT NOT NULL,
     public_key TEXT NOT NULL,
     signature  TEXT NOT NULL,
-    prev       TEXT NOT NULL UNIQUE
+    prev       TEXT NOT NULL
 );
 CREATE TRIGGER checkpoints_immutable_update BEFORE UPDATE ON checkpoints
 BEGIN SELECT RAISE(ABORT, 'toolvault: checkpoints are append-only'); END;

@@ -14,6 +14,10 @@
 - :mod:`.pack_signatures` — the version signatures a pack carries, checked before import;
 - :mod:`.legacy` — migration of legacy stores (a Tools-DB, a Port42 home).
 
+The core imports nothing of this package at module level; only ``config.py`` imports
+:mod:`.urls` (the allow list's prefix match, the default download deadline), inside
+the two functions that need it (``tests/test_layering.py`` holds it to that).
+
 Nothing is imported here, so that ``from toolvault.sources.files import read_regular``
 (on ``toolvault add``) loads that module alone.
 """

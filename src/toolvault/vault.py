@@ -44,6 +44,7 @@ from toolvault.models import (
     Version,
     Yank,
 )
+from toolvault.service.imports import Imports
 from toolvault.signing import (
     KeyInfo,
     KeyRing,
@@ -116,7 +117,7 @@ class _Chain:
         self.head_sha256 = self.latest_sha256 = sha256
 
 
-class Vault:
+class Vault(Imports):
     """A versioned tool vault in a home folder: ``vault.db`` plus ``commands/``."""
 
     def __init__(

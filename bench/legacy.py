@@ -44,7 +44,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import benchlib
-from toolvault import Vault, legacy
+from toolvault import Vault
+from toolvault.sources import legacy
 
 T = TypeVar("T")
 

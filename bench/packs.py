@@ -11,7 +11,7 @@ random count; small generated shell scripts), then prints one table:
   raises those limits, as a restore of a whole-vault backup would;
 - ``ingest_git(vault, repo, history=True)`` of a generated repository (``git fast-import``:
   20 tool files, each commit changing 1 to 3 of them), next to ``git log -p`` over it;
-- a cProfile of one whole import: where ``ingest._pack`` and ``packs.import_pack`` spend
+- a cProfile of one whole import: where ``ingest._pack`` and ``pack_import.import_pack`` spend
   their time, and the top functions by cumulative and by own time.
 
 Machines are noisy, so timing never fails the run: it prints PASS or OVER and exits 0.
@@ -39,9 +39,10 @@ from pathlib import Path
 from typing import Any
 
 import benchlib
-from toolvault import NewVersion, Vault, packs
+from toolvault import NewVersion, Vault
 from toolvault.errors import ToolvaultError
-from toolvault.ingest import ingest_git, ingest_path
+from toolvault.sources import packs
+from toolvault.sources.ingest import ingest_git, ingest_path
 from verify import HEADER, script
 
 IMPORT_VS_TAR_MAX = 4.0

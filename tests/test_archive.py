@@ -9,9 +9,9 @@ import tarfile
 
 import pytest
 
-from toolvault import archive
-from toolvault.archive import Limits, Member, is_gzip, read_tar_gz
 from toolvault.errors import InvalidInput
+from toolvault.sources import archive
+from toolvault.sources.archive import Limits, Member, is_gzip, read_tar_gz
 
 MiB = 2**20
 

@@ -29,8 +29,9 @@ import pytest
 from conftest import dump
 from test_gitsource import ADA, BOB, commit, git, write
 from test_legacy import build_port42, build_tools_db
-from toolvault import Vault, ingest, legacy, packs
+from toolvault import Vault
 from toolvault.errors import Conflict, StoreError
+from toolvault.sources import ingest, legacy, packs
 from toolvault.store.base import SQLStore
 from toolvault.vault import NewVersion
 

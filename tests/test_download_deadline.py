@@ -17,7 +17,7 @@ from test_cli import assert_one_line_error, dump, tv
 from test_fetch import serving
 from toolvault.config import Config
 from toolvault.errors import SourceError
-from toolvault.fetch import download
+from toolvault.sources.urls import download
 
 DRIP = 0.1  # seconds between two bytes of /drip
 HOLD = 5.0  # the longest a handler waits (it stops at once when the server shuts down)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from toolvault.errors import InvalidInput, NotFound, PermissionDenied, SourceError
-from toolvault.fetch import Downloaded, download, name_from_url
+from toolvault.sources.urls import Downloaded, download, name_from_url
 
 SCRIPT = b"#!/usr/bin/env python3\nprint('fmt')\n"
 BIG = 2000  # bytes the /big routes send; the tests allow 1000

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from toolvault import gitsource
 from toolvault.errors import InvalidInput, NotFound, SourceError
-from toolvault.gitsource import GitImport, git_versions, public_url
+from toolvault.sources import git as gitsource
+from toolvault.sources.git import GitImport, git_versions, public_url
 
 ADA = ("Ada Lovelace", "ada@example.org")
 BOB = ("Bob Stone", "bob@example.org")

@@ -201,8 +201,8 @@ def test_bad_urls_are_refused_and_nothing_is_written(
     home: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("toolvault.ingest.TIMEOUT", 0.5)
-    monkeypatch.setattr("toolvault.ingest.MAX_DOWNLOAD", 1000)
+    monkeypatch.setattr("toolvault.sources.ingest.TIMEOUT", 0.5)
+    monkeypatch.setattr("toolvault.sources.ingest.MAX_DOWNLOAD", 1000)
     ok("init")
     if route in ("/fmt.py", "/away"):
         allow = "/packs/" if route == "/fmt.py" else "/away"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -65,3 +66,106 @@ def test_every_extra_installs_something() -> None:
     pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
     extras = tomllib.loads(pyproject.read_text())["project"]["optional-dependencies"]
     assert {name for name, needs in extras.items() if not needs} == set()
+
+
+# -- sources/: the importers -----------------------------------------------------------------
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "toolvault"
+FRONT_ENDS = ("toolvault.cli", "toolvault.server", "click", "fastapi", "starlette", "uvicorn")
+# The core modules that import sources/ at all, each inside the one function that needs
+# it (never at module level), and why: anything new here is a layering decision.
+LAZY_SOURCES = {
+    "config.py": "sources.urls: the [sources] allow list's prefix match, the download deadline",
+}
+
+
+def imported(node: ast.AST, module: str) -> list[str]:
+    """The absolute module names an import statement brings in (``from X import y`` is
+    ``X.y``, which also names a submodule)."""
+    if isinstance(node, ast.Import):
+        return [a.name for a in node.names]
+    if isinstance(node, ast.ImportFrom):
+        base = node.module or ""
+        if node.level:  # relative: resolved against the importing module's package
+            parts = module.split(".")[: -node.level]
+            base = ".".join([*parts, base] if base else parts)
+        return [base] + [f"{base}.{a.name}" for a in node.names]
+    return []
+
+
+def under(name: str, prefixes: tuple[str, ...]) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
+def modules(folder: Path) -> dict[str, ast.Module]:
+    """Every module of ``folder`` (recursively) by dotted name, parsed."""
+    found = {}
+    for path in sorted(folder.rglob("*.py")):
+        dotted = ".".join(path.relative_to(SRC.parent).with_suffix("").parts)
+        found[dotted.removesuffix(".__init__")] = ast.parse(path.read_text(), str(path))
+    return found
+
+
+def test_sources_never_import_a_front_end() -> None:
+    """Importers are core: the CLI and the daemon call them, never the other way round
+    (anywhere in a module, in a function too)."""
+    found = modules(SRC / "sources")
+    assert {"toolvault.sources.packs", "toolvault.sources.legacy.port42"} <= set(found)
+    wrong = [
+        f"{name} imports {what}"
+        for name, tree in found.items()
+        for node in ast.walk(tree)
+        for what in imported(node, name)
+        if under(what, FRONT_ENDS)
+    ]
+    assert wrong == []
+
+
+def test_importers_write_only_through_the_service() -> None:
+    """No importer (nor the rebuild from the tree) touches ``vault.store``: each writes
+    through the service's methods (``service/imports.py``) in ``vault.transaction()``,
+    and imports nothing of the store but its time format."""
+    found = modules(SRC / "sources")
+    found["toolvault.recovery"] = ast.parse((SRC / "recovery.py").read_text())
+    reaching = [
+        f"{name}:{node.lineno} .store"
+        for name, tree in found.items()
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute) and node.attr == "store"
+    ]
+    assert reaching == []
+    from_store = {
+        (name, what)
+        for name, tree in found.items()
+        if name.startswith("toolvault.sources")
+        for node in ast.walk(tree)
+        for what in imported(node, name)
+        if under(what, ("toolvault.store",))
+    }
+    assert {what for _, what in from_store} <= {
+        "toolvault.store.base",
+        "toolvault.store.base.utcnow",
+    }
+
+
+def test_the_core_imports_sources_only_where_it_must(tmp_path: Path) -> None:
+    """The core (everything but the front ends and sources/ itself) imports sources/
+    only inside functions, and only where :data:`LAZY_SOURCES` says why; importing every
+    core module loads none of sources/."""
+    core = {
+        name: tree
+        for name, tree in modules(SRC).items()
+        if not under(name, ("toolvault.cli", "toolvault.server", "toolvault.sources"))
+    }
+    users = {
+        name
+        for name, tree in core.items()
+        for node in ast.walk(tree)
+        for what in imported(node, name)
+        if under(what, ("toolvault.sources",))
+    }
+    assert users == {f"toolvault.{m.removesuffix('.py')}" for m in LAZY_SOURCES}
+    code = "\n".join(f"import {name}" for name in sorted(core) if name != "toolvault.__main__")
+    loaded, _ = loaded_modules(code, tmp_path)
+    assert "toolvault.service.imports" in loaded  # the core really was imported
+    assert not {m for m in loaded if under(m, ("toolvault.sources",))}

@@ -458,7 +458,7 @@ def test_not_a_port42_home_is_invalid_input(tmp_path: Path, home: Path) -> None:
 
 
 def test_library_migration_over_each_store(vault: Vault, port42: Path) -> None:
-    from toolvault import legacy
+    from toolvault.sources import legacy
 
     source = legacy.read_port42(port42)
     legacy.fold_names(source, ["enhanced"])

@@ -141,7 +141,7 @@ def test_a_legacy_store_s_special_files_are_skipped_and_reported(
 
 
 def test_read_regular_reads_a_file_and_refuses_the_rest(tmp_path: Path, fifo: Path) -> None:
-    from toolvault.localfile import NotRegularFile, read_regular, read_stream
+    from toolvault.sources.files import NotRegularFile, read_regular, read_stream
 
     script = tmp_path / "ok.sh"
     script.write_text(SCRIPT)

@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 
 from conftest import raw
-from toolvault import Vault, packs
+from toolvault import Vault
 from toolvault.errors import Conflict
-from toolvault.ingest import import_pack_bytes
 from toolvault.models import Problem
+from toolvault.sources import packs
+from toolvault.sources.ingest import import_pack_bytes
 
 V1, V2 = b"#!/bin/sh\necho one\n", b"#!/bin/sh\necho two\n"
 

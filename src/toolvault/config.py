@@ -70,7 +70,7 @@ class Config:
     @property
     def download_deadline(self) -> float:
         """``[sources] download_deadline``: the seconds a whole download may take."""
-        from toolvault.fetch import DEFAULT_DEADLINE
+        from toolvault.sources.urls import DEFAULT_DEADLINE
 
         sources = self.raw_get("sources")
         value = sources.get("download_deadline", DEFAULT_DEADLINE) if sources else None
@@ -85,7 +85,7 @@ class Config:
 
     def source_needs_signature(self, url: str) -> bool:
         """Whether packs from ``url`` must be signed (vault-wide or by prefix)."""
-        from toolvault.fetch import under
+        from toolvault.sources.urls import under
 
         return self.require_signatures or under(url, self.sources_signed)
 

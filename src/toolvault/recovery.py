@@ -51,7 +51,7 @@ from toolvault.errors import (
 )
 from toolvault.models import Problem, Tool, Version, Yank
 from toolvault.signing import audit_record
-from toolvault.store.base import utcnow
+from toolvault.store.base import Head, utcnow
 from toolvault.store.sqlite import SQLiteStore
 from toolvault.vault import Vault
 
@@ -265,14 +265,14 @@ def _tree(home: Path) -> Iterator[int]:
 def _rebuild(home: Path, staged: Path, history: int, report: Recovery) -> None:
     """Build the new database at ``staged``, in one transaction, through the vault."""
     vault = Vault(home, SQLiteStore.open(staged, init=True), materialize=False)
-    vault.store.sealer = _Unfiled(vault.sealer, report)
+    vault.use_sealer(_Unfiled(vault.sealer, report))
     try:
         now = utcnow()
         reader = _Reader(history, str(home / "commands" / ".history"), vault, now)
         added: list[dict[str, Any]] = []
         states: dict[str, dict[str, str]] = {}
         yanks: list[Yank] = []
-        with vault.store.write():
+        with vault.transaction():
             for tool in reader.tools():
                 yanks += _store(vault, tool, now)
                 added += [
@@ -284,7 +284,7 @@ def _rebuild(home: Path, staged: Path, history: int, report: Recovery) -> None:
                 raise IntegrityError(_nothing(reader.skipped))
             details = _details(home, report, added, states, yanks)
             # at the time the rows carry (tools' created_at, versions' recorded_at)
-            vault.store.append_audit(now, vault.actor, "recover", None, None, details)
+            vault.record_at(now, "recover", details)
     finally:
         vault.close()
     if os.path.lexists(f"{staged}-wal"):  # closing checkpoints it: the file must stand alone
@@ -300,7 +300,7 @@ class _Unfiled:
     def __init__(self, sealer: Sealer, report: Recovery) -> None:
         self.sealer, self.report = sealer, report
 
-    def seal(self, store: Any, head: tuple[int, str]) -> Checkpoint:
+    def seal(self, store: Any, head: Head) -> Checkpoint:
         return self.sealer.seal(store, head)
 
     def sealed(self, checkpoint: Checkpoint) -> None:
@@ -310,14 +310,9 @@ class _Unfiled:
 def _store(vault: Vault, tool: _Tool, now: str) -> list[Yank]:
     """One tool's rows, exactly as the tree gives them; returns its yanks."""
     versions = tool.versions
-    vault.store.restore_tool(
-        Tool(tool.name, tool.owner, tool.lifecycle, None, len(versions), now, now)
-    )
-    vault.store.put_blobs((v.sha256, v.content or b"") for v in versions)
-    vault.store.insert_versions(versions)
     yanks = [Yank(tool.name, n, YANK_REASON, now, vault.actor) for n in tool.yanked]
-    for y in yanks:
-        vault.store.yank(y)
+    summary = Tool(tool.name, tool.owner, tool.lifecycle, None, len(versions), now, now)
+    vault.restore_tool(summary, versions, yanks=yanks)
     return yanks
 
 

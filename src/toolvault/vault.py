@@ -25,6 +25,7 @@ from toolvault.errors import InvalidInput, InvalidSpec, NotFound
 from toolvault.materialize import CommandsTree
 from toolvault.models import Principal, Version
 from toolvault.service.governance import Governing
+from toolvault.service.imports import Imports
 from toolvault.service.keys import KeysAndTrust
 from toolvault.service.publishing import NewVersion, Publishing
 from toolvault.service.reads import Reads
@@ -36,7 +37,7 @@ from toolvault.store.base import SQLStore
 __all__ = ["NewVersion", "Vault", "fetch_tool"]
 
 
-class Vault(Reads, Publishing, Governing, KeysAndTrust, Tokens, Verifying):
+class Vault(Reads, Publishing, Governing, KeysAndTrust, Tokens, Verifying, Imports):
     """A versioned tool vault in a home folder: ``vault.db`` plus ``commands/``."""
 
     def __init__(
@@ -127,7 +128,8 @@ class Vault(Reads, Publishing, Governing, KeysAndTrust, Tokens, Verifying):
         return view
 
     def close(self) -> None:
-        """Close the database connection."""
+        """Close the database connection (and HOME/checkpoint, kept open between writes)."""
+        self.sealer.close()
         self.store.close()
 
     def __enter__(self) -> Vault:

@@ -185,7 +185,7 @@ def trust_add(name: str, key: str, as_json: bool) -> None:
         path = Path(key)
         if not path.is_file():
             raise InvalidInput(f"{key!r} is neither 'ed25519:<base64>' nor a readable file")
-        from toolvault.localfile import read_regular
+        from toolvault.sources.files import read_regular
 
         # a public key is a line; a few KiB bound what a wrong path could make us read
         data = read_regular(path, 64 * 1024, hint="a key file holds one line")[0]

@@ -12,7 +12,7 @@ import click
 
 from toolvault.cli._common import emit_json, json_option, local_only, obj, wants_json, warn
 from toolvault.errors import InvalidInput
-from toolvault.legacy import Summary
+from toolvault.sources.legacy import Summary
 
 if TYPE_CHECKING:
     from toolvault.vault import Vault
@@ -51,7 +51,7 @@ def migrate_legacy(
     problems are reported and skipped; the rest is imported in one transaction and
     recorded as one audit entry. Running it again adds nothing.
     """
-    from toolvault import legacy
+    from toolvault.sources import legacy
 
     local_only(obj().home)  # before the source is read
     if (tools_db is None) == (port42_home is None):

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import click
 
 from toolvault.errors import InvalidInput
-from toolvault.localfile import read_regular, read_stream
+from toolvault.sources.files import read_regular, read_stream
 from toolvault.validate import MESSAGE, PROMPT, Rule
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -13,7 +13,7 @@ import click
 from toolvault.cli._common import emit_json, json_option, local_only, obj, wants_json, warn
 from toolvault.cli.completion import complete_spec
 from toolvault.errors import InvalidInput
-from toolvault.packs import ImportSummary
+from toolvault.sources.packs import ImportSummary
 
 if TYPE_CHECKING:
     from click._termui_impl import ProgressBar
@@ -52,7 +52,7 @@ def ingest(
     commits. Symbolic links, submodules and binary files in the tree are skipped,
     each named in a 'skipped' line.
     """
-    from toolvault import ingest as sources
+    from toolvault.sources import ingest as sources
 
     local_only(obj().home)  # before anything is fetched
     given = [s for s in (source, url, git_url) if s]
@@ -147,7 +147,7 @@ def pack_export(
     as_json: bool,
 ) -> None:
     """Write a pack: NAME exports every version of a tool, NAME:SEL one version."""
-    from toolvault import packs
+    from toolvault.sources import packs
 
     local_only(obj().home)
     if every == bool(specs):
@@ -196,8 +196,8 @@ def pull(specs: tuple[str, ...], as_json: bool) -> None:
     """
     import os
 
-    from toolvault import ingest
     from toolvault.client import RemoteVault
+    from toolvault.sources import ingest
 
     url = os.environ.get("TOOLVAULT_URL")
     if not url:

@@ -14,8 +14,8 @@ from toolvault.cli import textfiles
 from toolvault.cli._common import emit_json, json_option, note, obj, wants_json, warn
 from toolvault.cli.completion import complete_name
 from toolvault.errors import InvalidInput
-from toolvault.localfile import read_regular, read_stream
 from toolvault.models import Published
+from toolvault.sources.files import read_regular, read_stream
 from toolvault.vault import NewVersion, Vault
 
 if TYPE_CHECKING:

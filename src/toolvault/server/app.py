@@ -452,8 +452,8 @@ def export_pack(
     """The vault as it stands, packed and recorded nowhere (a read writes nothing): the
     pack version is the vault's newest audit sequence number, so the same selection of
     the same state is the same pack, and any change makes a newer one."""
-    from toolvault import packs
     from toolvault.errors import InvalidInput
+    from toolvault.sources import packs
 
     if every == bool(spec):
         raise InvalidInput("give spec=NAME or spec=NAME:SEL (repeatable) or all=true, not both")

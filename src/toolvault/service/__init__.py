@@ -1,5 +1,5 @@
-"""The service: the operations of toolvault, as mixins that :class:`toolvault.vault.Vault`
-is composed of, one module per area.
+"""The service (:class:`toolvault.vault.Vault`) in parts: each module holds one mixin of
+methods that ``Vault`` inherits, one module per area.
 
 - :mod:`.base`: what every area shares (the state, finding versions and tools, the audit
   entry of a write, who may write, keeping ``commands/`` in step);
@@ -9,7 +9,8 @@ is composed of, one module per area.
 - :mod:`.governance`: labels, yanks, lifecycles, owners;
 - :mod:`.keys`: signing keys and the trust store;
 - :mod:`.tokens`: the daemon's bearer tokens;
-- :mod:`.verifying`: ``verify``, over :mod:`toolvault.verify`.
+- :mod:`.verifying`: ``verify``, over :mod:`toolvault.verify`;
+- :mod:`.imports`: what importers (:mod:`toolvault.sources`) write and read through.
 
 Importing this package imports none of its modules.
 """

@@ -50,7 +50,7 @@ class Verifying(ServiceBase):
         problems, checked = self._check_parts(wanted, workers)
         from toolvault import checkpoints
 
-        anchored, checked["checkpoints"] = checkpoints.check(self, since)  # type: ignore[arg-type]
+        anchored, checked["checkpoints"] = checkpoints.check(self, since)
         return Report(checked, (*problems, *anchored))
 
     def _check_parts(

@@ -5,11 +5,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from toolvault.hashing import GENESIS, canonical, details_of, entry_hash
 from toolvault.models import AuditEntry
 from toolvault.store.sql import Queries, between, streamed
+
+
+class Head(NamedTuple):
+    """The audit log's head a write transaction leaves, and the head it found there
+    (``before``; None when not known)."""
+
+    seq: int
+    hash: str
+    before: tuple[int, str] | None = None
 
 
 class AuditQueries(Queries):
@@ -37,7 +46,9 @@ class AuditQueries(Queries):
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (seq, at, actor, action, tool, version, text.decode(), prev, entry.hash),
         )
-        self._local.appended = (seq, entry.hash)  # the head the commit's checkpoint signs
+        # the head the commit's checkpoint signs, and the one the transaction found
+        found = getattr(self._local, "appended", None)
+        self._local.appended = Head(seq, entry.hash, found.before if found else (last, prev))
         return entry
 
     def audit(self, tool: str | None = None) -> list[AuditEntry]:

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from toolvault.errors import SchemaTooNew
 from toolvault.models import Migration
-from toolvault.store.audit import AuditQueries
+from toolvault.store.audit import AuditQueries, Head
 from toolvault.store.checkpointing import CheckpointQueries
 from toolvault.store.governance import GovernanceQueries
 from toolvault.store.migrations import Step
@@ -33,7 +33,7 @@ from toolvault.store.verifying import VerifyQueries
 from toolvault.store.versions import VersionQueries
 
 # what importers have always taken from here
-__all__ = ["SQLStore", "Sealer", "row_to_version", "utcnow", "version_values"]
+__all__ = ["Head", "SQLStore", "Sealer", "row_to_version", "utcnow", "version_values"]
 
 # Connections a forked child inherited: kept referenced so that they are never
 # closed (or finalized) in the child.
@@ -43,9 +43,9 @@ _INHERITED: list[Any] = []
 class Sealer(Protocol):
     """What a Vault installs on its store (:mod:`toolvault.checkpoints`): ``seal`` runs in
     each write transaction that appended audit entries, just before its COMMIT, with the
-    new head (seq, hash); what it returns goes to ``sealed`` after the COMMIT."""
+    new head; what it returns goes to ``sealed`` after the COMMIT."""
 
-    def seal(self, store: Any, head: tuple[int, str]) -> Any: ...
+    def seal(self, store: Any, head: Head) -> Any: ...
 
     def sealed(self, result: Any) -> None: ...
 

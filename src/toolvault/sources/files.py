@@ -7,6 +7,9 @@ blocking (``O_NONBLOCK``: opening a FIFO would otherwise wait for a writer) and
 without becoming a controlling terminal, checked to be a regular file on the open
 descriptor (what is read is what was checked), and read up to one byte over the
 limit, which is the most it ever holds in memory.
+
+``ingest PATH`` (:func:`.ingest.ingest_path`), ``add FILE`` and the ``--…-file``
+options all read through here.
 """
 
 from __future__ import annotations

@@ -12,6 +12,10 @@ Manifest (``toolpack.json``, format ``toolvault-pack/1``)::
 
 ``toolpack.json.sig`` (optional) is ``{"key_id": …, "signature": <base64>}``: Ed25519
 over the exact manifest bytes, checked against the importing vault's trust store.
+
+Here: the format, export (:func:`export`, :func:`snapshot_export`) and reading a pack
+back (:func:`parse`: safe members, a well-formed manifest, every hash). Importing one
+is :mod:`.pack_import`; the signatures of its versions, :mod:`.pack_signatures`.
 """
 
 from __future__ import annotations
@@ -21,14 +25,14 @@ import hashlib
 import io
 import json
 import tarfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from toolvault import spec as specs
 from toolvault import validate
-from toolvault.errors import Conflict, InvalidInput, PermissionDenied
+from toolvault.errors import Conflict, InvalidInput
 from toolvault.models import VERSION_FIELDS, Label, Published, Tool, Version, Yank
 from toolvault.spec import Kind, Spec
 from toolvault.store.base import utcnow
@@ -120,8 +124,8 @@ def export(
     versions = _selected(vault, selection)
     names = sorted({v.name for v in versions})
     tools = {t.name: t for t in vault.tools() if t.name in names}
-    with vault.store.write():
-        last = vault.store.last_pack_export(pack_name)
+    with vault.transaction():
+        last = vault.last_pack_export(pack_name)
         number = pack_version if pack_version is not None else last + 1
         if number <= last:
             raise Conflict(
@@ -129,7 +133,7 @@ def export(
                 f"give --pack-version above {last}"
             )
         now = utcnow()
-        vault.store.record_pack_export(pack_name, number, now)
+        vault.record_pack_export(pack_name, number, now)
     manifest = _manifest(vault, pack_name, number, now, expiry, versions, tools)
     return _archive(manifest, versions, signer, now), number
 
@@ -143,8 +147,8 @@ def snapshot_export(vault: Vault, selection: Sequence[str], pack_name: str) -> t
     selection of the same state makes the same manifest (a harmless re-import).
     """
     _check_pack_name(pack_name)
-    with vault.store.snapshot():
-        seq, _, at = vault.store.audit_head()
+    with vault.snapshot():
+        seq, _, at = vault.audit_head()
         when = at or utcnow()  # an empty vault has no entry to take the time of
         versions = _selected(vault, selection)
         names = {v.name for v in versions}
@@ -212,8 +216,8 @@ def _manifest(
             }
             for t in tools.values()
         },
-        "labels": [lb.to_dict() for lb in vault.store.labels() if (lb.name, lb.version) in chosen],
-        "yanks": [y.to_dict() for y in vault.store.yanks() if (y.name, y.version) in chosen],
+        "labels": [lb.to_dict() for lb in vault.labels() if (lb.name, lb.version) in chosen],
+        "yanks": [y.to_dict() for y in vault.yanks() if (y.name, y.version) in chosen],
     }
     # Compact: the manifest of a whole vault runs to megabytes, and json encodes
     # compact output in C.
@@ -276,7 +280,7 @@ def _expiry(text: Any, what: str) -> str:
 def parse(data: bytes, source: str, config: Config) -> Pack:
     """Read and check a pack archive: safe members, a well-formed manifest, and every
     file's size and SHA-256 equal to what the manifest says."""
-    from toolvault.archive import Limits, read_tar_gz
+    from toolvault.sources.archive import Limits, read_tar_gz
 
     limits = Limits(
         max_members=config.pack_max_members,
@@ -439,197 +443,3 @@ def _list(doc: dict[str, Any], key: str, source: str) -> list[Any]:
     value = doc.get(key, [])
     _expect(isinstance(value, list), source, f"{key!r} must be a list")
     return list(value)
-
-
-# -- import -------------------------------------------------------------------------------
-
-
-def check_trust(vault: Vault, pack: Pack, source: str, required: bool) -> list[str]:
-    """Refuse a bad, untrusted or expired pack; returns warnings (an unsigned pack)."""
-    if pack.expires and datetime.fromisoformat(pack.expires) < datetime.now(UTC):
-        raise PermissionDenied(
-            f"{source}: pack {pack.name}@{pack.version} expired on "
-            f"{pack.expires}; ask for a fresh pack"
-        )
-    if pack.signature is None:
-        if required:
-            raise PermissionDenied(
-                f"{source}: pack {pack.name}@{pack.version} is unsigned and "
-                "signatures are required for this source"
-            )
-        return [f"pack {pack.name}@{pack.version} from {source} is not signed"]
-    from toolvault.signing import decode_public, verify_signature
-
-    key_id = pack.signature["key_id"]
-    key = next((k for k in vault.trusted_keys() if k.key_id == key_id), None)
-    if key is None:
-        raise PermissionDenied(
-            f"{source}: signed by key {key_id}, which is not trusted; "
-            "add it with 'toolvault trust add NAME KEY' if you trust it"
-        )
-    if not verify_signature(
-        decode_public(key.public_key), pack.signature["signature"], pack.manifest
-    ):
-        raise PermissionDenied(
-            f"{source}: the signature of {MANIFEST} does not verify with "
-            f"trusted key {key.name}; the pack was altered"
-        )
-    return []
-
-
-def import_pack(
-    vault: Vault,
-    pack: Pack,
-    source: str,
-    *,
-    progress: Callable[[int, int], None] | None = None,
-) -> ImportSummary:
-    """Import a checked pack in one transaction (SPEC §7).
-
-    A tool the vault does not have is restored exactly (numbers, hashes, timestamps,
-    provenance, signatures, labels, yanks) when the pack holds its whole chain;
-    otherwise each version is appended as a new version with origin
-    ``pack:<name>@<version>#<source version>``. One audit entry lists what was added.
-    """
-    from toolvault.pack_signatures import check_version_signatures
-
-    summary = ImportSummary(source, pack.name, pack.version)
-    for v in pack.versions:
-        vault.check(_as_new(v, pack))  # text, size and name rules before any write
-    required = vault.config.source_needs_signature(source)
-    summary.warnings += check_version_signatures(vault, pack.versions, source, required)
-    by_tool: dict[str, list[Version]] = {}
-    for v in sorted(pack.versions, key=lambda x: (x.name, x.version)):
-        by_tool.setdefault(v.name, []).append(v)
-    with vault.store.write():
-        if _already_imported(vault, pack, source):
-            summary.unchanged = [
-                Published(v.name, v.version, v.sha256, False) for v in pack.versions
-            ]
-            return summary
-        added = _import_tools(vault, pack, by_tool, summary, progress)
-        vault.store.record_pack_import(
-            pack.name, pack.version, pack.manifest_sha256, source, utcnow()
-        )
-        names = {v.name for v in added}
-        vault.record_import(
-            added,
-            by_tool,
-            pack=pack.name,
-            pack_version=pack.version,
-            source=source,
-            manifest_sha256=pack.manifest_sha256,
-            signed_by=pack.signature["key_id"] if pack.signature else None,
-            labels=[lb.to_dict() for lb in vault.store.labels() if lb.name in names],
-            yanks=[y.to_dict() for y in vault.store.yanks() if y.name in names],
-        )
-    vault.refresh_tree(set(by_tool))
-    return summary
-
-
-def _already_imported(vault: Vault, pack: Pack, source: str) -> bool:
-    """True when this very pack is the newest imported (a harmless re-import); a lower
-    version, or the same version with other content, is a downgrade and refused."""
-    seen = vault.store.pack_imports(pack.name)
-    latest = max(seen, default=None)
-    if latest == (pack.version, pack.manifest_sha256):
-        return True
-    newer = [v for v, _ in seen if v >= pack.version]
-    if newer:
-        raise Conflict(
-            f"{source}: pack {pack.name} version {pack.version} is not newer than "
-            f"version {max(newer)}, imported already (downgrade refused)"
-        )
-    return False
-
-
-def _import_tools(
-    vault: Vault,
-    pack: Pack,
-    by_tool: dict[str, list[Version]],
-    summary: ImportSummary,
-    progress: Callable[[int, int], None] | None,
-) -> list[Version]:
-    added: list[Version] = []
-    for name, versions in by_tool.items():
-        if vault.store.tool(name) is None and _whole_chain(versions):
-            added += _restore(vault, pack, name, versions)
-            summary.added += [Published(v.name, v.version, v.sha256, True) for v in versions]
-        else:
-            signer = vault.signer(None)  # signed as any publish is (refused where required)
-            for v in versions:
-                item = vault.check(_as_new(v, pack))  # created_at normalised, as for any publish
-                result, stored = vault.append_version(item, utcnow(), signer, audit=False)
-                (summary.added if stored else summary.unchanged).append(result)
-                added += [stored] if stored else []
-        if progress:
-            progress(len(versions), len(pack.versions))
-    return added
-
-
-def _whole_chain(versions: list[Version]) -> bool:
-    prev: Version | None = None
-    for i, v in enumerate(versions, start=1):
-        link = (prev.version, prev.sha256) if prev else (None, None)
-        if v.version != i or (v.previous_version, v.previous_sha256) != link:
-            return False
-        prev = v
-    return True
-
-
-def _restore(vault: Vault, pack: Pack, name: str, versions: list[Version]) -> list[Version]:
-    unsigned = [f"{v.name}:{v.version}" for v in versions if not v.signature]
-    if unsigned and vault.config.require_signatures:
-        raise PermissionDenied(
-            f"pack {pack.name} would restore {', '.join(unsigned[:3])}"
-            f"{' …' if len(unsigned) > 3 else ''} unsigned, and this vault requires signatures "
-            "(require_signatures = true); nothing was imported: import a pack of signed "
-            "versions, or export these with their signatures"
-        )
-    state = pack.tool_state.get(name) or {}
-    first, last = versions[0], versions[-1]
-    vault.store.restore_tool(
-        Tool(
-            name,
-            str(state.get("owner") or first.owner or vault.actor),
-            str(state.get("lifecycle") or "active"),
-            None,
-            len(versions),
-            str(state.get("created_at") or first.recorded_at),
-            str(state.get("updated_at") or last.recorded_at),
-            state.get("lifecycle_message"),
-        )
-    )
-    for v in versions:
-        assert v.content is not None
-        vault.store.put_blob(v.sha256, v.content)
-        vault.store.insert_version(v)
-    numbers = {v.version for v in versions}
-    for lab in pack.labels:
-        if lab.name == name and lab.version in numbers:
-            vault.store.set_label(lab)
-    for y in pack.yanks:
-        if y.name == name and y.version in numbers:
-            vault.store.yank(y)
-    return versions
-
-
-def _as_new(v: Version, pack: Pack) -> Any:
-    from toolvault.vault import NewVersion
-
-    assert v.content is not None
-    return NewVersion(
-        v.name,
-        v.content,
-        executable=v.executable,
-        source=f"{pack.name}:{v.name}:{v.version}",
-        origin=f"pack:{pack.name}@{pack.version}#{v.version}",
-        created_by=v.created_by,
-        created_at=v.created_at,
-        session_id=v.session_id,
-        prompt=v.prompt,
-        message=v.message,
-        references=(),
-        transforms=v.transforms,
-        owner=v.owner,
-    )

@@ -206,7 +206,7 @@ def _check_local_file(url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme.lower() != "file":
         return
-    from toolvault.localfile import refuse_other_kinds
+    from toolvault.sources.files import refuse_other_kinds
 
     path = urllib.request.url2pathname(unquote(parts.path))
     try:

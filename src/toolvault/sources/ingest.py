@@ -1,7 +1,11 @@
-"""Imports from outside: local files, folders and packs, URLs, and git repositories.
+"""``toolvault ingest``: one entry point per kind of source — a local file, folder or
+pack (:func:`ingest_path`), a URL (:func:`ingest_url`), a git repository
+(:func:`ingest_git`) — over the readers of this package (:mod:`.files`, :mod:`.urls`,
+:mod:`.git`, :mod:`.packs`).
 
 Every import is checked against the ``[sources]`` policy of ``config.toml``, runs
-in one transaction, and is one audit entry listing what it added.
+in one transaction (``vault.transaction()``), and is one audit entry listing what it
+added.
 """
 
 from __future__ import annotations
@@ -11,11 +15,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from toolvault import packs
 from toolvault.errors import InvalidInput, PermissionDenied
-from toolvault.localfile import read_regular
 from toolvault.models import Published
-from toolvault.packs import ImportSummary
+from toolvault.sources import pack_import, packs
+from toolvault.sources.files import read_regular
+from toolvault.sources.packs import ImportSummary
 from toolvault.store.base import utcnow
 
 if TYPE_CHECKING:
@@ -33,7 +37,7 @@ def source_url(path: Path) -> str:
 
 def check_source(vault: Vault, url: str) -> list[str]:
     """Refuse a source outside ``[sources] allow``; note when there is no list at all."""
-    from toolvault.fetch import under
+    from toolvault.sources.urls import under
 
     allow = vault.config.sources_allow
     if allow is None:
@@ -51,7 +55,7 @@ def ingest_path(
     vault: Vault, raw: str, *, name: str | None = None, progress: Progress = None
 ) -> ImportSummary:
     """A local script, folder of scripts, or pack."""
-    from toolvault.archive import is_gzip
+    from toolvault.sources.archive import is_gzip
 
     path = Path(raw)
     if not path.exists():
@@ -77,8 +81,8 @@ def ingest_url(
     vault: Vault, url: str, *, name: str | None = None, progress: Progress = None
 ) -> ImportSummary:
     """A raw script or a pack over http(s) or file://, told apart by content."""
-    from toolvault.archive import is_gzip
-    from toolvault.fetch import download, name_from_url
+    from toolvault.sources.archive import is_gzip
+    from toolvault.sources.urls import download, name_from_url
 
     notes = check_source(vault, url)
     got = download(
@@ -104,8 +108,8 @@ def ingest_git(
     progress: Progress = None,
 ) -> ImportSummary:
     """Tool files of a git repository, at REV or with every commit that changed them."""
-    from toolvault.fetch import check_allowed
-    from toolvault.gitsource import git_versions, public_url
+    from toolvault.sources.git import git_versions, public_url
+    from toolvault.sources.urls import check_allowed
 
     local = Path(url)
     if local.exists():
@@ -141,7 +145,7 @@ def _after_imported(
     known: list[Published] = []
     older: list[str] = []
     for name, chain in chains.items():
-        seen = {v.origin: v for v in vault.store.versions(name) if v.origin}
+        seen = vault.versions_by_origin(name)
         last = max((i for i, item in enumerate(chain) if item.origin in seen), default=-1)
         for item in chain[: last + 1]:
             had = seen.get(item.origin or "")
@@ -161,7 +165,7 @@ def import_versions(
     signer = vault.signer(None)
     summary = ImportSummary(source)
     added = []
-    with vault.store.write():
+    with vault.transaction():
         now = utcnow()
         for item in checked:
             result, stored = vault.append_version(item, now, signer, audit=False)
@@ -180,8 +184,10 @@ def import_pack_bytes(
 ) -> ImportSummary:
     """Parse, check (policy, trust, expiry) and import a pack's bytes from ``source``."""
     pack = packs.parse(data, source, vault.config)
-    warnings = packs.check_trust(vault, pack, source, vault.config.source_needs_signature(source))
-    summary = packs.import_pack(vault, pack, source, progress=progress)
+    warnings = pack_import.check_trust(
+        vault, pack, source, vault.config.source_needs_signature(source)
+    )
+    summary = pack_import.import_pack(vault, pack, source, progress=progress)
     summary.warnings += warnings
     return summary
 

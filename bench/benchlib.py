@@ -325,7 +325,7 @@ def profile_row(
 
 
 def function_label(file: str, line: int, function: str) -> str:
-    """``toolvault/integrity.py:147 check_signatures``; built-ins keep pstats' own name."""
+    """``toolvault/verify/checks.py:147 check_signatures``; built-ins keep pstats' own name."""
     if file == "~":
         return function.replace("cryptography.hazmat.bindings._rust.openssl.", "")
     parts = Path(file).parts

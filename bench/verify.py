@@ -43,7 +43,7 @@ from typing import Any
 
 import benchlib
 from toolvault import NewVersion, Vault
-from toolvault import vault as vault_module
+from toolvault.service import verifying as vault_module
 
 KEY = "bench"
 SIGN_EVERY = 10  # one publish_many batch in ten is signed: 10% of the versions

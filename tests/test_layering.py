@@ -169,3 +169,125 @@ def test_the_core_imports_sources_only_where_it_must(tmp_path: Path) -> None:
     loaded, _ = loaded_modules(code, tmp_path)
     assert "toolvault.service.imports" in loaded  # the core really was imported
     assert not {m for m in loaded if under(m, ("toolvault.sources",))}
+
+
+# -- the core's shape: no cycle, verify below the service, modules and functions small -------
+
+MAX_MODULE_LINES = 600
+MAX_FUNCTION_LINES = 60
+# Modules and functions allowed past those limits, each with why a split would only scatter
+# one idea (said in the module's docstring too). Empty: nothing needs it today.
+TOO_BIG_ON_PURPOSE: dict[str, str] = {}
+
+
+def module_level_imports(tree: ast.Module, module: str, known: set[str]) -> set[str]:
+    """The toolvault modules ``module`` imports when it is imported, and those it imports
+    for its types (``if TYPE_CHECKING:``): every import but those inside functions.
+    ``from X import y`` names X.y when that is a module, else X."""
+    found: set[str] = set()
+    pending: list[ast.AST] = list(tree.body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue  # imported when called: how the core stays light, not a dependency cycle
+        if isinstance(node, ast.Import):
+            found.update(n for n in imported(node, module) if n in known)
+            continue
+        if isinstance(node, ast.ImportFrom):
+            base, *names = imported(node, module)
+            subs = [n for n in names if n in known]
+            found.update(subs or ([base] if base in known else []))
+            continue
+        pending.extend(ast.iter_child_nodes(node))
+    found.discard(module)
+    return found
+
+
+def first_cycle(graph: dict[str, set[str]]) -> list[str]:
+    """One cycle of ``graph`` as the path that closes it (empty: there is none)."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str]:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return [*path[path.index(nxt) :], nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        path.pop()
+        state[node] = 2
+        return []
+
+    for node in sorted(graph):
+        if node not in state and (found := visit(node)):
+            return found
+    return []
+
+
+def import_graph() -> dict[str, set[str]]:
+    found = modules(SRC)
+    return {name: module_level_imports(tree, name, set(found)) for name, tree in found.items()}
+
+
+def test_no_import_cycle_among_toolvaults_modules() -> None:
+    """Dependencies go one way (STYLE.md): no module imports, at module level or for its
+    types, a module that imports it back, however long the way round. (A module that
+    takes the service as an argument names its shape in a Protocol instead.)"""
+    graph = import_graph()
+    assert {"toolvault.vault", "toolvault.lineage", "toolvault.verify.part_check"} <= set(graph)
+    assert "toolvault.service.base" in graph["toolvault.service.reads"]  # edges are found
+    assert first_cycle(graph) == []
+
+
+def test_the_cycle_finder_finds_a_long_way_round() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a", "d"}, "d": set()}
+    assert first_cycle(graph) == ["a", "b", "c", "a"]
+    assert first_cycle({"a": {"b"}, "b": {"c"}, "c": set()}) == []
+
+
+def test_verify_never_imports_a_front_end_or_the_service() -> None:
+    """verify's checks sit below the service, which calls them (anywhere in a module,
+    inside a function too)."""
+    found = modules(SRC / "verify")
+    assert {"toolvault.verify.checks", "toolvault.verify.sharing"} <= set(found)
+    above = (*FRONT_ENDS, "toolvault.vault", "toolvault.service", "toolvault.sources")
+    wrong = [
+        f"{name} imports {what}"
+        for name, tree in found.items()
+        for node in ast.walk(tree)
+        for what in imported(node, name)
+        if under(what, above)
+    ]
+    assert wrong == []
+
+
+def test_importing_the_service_loads_none_of_its_heavy_parts(tmp_path: Path) -> None:
+    """``import toolvault.vault`` (what every command pays for) loads no check of verify,
+    no signing, no checkpoint, pack, git or server code: the methods that need them
+    import them."""
+    loaded, _ = loaded_modules("import toolvault.vault", tmp_path)
+    assert "toolvault.vault" in loaded
+    heavy = ("toolvault.verify", "toolvault.signing", "toolvault.checkpoints")
+    heavy += ("toolvault.sources", "toolvault.server", "toolvault.cli", "cryptography")
+    assert sorted(m for m in loaded if under(m, heavy)) == []
+
+
+def test_no_module_over_600_lines_and_no_function_over_60() -> None:
+    """Under src/, a module is at most MAX_MODULE_LINES lines and a function (from its
+    ``def`` to its last line; a click command's option decorators are declarations, not
+    its body) at most MAX_FUNCTION_LINES, but where TOO_BIG_ON_PURPOSE says why."""
+    too_big = []
+    for path in sorted(SRC.rglob("*.py")):
+        where = str(path.relative_to(SRC.parent))
+        text = path.read_text()
+        if len(text.splitlines()) > MAX_MODULE_LINES and where not in TOO_BIG_ON_PURPOSE:
+            too_big.append(f"{where}: {len(text.splitlines())} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                lines = (node.end_lineno or node.lineno) - node.lineno + 1
+                key = f"{where}:{node.name}"
+                if lines > MAX_FUNCTION_LINES and key not in TOO_BIG_ON_PURPOSE:
+                    too_big.append(f"{key} (line {node.lineno}): {lines} lines")
+    assert too_big == []

@@ -17,10 +17,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from toolvault import NewVersion, Vault, integrity
+from toolvault import NewVersion, Vault
 from toolvault.hashing import GENESIS, canonical, entry_hash
 from toolvault.materialize import ToolView, metadata_bytes
 from toolvault.models import Entry
+from toolvault.verify import audit, part_check, recorded, sharing
 
 TOOLS = 40
 
@@ -86,7 +87,7 @@ def test_a_sound_vault_checks_the_same_in_parts(big: Vault, forks: list[int]) ->
 def test_asking_for_more_processes_than_verify_runs_gets_its_most(
     big: Vault, forks: list[int]
 ) -> None:
-    from toolvault.vault import MAX_WORKERS
+    from toolvault.service.verifying import MAX_WORKERS
 
     same_reports(big, 64)
     assert len(forks) == MAX_WORKERS - 1
@@ -166,27 +167,27 @@ def test_a_part_that_fails_in_a_child_is_redone_here_with_the_parts_it_did_not_t
 ) -> None:
     tamper(home, "UPDATE versions SET prompt = 'forged' WHERE name = 't10' AND version = 1")
     expected = big.verify(workers=1)
-    parent, real = os.getpid(), integrity.check_part
+    parent, real = os.getpid(), part_check.check_part
 
-    def flaky(reader: Any, tree: Any, part: integrity.Part, *args: Any) -> integrity.Share:
+    def flaky(reader: Any, tree: Any, part: sharing.Part, *args: Any) -> sharing.Share:
         if os.getpid() != parent and part.index % 2:  # the child stops at its first odd part
             raise RuntimeError("lost")
         return real(reader, tree, part, *args)
 
-    monkeypatch.setattr(integrity, "check_part", flaky)
+    monkeypatch.setattr(part_check, "check_part", flaky)
     assert big.verify(workers=2) == expected
 
 
 def test_the_processes_take_each_part_once_from_their_queue(
     big: Vault, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    log, real = tmp_path / "taken", integrity.check_part
+    log, real = tmp_path / "taken", part_check.check_part
     # Each process holds its first part until the other has taken one too: so neither
     # can take every part first, however the two are scheduled (no timing involved).
     both = multiprocessing.get_context("fork").Barrier(2)
     waited: set[int] = set()
 
-    def logged(reader: Any, tree: Any, part: integrity.Part, *args: Any) -> integrity.Share:
+    def logged(reader: Any, tree: Any, part: sharing.Part, *args: Any) -> sharing.Share:
         with open(log, "a") as out:  # one short append: whole lines from either process
             out.write(f"{os.getpid()} {part.index}\n")
         if os.getpid() not in waited:
@@ -194,25 +195,25 @@ def test_the_processes_take_each_part_once_from_their_queue(
             both.wait(timeout=120)  # a bound for a child that never came: then it fails
         return real(reader, tree, part, *args)
 
-    monkeypatch.setattr(integrity, "check_part", logged)
+    monkeypatch.setattr(part_check, "check_part", logged)
     assert big.verify(workers=2).ok
     taken = [line.split() for line in log.read_text().splitlines()]
-    assert sorted(int(index) for _, index in taken) == list(range(len(integrity.part_sizes(2))))
+    assert sorted(int(index) for _, index in taken) == list(range(len(sharing.part_sizes(2))))
     assert len({pid for pid, _ in taken}) == 2
 
 
 def test_parts_that_saw_different_states_are_checked_again_at_once(
     big: Vault, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = integrity.run_parts
+    real = sharing.run_parts
 
-    def racing(*args: Any) -> list[integrity.Share]:
+    def racing(*args: Any) -> list[sharing.Share]:
         shares = real(*args)
         big.publish_many([NewVersion("late", b"echo late\n")])  # lands after the parts' reads
         shares[-1].head = (shares[-1].head[0] + 1, "newer", None)
         return shares
 
-    monkeypatch.setattr(integrity, "run_parts", racing)
+    monkeypatch.setattr(sharing, "run_parts", racing)
     report = big.verify(workers=2)
     assert report.ok and report.checked["tools"] == TOOLS + 2
 
@@ -302,16 +303,14 @@ def audit_row(details: dict[str, Any], text: str | None = None) -> tuple[Any, ..
 @settings(max_examples=100, deadline=None)
 @given(st.dictionaries(st.text(), json_values, max_size=4))
 def test_an_audit_hash_is_checked_from_the_stored_text(details: dict[str, Any]) -> None:
-    assert integrity.check_audit_chain([audit_row(details)], (6, GENESIS)) == []
+    assert audit.check_audit_chain([audit_row(details)], (6, GENESIS)) == []
 
 
 def test_details_stored_other_than_canonically_still_check_by_their_content() -> None:
     spaced = json.dumps({"b": 1, "a": [1, 2]}, indent=1)  # as another database may return it
-    assert (
-        integrity.check_audit_chain([audit_row({"a": [1, 2], "b": 1}, spaced)], (6, GENESIS)) == []
-    )
+    assert audit.check_audit_chain([audit_row({"a": [1, 2], "b": 1}, spaced)], (6, GENESIS)) == []
     edited = audit_row({"a": [1, 2], "b": 1}, '{"a":[1,2],"b":2}')
-    [problem] = integrity.check_audit_chain([edited], (6, GENESIS))
+    [problem] = audit.check_audit_chain([edited], (6, GENESIS))
     assert "audit entry 7: its content does not match its hash" in problem.detail
 
 
@@ -320,7 +319,7 @@ def test_details_stored_other_than_canonically_still_check_by_their_content() ->
 def test_a_publish_entrys_fields_digest_is_read_as_decoding_would(extra: dict[str, Any]) -> None:
     details = {**extra, "fields": "f" * 64}
     text = canonical(details).decode()
-    found = integrity._fields_in(text)
+    found = audit.fields_in(text)
     assert found is None or found == json.loads(text)["fields"]
     if "fields" not in extra and not any('"fields":"' in k for k in extra):
         assert found == "f" * 64
@@ -339,8 +338,8 @@ triples = st.lists(
 @settings(max_examples=300, deadline=None)
 @given(triples)
 def test_packed_versions_and_records_come_back_as_they_were(items: list[Any]) -> None:
-    packed = integrity.pack(items)
-    assert integrity.unpack(packed) == items
+    packed = sharing.pack(items)
+    assert sharing.unpack(packed) == items
     regular = all(
         type(n) is str and type(k) is int and type(t) is str and "\n" not in n + t and "\t" not in t
         for n, k, t in items
@@ -350,10 +349,10 @@ def test_packed_versions_and_records_come_back_as_they_were(items: list[Any]) ->
 
 def test_versions_that_match_their_records_in_another_order_need_no_second_look() -> None:
     versions = [("a", 1, "d1"), ("a", 2, "d2"), ("b\tc", 1, "d3")]
-    share = integrity.Share(0, (0, GENESIS, None), versions=integrity.pack(versions))
-    share.records = integrity.pack(versions[::-1])
+    share = sharing.Share(0, (0, GENESIS, None), versions=sharing.pack(versions))
+    share.records = sharing.pack(versions[::-1])
     share.record_seqs = [3, 2, 1]
-    assert integrity._Recorded([share], lookup=None).check() == []  # type: ignore[arg-type]
+    assert recorded.Recorded([share], lookup=None).check() == []  # type: ignore[arg-type]
 
 
 @settings(max_examples=200, deadline=None)
@@ -366,12 +365,12 @@ def test_the_parts_cover_every_tool_and_audit_entry_once(
     sizes: list[tuple[int, int]], head: int, workers: int
 ) -> None:
     counts = [(f"t{i:03d}", n, min(signed, n)) for i, (n, signed) in enumerate(sizes)]
-    parts = integrity.plan(counts, head, workers)
-    assert [p.index for p in parts] == list(range(len(parts))) and len(parts) <= integrity.MAX_PARTS
+    parts = sharing.plan(counts, head, workers)
+    assert [p.index for p in parts] == list(range(len(parts))) and len(parts) <= sharing.MAX_PARTS
     assert parts[0].names[0] is None and parts[-1].names[1] is None
     assert parts[0].seqs[0] == 1 and parts[-1].seqs[1] is None
     for before, after in itertools.pairwise(parts):
         assert before.names[1] == after.names[0] and before.seqs[1] == after.seqs[0]
         assert before.seqs[0] <= after.seqs[0]
     for name, _, _ in counts:
-        assert sum(integrity._within(name, p.names, frozenset()) for p in parts) == 1
+        assert sum(part_check.within(name, p.names, frozenset()) for p in parts) == 1

@@ -139,7 +139,7 @@ def test_a_sound_blob_no_version_uses_is_reported(vault: Vault) -> None:
 def test_old_reactivation_entries_admit_the_message_they_left_empty() -> None:
     """Before this check a publish that reactivated a tool wrote the message
     "published again" and stored none: either is what the log says."""
-    from toolvault.tool_history import ToolHistory
+    from toolvault.verify.history import ToolHistory
 
     tools = [("fmt", "2026-01-01T00:00:00.000000Z", None)]
     history = ToolHistory()

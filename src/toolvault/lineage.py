@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from toolvault import spec as specs
 from toolvault.errors import ToolvaultError
@@ -18,8 +18,30 @@ from toolvault.models import Version
 from toolvault.spec import NAME_RE, NUMBER_RE, Kind
 
 if TYPE_CHECKING:
-    from toolvault.client import RemoteVault
-    from toolvault.vault import Vault
+    from toolvault.spec import Spec
+
+
+class Referencing(Protocol):
+    """The store's one query lineage needs."""
+
+    def referencing(self, text: str) -> list[Version]: ...
+
+
+class Vault(Protocol):
+    """What lineage reads of a vault (a :class:`toolvault.vault.Vault`): this module
+    takes it as an argument and never imports the service, which calls it."""
+
+    @property
+    def store(self) -> Referencing: ...
+
+    def get(self, spec: str | Spec, *, content: bool = False) -> Version: ...
+
+
+class Catalog(Protocol):
+    """Where versions with their content come from: a local vault or a daemon's."""
+
+    def cat(self, spec: str) -> Version: ...
+
 
 PINNED = re.compile(rf"{NAME_RE.pattern}:{NUMBER_RE.pattern}@sha256:[0-9a-f]{{64}}")
 
@@ -135,7 +157,7 @@ def refs_report(vault: Vault, spec: str, reverse: bool = False) -> dict[str, Any
     return {"version": version.ref, "references": [i.to_dict() for i in items]}
 
 
-def context(vault: Vault | RemoteVault, wanted: list[str]) -> list[Version]:
+def context(vault: Catalog, wanted: list[str]) -> list[Version]:
     """The versions named, with content, in the order given (duplicates once); from the
     local vault or, through ``TOOLVAULT_URL``, from the daemon."""
     found: list[Version] = []

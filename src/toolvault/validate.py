@@ -15,15 +15,39 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from toolvault.errors import InvalidInput
 
+T = TypeVar("T")
+
+
+class Request(Protocol):
+    """The fields of a publish request (:class:`toolvault.vault.NewVersion`) checked here,
+    taken by their shape: this module sits below the service and never imports it."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def source(self) -> str | None: ...
+    @property
+    def executable(self) -> bool | None: ...
+    @property
+    def allow_dangling(self) -> bool: ...
+    @property
+    def rollback_of(self) -> int | None: ...
+    @property
+    def references(self) -> Sequence[str]: ...
+    @property
+    def transforms(self) -> Sequence[str]: ...
+    @property
+    def created_at(self) -> str | None: ...
+
+
 if TYPE_CHECKING:
     from toolvault.models import Label, Yank
-    from toolvault.vault import NewVersion
 
 # C0 (ESC included), DEL and C1: a terminal moves, clears or recolours on them, and a
 # line break in a one-line field forges a row of 'ls'. Multi-line text keeps tab and line
@@ -245,12 +269,10 @@ def names(values: object, what: str) -> tuple[str, ...]:
     return found
 
 
-def requests(items: object) -> list[NewVersion]:
-    """What ``publish_many`` was given, as a list: an iterable of NewVersion (each is
-    checked by ``Vault.check``), never one request or a text on its own."""
-    from toolvault.vault import NewVersion
-
-    if isinstance(items, NewVersion | str | bytes) or not isinstance(items, Iterable):
+def requests(items: object, kind: type[T]) -> list[T]:
+    """What ``publish_many`` was given, as a list: an iterable of ``kind`` (NewVersion;
+    each is checked by ``Vault.check``), never one request or a text on its own."""
+    if isinstance(items, kind | str | bytes) or not isinstance(items, Iterable):
         raise InvalidInput(
             f"publish_many takes a list of NewVersion(name, content, …), not {_kind(items)}"
         )
@@ -299,7 +321,7 @@ def content(value: object, where: str) -> bytes:
     )
 
 
-def new_version(item: NewVersion) -> dict[str, Any]:
+def new_version(item: Request) -> dict[str, Any]:
     """Check every metadata field of a publish request; returns the fields to replace:
     ``created_at`` normalised to UTC, ``references`` and ``transforms`` as tuples. The
     content and name rules that need the vault's settings are ``Vault.check``'s."""
@@ -372,11 +394,9 @@ def yank_record(yank: Yank, where: str) -> None:
     given(ACTOR, yank.actor, where)
 
 
-def publish_fields(given: Iterable[str]) -> None:
-    """``Vault.publish(name, content, **fields)``: every field must be one of NewVersion's."""
-    from toolvault.vault import NewVersion
-
-    known = [f.name for f in fields(NewVersion) if f.name not in ("name", "content")]
+def publish_fields(given: Iterable[str], known: Sequence[str]) -> None:
+    """``Vault.publish(name, content, **fields)``: every field must be one of ``known``
+    (NewVersion's)."""
     unknown = sorted(set(given) - set(known))
     if unknown:
         raise InvalidInput(

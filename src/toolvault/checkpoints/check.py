@@ -16,8 +16,8 @@ from toolvault.models import Problem
 from toolvault.signing import encode_public
 
 if TYPE_CHECKING:
+    from toolvault.checkpoints.model import Vault
     from toolvault.store.base import SQLStore
-    from toolvault.vault import Vault
 
 WITNESS = "the witness"  # how problems name a head given to verify --since
 KIND = "checkpoint"  # the kind of every problem this module reports

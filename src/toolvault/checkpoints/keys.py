@@ -11,8 +11,8 @@ from toolvault.errors import InvalidInput, NotFound, ToolvaultError
 from toolvault.signing import Signer, decode_public, encode_public, key_id
 
 if TYPE_CHECKING:
+    from toolvault.checkpoints.model import Vault
     from toolvault.config import Config
-    from toolvault.vault import Vault
 
 KEY_FILE = "keys/vault.pem"  # not NAME.key: 'keys list' and 'keys generate' never touch it
 

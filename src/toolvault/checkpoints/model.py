@@ -7,7 +7,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from toolvault.errors import InvalidInput
 from toolvault.hashing import canonical
@@ -17,6 +17,21 @@ FORMAT = "toolvault-checkpoint/1"
 FILE = "checkpoint"
 MAX_SEQ = 2**31 - 1  # PostgreSQL's INTEGER, the audit log's sequence numbers
 HEX = frozenset("0123456789abcdef")
+
+if TYPE_CHECKING:
+    from toolvault.config import Config
+    from toolvault.store.base import SQLStore
+
+
+class Vault(Protocol):
+    """What the checkpoints use of a :class:`toolvault.vault.Vault`, taken by its shape:
+    the service calls this package, so this package never imports the service."""
+
+    home: Path
+    store: SQLStore
+
+    @property
+    def config(self) -> Config: ...
 
 
 @dataclass(frozen=True, slots=True)

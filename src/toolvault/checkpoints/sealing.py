@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from toolvault.checkpoints.headfile import HeadFile, write_newest
 from toolvault.checkpoints.keys import key_path, load_key, make_key, missing_key
@@ -17,9 +17,14 @@ from toolvault.signing import Signer, encode_public
 from toolvault.store.base import Head, utcnow
 
 if TYPE_CHECKING:
+    from toolvault.checkpoints.model import Vault
     from toolvault.config import Config
     from toolvault.store.base import SQLStore
-    from toolvault.vault import Vault
+
+    class SealedVault(Vault, Protocol):
+        """A vault with the sealer it installed on its store."""
+
+        sealer: Sealer
 
 
 class Sealer:
@@ -102,7 +107,7 @@ class Sealer:
 # -- the current head (toolvault checkpoint) ------------------------------------------------------
 
 
-def current(vault: Vault) -> Checkpoint:
+def current(vault: SealedVault) -> Checkpoint:
     """The vault's newest signed head; signed now when the log has moved past its newest
     checkpoint (a vault migrated to checkpoints that has had no write since), and
     written to ``HOME/checkpoint`` when the file is behind."""
@@ -116,7 +121,7 @@ def current(vault: Vault) -> Checkpoint:
     return checkpoint
 
 
-def seal_head(vault: Vault) -> Checkpoint:
+def seal_head(vault: SealedVault) -> Checkpoint:
     """Sign the log's head as it stands (in a write transaction of its own)."""
     sealer = vault.sealer
     with vault.store.write():

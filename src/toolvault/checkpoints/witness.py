@@ -15,7 +15,7 @@ from toolvault.errors import IntegrityError
 from toolvault.hashing import audit_text
 
 if TYPE_CHECKING:
-    from toolvault.vault import Vault
+    from toolvault.checkpoints.model import Vault
 
 WITNESSED = "witnessed"  # a client's remembered heads, one file per daemon URL
 

@@ -40,13 +40,11 @@ def vault_status(conn: sqlite3.Connection, home: str) -> dict[str, Any]:
         checkpoint = conn.execute(
             "SELECT seq FROM checkpoints ORDER BY seq DESC LIMIT 1"
         ).fetchone()
-    from pathlib import Path  # str(Path(...)) is how the full path spells the home
-
-    where = Path(home)
-    commands = str(where / "commands")
+    where = spelled(home)
+    commands = _child(where, "commands")
     return {
-        "home": str(where),
-        "database": str(where / "vault.db"),
+        "home": where,
+        "database": _child(where, "vault.db"),
         "dialect": "sqlite",
         "schema": {"version": SCHEMA_VERSION, "pending": []},
         "counts": counts,
@@ -55,6 +53,22 @@ def vault_status(conn: sqlite3.Connection, home: str) -> dict[str, Any]:
         "commands": {"path": commands, "on_path": on_path(commands)},
         "daemon": None,
     }
+
+
+def spelled(path: str) -> str:
+    """``str(pathlib.Path(path))``, as the full path prints the home, without importing
+    pathlib (a third of this command's start-up): no empty or ``.`` parts, and a root of
+    ``//`` kept (POSIX leaves its meaning to the system) where any other run of slashes
+    is ``/``."""
+    stripped = path.lstrip("/")
+    root = "//" if len(path) - len(stripped) == 2 else "/" if stripped != path else ""
+    parts = [p for p in stripped.split("/") if p and p != "."]
+    return root + "/".join(parts) if root or parts else "."
+
+
+def _child(folder: str, name: str) -> str:
+    """``str(Path(folder) / name)`` of a folder that :func:`spelled` returned."""
+    return name if folder == "." else os.path.join(folder, name)
 
 
 def on_path(folder: str) -> bool:

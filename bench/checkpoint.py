@@ -13,6 +13,13 @@ a temporary folder (``commands/`` kept, as by default):
 then the ratio of the medians against its budget (1.1x). For information, the parts of
 the checkpoint measured alone: one Ed25519 signature, and one write of the file.
 
+Then what the checkpoints cost ``verify``: a vault as a fleet of agents makes it, one
+publish per write transaction and so one checkpoint each, holds as many checkpoints as
+versions. ``checkpoints.check`` (verify's part) is timed over a vault of 20,000 real,
+signed checkpoints (built in one transaction by the vault's own sealer, one audit entry
+and one checkpoint at a time, for speed), against the budget of 1 s (verify's whole
+budget over 100,000 versions is about 1-2 s: 3x sha256sum).
+
 Machines are noisy, so timing never fails the run: it prints PASS or OVER and exits 0.
 With ``--json`` the last line of stdout is the same figures as one JSON document.
 
@@ -28,8 +35,9 @@ from typing import Any
 
 import benchlib
 from benchlib import Budget, Stats
-from toolvault import Vault
-from toolvault.checkpoints import FILE, Checkpoint, signed_bytes, write_newest
+from toolvault import Vault, checkpoints
+from toolvault.checkpoints import FILE, Checkpoint, HeadFile, signed_bytes
+from toolvault.store.base import Head, utcnow
 
 SIGNED_VS_PLAIN = 1.1
 WARMUP = 10  # publishes of each before measuring: caches, the key's first load
@@ -41,10 +49,13 @@ class Sizes:
 
     publishes: int = 1_000
     parts: int = 2_000
+    checkpoints: int = 20_000  # in the vault whose checkpoints verify checks
+    check_runs: int = 5
 
 
 FULL = Sizes()
-QUICK = Sizes(publishes=150, parts=300)
+QUICK = Sizes(publishes=150, parts=300, checkpoints=2_000, check_runs=3)
+CHECK_LIMIT_S = 1.0  # verify's checkpoint check over FULL.checkpoints
 
 
 @dataclass(slots=True)
@@ -54,6 +65,7 @@ class Results:
     sizes: Sizes
     publish: dict[str, Stats] = field(default_factory=dict)
     parts: dict[str, Stats] = field(default_factory=dict)
+    check: Stats | None = None
     total_s: float = 0.0
     load: tuple[float, float] = (0.0, 0.0)
     notes: list[str] = field(default_factory=list)
@@ -75,16 +87,41 @@ def bench_publish(signed: Vault, plain: Vault, count: int) -> dict[str, Stats]:
 
 
 def bench_parts(vault: Vault, runs: int) -> dict[str, Stats]:
-    """The checkpoint's own work, alone: sign a head; write HOME/checkpoint."""
+    """The checkpoint's own work, alone: sign a head; write HOME/checkpoint, the file
+    kept open between writes as the vault's sealer keeps it."""
     signer = vault.sealer.signer(vault.store)
     seq, digest, at = vault.store.audit_head()
     assert at is not None
-    payload = signed_bytes(seq, digest, at, signer.key_id)
+    payload = signed_bytes(seq, digest, at, signer.key_id, digest)
     sign = [benchlib.timed(signer.sign, payload)[0] for _ in range(runs)]
     target = vault.home / f"{FILE}.bench"
-    heads = [Checkpoint(n, digest, at, signer.key_id, "k", "s") for n in range(1, runs + 1)]
-    write = [benchlib.timed(write_newest, target, h)[0] for h in heads]
+    heads = [Checkpoint(n, digest, at, signer.key_id, "k", "s", digest) for n in range(1, runs + 1)]
+    kept = HeadFile(str(target))
+    try:
+        write = [benchlib.timed(kept.put, h)[0] for h in heads]
+    finally:
+        kept.close()
     return {"sign": Stats.of(sign), "file": Stats.of(write)}
+
+
+def build_checkpoints(vault: Vault, count: int) -> None:
+    """``count`` audit entries, each with its signed checkpoint, as ``count`` single writes
+    would leave them, but in one transaction: the vault's sealer signs and records each
+    head as it does at every commit (and, at the commit, the last)."""
+    store, sealer = vault.store, vault.sealer
+    with store.write():
+        for i in range(count):
+            entry = store.append_audit(utcnow(), "bench", "note", None, None, {"n": i})
+            if i < count - 1:
+                sealer.seal(store, Head(entry.seq, entry.hash))
+
+
+def bench_check(vault: Vault, sizes: Sizes) -> Stats:
+    """verify's checkpoint check (``checkpoints.check``) over ``sizes.checkpoints``."""
+    build_checkpoints(vault, sizes.checkpoints)
+    problems, checked = checkpoints.check(vault)
+    assert not problems and checked >= sizes.checkpoints, (problems, checked)
+    return Stats.of([benchlib.timed(checkpoints.check, vault)[0] for _ in range(sizes.check_runs)])
 
 
 def run(sizes: Sizes) -> Results:
@@ -99,6 +136,9 @@ def run(sizes: Sizes) -> Results:
             results.publish = bench_publish(signed, plain, sizes.publishes)
             benchlib.progress(f"the checkpoint's parts alone x {sizes.parts}")
             results.parts = bench_parts(signed, sizes.parts)
+            benchlib.progress(f"verify's checkpoint check over {sizes.checkpoints:,} checkpoints")
+            with Vault.open(tmp / "many") as many:
+                results.check = bench_check(many, sizes)
             if not signed.verify().ok:
                 results.notes.append("the signed vault did not verify: the figures are suspect")
         finally:
@@ -108,8 +148,10 @@ def run(sizes: Sizes) -> Results:
 
 
 def budgets(r: Results) -> list[Budget]:
-    """The one budget: a signed publish's median within 1.1x of a plain one's."""
+    """A signed publish's median within 1.1x of a plain one's; verify's checkpoint check
+    over 20,000 checkpoints within 1 s (its median, scaled to 20,000 on a quick run)."""
     ratio = r.publish["signed"].median_us / r.publish["plain"].median_us
+    found = [] if r.check is None else [check_budget(r.check, r.sizes.checkpoints)]
     return [
         Budget(
             "publish_signed_vs_plain",
@@ -118,13 +160,27 @@ def budgets(r: Results) -> list[Budget]:
             figure=ratio,
             limit=SIGNED_VS_PLAIN,
             unit="x",
-        )
+        ),
+        *found,
     ]
+
+
+def check_budget(check: Stats, count: int) -> Budget:
+    """verify's checkpoint check, its median scaled to FULL.checkpoints, within 1 s."""
+    seconds = check.median_us / 1e6 * FULL.checkpoints / count
+    return Budget(
+        "verify_checkpoints",
+        f"verify's checkpoint check, {FULL.checkpoints:,} checkpoints",
+        basis="median",
+        figure=seconds,
+        limit=CHECK_LIMIT_S,
+        unit="s",
+    )
 
 
 def render(r: Results) -> str:
     """The printed report: a heading, the table, the notes."""
-    (budget,) = budgets(r)
+    budget, *check = budgets(r)
     head = (
         f"toolvault checkpoint: {r.sizes.publishes:,} publishes into each of two SQLite vaults "
         f"(with and without the signed checkpoint), interleaved\n"
@@ -137,6 +193,11 @@ def render(r: Results) -> str:
         benchlib.stat_row("  one Ed25519 signature (alone)", r.parts["sign"], "us"),
         benchlib.stat_row("  one write of HOME/checkpoint (alone)", r.parts["file"], "us"),
     ]
+    if r.check is not None:
+        per = f"{r.check.median_us / r.sizes.checkpoints:.2f} us each"
+        label = f"verify's checkpoint check, {r.sizes.checkpoints:,} checkpoints"
+        cells = benchlib.stat_row(label, r.check, "ms", per)
+        rows.append([*cells[:6], check[0].describe(), check[0].verdict])
     return benchlib.page(head, [benchlib.stats_table(rows)], r.notes)
 
 
@@ -147,6 +208,7 @@ def as_json(r: Results) -> dict[str, Any]:
         **benchlib.run_json(r),
         "publish": {k: asdict(v) for k, v in r.publish.items()},
         "parts": {k: asdict(v) for k, v in r.parts.items()},
+        "check": None if r.check is None else asdict(r.check),
         "budgets": [b.as_json() for b in budgets(r)],
         "notes": r.notes,
     }

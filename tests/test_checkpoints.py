@@ -8,10 +8,12 @@ elsewhere (``verify --since``) and by the clients of a daemon.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sqlite3
 import stat
+import threading
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
@@ -20,14 +22,26 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from conftest import Raw, drop_triggers, raw
+from conftest import Raw, drop_triggers, raw, run_together
+from test_concurrency import PUBLISH_AT_ONCE
+from test_postgres import PUBLISH_AT_ONCE as PUBLISH_TO_POSTGRES
 from test_server import Daemon, make_token
 from toolvault import Vault
-from toolvault.checkpoints import FILE, KEY_FILE, Checkpoint, load_key, signed_bytes, write_newest
+from toolvault.checkpoints import (
+    FILE,
+    KEY_FILE,
+    Checkpoint,
+    load_key,
+    make_key,
+    signed_bytes,
+    write_newest,
+)
 from toolvault.cli import cli
 from toolvault.errors import InvalidInput, NotFound
 from toolvault.hashing import GENESIS, entry_hash
-from toolvault.signing import audit_record, encode_public
+from toolvault.signing import Signer, audit_record, encode_public
+from toolvault.store.checkpointing import CHECKPOINT_COLUMNS
+from toolvault.vault import NewVersion
 
 
 def tv(home: Path, *args: str, input: str | None = None) -> Result:
@@ -125,8 +139,6 @@ def test_checkpoints_resigned_with_another_key_are_reported(vault: Vault, home: 
     """The rewriter makes a key of their own and signs every head and the file anew."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from toolvault.signing import Signer
-
     publish_three(vault)
     rewrite_chain(vault, {"prompt": "exfiltrate ~/.ssh"})
     mallory = Signer("m", Ed25519PrivateKey.generate())
@@ -136,19 +148,26 @@ def test_checkpoints_resigned_with_another_key_are_reported(vault: Vault, home: 
     assert any("which is not this vault's key" in p for p in problems), problems
 
 
-def resign(vault: Vault, signer: Any) -> Checkpoint:
-    """Every checkpoint replaced by one of the log as it now is, signed by ``signer``."""
+def resign(vault: Vault, signer: Any, after: int = -1) -> Checkpoint:
+    """Every checkpoint after seq ``after`` replaced by one of the log as it now is,
+    signed by ``signer``, the chain recomputed from the checkpoints before as they are."""
     drop_triggers(vault, "checkpoints")
     hashes = dict(raw(vault, "SELECT seq, hash FROM audit"))
     public = encode_public(signer.public_raw)
-    newest = None
+    newest, prev = None, GENESIS
     with Raw(vault) as run:
-        for seq, at in run("SELECT seq, at FROM checkpoints ORDER BY seq"):
+        for row in run(f"SELECT {CHECKPOINT_COLUMNS} FROM checkpoints ORDER BY seq"):
+            seq, at = row[0], row[2]
+            if seq <= after:
+                prev = Checkpoint(*row).link()
+                continue
             digest = hashes.get(seq, GENESIS)
-            signature = signer.sign(signed_bytes(seq, digest, at, signer.key_id))
-            run("UPDATE checkpoints SET hash = ?, key_id = ?, public_key = ?, signature = ? "
-                "WHERE seq = ?", (digest, signer.key_id, public, signature, seq))  # fmt: skip
-            newest = Checkpoint(seq, digest, at, signer.key_id, public, signature)
+            signature = signer.sign(signed_bytes(seq, digest, at, signer.key_id, prev))
+            run("UPDATE checkpoints SET hash = ?, key_id = ?, public_key = ?, signature = ?, "
+                "prev = ? WHERE seq = ?",
+                (digest, signer.key_id, public, signature, prev, seq))  # fmt: skip
+            newest = Checkpoint(seq, digest, at, signer.key_id, public, signature, prev)
+            prev = newest.link()
     assert newest is not None
     return newest
 
@@ -170,15 +189,122 @@ def test_a_database_rolled_back_to_an_older_copy_is_reported(
     assert any("rolled back to an older copy" in p for p in problems), problems
 
 
-def test_a_checkpoint_with_a_bad_signature_is_reported(vault: Vault) -> None:
-    publish_three(vault)
+def publish_with_a_gap(vault: Vault) -> None:
+    """Checkpoints at seq 1, 3 and 4: greet 1; a batch of two (entries 2 and 3, one
+    transaction, one checkpoint); greet 2."""
+    vault.publish("greet", b"echo one\n")
+    vault.publish_many([NewVersion("a", b"echo a\n"), NewVersion("b", b"echo b\n")])
+    vault.publish("greet", b"echo two\n")
+    assert [r[0] for r in raw(vault, "SELECT seq FROM checkpoints ORDER BY seq")] == [1, 3, 4]
+
+
+def breaks(before: int, after: int) -> str:
+    return (
+        f"the chain of checkpoints breaks between seq {before} and seq {after}: the checkpoint "
+        f"at seq {after} does not commit to the one at seq {before} (one of them, or one "
+        "between them, was altered, removed or inserted)"
+    )
+
+
+OLD_ROW_ATTACKS = {
+    # (what is done to the old checkpoint at seq 3, what verify must say)
+    "signature": ("UPDATE checkpoints SET signature = (SELECT signature FROM checkpoints "
+                  "WHERE seq = 4) WHERE seq = 3", [breaks(3, 4)]),
+    "time": ("UPDATE checkpoints SET at = '2020-01-01T00:00:00.000000Z' WHERE seq = 3",
+             [breaks(3, 4)]),
+    "prev": ("UPDATE checkpoints SET prev = '" + "cd" * 32 + "' WHERE seq = 3",
+             [breaks(1, 3) + " (and 1 more like it)"]),
+    "removed": ("DELETE FROM checkpoints WHERE seq = 3", [breaks(1, 4)]),
+    "inserted": ("INSERT INTO checkpoints SELECT 2, (SELECT hash FROM audit WHERE seq = 2), "
+                 "at, key_id, public_key, signature, '" + "ab" * 32 + "' "
+                 "FROM checkpoints WHERE seq = 1",
+                 [breaks(1, 2) + " (and 1 more like it)"]),
+    "first removed": ("DELETE FROM checkpoints WHERE seq = 1",
+                      ["the first checkpoint (seq 3) does not begin the chain of checkpoints: "
+                       "checkpoints before it were removed, or it was altered"]),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("attack", OLD_ROW_ATTACKS)
+def test_an_old_checkpoint_altered_removed_or_inserted_breaks_the_chain(
+    vault: Vault, attack: str
+) -> None:
+    """Only the newest signature is checked (and each key's last): the chain carries it
+    back to every older checkpoint, which is named by its seq when it no longer holds."""
+    publish_with_a_gap(vault)
+    assert checkpoint_problems(vault) == []
     drop_triggers(vault, "checkpoints")
-    (sig,) = raw(vault, "SELECT signature FROM checkpoints WHERE seq = 3")[0]
-    raw(vault, "UPDATE checkpoints SET signature = ? WHERE seq = 2", (sig,))
-    problems = checkpoint_problems(vault)
-    assert problems == [
-        "the checkpoint at seq 2 is not valid: its signature does not verify under key "
-        + vault.sealer.signer(vault.store).key_id
+    sql, says = OLD_ROW_ATTACKS[attack]
+    raw(vault, sql)
+    assert checkpoint_problems(vault) == says
+
+
+NEWEST_ROW_ATTACKS = {
+    "signature": "signature = (SELECT signature FROM checkpoints WHERE seq = 3)",
+    "time": "at = '2020-01-01T00:00:00.000000Z'",
+    "prev": "prev = '" + "cd" * 32 + "'",
+}
+
+
+@pytest.mark.parametrize("attack", NEWEST_ROW_ATTACKS)
+def test_the_newest_checkpoint_altered_is_reported(vault: Vault, attack: str) -> None:
+    publish_with_a_gap(vault)
+    drop_triggers(vault, "checkpoints")
+    kid = vault.sealer.signer(vault.store).key_id
+    raw(vault, f"UPDATE checkpoints SET {NEWEST_ROW_ATTACKS[attack]} WHERE seq = 4")
+    bad = f"the checkpoint at seq 4 is not valid: its signature does not verify under key {kid}"
+    assert checkpoint_problems(vault) == ([breaks(3, 4)] if attack == "prev" else []) + [bad]
+
+
+def switch_key(vault: Vault, home: Path, tmp_path: Path) -> tuple[Vault, Signer]:
+    """A second writer (another daemon, or after a lost key) signing with a key of its
+    own, the first key listed under checkpoint_keys; the writer and its key."""
+    first = vault.sealer.signer(vault.store)
+    second = make_key(tmp_path / "second.pem")
+    (home / "config.toml").write_text(
+        f'checkpoint_key = "{tmp_path / "second.pem"}"\n'
+        f'checkpoint_keys = ["{encode_public(first.public_raw)}"]\n'
+        + ("commands_tree = true\n" if vault.store.dialect == "postgres" else "")
+    )
+    return Vault.open(home, db=getattr(vault.store, "url", None)), second
+
+
+@pytest.mark.parametrize("altered", [1, 2], ids=["first of a key's run", "last of a key's run"])
+def test_a_key_holder_cannot_rewrite_another_keys_checkpoints(
+    vault: Vault, home: Path, tmp_path: Path, altered: int
+) -> None:
+    """The last checkpoint of each key's run is checked too: whoever holds one listed
+    key (a daemon's) cannot alter the checkpoints another key signed and sign the chain
+    anew with theirs."""
+    vault.publish("greet", b"echo one\n")
+    vault.publish("greet", b"echo two\n")
+    second, key = switch_key(vault, home, tmp_path)
+    with second:
+        second.publish("greet", b"echo three\n")
+        second.publish("greet", b"echo four\n")
+        kids = [r[0] for r in raw(second, "SELECT key_id FROM checkpoints ORDER BY seq")]
+        assert kids == [vault.sealer.signer(vault.store).key_id] * 2 + [key.key_id] * 2
+        assert second.verify().ok
+        drop_triggers(second, "checkpoints")
+        raw(
+            second, "UPDATE checkpoints SET at = ? WHERE seq = ?", ("2020-01-01T00:00:00Z", altered)
+        )
+        (home / FILE).write_text(json.dumps(resign(second, key, after=altered).to_dict()))
+        problems = checkpoint_problems(second)
+    (problem,) = problems
+    # the altered checkpoint is now the last of the first key's run: its signature is checked
+    assert problem.startswith(f"the checkpoint at seq {altered} is not valid: its signature ")
+
+
+def test_a_checkpoint_with_another_public_key_is_reported(vault: Vault) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    publish_with_a_gap(vault)
+    drop_triggers(vault, "checkpoints")
+    other = encode_public(Ed25519PrivateKey.generate().public_key().public_bytes_raw())
+    raw(vault, "UPDATE checkpoints SET public_key = ? WHERE seq = 3", (other,))
+    assert checkpoint_problems(vault) == [
+        "the checkpoint at seq 3 records a public key that is not its key's"
     ]
 
 
@@ -213,8 +339,10 @@ def test_a_file_that_disagrees_with_the_database_is_reported(vault: Vault, home:
     signer = vault.sealer.signer(vault.store)
     seq, _ = head(vault)
     at, other = "2030-01-01T00:00:00.000000Z", "ab" * 32
+    prev = GENESIS
     fork = Checkpoint(seq, other, at, signer.key_id, encode_public(signer.public_raw),
-                      signer.sign(signed_bytes(seq, other, at, signer.key_id)))  # fmt: skip
+                      signer.sign(signed_bytes(seq, other, at, signer.key_id, prev)),
+                      prev)  # fmt: skip
     (home / FILE).write_text(json.dumps(fork.to_dict()))
     assert any("(a fork)" in p for p in checkpoint_problems(vault))
     (home / FILE).write_text("{not json")
@@ -308,7 +436,9 @@ def test_checkpoint_prints_the_signed_head(sqlite_vault: Vault, home: Path) -> N
     result = tv(home, "checkpoint")
     assert result.exit_code == 0, result.output
     shown = json.loads(result.stdout)
-    assert set(shown) == {"format", "seq", "hash", "at", "key_id", "public_key", "signature"}
+    assert set(shown) == {
+        *("format", "seq", "hash", "at", "key_id", "public_key", "signature", "prev")
+    }
     assert (shown["seq"], shown["hash"]) == head(sqlite_vault)
     assert Checkpoint.from_dict(shown).why_invalid() is None
 
@@ -358,6 +488,10 @@ def test_verify_since_refuses_a_witness_of_another_vault_and_bad_input(
         ("{", "is not JSON"),
         ('{"format": "toolvault-checkpoint/1", "seq": -1}', "seq must be a whole number"),
         ('{"format": "x"}', "is not a toolvault checkpoint"),
+        (
+            json.dumps({"format": "toolvault-checkpoint/1", "seq": 1, "hash": "a" * 64}),
+            "prev must be 64 lowercase hex digits",
+        ),
         (str(tmp_path / "nowhere.json"), "cannot read the checkpoint file"),
     ]:
         result = tv(home, "verify", "--since", bad)
@@ -424,3 +558,108 @@ def test_the_daemon_serves_its_head_and_the_entries_since(daemon: tuple[Daemon, 
     assert served["entries"][-1][8] == newest.hash
     assert running.call("GET", "/v1/checkpoint?since=-1", token).status_code == 400
     assert running.call("GET", "/v1/checkpoint").status_code == 401
+
+
+# -- concurrent writers: one chain -------------------------------------------------------------
+
+
+def assert_one_chain(vault: Vault, writes: int) -> None:
+    """One checkpoint per write transaction, each committing to the one before it
+    (recomputed here from the rows as stored), no two after the same one, and verify
+    clean."""
+    rows = raw(vault, f"SELECT {CHECKPOINT_COLUMNS} FROM checkpoints ORDER BY seq")
+    assert len(rows) == writes
+    prev = GENESIS
+    for seq, digest, at, kid, _, signature, after in rows:
+        assert after == prev, f"the checkpoint at seq {seq} does not follow the one before"
+        body = {"format": "toolvault-checkpoint/1", "seq": seq, "hash": digest, "at": at,
+                "key_id": kid, "prev": after}  # fmt: skip
+        text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        prev = hashlib.sha256(text.encode() + signature.encode()).hexdigest()
+    assert len({row[6] for row in rows}) == len(rows)
+    report = vault.verify()
+    assert report.ok, report.problems
+
+
+def test_threads_writing_at_once_make_one_chain(vault: Vault, home: Path) -> None:
+    workers, each = 4, 15
+    url = getattr(vault.store, "url", None)
+    errors: list[BaseException] = []
+    start = threading.Barrier(workers)
+
+    def publish(worker: int) -> None:
+        try:
+            with Vault.open(home, db=url) as mine:
+                start.wait(timeout=30)
+                for i in range(each):
+                    mine.publish("threaded", f"echo {worker} {i}\n".encode())
+        except BaseException as exc:  # reported below, in the test's own thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=publish, args=(w,)) for w in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(t.is_alive() for t in threads) and errors == []
+    assert_one_chain(vault, workers * each)
+
+
+def test_processes_writing_at_once_make_one_chain(sqlite_vault: Vault, home: Path) -> None:
+    workers, each = 4, 25
+    argvs = [[str(home), str(w), str(each)] for w in range(workers)]
+    assert [r[0] for r in run_together(PUBLISH_AT_ONCE, *argvs)] == [0] * workers
+    assert_one_chain(sqlite_vault, workers * each)
+
+
+def test_daemons_with_keys_of_their_own_make_one_chain(pg_url: str, tmp_path: Path) -> None:
+    """Several daemons on one PostgreSQL, each signing with its own key, all listed."""
+    workers, each = 3, 20
+    homes = [tmp_path / f"daemon{w}" for w in range(workers)]
+    keys = [make_key(h / KEY_FILE) for h in homes]
+    listed = ", ".join(f'"{encode_public(k.public_raw)}"' for k in keys)
+    for h in homes:
+        (h / "config.toml").write_text(f"checkpoint_keys = [{listed}]\n")
+    Vault.open(tmp_path / "setup", db=pg_url).close()  # migrated before the race
+    argvs = [[str(h), pg_url, str(w), str(each)] for w, h in enumerate(homes)]
+    assert run_together(PUBLISH_TO_POSTGRES, *argvs) == [(0, "", "")] * workers
+    with Vault.open(homes[0], db=pg_url) as daemon:
+        assert_one_chain(daemon, workers * each)
+        kids = [r[0] for r in raw(daemon, "SELECT key_id FROM checkpoints ORDER BY seq")]
+    assert {k.key_id for k in keys} == set(kids)
+
+
+def test_one_vault_shared_by_threads_makes_one_chain(vault: Vault) -> None:
+    """A daemon's threads share one vault, and so one sealer and what it keeps."""
+    workers, each = 4, 15
+    errors: list[BaseException] = []
+    start = threading.Barrier(workers)
+
+    def publish(worker: int) -> None:
+        try:
+            start.wait(timeout=30)
+            for i in range(each):
+                vault.publish(f"t{worker}", f"echo {worker} {i}\n".encode())
+        except BaseException as exc:  # reported below, in the test's own thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=publish, args=(w,)) for w in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(t.is_alive() for t in threads) and errors == []
+    assert_one_chain(vault, workers * each)
+
+
+def test_vaults_in_turn_chain_to_each_others_checkpoints(vault: Vault, home: Path) -> None:
+    """Each sealer keeps the link of its own last checkpoint: it must not chain to it
+    once another writer's checkpoint came after it."""
+    with Vault.open(home, db=getattr(vault.store, "url", None)) as other:
+        for i, writer in enumerate([vault, vault, other, vault, other, other, vault]):
+            writer.publish("greet", f"echo {i}\n".encode())
+        with other.store.write():  # a write that appends two entries
+            other.record("note", None, None, {"n": 1})
+            other.record("note", None, None, {"n": 2})
+        vault.publish("greet", b"echo last\n")
+    assert_one_chain(vault, 9)

@@ -181,14 +181,14 @@ def checkpoints(old: OldVault) -> None:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     from toolvault.checkpoints import Checkpoint, signed_bytes
+    from toolvault.hashing import GENESIS
 
     signer = Signer("vault", Ed25519PrivateKey.generate())
     at = T0.format(9)
-    signature = signer.sign(signed_bytes(old.seq, old.prev, at, signer.key_id))
-    head = Checkpoint(
-        old.seq, old.prev, at, signer.key_id, encode_public(signer.public_raw), signature
-    )
-    old._sql("INSERT INTO checkpoints VALUES (?, ?, ?, ?, ?, ?)", *head.row())
+    signature = signer.sign(signed_bytes(old.seq, old.prev, at, signer.key_id, GENESIS))
+    public = encode_public(signer.public_raw)
+    head = Checkpoint(old.seq, old.prev, at, signer.key_id, public, signature, GENESIS)
+    old._sql("INSERT INTO checkpoints VALUES (?, ?, ?, ?, ?, ?, ?)", *head.row())
     db_file = Path(old.db.execute("PRAGMA database_list").fetchone()[2])
     (db_file.parent / "checkpoint").write_text(json.dumps(head.to_dict()))
 

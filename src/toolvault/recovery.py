@@ -51,7 +51,7 @@ from toolvault.errors import (
 )
 from toolvault.models import Problem, Tool, Version, Yank
 from toolvault.signing import audit_record
-from toolvault.store.base import utcnow
+from toolvault.store.base import Head, utcnow
 from toolvault.store.sqlite import SQLiteStore
 from toolvault.vault import Vault
 
@@ -300,7 +300,7 @@ class _Unfiled:
     def __init__(self, sealer: Sealer, report: Recovery) -> None:
         self.sealer, self.report = sealer, report
 
-    def seal(self, store: Any, head: tuple[int, str]) -> Checkpoint:
+    def seal(self, store: Any, head: Head) -> Checkpoint:
         return self.sealer.seal(store, head)
 
     def sealed(self, checkpoint: Checkpoint) -> None:

@@ -205,7 +205,8 @@ class Vault:
         return view
 
     def close(self) -> None:
-        """Close the database connection."""
+        """Close the database connection (and HOME/checkpoint, kept open between writes)."""
+        self.sealer.close()
         self.store.close()
 
     def __enter__(self) -> Vault:

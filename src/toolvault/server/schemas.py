@@ -270,6 +270,7 @@ class CheckpointOut(BaseModel):
     key_id: str
     public_key: str
     signature: str
+    prev: str
 
 
 class CheckpointServed(BaseModel):

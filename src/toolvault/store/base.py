@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from toolvault.errors import SchemaTooNew
 from toolvault.hashing import GENESIS, canonical, details_of, entry_hash
@@ -125,12 +125,21 @@ def row_to_version(row: Sequence[Any], content: bytes | None = None) -> Version:
     return Version(*version_values(row), content)  # type: ignore[call-arg]
 
 
+class Head(NamedTuple):
+    """The audit log's head a write transaction leaves, and the head it found there
+    (``before``; None when not known)."""
+
+    seq: int
+    hash: str
+    before: tuple[int, str] | None = None
+
+
 class Sealer(Protocol):
     """What a Vault installs on its store (:mod:`toolvault.checkpoints`): ``seal`` runs in
     each write transaction that appended audit entries, just before its COMMIT, with the
-    new head (seq, hash); what it returns goes to ``sealed`` after the COMMIT."""
+    new head; what it returns goes to ``sealed`` after the COMMIT."""
 
-    def seal(self, store: Any, head: tuple[int, str]) -> Any: ...
+    def seal(self, store: Any, head: Head) -> Any: ...
 
     def sealed(self, result: Any) -> None: ...
 
@@ -614,7 +623,9 @@ class SQLStore(CheckpointQueries):
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (seq, at, actor, action, tool, version, text.decode(), prev, entry.hash),
         )
-        self._local.appended = (seq, entry.hash)  # the head the commit's checkpoint signs
+        # the head the commit's checkpoint signs, and the one the transaction found
+        found = getattr(self._local, "appended", None)
+        self._local.appended = Head(seq, entry.hash, found.before if found else (last, prev))
         return entry
 
     def audit(self, tool: str | None = None) -> list[AuditEntry]:

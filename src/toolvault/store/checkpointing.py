@@ -11,7 +11,7 @@ from typing import Any
 
 from toolvault.hashing import GENESIS
 
-CHECKPOINT_COLUMNS = "seq, hash, at, key_id, public_key, signature"
+CHECKPOINT_COLUMNS = "seq, hash, at, key_id, public_key, signature, prev"
 
 
 class CheckpointQueries:
@@ -23,7 +23,7 @@ class CheckpointQueries:
     def insert_checkpoint(self, row: Sequence[Any]) -> None:
         """Record one checkpoint (a row in ``CHECKPOINT_COLUMNS`` order)."""
         self._q(
-            f"INSERT INTO checkpoints ({CHECKPOINT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO checkpoints ({CHECKPOINT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
             tuple(row),
         )
 
@@ -43,7 +43,7 @@ class CheckpointQueries:
             "ORDER BY c.seq"
         )
         # seq 0 is the empty log (a vault signed at init before any write): its head is GENESIS
-        return [(*r[:6], GENESIS if r[0] == 0 else r[6]) for r in rows]
+        return [(*r[:7], GENESIS if r[0] == 0 else r[7]) for r in rows]
 
     def audit_hash(self, seq: int) -> str | None:
         """The hash of the audit entry at ``seq`` (None when there is none; seq 0 is the

@@ -8,7 +8,10 @@ Builds, in a temporary folder, a vault of TOOLS tools x 10 versions plus one too
 - a raw ``sqlite3`` point select on the same file (the baseline for ``get``);
 - the wall time of ``toolvault cat NAME`` against a floor script (the same interpreter,
   ``sqlite3``, one select, one write to stdout);
-- publish throughput: ``toolvault add DIR`` and ``Vault.publish`` one at a time.
+- publish throughput: ``toolvault add DIR`` and ``Vault.publish`` one at a time;
+- the start-up of every read command (``ls``, ``show``, ``versions``, ``diff``, ``refs``,
+  ``context``, ``status``, ``--version``, ``--help``) on an installed wheel against the
+  same floor, each within ``STARTUP_VS_FLOOR_MAX`` (``bench/startup.py``).
 
 Machines are noisy, so timing never fails the run: it prints PASS or OVER and exits 0.
 With ``--json`` the last line of stdout is the same figures as one JSON document.
@@ -32,6 +35,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import benchlib
+import startup
 from toolvault import NewVersion, Vault
 
 T = TypeVar("T")
@@ -41,6 +45,7 @@ GET_LATEST_P99_US = 500.0
 GET_VS_RAW_MAX = 5.0
 VERSIONS_P99_US = 2_000.0
 CAT_VS_FLOOR_MAX = 2.5
+STARTUP_VS_FLOOR_MAX = 2.0
 WARMUP_CALLS = 500
 WARMUP_RUNS = 2
 
@@ -114,6 +119,7 @@ class Results:
     reads: dict[str, Stats] = field(default_factory=dict)
     cli: dict[str, Stats] = field(default_factory=dict)
     publish: dict[str, Stats] = field(default_factory=dict)
+    startup: dict[str, Stats] = field(default_factory=dict)  # per command, and "floor"
     add_s: float | None = None
     notes: list[str] = field(default_factory=list)
     total_s: float = 0.0
@@ -251,6 +257,11 @@ def run_cli_parts(results: Results, home: Path, tmp: Path, names: Sequence[str])
         results.cli.update(bench_cat(exe, env, floor, names[: runs + WARMUP_RUNS]))
     except RuntimeError as exc:
         results.notes.append(f"toolvault cat not measured: {exc}")
+    try:
+        found = startup.run(tmp, FLOOR, runs)
+        results.startup = {key: Stats.of(values) for key, values in found.items()}
+    except (RuntimeError, StopIteration) as exc:
+        results.notes.append(f"start-up not measured: {exc}")
     benchlib.progress(f"toolvault add DIR of {results.sizes.add_files:,} files")
     try:
         results.add_s = bench_add(exe, tmp, results.sizes.add_files)
@@ -298,6 +309,22 @@ def budgets(r: Results) -> list[benchlib.Budget]:
     if r.cli:
         cat, floor = r.cli["cat"], r.cli["floor"]
         found.append(versus("cat_vs_floor_median", "toolvault cat / floor", "median", cat, floor))
+    base = r.startup.get("floor")
+    for key, s in r.startup.items():
+        if base is None or key in ("floor", "cat"):  # cat has its own budget above
+            continue
+        figure = s.median_us / base.median_us
+        name = f"toolvault {key} / floor"
+        found.append(
+            benchlib.Budget(
+                f"startup_{key.lstrip('-')}",
+                name,
+                figure,
+                STARTUP_VS_FLOOR_MAX,
+                "x",
+                basis="median",
+            )
+        )
     return found
 
 
@@ -353,6 +380,13 @@ def write_rows(r: Results, by_key: dict[str, benchlib.Budget]) -> Iterator[list[
         yield stat_row("toolvault cat NAME  (wall)", r.cli["cat"], "ms")
         yield stat_row("floor.py: sqlite3 select + write", r.cli["floor"], "ms")
         yield ratio_row(by_key["cat_vs_floor_median"])
+    if r.startup:
+        yield stat_row("start-up, installed wheel: floor.py", r.startup["floor"], "ms")
+        for key, s in r.startup.items():
+            if key != "floor":
+                yield stat_row(f"  toolvault {' '.join(startup.COMMANDS[key])}", s, "ms")
+                if f"startup_{key.lstrip('-')}" in by_key:
+                    yield ratio_row(by_key[f"startup_{key.lstrip('-')}"])
     if r.add_s is not None:
         yield rate_row("toolvault add DIR  (fresh home)", r.sizes.add_files, r.add_s, "files")
     for key, where in (("fresh", "fresh vault"), ("big", "big vault")):
@@ -385,6 +419,7 @@ def as_json(r: Results) -> dict[str, Any]:
         **benchlib.run_json(r),
         "reads": {k: asdict(v) for k, v in r.reads.items()},
         "cli": {k: asdict(v) for k, v in r.cli.items()},
+        "startup": {k: asdict(v) for k, v in r.startup.items()},
         "publish": {k: asdict(v) for k, v in r.publish.items()},
         "add_seconds": None if r.add_s is None else round(r.add_s, 3),
         "add_files_per_second": round(r.sizes.add_files / r.add_s, 1) if r.add_s else None,

@@ -1,7 +1,8 @@
 """The ``toolvault`` console script.
 
 ``toolvault cat SPEC`` is the command run most, often from scripts, so its plain
-case is served here without loading click or the service layer: parse the spec
+case is served here without loading click or the service layer (the other read
+commands have theirs in :mod:`toolvault.fastcli`): parse the spec
 with the one spec parser, read the content with one query, write it. Anything
 else — another command, an option, a missing or yanked version, a schema that
 needs migrating, a PostgreSQL vault — goes to the full command line, which gives
@@ -25,14 +26,15 @@ FAST_KINDS = (Kind.DEFAULT, Kind.LATEST, Kind.PREVIOUS, Kind.BACK, Kind.NUMBER)
 
 
 def main() -> None:
-    """Entry point: the fast paths for ``cat`` and completion, else the click command line."""
+    """Entry point: the fast paths for ``cat``, the other reads and completion, else the
+    click command line."""
     instruction = os.environ.get("_TOOLVAULT_COMPLETE")
     if instruction:
         from toolvault.fastcomplete import answer
 
         if answer(instruction):
             return
-    elif fast_cat(sys.argv[1:]):
+    elif fast_cat(sys.argv[1:]) or fast_read(sys.argv[1:]):
         return
     from toolvault.cli import main as full
 
@@ -71,6 +73,15 @@ def fast_cat(argv: list[str]) -> bool:
     sys.stdout.buffer.write(content)
     sys.stdout.buffer.flush()
     return True
+
+
+def fast_read(argv: list[str]) -> bool:
+    """Serve a plain ``ls``, ``show``, ``versions``, ``diff``, ``refs``, ``context``,
+    ``status``, ``--version`` or ``--help`` (see :mod:`toolvault.fastcli`); False to
+    fall back."""
+    from toolvault.fastcli import serve
+
+    return serve(argv)
 
 
 def _remote_cat(url: str, spec_text: str) -> bool:

@@ -1,0 +1,133 @@
+"""The read commands' fast paths: ``ls``, ``show``, ``versions``, ``diff``, ``refs``,
+``context``, ``status``, ``--version`` and ``--help`` without click or the service.
+
+An agent calling the CLI in a loop pays its start-up every time, and click alone costs
+more to import than Python and ``sqlite3`` together (the floor that ``bench/read_path.py``
+measures these commands against). So ``main.py`` hands each invocation here first: the
+plain case — a local SQLite vault at the current schema, options this module knows, a
+version that exists — is answered with the standard library, and anything else (an
+error to explain, a migration to apply, a daemon, PostgreSQL, a signature to check,
+colour for a terminal) returns False before printing anything, for the full command
+line to answer. ``tests/test_fastcli.py`` holds every answer here byte-identical to
+click's, and the modules loaded to the ones listed there.
+"""
+
+from __future__ import annotations
+
+import os
+
+from toolvault.fastcli.rows import Fallback
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from sqlite3 import Connection
+
+    from toolvault.fastcli.render import Out
+
+    Handler = Callable[[Connection, list[str], set[str], Out], None]
+
+# Each command's positional arguments (fewest, most; None: any number) and its flags
+# besides --json; a command or an option not here goes to click.
+COMMANDS: dict[str, tuple[int, int | None, frozenset[str]]] = {
+    "ls": (0, 1, frozenset({"--all"})),
+    "show": (1, 1, frozenset()),
+    "versions": (1, 2, frozenset()),
+    "diff": (1, 2, frozenset({"--stat"})),
+    "refs": (1, 1, frozenset({"--reverse"})),
+    "context": (1, None, frozenset()),
+    "status": (0, 0, frozenset()),
+}
+
+
+def serve(argv: list[str]) -> bool:
+    """Answer ``argv`` if it is a plain read; False (nothing printed) to fall back."""
+    if argv in (["--version"], ["--help"], ["-h"]):
+        return _about(argv[0])
+    try:
+        home, command, args, flags = _split(argv)
+        _run(home, command, args, flags)
+    except Fallback:
+        return False
+    return True
+
+
+def _about(flag: str) -> bool:
+    import sys
+
+    from toolvault.fastcli import help as about
+
+    text = about.VERSION if flag == "--version" else about.help_text()
+    if text is None:
+        return False
+    sys.stdout.write(text)
+    sys.stdout.flush()
+    return True
+
+
+def _split(argv: list[str]) -> tuple[str, str, list[str], set[str]]:
+    """Home, command, positional arguments and flags of a command line this module
+    serves; :class:`Fallback` for any other."""
+    if os.environ.get("TOOLVAULT_URL") or os.environ.get("TOOLVAULT_DB"):
+        raise Fallback  # a daemon or PostgreSQL: not the vault.db read here
+    home, flags, rest = None, set(), list(argv)
+    while rest and rest[0] in ("--home", "--json"):
+        if rest.pop(0) == "--json":
+            flags.add("--json")
+        elif not rest or not rest[0] or rest[0].startswith("-"):
+            raise Fallback
+        else:
+            home = rest.pop(0)
+    if not rest or rest[0] not in COMMANDS:
+        raise Fallback
+    command, args = rest[0], []
+    least, most, known = COMMANDS[command]
+    for word in rest[1:]:
+        if word in known or word == "--json":
+            flags.add(word)
+        elif word.startswith("-"):  # -h, --help, another option, "--": click's
+            raise Fallback
+        else:
+            args.append(word)
+    if len(args) < least or (most is not None and len(args) > most):
+        raise Fallback
+    return _home(home), command, args, flags
+
+
+def _home(home: str | None) -> str:
+    """As :func:`toolvault.config.resolve_home`, without importing pathlib."""
+    chosen = home or os.environ.get("TOOLVAULT_HOME") or os.path.join("~", ".toolvault")
+    where = os.path.expanduser(chosen)
+    if home is not None and os.path.exists(where) and not os.path.isdir(where):
+        raise Fallback  # click refuses a --home that is a file
+    return where
+
+
+def _run(home: str, command: str, args: list[str], flags: set[str]) -> None:
+    from toolvault.fastcli import rows
+    from toolvault.fastcli.render import Out
+
+    out = Out()
+    conn = rows.connect(home)
+    try:
+        if command == "status":
+            from toolvault.fastcli.status import status
+
+            status(conn, home, flags, out)
+        else:
+            _handler(command)(conn, args, flags, out)
+    finally:
+        conn.close()
+    out.flush()
+
+
+def _handler(command: str) -> Handler:
+    from toolvault.fastcli import commands
+
+    if command in ("refs", "context"):
+        from toolvault.fastcli import lineage
+
+        found: Handler = getattr(lineage, command)
+        return found
+    found = getattr(commands, command)
+    return found

@@ -1,0 +1,47 @@
+"""How the fast paths print: as ``cli/_common`` does through click, byte for byte.
+
+Output is gathered first and written at the end, so a fast path that gives up midway
+has printed nothing and the full command line starts clean.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from toolvault.fastcli.rows import Fallback
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+
+class Out:
+    """The lines one command prints."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+
+    def echo(self, text: str, nl: bool = True) -> None:
+        """As ``click.echo(text, nl=nl)``."""
+        self.parts.append(f"{text}\n" if nl else text)
+
+    def json(self, data: Any) -> None:
+        """As ``cli._common.emit_json``."""
+        self.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+    def table(self, rows: list[list[str]], header: list[str]) -> None:
+        """As ``cli._common.table``: left-aligned columns."""
+        widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+        for row in [header, *rows]:
+            cells = [str(c).ljust(w) for c, w in zip(row, widths, strict=True)]
+            self.echo("  ".join(cells).rstrip())
+
+    def flush(self) -> None:
+        """Write everything. click strips ANSI escapes from what goes to a pipe, and
+        keeps them for a terminal: text holding one is left to click."""
+        text = "".join(self.parts)
+        if "\x1b" in text:
+            raise Fallback
+        sys.stdout.write(text)
+        sys.stdout.flush()

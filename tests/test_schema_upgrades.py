@@ -193,6 +193,12 @@ def checkpoints(old: OldVault) -> None:
     (db_file.parent / "checkpoint").write_text(json.dumps(head.to_dict()))
 
 
+def descriptions(old: OldVault) -> None:
+    """Two new nullable version columns: the rows written before keep NULL there, which
+    every other migration's data checks. (Rows that fill them come with the Version
+    fields that carry them.)"""
+
+
 # Representative data per migration, by name. A new migration needs an entry here.
 DATA: dict[str, Callable[[OldVault], None]] = {
     "initial_schema": initial_schema,
@@ -201,6 +207,7 @@ DATA: dict[str, Callable[[OldVault], None]] = {
     "tokens": tokens,
     "refuse_truncate": refuse_truncate,
     "checkpoints": checkpoints,
+    "descriptions": descriptions,
 }
 
 

@@ -305,3 +305,17 @@ STEPS = (
     *STEPS,
     Step(6, "checkpoints", CHECKPOINTS_SQLITE, postgres=CHECKPOINTS_POSTGRES),
 )
+
+
+DESCRIPTIONS_SQLITE = """
+-- What a version says it is and how to call it (SPEC §10): a one-paragraph
+-- description (at most 1,024 characters) and the usage text a user would read for
+-- --help (at most 8 KiB), given with 'add --description/--usage' or read from the
+-- content's header (a docstring or the first comment block), never by running it.
+-- Version fields like the rest of the provenance: set once, never changed. Versions
+-- stored before this migration have neither (NULL).
+ALTER TABLE versions ADD COLUMN description TEXT;
+ALTER TABLE versions ADD COLUMN usage TEXT;
+"""
+
+STEPS = (*STEPS, Step(7, "descriptions", DESCRIPTIONS_SQLITE))

@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 @click.option("--session", "session_id", help="Session id of the agent that wrote it.")
 @click.option("--prompt", help="The prompt that produced it.")
 @textfiles.prompt_file_option
+@click.option("--description", help="One paragraph saying what it does (default: its header's).")
+@click.option("--usage", help="How to call it, as --help would say (default: its header's).")
+@click.option("--usage-file", metavar="FILE", help="Read the usage from FILE ('-': stdin).")
 @click.option(
     "--ref",
     "refs",
@@ -67,6 +70,9 @@ def add(
     session_id: str | None,
     prompt: str | None,
     prompt_file: str | None,
+    description: str | None,
+    usage: str | None,
+    usage_file: str | None,
     refs: tuple[str, ...],
     allow_dangling: bool,
     transforms: tuple[str, ...],
@@ -80,7 +86,10 @@ def add(
     no new version, and records none of the provenance given with it (a note says
     so). Several paths are published in one transaction: all or none.
     """
+    if usage_file == "-":
+        textfiles.stdin_once({"PATH": "-" if "-" in paths else None, "--usage-file": "-"})
     message, prompt = _long_texts(paths, message, message_file, prompt, prompt_file)
+    usage = textfiles.usage(usage, usage_file)
     sources = collect(paths, name)
     given = {
         "--origin": origin,
@@ -90,6 +99,8 @@ def add(
         "--prompt-file" if prompt_file else "--prompt": prompt,
         "--ref": refs,
         "--transform": transforms,
+        "--description": description,
+        "--usage-file" if usage_file else "--usage": usage,
     }
     provenance = dict(
         owner=owner,
@@ -97,6 +108,8 @@ def add(
         created_by=created_by,
         session_id=session_id,
         prompt=prompt,
+        description=description,
+        usage=usage,
         references=refs,
         transforms=transforms,
         allow_dangling=allow_dangling,

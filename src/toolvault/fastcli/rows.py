@@ -45,12 +45,14 @@ VERSION_FIELDS = (
     "rollback_of",
     "signature",
     "key_id",
+    "description",
+    "usage",
 )
 V_COLS = (
     "v.name, v.version, v.sha256, v.size, v.executable, v.previous_version, "
     "v.previous_sha256, v.created_at, v.recorded_at, v.created_by, v.owner, v.origin, "
     "v.session_id, v.prompt, v.message, v.refs, v.transforms, v.rollback_of, v.signature, "
-    "v.key_id"
+    "v.key_id, v.description, v.usage"
 )
 TOOL_SELECT = (
     "SELECT t.name, t.owner, t.lifecycle, "
@@ -140,7 +142,7 @@ def versions(conn: sqlite3.Connection, name: str | None) -> list[dict[str, Any]]
     ).fetchall()
     if name is not None and not rows:
         raise Fallback
-    return [{**version_dict(r[:20]), "yanked": r[20]} for r in rows]
+    return [{**version_dict(r[:22]), "yanked": r[22]} for r in rows]
 
 
 def find(conn: sqlite3.Connection, spec: Spec) -> tuple[dict[str, Any], bytes]:
@@ -149,7 +151,7 @@ def find(conn: sqlite3.Connection, spec: Spec) -> tuple[dict[str, Any], bytes]:
     row = lookup(conn, spec)
     if row is None:
         raise Fallback
-    return version_dict(row[:20]), bytes(row[20])
+    return version_dict(row[:22]), bytes(row[22])
 
 
 def lookup(conn: sqlite3.Connection, spec: Spec) -> tuple[Any, ...] | None:

@@ -501,6 +501,8 @@ def _new_version(item: s.PublishItem) -> NewVersion:
         session_id=item.session_id,
         prompt=item.prompt,
         message=item.message,
+        description=item.description,
+        usage=item.usage,
         references=tuple(item.references or ()),
         transforms=tuple(item.transforms or ()),
         allow_dangling=item.allow_dangling,

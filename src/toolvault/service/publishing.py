@@ -40,6 +40,9 @@ class NewVersion:
     session_id: str | None = None
     prompt: str | None = None
     message: str | None = None
+    # None: read from the content's header (toolvault.describe), never by running it
+    description: str | None = None
+    usage: str | None = None
     references: Sequence[str] = ()
     transforms: Sequence[str] = ()
     rollback_of: int | None = None
@@ -160,6 +163,12 @@ class Publishing(ServiceBase):
         fields = validate.new_version(item)
         executable = self.check_content(item.name, item.content, item.source, item.executable)
         refs = [self._resolve_ref(r, item.allow_dangling) for r in fields.pop("references")]
+        if item.description is None or item.usage is None:
+            from toolvault.describe import extract
+
+            found = extract(item.content)
+            fields["description"] = item.description or found[0]
+            fields["usage"] = item.usage or found[1]
         return replace(item, executable=executable, references=tuple(refs), **fields)
 
     def check_content(
@@ -319,6 +328,8 @@ class Publishing(ServiceBase):
             references=tuple(item.references),
             transforms=tuple(item.transforms),
             rollback_of=item.rollback_of,
+            description=item.description,
+            usage=item.usage,
         )
         if signer is not None:
             version = _signed(version, signer)

@@ -192,7 +192,7 @@ def adopt_existing_versions(store: Any) -> None:
     from toolvault.signing import audit_record
 
     owners = {t.name: t.owner for t in store.tools()}
-    for v in list(store.all_versions()):
+    for v in list(store.all_versions(classic=True)):
         actor = v.created_by or v.owner or "unknown"
         details = {**audit_record(v), "owner": owners.get(v.name, v.owner)}
         store.append_audit(v.recorded_at, actor, "adopt", v.name, v.version, details)

@@ -25,7 +25,7 @@ TOOL_SELECT = (
 VERSION_COLUMNS = (
     "name, version, sha256, size, executable, previous_version, previous_sha256, created_at, "
     "recorded_at, created_by, owner, origin, session_id, prompt, message, refs, transforms, "
-    "rollback_of, signature, key_id"
+    "rollback_of, signature, key_id, description, usage"
 )
 V_COLS = ", ".join(f"v.{c.strip()}" for c in VERSION_COLUMNS.split(","))
 
@@ -73,7 +73,7 @@ def json_list(text: str) -> tuple[str, ...]:
 
 def version_values(row: Sequence[Any]) -> list[Any]:
     """A row in ``VERSION_COLUMNS`` order as the values of ``VERSION_FIELDS``."""
-    values = list(row[:20])
+    values = list(row[:22])
     values[4] = bool(values[4])
     values[15] = json_list(values[15])
     values[16] = json_list(values[16])

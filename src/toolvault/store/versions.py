@@ -122,9 +122,14 @@ class VersionQueries(Queries):
                 found.setdefault(row[0], []).append(Entry._make(row[1:]))
         return found
 
-    def all_versions(self) -> Iterator[Version]:
-        """Every version of every tool, by name then number."""
-        rows = self._q(f"SELECT {VERSION_COLUMNS} FROM versions ORDER BY name, version")
+    def all_versions(self, *, classic: bool = False) -> Iterator[Version]:
+        """Every version of every tool, by name then number. ``classic``: only the columns
+        a schema before migration 7 has (for the migrations that run before it)."""
+        if classic:
+            columns = VERSION_COLUMNS.removesuffix(", description, usage")
+            rows = self._q(f"SELECT {columns}, NULL, NULL FROM versions ORDER BY name, version")
+        else:
+            rows = self._q(f"SELECT {VERSION_COLUMNS} FROM versions ORDER BY name, version")
         return (row_to_version(r) for r in rows)
 
     def blob(self, sha256: str) -> bytes | None:
@@ -151,7 +156,7 @@ class VersionQueries(Queries):
                 f"SELECT {V_COLS}, b.content FROM versions v JOIN blobs b ON b.sha256 = v.sha256 "
                 f"WHERE {where} {tail}"
             )
-            return [row_to_version(r, bytes(r[20])) for r in self._q(sql, params)]
+            return [row_to_version(r, bytes(r[22])) for r in self._q(sql, params)]
         sql = f"SELECT {V_COLS} FROM versions v WHERE {where} {tail}"
         return [row_to_version(r) for r in self._q(sql, params)]
 
@@ -218,7 +223,7 @@ class VersionQueries(Queries):
     def insert_versions(self, versions: Iterable[Version]) -> None:
         """:meth:`insert_version` for each, in one batched statement."""
         self._qmany(
-            f"INSERT INTO versions ({VERSION_COLUMNS}) VALUES ({', '.join('?' * 20)})",
+            f"INSERT INTO versions ({VERSION_COLUMNS}) VALUES ({', '.join('?' * 22)})",
             [
                 (
                     v.name,
@@ -241,6 +246,8 @@ class VersionQueries(Queries):
                     v.rollback_of,
                     v.signature,
                     v.key_id,
+                    v.description,
+                    v.usage,
                 )
                 for v in versions
             ],

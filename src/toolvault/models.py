@@ -87,7 +87,7 @@ class Version:
     def from_dict(cls, data: dict[str, Any], content: bytes | None = None) -> Version:
         """Rebuild a version from its JSON shape (the remote client)."""
         # A daemon from before descriptions (SPEC §10) sends neither field.
-        fields = {k: data.get(k) for k in VERSION_FIELDS}
+        fields: dict[str, Any] = {k: data.get(k) for k in VERSION_FIELDS}
         fields["references"] = tuple(fields["references"] or ())
         fields["transforms"] = tuple(fields["transforms"] or ())
         return cls(**fields, content=content)

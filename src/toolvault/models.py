@@ -132,6 +132,7 @@ class Tool:
     created_at: str
     updated_at: str
     lifecycle_message: str | None = None
+    description: str | None = None  # its latest version's (SPEC §10)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Tool:
@@ -145,6 +146,7 @@ class Tool:
             data.get("created_at") or "",
             data["updated_at"],
             data.get("lifecycle_message"),
+            data.get("description"),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -156,6 +158,7 @@ class Tool:
             "owner": self.owner,
             "lifecycle": self.lifecycle,
             "updated_at": self.updated_at,
+            "description": self.description,
         }
 
 

@@ -86,9 +86,7 @@ def add(
     no new version, and records none of the provenance given with it (a note says
     so). Several paths are published in one transaction: all or none.
     """
-    if usage_file == "-":
-        textfiles.stdin_once({"PATH": "-" if "-" in paths else None, "--usage-file": "-"})
-    message, prompt = _long_texts(paths, message, message_file, prompt, prompt_file)
+    message, prompt = _long_texts(paths, message, message_file, prompt, prompt_file, usage_file)
     usage = textfiles.usage(usage, usage_file)
     sources = collect(paths, name)
     given = {
@@ -118,14 +116,23 @@ def add(
         NewVersion(tool, data, executable=exe, source=where, origin=origin or where, **provenance)  # type: ignore[arg-type]
         for tool, data, exe, where in sources
     ]
-    vault = obj().service(create=True)
-    key = _key_name(vault, sign) if isinstance(vault, Vault) else sign
-    dangling = _dangling(vault, refs) if allow_dangling else []
-    results = vault.publish_many(items, sign_with=key)
-    for ref in dangling:
-        warn(f"reference '{ref}' does not resolve; stored as written (--allow-dangling)")
+    results = _publish(items, sign, refs if allow_dangling else ())
     not_recorded([r for r in results if not r.created], [k for k, v in given.items() if v])
     render_published(results, as_json)
+
+
+def _publish(
+    items: list[NewVersion], sign: str | None, dangling: tuple[str, ...]
+) -> list[Published]:
+    """Publish in one transaction, warning of each reference in ``dangling`` (those given
+    with --allow-dangling) that resolves to nothing."""
+    vault = obj().service(create=True)
+    key = _key_name(vault, sign) if isinstance(vault, Vault) else sign
+    unresolved = _dangling(vault, dangling)
+    results = vault.publish_many(items, sign_with=key)
+    for ref in unresolved:
+        warn(f"reference '{ref}' does not resolve; stored as written (--allow-dangling)")
+    return results
 
 
 def _long_texts(
@@ -134,10 +141,12 @@ def _long_texts(
     message_file: str | None,
     prompt: str | None,
     prompt_file: str | None,
+    usage_file: str | None = None,
 ) -> tuple[str | None, str | None]:
-    """The message and prompt, given inline or read from their files (stdin at most once)."""
+    """The message and prompt, given inline or read from their files (stdin at most once,
+    the usage file's included)."""
     stdin = {"PATH": "-" if "-" in paths else None, "--prompt-file": prompt_file}
-    textfiles.stdin_once({**stdin, "--message-file": message_file})
+    textfiles.stdin_once({**stdin, "--message-file": message_file, "--usage-file": usage_file})
     return textfiles.message(message, message_file), textfiles.prompt(prompt, prompt_file)
 
 

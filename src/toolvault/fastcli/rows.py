@@ -56,11 +56,21 @@ V_COLS = (
 )
 TOOL_SELECT = (
     "SELECT t.name, t.owner, t.lifecycle, "
-    "max(CASE WHEN y.version IS NULL THEN v.version END), count(v.version), "
+    "max(CASE WHEN y.version IS NULL THEN v.version END) AS latest, count(v.version), "
     "t.created_at, t.updated_at, t.lifecycle_message FROM tools t "
     "JOIN versions v ON v.name = t.name "
     "LEFT JOIN yanks y ON y.name = v.name AND y.version = v.version"
 )
+
+
+def described(grouped: str) -> str:
+    """``TOOL_SELECT … GROUP BY t.name`` with the description of each tool's latest version
+    after its columns (SQLite allows no aggregate in a correlated subquery: hence the
+    wrapping), ordered by name."""
+    return (
+        f"SELECT g.*, (SELECT d.description FROM versions d WHERE d.name = g.name "
+        f"AND d.version = g.latest) FROM ({grouped}) g ORDER BY g.name"
+    )
 
 
 class Fallback(Exception):
@@ -114,18 +124,19 @@ def version_dict(row: tuple[Any, ...]) -> dict[str, Any]:
 def tool_dict(row: tuple[Any, ...]) -> dict[str, Any]:
     """A ``TOOL_SELECT`` row as the tool's fields (``Tool``), lifecycle message included."""
     keys = ("name", "owner", "lifecycle", "latest_version", "versions", "created_at")
-    return dict(zip((*keys, "updated_at", "lifecycle_message"), row, strict=True))
+    return dict(zip((*keys, "updated_at", "lifecycle_message", "description"), row, strict=True))
 
 
 def tools(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     """Every tool with at least one version, by name."""
-    rows = conn.execute(f"{TOOL_SELECT} GROUP BY t.name ORDER BY t.name")
+    rows = conn.execute(described(f"{TOOL_SELECT} GROUP BY t.name"))
     return [tool_dict(r) for r in rows]
 
 
 def tool(conn: sqlite3.Connection, name: str) -> dict[str, Any]:
     """One tool's fields; a missing tool falls back (the full path names similar ones)."""
-    row = conn.execute(f"{TOOL_SELECT} WHERE t.name = ? GROUP BY t.name", (name,)).fetchone()
+    sql = described(f"{TOOL_SELECT} WHERE t.name = ? GROUP BY t.name")
+    row = conn.execute(sql, (name,)).fetchone()
     if row is None:
         raise Fallback
     return tool_dict(row)

@@ -147,6 +147,7 @@ class ToolOut(BaseModel):
     owner: str
     lifecycle: str
     updated_at: str
+    description: str | None = Field(None, description="Its latest version's description.")
 
 
 class ToolState(ToolOut):

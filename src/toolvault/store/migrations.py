@@ -191,7 +191,8 @@ def adopt_existing_versions(store: Any) -> None:
     so that verify can hold every version against the log."""
     from toolvault.signing import audit_record
 
-    owners = {t.name: t.owner for t in store.tools()}
+    # plain SQL: the store's reads know the columns of the newest schema, not of this one
+    owners = dict(store._q("SELECT name, owner FROM tools").fetchall())
     for v in list(store.all_versions(classic=True)):
         actor = v.created_by or v.owner or "unknown"
         details = {**audit_record(v), "owner": owners.get(v.name, v.owner)}

@@ -14,6 +14,7 @@ from toolvault.store.sql import (
     VERSION_COLUMNS,
     Queries,
     chunks,
+    described,
     json_list,
     json_text,
     row_to_version,
@@ -27,12 +28,13 @@ class VersionQueries(Queries):
 
     def tool(self, name: str) -> Tool | None:
         """A tool's row with its version summary, or None."""
-        row = self._q(f"{TOOL_SELECT} WHERE t.name = ? GROUP BY t.name", (name,)).fetchone()
+        sql = described(f"{TOOL_SELECT} WHERE t.name = ? GROUP BY t.name")
+        row = self._q(sql, (name,)).fetchone()
         return Tool(*row) if row else None
 
     def tools(self) -> list[Tool]:
         """Every tool with at least one version, by name."""
-        rows = self._q(f"{TOOL_SELECT} GROUP BY t.name ORDER BY t.name")
+        rows = self._q(described(f"{TOOL_SELECT} GROUP BY t.name"))
         return [Tool(*r) for r in rows]
 
     def version(self, name: str, number: int, content: bool = False) -> Version | None:
@@ -104,7 +106,8 @@ class VersionQueries(Queries):
         found: list[Tool] = []
         for chunk in chunks(names):
             marks = ", ".join("?" * len(chunk))
-            rows = self._q(f"{TOOL_SELECT} WHERE t.name IN ({marks}) GROUP BY t.name", chunk)
+            sql = described(f"{TOOL_SELECT} WHERE t.name IN ({marks}) GROUP BY t.name")
+            rows = self._q(sql, chunk)
             found += [Tool(*r) for r in rows]
         return sorted(found, key=lambda t: t.name)
 

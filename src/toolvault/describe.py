@@ -89,8 +89,9 @@ def split(header: str) -> tuple[str | None, str | None]:
 
 
 def description(paragraph: str) -> str | None:
-    """One paragraph as one line, cut at a word to MAX_DESCRIPTION characters."""
-    line = " ".join(paragraph.split())
+    """One paragraph as one line (no control character), cut at a word to
+    MAX_DESCRIPTION characters."""
+    line = " ".join(_clean(paragraph).split())
     if len(line) <= MAX_DESCRIPTION:
         return line or None
     cut = line[: MAX_DESCRIPTION - 1]

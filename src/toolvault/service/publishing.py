@@ -78,6 +78,18 @@ class _Chain:
         self.head_sha256 = self.latest_sha256 = sha256
 
 
+def _described(item: NewVersion) -> tuple[str | None, str | None]:
+    """The description and usage given, else those of the content's header (read, never
+    run: SPEC §10). Here rather than in ``check`` so that every writer (publish, ingest,
+    legacy stores, packs appended to a chain) fills them, and only for a new version."""
+    if item.description is not None and item.usage is not None:
+        return item.description, item.usage
+    from toolvault.describe import extract
+
+    found = extract(item.content)
+    return item.description or found[0], item.usage or found[1]
+
+
 def _signed(v: Version, signer: Signer) -> Version:
     from toolvault.signing import payload, version_fields
 
@@ -163,12 +175,6 @@ class Publishing(ServiceBase):
         fields = validate.new_version(item)
         executable = self.check_content(item.name, item.content, item.source, item.executable)
         refs = [self._resolve_ref(r, item.allow_dangling) for r in fields.pop("references")]
-        if item.description is None or item.usage is None:
-            from toolvault.describe import extract
-
-            found = extract(item.content)
-            fields["description"] = item.description or found[0]
-            fields["usage"] = item.usage or found[1]
         return replace(item, executable=executable, references=tuple(refs), **fields)
 
     def check_content(
@@ -309,6 +315,7 @@ class Publishing(ServiceBase):
         if chain.latest_sha256 == sha:
             return Published(item.name, chain.latest, sha, False), None
         owner = chain.owner or self._new_owner(item)
+        described = _described(item)
         version = Version(
             name=item.name,
             version=chain.head + 1,  # the chain goes on from yanked versions too
@@ -328,8 +335,8 @@ class Publishing(ServiceBase):
             references=tuple(item.references),
             transforms=tuple(item.transforms),
             rollback_of=item.rollback_of,
-            description=item.description,
-            usage=item.usage,
+            description=described[0],
+            usage=described[1],
         )
         if signer is not None:
             version = _signed(version, signer)

@@ -84,6 +84,8 @@ def show(spec: str, as_json: bool) -> None:
             continue
         if isinstance(value, list):
             value = ", ".join(value) if value else "-"
+        elif isinstance(value, str) and "\n" in value:  # a usage, a prompt: kept in the column
+            value = value.replace("\n", "\n" + " " * 20)
         click.echo(f"  {key + ':':<18}{'-' if value is None else value}")
     click.echo(f"  {'signed:':<18}{info['signature_status']}")
     click.echo(f"  {'labels:':<18}{', '.join(info['labels']) or '-'}")

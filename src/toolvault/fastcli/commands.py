@@ -120,6 +120,8 @@ def show_text(info: dict[str, Any], out: Out) -> None:
             continue
         if isinstance(value, list):
             value = ", ".join(value) if value else "-"
+        elif isinstance(value, str) and "\n" in value:  # a usage, a prompt: kept in the column
+            value = value.replace("\n", "\n" + " " * 20)
         out.echo(f"  {key + ':':<18}{'-' if value is None else value}")
     out.echo(f"  {'signed:':<18}{info['signature_status']}")
     out.echo(f"  {'labels:':<18}{', '.join(info['labels']) or '-'}")

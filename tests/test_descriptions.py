@@ -122,7 +122,7 @@ def test_extraction_never_runs_the_tool(tmp_path: Path) -> None:
     text = f'#!/usr/bin/env python3\n"""Safe."""\nopen({str(marker)!r}, "w")\n'
     assert extract(text.encode()) == ("Safe.", None)
     ok("add", str(write(tmp_path / "safe.py", text)))
-    assert not marker.exists()
+    assert js("show", "safe")["description"] == "Safe." and not marker.exists()
 
 
 # -- the library ------------------------------------------------------------------------------
@@ -489,3 +489,38 @@ def test_known_query_parameters_still_work(api: tuple[Daemon, str]) -> None:
     assert "it takes no query parameters" in error(
         daemon.call("GET", "/v1/content/httpd?x=1", token), 400, "invalid_input"
     )
+
+
+# -- data written by the toolvault before descriptions (8878aa3, schema 6) ---------------------
+
+BEFORE = Path(__file__).parent / "data" / "before-descriptions"
+
+
+def test_a_vault_from_before_upgrades_and_its_signatures_still_verify(home: Path) -> None:
+    """vault.sql is the dump of a vault made by the toolvault of commit 8878aa3 (prune:1 and
+    prune:2 signed by key release, plain:1 unsigned), with its signed checkpoint."""
+    home.mkdir(exist_ok=True)
+    with closing(sqlite3.connect(home / "vault.db")) as db:
+        db.executescript((BEFORE / "vault.sql").read_text())
+    (home / "checkpoint").write_bytes((BEFORE / "checkpoint").read_bytes())
+    ok("sync")  # commands/ is derived: rebuilt here
+    assert js("verify")["ok"] is True
+    for spec in ("prune:1", "prune:2"):
+        shown = js("show", spec)
+        assert shown["signature_status"] == "valid (key release)"
+        assert (shown["description"], shown["usage"]) == (None, None)  # never made up later
+    assert js("show", "plain")["signature_status"] == "unsigned"
+
+
+def test_a_pack_from_before_imports_and_its_signatures_still_verify(
+    tmp_path: Path, home: Path
+) -> None:
+    """before.tar.gz: ``pack export --all --sign release`` by the toolvault of 8878aa3."""
+    ok("trust", "add", "release", (BEFORE / "release.pub").read_text().strip())
+    result = ok("ingest", str(BEFORE / "before.tar.gz"))
+    assert "3 version(s) added" in result.stdout and "warning" not in result.stderr
+    assert js("show", "prune:1")["signature_status"] == "valid (key release)"
+    assert js("show", "prune:1")["description"] is None  # restored as it was
+    ok("add", str(write(tmp_path / "prune.sh", PRUNE)))  # the next one has them
+    assert js("show", "prune:3")["description"] == "Delete merged branches."
+    assert js("verify")["ok"] is True

@@ -524,3 +524,31 @@ def test_a_pack_from_before_imports_and_its_signatures_still_verify(
     ok("add", str(write(tmp_path / "prune.sh", PRUNE)))  # the next one has them
     assert js("show", "prune:3")["description"] == "Delete merged branches."
     assert js("verify")["ok"] is True
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "words"),
+    [
+        ("description", "line one\nline two", "description holds the control character U+000A"),
+        ("description", "\x1b]0;owned\x07", "description holds the control character U+001B"),
+        ("description", "d" * (MAX_DESCRIPTION + 1), "description is 1,025 characters long"),
+        ("usage", "u" * (MAX_USAGE + 1), "usage is 8,193 bytes of UTF-8"),
+        ("usage", 42, "metadata of prune:1 has a field of the wrong type"),
+    ],
+)
+def test_a_pack_with_bad_ones_is_refused_and_nothing_is_written(
+    tmp_path: Path, field: str, value: Any, words: str
+) -> None:
+    ok("add", str(write(tmp_path / "prune.sh", PRUNE)))
+    pack = tmp_path / "p.tar.gz"
+    ok("pack", "export", "--all", "-o", str(pack), "--pack-name", "p")
+    doc = manifest(pack)
+    doc["tools"][0]["metadata"][field] = value
+    bad = rebuild(pack, tmp_path / "bad.tar.gz", {"toolpack.json": json.dumps(doc).encode()})
+    target = tmp_path / "target"
+    ok(*at(target, "init"))
+    before = sorted(p.name for p in target.rglob("*"))
+    result = tv(*at(target, "ingest", str(bad)))
+    assert result.exit_code == 2, result.output
+    assert_one_line_error(result, words)
+    assert js(*at(target, "ls")) == [] and sorted(p.name for p in target.rglob("*")) == before

@@ -141,6 +141,9 @@ def test_publish_reads_the_header_and_given_fields_win(vault: Vault) -> None:
     got = vault.get("prune:3")
     assert (got.description, got.usage) == ("Only this.", "Usage: prune [-n]")
     assert vault.verify().ok and v1.version == 1
+    vault.rollback("prune", 2)  # the version it goes back to keeps what was given
+    got = vault.get("prune")
+    assert (got.version, got.description, got.usage) == (4, "Given.", "Usage: p\n  -x  x")
 
 
 @pytest.mark.parametrize(

@@ -157,6 +157,8 @@ class Publishing(ServiceBase):
                     origin=f"rollback:{old.ref}",
                     created_by=created_by,
                     message=message or f"rollback to version {version}",
+                    description=old.description,  # as it was, given or read
+                    usage=old.usage,
                     rollback_of=version,
                     references=(old.ref,),
                 )

@@ -92,7 +92,15 @@ def test_publish_update_republish_and_every_spec_form(greet: Path) -> None:
 
 def test_json_shapes(greet: Path) -> None:
     (tool,) = js("ls")
-    assert tool.keys() == {"name", "latest_version", "versions", "owner", "lifecycle", "updated_at"}
+    assert tool.keys() == {
+        "name",
+        "latest_version",
+        "versions",
+        "owner",
+        "lifecycle",
+        "updated_at",
+        "description",
+    }
     assert (tool["latest_version"], tool["versions"], tool["lifecycle"]) == (2, 2, "active")
     shown = js("show", "greet:2")
     fields = {
@@ -116,6 +124,8 @@ def test_json_shapes(greet: Path) -> None:
         "rollback_of",
         "signature",
         "key_id",
+        "description",
+        "usage",
         "tool",
         "signature_status",
         "yanked",

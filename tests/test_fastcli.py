@@ -73,6 +73,10 @@ SERVED = [
     ["refs", "uni"],
     ["context", "fmt", "uni", "fmt:4", "noeol"],
     ["context", "user", "fmt:1", "--json"],
+    ["show", "csvsum"],
+    ["show", "csvsum", "--json"],
+    ["context", "csvsum", "fmt"],
+    ["context", "csvsum", "--json"],
     ["status"],
     ["status", "--json"],
 ]
@@ -98,6 +102,9 @@ def vault(tmp_path: Path) -> None:
     ok("add", str(write(src / "noeol.txt", "a\nb")))
     ok("add", str(write(src / "noeol.txt", "a\nc")))
     ok("deprecate", "uni", "-m", "use fmt")
+    # a description and usage read from the header (SPEC §10)
+    header = '#!/usr/bin/env python3\n"""Summarise the columns of a CSV — per column.\n\n'
+    ok("add", str(write(src / "csvsum.py", header + 'Usage: csvsum FILE\n  -n  rows\n"""\n')))
 
 
 @pytest.mark.parametrize("argv", SERVED, ids=" ".join)
@@ -244,6 +251,24 @@ def test_help_and_version_are_clicks(
     version = CliRunner().invoke(cli, ["--version"], prog_name="toolvault")
     assert serve(["--version"]) is True and capsys.readouterr().out == version.stdout
     assert importlib.metadata.version("toolvault") == __version__
+
+
+@pytest.mark.parametrize("columns", ["200", "70", "52", "1"])
+def test_ls_cuts_descriptions_to_the_terminal_as_click_does(
+    vault: None, columns: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("COLUMNS", columns)
+    full = tv("ls")
+    assert full.exit_code == 0, full.output
+    capsys.readouterr()
+    assert serve(["ls"]) is True
+    assert capsys.readouterr().out == full.stdout
+    line = next(x for x in full.stdout.splitlines() if x.startswith("csvsum"))
+    if columns == "200":
+        assert line.endswith("Summarise the columns of a CSV — per column.")
+    else:
+        assert line.endswith("…")
+        assert len(line) <= max(int(columns), len(line.split("…")[0]) + 1)
 
 
 def test_a_narrow_terminal_gets_clicks_wrapping(monkeypatch: pytest.MonkeyPatch) -> None:

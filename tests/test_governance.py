@@ -17,8 +17,10 @@ import pytest
 
 from test_cli import TOOLVAULT, assert_one_line_error, dump, js, ok, tv, write
 from toolvault import Vault, Version
+from toolvault.models import VERSION_FIELDS
 from toolvault.store.base import utcnow
 from toolvault.store.migrations import STEPS
+from toolvault.store.sql import VERSION_COLUMNS
 from toolvault.store.sqlite import SQLiteStore
 
 V = ["#!/bin/sh\necho one\n", "#!/bin/sh\necho two\n", "#!/bin/sh\necho three\n"]
@@ -542,7 +544,11 @@ def schema1_publish(
         created_by="@agent",
         owner="alice",
     )
-    store.insert_version(version)
+    # the columns a schema-1 database has (description and usage came with migration 7)
+    columns = VERSION_COLUMNS.removesuffix(", description, usage")
+    values = [getattr(version, f) for f in VERSION_FIELDS[:20]]
+    values[4], values[15], values[16] = 1, "[]", "[]"  # executable, refs, transforms
+    store._q(f"INSERT INTO versions ({columns}) VALUES ({', '.join('?' * 20)})", values)
     return version
 
 

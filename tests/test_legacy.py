@@ -113,7 +113,10 @@ def test_tools_db_migrates_as_described(tools_db: Path, home: Path) -> None:
     tools = {t["name"]: t for t in js("ls")}
     assert len(tools) == 49 and "tool13" not in tools
     assert tools["tool05"]["owner"] == "team2" and tools["tool30"]["owner"] == "core"
-    assert [v["message"] for v in js("versions", "tool07")] == ["tool 7", "second", "third"]
+    # the Tools-DB description column is the description now (SPEC §8, §10), not the message
+    found = js("versions", "tool07")
+    assert [v["description"] for v in found] == ["tool 7", "second", "third"]
+    assert [v["message"] for v in found] == [None, None, None]
     assert ok("cat", "tool07:3").stdout == code(7, 3)
     one = js("show", "tool04:1")
     assert one["origin"] == f"tools-db:{tools_db.resolve()}#5"

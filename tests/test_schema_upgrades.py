@@ -33,6 +33,7 @@ class OldVault:
         self.steps = steps
         self.heads: dict[str, Version] = {}
         self.seq, self.prev = 0, GENESIS
+        self.sealed: tuple[Signer, Any] | None = None  # the vault key and newest checkpoint
 
     def publish(self, name: str, text: str, signer: Signer | None = None, **fields: Any) -> Version:
         content = text.encode()
@@ -102,7 +103,13 @@ class OldVault:
 
 
 def _fields(v: Version) -> dict[str, Any]:
-    return {f: getattr(v, f) for f in Version.__dataclass_fields__}
+    # description and usage exist from migration 7 on: a version without them has no such columns
+    optional = ("description", "usage")
+    return {
+        f: getattr(v, f)
+        for f in Version.__dataclass_fields__
+        if f not in optional or getattr(v, f) is not None
+    }
 
 
 def _json(items: tuple[str, ...]) -> str:
@@ -191,6 +198,44 @@ def checkpoints(old: OldVault) -> None:
     old._sql("INSERT INTO checkpoints VALUES (?, ?, ?, ?, ?, ?, ?)", *head.row())
     db_file = Path(old.db.execute("PRAGMA database_list").fetchone()[2])
     (db_file.parent / "checkpoint").write_text(json.dumps(head.to_dict()))
+    old.sealed = (signer, head)
+
+
+def seal_again(old: OldVault, at: str) -> None:
+    """A checkpoint after the one of :func:`checkpoints`, by the same vault key, over the
+    entries written since."""
+    from toolvault.checkpoints import Checkpoint, signed_bytes
+
+    assert old.sealed is not None
+    signer, last = old.sealed
+    prev = last.link()
+    signature = signer.sign(signed_bytes(old.seq, old.prev, at, signer.key_id, prev))
+    public = encode_public(signer.public_raw)
+    head = Checkpoint(old.seq, old.prev, at, signer.key_id, public, signature, prev)
+    old._sql("INSERT INTO checkpoints VALUES (?, ?, ?, ?, ?, ?, ?)", *head.row())
+    db_file = Path(old.db.execute("PRAGMA database_list").fetchone()[2])
+    (db_file.parent / "checkpoint").write_text(json.dumps(head.to_dict()))
+    old.sealed = (signer, head)
+
+
+def descriptions(old: OldVault) -> None:
+    """Two new nullable version columns: the rows written before keep NULL there; a
+    version that has them, signed over them (they are signed only when set), verifies."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    signer = Signer("described", Ed25519PrivateKey.generate())
+    at = T0.format(10 - 1)
+    public = encode_public(signer.public_raw)
+    old._sql("INSERT INTO trusted_keys VALUES ('described', ?, ?, ?)", signer.key_id, public, at)
+    old.audit("trust-add", None, None, {"name": "described", "key_id": signer.key_id}, at)
+    old.publish(
+        "csvsum",
+        "#!/bin/sh\necho sum\n",
+        signer=signer,
+        description="Summarise the columns of a CSV file: count, nulls, min, max. Ünïcode.",
+        usage="Usage: csvsum FILE\n  -h  this help",
+    )
+    seal_again(old, at)
 
 
 # Representative data per migration, by name. A new migration needs an entry here.
@@ -201,6 +246,7 @@ DATA: dict[str, Callable[[OldVault], None]] = {
     "tokens": tokens,
     "refuse_truncate": refuse_truncate,
     "checkpoints": checkpoints,
+    "descriptions": descriptions,
 }
 
 
@@ -259,6 +305,12 @@ def test_an_old_database_upgrades_with_its_data_intact(tmp_path: Path, k: int) -
             assert vault.get("fmt:previous").version == 1
             assert vault.signature_status(vault.get("signed")) == "valid (key release)"
             assert vault.tool("lint").lifecycle_message == "use ruff"
+        if k >= 7:
+            described = vault.get("csvsum")
+            assert described.description is not None
+            assert described.description.endswith("Ünïcode.")
+            assert described.usage == "Usage: csvsum FILE\n  -h  this help"
+            assert vault.signature_status(described) == "valid (key described)"
     after = rows(db)
     for table, old_rows in before.items():  # later migrations may add columns, never drop
         width = len(old_rows[0]) if old_rows else 0

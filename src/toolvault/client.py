@@ -375,7 +375,10 @@ def _item(item: Any) -> dict[str, Any]:
             f"{item.source or item.name} is not UTF-8 text: invalid byte at offset {exc.start} "
             "(tools are UTF-8 text; binaries are not supported)"
         ) from None
+    # only when given: the body stays as it was for what has none (the daemon reads them)
+    described = {k: v for k, v in (("description", item.description), ("usage", item.usage)) if v}
     return {
+        **described,
         "name": item.name,
         "content": text,
         "owner": item.owner,

@@ -193,13 +193,24 @@ def _section(v: Version) -> str:
         ("created_by", v.created_by or "-"),
         ("prompt", _one_line(v.prompt) if v.prompt else "-"),
     ]
+    if v.description:
+        fields.insert(2, ("description", _one_line(v.description)))
     if v.message:
         fields.append(("message", _one_line(v.message)))
     if v.references:
         fields.append(("references", ", ".join(v.references)))
-    header = "\n".join(f"- {key}: {value}" for key, value in fields)
+    header = "\n".join(f"- {key}: {value}" for key, value in fields) + usage_block(v.usage)
     body = text if text.endswith("\n") or not text else text + "\n"
     return f"## {v.name}:{v.version}\n\n{header}\n\n{fence}{_language(text)}\n{body}{fence}\n"
+
+
+def usage_block(usage: str | None) -> str:
+    """The usage after a context header, as an indented (Markdown code) block: how to call
+    the tool, read from it, never learnt by running it (SPEC §10)."""
+    if not usage:
+        return ""
+    lines = "\n".join(f"    {line}".rstrip() for line in usage.splitlines())
+    return f"\n- usage:\n\n{lines}"
 
 
 def _one_line(text: str) -> str:

@@ -38,6 +38,8 @@ VERSION_FIELDS = (
     "rollback_of",
     "signature",
     "key_id",
+    "description",
+    "usage",
 )
 
 
@@ -65,6 +67,8 @@ class Version:
     rollback_of: int | None = None
     signature: str | None = None
     key_id: str | None = None
+    description: str | None = None
+    usage: str | None = None
     content: bytes | None = field(default=None, compare=False, repr=False)
 
     @property
@@ -82,7 +86,8 @@ class Version:
     @classmethod
     def from_dict(cls, data: dict[str, Any], content: bytes | None = None) -> Version:
         """Rebuild a version from its JSON shape (the remote client)."""
-        fields = {k: data[k] for k in VERSION_FIELDS}
+        # A daemon from before descriptions (SPEC §10) sends neither field.
+        fields: dict[str, Any] = {k: data.get(k) for k in VERSION_FIELDS}
         fields["references"] = tuple(fields["references"] or ())
         fields["transforms"] = tuple(fields["transforms"] or ())
         return cls(**fields, content=content)
@@ -127,6 +132,7 @@ class Tool:
     created_at: str
     updated_at: str
     lifecycle_message: str | None = None
+    description: str | None = None  # its latest version's (SPEC §10)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Tool:
@@ -140,6 +146,7 @@ class Tool:
             data.get("created_at") or "",
             data["updated_at"],
             data.get("lifecycle_message"),
+            data.get("description"),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -151,6 +158,7 @@ class Tool:
             "owner": self.owner,
             "lifecycle": self.lifecycle,
             "updated_at": self.updated_at,
+            "description": self.description,
         }
 
 

@@ -32,6 +32,9 @@ SIGNED_FIELDS = (
     "prompt",
     "references",
 )
+# Signed too, but only when set (SPEC §10): a version without them signs exactly the
+# bytes it signed before descriptions existed, so every existing signature verifies.
+OPTIONAL_SIGNED = ("description", "usage")
 # Every stored field of a version, in order, as a tuple (which encodes as a JSON list).
 _ALL_FIELDS = operator.attrgetter(*VERSION_FIELDS)
 # Which group a signed field belongs to, so that verify can say what was changed.
@@ -39,32 +42,47 @@ GROUPS = {
     "content": ("sha256",),
     "chain": ("name", "version", "previous_sha256"),
     "provenance": ("created_at", "created_by", "owner", "origin", "prompt", "references"),
+    "description": OPTIONAL_SIGNED,
 }
+# How many of VERSION_FIELDS a version had before descriptions: the digests of a version
+# without them cover only these, so that audit entries written before still match.
+_CLASSIC = len(VERSION_FIELDS) - len(OPTIONAL_SIGNED)
 
 
 def payload(fields: dict[str, Any]) -> bytes:
     """The exact bytes a version signature covers (SPEC §6)."""
-    return canonical({k: fields[k] for k in SIGNED_FIELDS})
+    signed = {k: fields[k] for k in SIGNED_FIELDS}
+    signed.update((k, fields[k]) for k in OPTIONAL_SIGNED if fields.get(k) is not None)
+    return canonical(signed)
 
 
 def version_fields(v: Any) -> dict[str, Any]:
-    """The signed fields of a :class:`~toolvault.models.Version`."""
-    return {k: getattr(v, k) for k in SIGNED_FIELDS}
+    """The signed fields of a :class:`~toolvault.models.Version` (the optional ones too)."""
+    return {k: getattr(v, k) for k in (*SIGNED_FIELDS, *OPTIONAL_SIGNED)}
 
 
 def version_digests(v: Any) -> dict[str, str]:
-    """What the audit log records of a version, to find later which group changed."""
-    return {group: digest({f: getattr(v, f) for f in fields}) for group, fields in GROUPS.items()}
+    """What the audit log records of a version, to find later which group changed. The
+    description group only when the version has one: entries from before it have none,
+    and a description set later is then named by its absence from the entry."""
+    return {
+        group: digest({f: getattr(v, f) for f in fields})
+        for group, fields in GROUPS.items()
+        if group != "description" or any(getattr(v, f) is not None for f in fields)
+    }
 
 
 def fields_digest(v: Any) -> str:
     """One SHA-256 over every stored field of a version: verify compares this first,
     and works out which group changed only when it differs."""
-    return digest(_ALL_FIELDS(v))
+    return values_digest(list(_ALL_FIELDS(v)))
 
 
 def values_digest(values: list[Any]) -> str:
-    """:func:`fields_digest` of a version given as its values in ``VERSION_FIELDS`` order."""
+    """:func:`fields_digest` of a version given as its values in ``VERSION_FIELDS`` order
+    (without the trailing description and usage when both are unset, as before them)."""
+    if all(x is None for x in values[_CLASSIC:]):
+        return digest(values[:_CLASSIC])
     return digest(values)
 
 

@@ -100,6 +100,9 @@ REASON = Rule(
 )
 PROMPT = Rule("prompt", multiline=True, max_bytes=1024 * 1024)
 MESSAGE = Rule("message", multiline=True, max_bytes=64 * 1024)
+# SPEC §10: a description is one paragraph (one line here), the usage any --help text.
+DESCRIPTION = Rule("description", max_chars=1024, example="'Summarise the columns of a CSV'")
+USAGE = Rule("usage", multiline=True, max_bytes=8 * 1024, example="'Usage: csvsum FILE'")
 LIFECYCLE_MESSAGE = Rule("lifecycle_message", multiline=True, max_bytes=64 * 1024)
 LIFECYCLES = ("active", "deprecated", "retired")
 
@@ -111,6 +114,8 @@ VERSION_TEXTS = {
     "session_id": SESSION_ID,
     "prompt": PROMPT,
     "message": MESSAGE,
+    "description": DESCRIPTION,
+    "usage": USAGE,
 }
 
 

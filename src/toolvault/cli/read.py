@@ -35,11 +35,16 @@ def ls(where: str | None, every: bool, as_json: bool) -> None:
     if wants_json(as_json):
         emit_json([t.to_dict() for t in tools])
         return
+    from toolvault.termfit import fit_last, terminal_width
+
     rows = [
-        [t.name, str(t.latest_version), str(t.versions), t.owner, t.lifecycle, t.updated_at]
+        [t.name, str(t.latest_version), str(t.versions), t.owner, t.lifecycle, t.updated_at, ""]
         for t in tools
     ]
-    table(rows, ["NAME", "LATEST", "VERSIONS", "OWNER", "LIFECYCLE", "UPDATED"])
+    for row, t in zip(rows, tools, strict=True):
+        row[-1] = t.description or ""
+    header = ["NAME", "LATEST", "VERSIONS", "OWNER", "LIFECYCLE", "UPDATED", "DESCRIPTION"]
+    table(fit_last(rows, header, terminal_width()), header)
 
 
 @click.command()
@@ -79,6 +84,8 @@ def show(spec: str, as_json: bool) -> None:
             continue
         if isinstance(value, list):
             value = ", ".join(value) if value else "-"
+        elif isinstance(value, str) and "\n" in value:  # a usage, a prompt: kept in the column
+            value = value.replace("\n", "\n" + " " * 20)
         click.echo(f"  {key + ':':<18}{'-' if value is None else value}")
     click.echo(f"  {'signed:':<18}{info['signature_status']}")
     click.echo(f"  {'labels:':<18}{', '.join(info['labels']) or '-'}")

@@ -18,7 +18,7 @@ import click
 
 from toolvault.errors import InvalidInput
 from toolvault.sources.files import read_regular, read_stream
-from toolvault.validate import MESSAGE, PROMPT, Rule
+from toolvault.validate import MESSAGE, PROMPT, USAGE, Rule
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -51,6 +51,11 @@ def message(inline: str | None, path: str | None) -> str | None:
 def prompt(inline: str | None, path: str | None) -> str | None:
     """The prompt of ``--prompt TEXT`` or ``--prompt-file FILE`` (one of them at most)."""
     return choose(inline, path, "--prompt", "--prompt-file", PROMPT)
+
+
+def usage(inline: str | None, path: str | None) -> str | None:
+    """The usage of ``--usage TEXT`` or ``--usage-file FILE`` (one of them at most)."""
+    return choose(inline, path, "--usage", "--usage-file", USAGE)
 
 
 def choose(

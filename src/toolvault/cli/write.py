@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 @click.option("--session", "session_id", help="Session id of the agent that wrote it.")
 @click.option("--prompt", help="The prompt that produced it.")
 @textfiles.prompt_file_option
+@click.option("--description", help="One paragraph saying what it does (default: its header's).")
+@click.option("--usage", help="How to call it, as --help would say (default: its header's).")
+@click.option("--usage-file", metavar="FILE", help="Read the usage from FILE ('-': stdin).")
 @click.option(
     "--ref",
     "refs",
@@ -67,6 +70,9 @@ def add(
     session_id: str | None,
     prompt: str | None,
     prompt_file: str | None,
+    description: str | None,
+    usage: str | None,
+    usage_file: str | None,
     refs: tuple[str, ...],
     allow_dangling: bool,
     transforms: tuple[str, ...],
@@ -80,7 +86,8 @@ def add(
     no new version, and records none of the provenance given with it (a note says
     so). Several paths are published in one transaction: all or none.
     """
-    message, prompt = _long_texts(paths, message, message_file, prompt, prompt_file)
+    message, prompt = _long_texts(paths, message, message_file, prompt, prompt_file, usage_file)
+    usage = textfiles.usage(usage, usage_file)
     sources = collect(paths, name)
     given = {
         "--origin": origin,
@@ -90,6 +97,8 @@ def add(
         "--prompt-file" if prompt_file else "--prompt": prompt,
         "--ref": refs,
         "--transform": transforms,
+        "--description": description,
+        "--usage-file" if usage_file else "--usage": usage,
     }
     provenance = dict(
         owner=owner,
@@ -97,6 +106,8 @@ def add(
         created_by=created_by,
         session_id=session_id,
         prompt=prompt,
+        description=description,
+        usage=usage,
         references=refs,
         transforms=transforms,
         allow_dangling=allow_dangling,
@@ -105,14 +116,23 @@ def add(
         NewVersion(tool, data, executable=exe, source=where, origin=origin or where, **provenance)  # type: ignore[arg-type]
         for tool, data, exe, where in sources
     ]
-    vault = obj().service(create=True)
-    key = _key_name(vault, sign) if isinstance(vault, Vault) else sign
-    dangling = _dangling(vault, refs) if allow_dangling else []
-    results = vault.publish_many(items, sign_with=key)
-    for ref in dangling:
-        warn(f"reference '{ref}' does not resolve; stored as written (--allow-dangling)")
+    results = _publish(items, sign, refs if allow_dangling else ())
     not_recorded([r for r in results if not r.created], [k for k, v in given.items() if v])
     render_published(results, as_json)
+
+
+def _publish(
+    items: list[NewVersion], sign: str | None, dangling: tuple[str, ...]
+) -> list[Published]:
+    """Publish in one transaction, warning of each reference in ``dangling`` (those given
+    with --allow-dangling) that resolves to nothing."""
+    vault = obj().service(create=True)
+    key = _key_name(vault, sign) if isinstance(vault, Vault) else sign
+    unresolved = _dangling(vault, dangling)
+    results = vault.publish_many(items, sign_with=key)
+    for ref in unresolved:
+        warn(f"reference '{ref}' does not resolve; stored as written (--allow-dangling)")
+    return results
 
 
 def _long_texts(
@@ -121,10 +141,12 @@ def _long_texts(
     message_file: str | None,
     prompt: str | None,
     prompt_file: str | None,
+    usage_file: str | None = None,
 ) -> tuple[str | None, str | None]:
-    """The message and prompt, given inline or read from their files (stdin at most once)."""
+    """The message and prompt, given inline or read from their files (stdin at most once,
+    the usage file's included)."""
     stdin = {"PATH": "-" if "-" in paths else None, "--prompt-file": prompt_file}
-    textfiles.stdin_once({**stdin, "--message-file": message_file})
+    textfiles.stdin_once({**stdin, "--message-file": message_file, "--usage-file": usage_file})
     return textfiles.message(message, message_file), textfiles.prompt(prompt, prompt_file)
 
 

@@ -50,13 +50,15 @@ def ls(conn: sqlite3.Connection, args: list[str], flags: set[str], out: Out) -> 
         listing(rows.versions(conn, None), "--json" in flags, True, out)
         return
     tools = rows.tools(conn)
-    if "--json" in flags:
-        keys = ("name", "latest_version", "versions", "owner", "lifecycle", "updated_at")
-        out.json([{k: t[k] for k in keys} for t in tools])
-        return
     keys = ("name", "latest_version", "versions", "owner", "lifecycle", "updated_at")
-    found = [[str(t[k]) for k in keys] for t in tools]
-    out.table(found, ["NAME", "LATEST", "VERSIONS", "OWNER", "LIFECYCLE", "UPDATED"])
+    if "--json" in flags:
+        out.json([{**{k: t[k] for k in keys}, "description": t["description"]} for t in tools])
+        return
+    from toolvault.termfit import fit_last, terminal_width
+
+    found = [[*(str(t[k]) for k in keys), t["description"] or ""] for t in tools]
+    header = ["NAME", "LATEST", "VERSIONS", "OWNER", "LIFECYCLE", "UPDATED", "DESCRIPTION"]
+    out.table(fit_last(found, header, terminal_width()), header)
 
 
 def versions(conn: sqlite3.Connection, args: list[str], flags: set[str], out: Out) -> None:
@@ -118,6 +120,8 @@ def show_text(info: dict[str, Any], out: Out) -> None:
             continue
         if isinstance(value, list):
             value = ", ".join(value) if value else "-"
+        elif isinstance(value, str) and "\n" in value:  # a usage, a prompt: kept in the column
+            value = value.replace("\n", "\n" + " " * 20)
         out.echo(f"  {key + ':':<18}{'-' if value is None else value}")
     out.echo(f"  {'signed:':<18}{info['signature_status']}")
     out.echo(f"  {'labels:':<18}{', '.join(info['labels']) or '-'}")

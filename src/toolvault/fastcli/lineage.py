@@ -44,7 +44,7 @@ def resolve(conn: sqlite3.Connection, text: str) -> dict[str, Any] | None:
     except InvalidSpec:
         return None
     row = rows.lookup(conn, spec)
-    return None if row is None else rows.version_dict(row[:20])
+    return None if row is None else rows.version_dict(row[:22])
 
 
 def refs(conn: sqlite3.Connection, args: list[str], flags: set[str], out: Out) -> None:
@@ -167,14 +167,24 @@ def _section(v: dict[str, Any]) -> str:
         ("created_by", v["created_by"] or "-"),
         ("prompt", _one_line(v["prompt"]) if v["prompt"] else "-"),
     ]
+    if v["description"]:
+        fields.insert(2, ("description", _one_line(v["description"])))
     if v["message"]:
         fields.append(("message", _one_line(v["message"])))
     if v["references"]:
         fields.append(("references", ", ".join(v["references"])))
-    header = "\n".join(f"- {key}: {value}" for key, value in fields)
+    header = "\n".join(f"- {key}: {value}" for key, value in fields) + _usage(v["usage"])
     body = text if text.endswith("\n") or not text else text + "\n"
     head = f"## {v['name']}:{v['version']}\n\n{header}\n\n"
     return f"{head}{fence}{_language(text)}\n{body}{fence}\n"
+
+
+def _usage(usage: str | None) -> str:
+    """As ``toolvault.lineage.usage_block``."""
+    if not usage:
+        return ""
+    lines = "\n".join(f"    {line}".rstrip() for line in usage.splitlines())
+    return f"\n- usage:\n\n{lines}"
 
 
 def _one_line(text: str) -> str:

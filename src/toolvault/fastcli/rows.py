@@ -45,20 +45,32 @@ VERSION_FIELDS = (
     "rollback_of",
     "signature",
     "key_id",
+    "description",
+    "usage",
 )
 V_COLS = (
     "v.name, v.version, v.sha256, v.size, v.executable, v.previous_version, "
     "v.previous_sha256, v.created_at, v.recorded_at, v.created_by, v.owner, v.origin, "
     "v.session_id, v.prompt, v.message, v.refs, v.transforms, v.rollback_of, v.signature, "
-    "v.key_id"
+    "v.key_id, v.description, v.usage"
 )
 TOOL_SELECT = (
     "SELECT t.name, t.owner, t.lifecycle, "
-    "max(CASE WHEN y.version IS NULL THEN v.version END), count(v.version), "
+    "max(CASE WHEN y.version IS NULL THEN v.version END) AS latest, count(v.version), "
     "t.created_at, t.updated_at, t.lifecycle_message FROM tools t "
     "JOIN versions v ON v.name = t.name "
     "LEFT JOIN yanks y ON y.name = v.name AND y.version = v.version"
 )
+
+
+def described(grouped: str) -> str:
+    """``TOOL_SELECT … GROUP BY t.name`` with the description of each tool's latest version
+    after its columns (SQLite allows no aggregate in a correlated subquery: hence the
+    wrapping), ordered by name."""
+    return (
+        f"SELECT g.*, (SELECT d.description FROM versions d WHERE d.name = g.name "
+        f"AND d.version = g.latest) FROM ({grouped}) g ORDER BY g.name"
+    )
 
 
 class Fallback(Exception):
@@ -112,18 +124,19 @@ def version_dict(row: tuple[Any, ...]) -> dict[str, Any]:
 def tool_dict(row: tuple[Any, ...]) -> dict[str, Any]:
     """A ``TOOL_SELECT`` row as the tool's fields (``Tool``), lifecycle message included."""
     keys = ("name", "owner", "lifecycle", "latest_version", "versions", "created_at")
-    return dict(zip((*keys, "updated_at", "lifecycle_message"), row, strict=True))
+    return dict(zip((*keys, "updated_at", "lifecycle_message", "description"), row, strict=True))
 
 
 def tools(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     """Every tool with at least one version, by name."""
-    rows = conn.execute(f"{TOOL_SELECT} GROUP BY t.name ORDER BY t.name")
+    rows = conn.execute(described(f"{TOOL_SELECT} GROUP BY t.name"))
     return [tool_dict(r) for r in rows]
 
 
 def tool(conn: sqlite3.Connection, name: str) -> dict[str, Any]:
     """One tool's fields; a missing tool falls back (the full path names similar ones)."""
-    row = conn.execute(f"{TOOL_SELECT} WHERE t.name = ? GROUP BY t.name", (name,)).fetchone()
+    sql = described(f"{TOOL_SELECT} WHERE t.name = ? GROUP BY t.name")
+    row = conn.execute(sql, (name,)).fetchone()
     if row is None:
         raise Fallback
     return tool_dict(row)
@@ -140,7 +153,7 @@ def versions(conn: sqlite3.Connection, name: str | None) -> list[dict[str, Any]]
     ).fetchall()
     if name is not None and not rows:
         raise Fallback
-    return [{**version_dict(r[:20]), "yanked": r[20]} for r in rows]
+    return [{**version_dict(r[:22]), "yanked": r[22]} for r in rows]
 
 
 def find(conn: sqlite3.Connection, spec: Spec) -> tuple[dict[str, Any], bytes]:
@@ -149,7 +162,7 @@ def find(conn: sqlite3.Connection, spec: Spec) -> tuple[dict[str, Any], bytes]:
     row = lookup(conn, spec)
     if row is None:
         raise Fallback
-    return version_dict(row[:20]), bytes(row[20])
+    return version_dict(row[:22]), bytes(row[22])
 
 
 def lookup(conn: sqlite3.Connection, spec: Spec) -> tuple[Any, ...] | None:

@@ -32,6 +32,7 @@ from toolvault.errors import ToolvaultError
 from toolvault.server import hot
 from toolvault.server import schemas as s
 from toolvault.server.hot import Guard
+from toolvault.server.queryparams import known_query
 from toolvault.vault import NewVersion, Vault
 
 # The largest tool is 1 MiB by default (max_tool_size); JSON may escape it to
@@ -76,7 +77,9 @@ def create_app(vault: Vault, *, public_read: bool = False, max_body: int = MAX_B
         title="toolvault",
         version=__version__,
         summary="A versioned, tamper-evident registry for command-line tools.",
-        description="See docs/api.md for the auth model and curl examples.",
+        description="See docs/api.md for the auth model and curl examples. A query "
+        "parameter an operation does not list is refused with 400, never ignored.",
+        dependencies=[Depends(known_query)],
     )
     app.state.guard = guard = Guard(vault, public_read)
     app.add_exception_handler(ToolvaultError, _toolvault_error)  # type: ignore[arg-type]
@@ -501,6 +504,8 @@ def _new_version(item: s.PublishItem) -> NewVersion:
         session_id=item.session_id,
         prompt=item.prompt,
         message=item.message,
+        description=item.description,
+        usage=item.usage,
         references=tuple(item.references or ()),
         transforms=tuple(item.transforms or ()),
         allow_dangling=item.allow_dangling,

@@ -267,6 +267,8 @@ class HotReads:
         """The hot route's name and parameter for a request, or None."""
         if scope["type"] != "http" or scope["method"] != "GET" or scope.get("root_path"):
             return None
+        if scope.get("query_string"):  # none of these takes one: the app refuses it (400)
+            return None
         path = scope["path"]
         for route in self.routes:
             found = route.pattern.match(path)

@@ -56,6 +56,10 @@ class PublishItem(BaseModel):
     session_id: str | None = None
     prompt: str | None = None
     message: str | None = None
+    description: str | None = Field(
+        None, description="One paragraph, at most 1,024 characters; default: the header's."
+    )
+    usage: str | None = Field(None, description="At most 8 KiB; default: the header's Usage:.")
     references: list[str] | None = Field(None, description="Specs of versions this one uses.")
     transforms: list[str] | None = None
     created_at: str | None = Field(
@@ -143,6 +147,7 @@ class ToolOut(BaseModel):
     owner: str
     lifecycle: str
     updated_at: str
+    description: str | None = Field(None, description="Its latest version's description.")
 
 
 class ToolState(ToolOut):
@@ -190,6 +195,8 @@ class VersionOut(BaseModel):
     rollback_of: int | None
     signature: str | None
     key_id: str | None
+    description: str | None = Field(None, description="One paragraph: what the tool does.")
+    usage: str | None = Field(None, description="The text a user would read for --help.")
 
 
 class ListedVersion(VersionOut):

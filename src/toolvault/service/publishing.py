@@ -40,6 +40,9 @@ class NewVersion:
     session_id: str | None = None
     prompt: str | None = None
     message: str | None = None
+    # None: read from the content's header (toolvault.describe), never by running it
+    description: str | None = None
+    usage: str | None = None
     references: Sequence[str] = ()
     transforms: Sequence[str] = ()
     rollback_of: int | None = None
@@ -73,6 +76,18 @@ class _Chain:
         self.owner = owner
         self.head = self.latest = number
         self.head_sha256 = self.latest_sha256 = sha256
+
+
+def _described(item: NewVersion) -> tuple[str | None, str | None]:
+    """The description and usage given, else those of the content's header (read, never
+    run: SPEC §10). Here rather than in ``check`` so that every writer (publish, ingest,
+    legacy stores, packs appended to a chain) fills them, and only for a new version."""
+    if item.description is not None and item.usage is not None:
+        return item.description, item.usage
+    from toolvault.describe import extract
+
+    found = extract(item.content)
+    return item.description or found[0], item.usage or found[1]
 
 
 def _signed(v: Version, signer: Signer) -> Version:
@@ -142,6 +157,8 @@ class Publishing(ServiceBase):
                     origin=f"rollback:{old.ref}",
                     created_by=created_by,
                     message=message or f"rollback to version {version}",
+                    description=old.description,  # as it was, given or read
+                    usage=old.usage,
                     rollback_of=version,
                     references=(old.ref,),
                 )
@@ -300,6 +317,7 @@ class Publishing(ServiceBase):
         if chain.latest_sha256 == sha:
             return Published(item.name, chain.latest, sha, False), None
         owner = chain.owner or self._new_owner(item)
+        described = _described(item)
         version = Version(
             name=item.name,
             version=chain.head + 1,  # the chain goes on from yanked versions too
@@ -319,6 +337,8 @@ class Publishing(ServiceBase):
             references=tuple(item.references),
             transforms=tuple(item.transforms),
             rollback_of=item.rollback_of,
+            description=described[0],
+            usage=described[1],
         )
         if signer is not None:
             version = _signed(version, signer)

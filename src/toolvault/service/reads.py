@@ -92,7 +92,11 @@ class Reads(ServiceBase):
             "signature_status": self.signature_status(version),
             "yanked": yanked.reason if yanked else None,
             "labels": labels,
-            "tool": {**tool.to_dict(), "lifecycle_message": tool.lifecycle_message},
+            # the version's own description is above: the tool's block keeps its state
+            "tool": {
+                **{k: v for k, v in tool.to_dict().items() if k != "description"},
+                "lifecycle_message": tool.lifecycle_message,
+            },
         }
 
     def audit(self, name: str | None = None) -> list[AuditEntry]:

@@ -193,6 +193,8 @@ def _as_new(v: Version, pack: Pack) -> Any:
         session_id=v.session_id,
         prompt=v.prompt,
         message=v.message,
+        description=v.description,
+        usage=v.usage,
         references=(),
         transforms=v.transforms,
         owner=v.owner,

@@ -191,8 +191,9 @@ def adopt_existing_versions(store: Any) -> None:
     so that verify can hold every version against the log."""
     from toolvault.signing import audit_record
 
-    owners = {t.name: t.owner for t in store.tools()}
-    for v in list(store.all_versions()):
+    # plain SQL: the store's reads know the columns of the newest schema, not of this one
+    owners = dict(store._q("SELECT name, owner FROM tools").fetchall())
+    for v in list(store.all_versions(classic=True)):
         actor = v.created_by or v.owner or "unknown"
         details = {**audit_record(v), "owner": owners.get(v.name, v.owner)}
         store.append_audit(v.recorded_at, actor, "adopt", v.name, v.version, details)
@@ -305,3 +306,17 @@ STEPS = (
     *STEPS,
     Step(6, "checkpoints", CHECKPOINTS_SQLITE, postgres=CHECKPOINTS_POSTGRES),
 )
+
+
+DESCRIPTIONS_SQLITE = """
+-- What a version says it is and how to call it (SPEC §10): a one-paragraph
+-- description (at most 1,024 characters) and the usage text a user would read for
+-- --help (at most 8 KiB), given with 'add --description/--usage' or read from the
+-- content's header (a docstring or the first comment block), never by running it.
+-- Version fields like the rest of the provenance: set once, never changed. Versions
+-- stored before this migration have neither (NULL).
+ALTER TABLE versions ADD COLUMN description TEXT;
+ALTER TABLE versions ADD COLUMN usage TEXT;
+"""
+
+STEPS = (*STEPS, Step(7, "descriptions", DESCRIPTIONS_SQLITE))

@@ -17,15 +17,27 @@ IN_CHUNK = 500  # names per "IN (…)" query: far below either database's parame
 # latest_version counts only versions that are not yanked; versions counts all.
 TOOL_SELECT = (
     "SELECT t.name, t.owner, t.lifecycle, "
-    "max(CASE WHEN y.version IS NULL THEN v.version END), count(v.version), "
+    "max(CASE WHEN y.version IS NULL THEN v.version END) AS latest, count(v.version), "
     "t.created_at, t.updated_at, t.lifecycle_message FROM tools t "
     "JOIN versions v ON v.name = t.name "
     "LEFT JOIN yanks y ON y.name = v.name AND y.version = v.version"
 )
+
+
+def described(grouped: str) -> str:
+    """``TOOL_SELECT … GROUP BY t.name`` with the description of each tool's latest version
+    after its columns (SQLite allows no aggregate in a correlated subquery: hence the
+    wrapping), ordered by name."""
+    return (
+        f"SELECT g.*, (SELECT d.description FROM versions d WHERE d.name = g.name "
+        f"AND d.version = g.latest) FROM ({grouped}) g ORDER BY g.name"
+    )
+
+
 VERSION_COLUMNS = (
     "name, version, sha256, size, executable, previous_version, previous_sha256, created_at, "
     "recorded_at, created_by, owner, origin, session_id, prompt, message, refs, transforms, "
-    "rollback_of, signature, key_id"
+    "rollback_of, signature, key_id, description, usage"
 )
 V_COLS = ", ".join(f"v.{c.strip()}" for c in VERSION_COLUMNS.split(","))
 
@@ -73,7 +85,7 @@ def json_list(text: str) -> tuple[str, ...]:
 
 def version_values(row: Sequence[Any]) -> list[Any]:
     """A row in ``VERSION_COLUMNS`` order as the values of ``VERSION_FIELDS``."""
-    values = list(row[:20])
+    values = list(row[:22])
     values[4] = bool(values[4])
     values[15] = json_list(values[15])
     values[16] = json_list(values[16])

@@ -14,6 +14,7 @@ from toolvault.store.sql import (
     VERSION_COLUMNS,
     Queries,
     chunks,
+    described,
     json_list,
     json_text,
     row_to_version,
@@ -27,12 +28,13 @@ class VersionQueries(Queries):
 
     def tool(self, name: str) -> Tool | None:
         """A tool's row with its version summary, or None."""
-        row = self._q(f"{TOOL_SELECT} WHERE t.name = ? GROUP BY t.name", (name,)).fetchone()
+        sql = described(f"{TOOL_SELECT} WHERE t.name = ? GROUP BY t.name")
+        row = self._q(sql, (name,)).fetchone()
         return Tool(*row) if row else None
 
     def tools(self) -> list[Tool]:
         """Every tool with at least one version, by name."""
-        rows = self._q(f"{TOOL_SELECT} GROUP BY t.name ORDER BY t.name")
+        rows = self._q(described(f"{TOOL_SELECT} GROUP BY t.name"))
         return [Tool(*r) for r in rows]
 
     def version(self, name: str, number: int, content: bool = False) -> Version | None:
@@ -104,7 +106,8 @@ class VersionQueries(Queries):
         found: list[Tool] = []
         for chunk in chunks(names):
             marks = ", ".join("?" * len(chunk))
-            rows = self._q(f"{TOOL_SELECT} WHERE t.name IN ({marks}) GROUP BY t.name", chunk)
+            sql = described(f"{TOOL_SELECT} WHERE t.name IN ({marks}) GROUP BY t.name")
+            rows = self._q(sql, chunk)
             found += [Tool(*r) for r in rows]
         return sorted(found, key=lambda t: t.name)
 
@@ -122,9 +125,14 @@ class VersionQueries(Queries):
                 found.setdefault(row[0], []).append(Entry._make(row[1:]))
         return found
 
-    def all_versions(self) -> Iterator[Version]:
-        """Every version of every tool, by name then number."""
-        rows = self._q(f"SELECT {VERSION_COLUMNS} FROM versions ORDER BY name, version")
+    def all_versions(self, *, classic: bool = False) -> Iterator[Version]:
+        """Every version of every tool, by name then number. ``classic``: only the columns
+        a schema before migration 7 has (for the migrations that run before it)."""
+        if classic:
+            columns = VERSION_COLUMNS.removesuffix(", description, usage")
+            rows = self._q(f"SELECT {columns}, NULL, NULL FROM versions ORDER BY name, version")
+        else:
+            rows = self._q(f"SELECT {VERSION_COLUMNS} FROM versions ORDER BY name, version")
         return (row_to_version(r) for r in rows)
 
     def blob(self, sha256: str) -> bytes | None:
@@ -151,7 +159,7 @@ class VersionQueries(Queries):
                 f"SELECT {V_COLS}, b.content FROM versions v JOIN blobs b ON b.sha256 = v.sha256 "
                 f"WHERE {where} {tail}"
             )
-            return [row_to_version(r, bytes(r[20])) for r in self._q(sql, params)]
+            return [row_to_version(r, bytes(r[22])) for r in self._q(sql, params)]
         sql = f"SELECT {V_COLS} FROM versions v WHERE {where} {tail}"
         return [row_to_version(r) for r in self._q(sql, params)]
 
@@ -218,7 +226,7 @@ class VersionQueries(Queries):
     def insert_versions(self, versions: Iterable[Version]) -> None:
         """:meth:`insert_version` for each, in one batched statement."""
         self._qmany(
-            f"INSERT INTO versions ({VERSION_COLUMNS}) VALUES ({', '.join('?' * 20)})",
+            f"INSERT INTO versions ({VERSION_COLUMNS}) VALUES ({', '.join('?' * 22)})",
             [
                 (
                     v.name,
@@ -241,6 +249,8 @@ class VersionQueries(Queries):
                     v.rollback_of,
                     v.signature,
                     v.key_id,
+                    v.description,
+                    v.usage,
                 )
                 for v in versions
             ],

@@ -106,7 +106,7 @@ class Recorded:
         entry = self._details[rec[0]]
         digests = next((d for n, v, d in recorded_versions(*entry) if (n, v) == (name, number)), {})
         now = version_digests(version)
-        return [g for g in GROUPS if digests.get(g) != now[g]]
+        return [g for g in GROUPS if digests.get(g) != now.get(g)]
 
 
 def signature_problems(

@@ -54,6 +54,7 @@ class Item:
     session_id: str | None = None
     prompt: str | None = None
     message: str | None = None
+    description: str | None = None  # None: read from the content's header
     transforms: tuple[str, ...] = ()
     references: tuple[str, ...] = ()  # as written in the source
     created_at: str | None = field(init=False, default=None)  # ``when`` in the vault's format
@@ -373,6 +374,7 @@ def _new_version(item: Item, references: tuple[str, ...]) -> NewVersion:
         session_id=item.session_id,
         prompt=item.prompt,
         message=item.message,
+        description=item.description,
         references=references,
         transforms=item.transforms,
     )

@@ -124,6 +124,7 @@ def _tools_item(row: dict[str, Any], source: Source, accept_mismatch: bool) -> I
     when = _time_or_note(row.get("created_at"), f"{where} created_at", source)
     if when is None:
         when = _time_or_note(row.get("updated_at"), f"{where} updated_at", source)
+    described = _description(row.get("description"))
     return Item(
         name=name,
         source_name=name,
@@ -135,8 +136,27 @@ def _tools_item(row: dict[str, Any], source: Source, accept_mismatch: bool) -> I
         when=when,
         owner=owner,
         created_by=owner,
-        message=nonblank(row.get("description")),
+        description=described[0],
+        message=described[1],
     )
+
+
+def _description(value: object) -> tuple[str | None, str | None]:
+    """A Tools-DB ``description`` becomes the description (SPEC §8, §10): one paragraph,
+    cut to the limit; text that does not fit whole is kept whole as the message too. A
+    control character other than a line end or tab is not cleaned away but refused, as
+    in any other field of a legacy row."""
+    from toolvault.describe import MAX_DESCRIPTION, description
+    from toolvault.validate import MULTI_LINE_BAD
+
+    text = nonblank(value)
+    if text is None:
+        return None, None
+    if MULTI_LINE_BAD.search(text):  # kept as it is: the metadata check refuses the import
+        return text, None
+    one = description(text)
+    whole = one is not None and len(text) <= MAX_DESCRIPTION and "\n\n" not in text.strip()
+    return one, None if whole else text
 
 
 def _code_bytes(code: object) -> bytes | None:

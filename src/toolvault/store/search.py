@@ -1,0 +1,243 @@
+"""The queries of the search index (SPEC §10), mixed into :class:`~toolvault.store.base.SQLStore`.
+
+The index is one row per version (``search_index``) with full-text indexes over it:
+FTS5 tables in SQLite, a weighted ``tsvector`` (GIN) and ``pg_trgm`` in PostgreSQL. The
+store only narrows the rows with them (a superset of what matches); which rows match and
+their order is decided by :mod:`toolvault.search.rank`, the same for both stores.
+Every write that changes what is found calls :meth:`SearchQueries.index_versions` or
+:meth:`SearchQueries.refresh_search` inside its transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from toolvault.store.sql import Queries, chunks, json_list
+
+if TYPE_CHECKING:
+    from toolvault.search.query import Query, Term
+    from toolvault.search.rank import Row
+
+SEARCH_MIGRATION = 8  # the migration that made the index
+MAX_CONTENT = 256 * 1024  # content past this is not searched (scripts are far smaller)
+TEXT_COLUMNS = (
+    "name, version, sha256, description, usage, prompt, message, content, author, owner, "
+    "session, label, uses, lifecycle, yanked, recorded_at"
+)
+ROW_COLUMNS = ", ".join(f"s.{c.strip()}" for c in TEXT_COLUMNS.split(","))
+SOURCE = (
+    "SELECT v.name, v.version, v.sha256, v.description, v.usage, v.prompt, v.message, "
+    "b.content, v.created_by, v.session_id, v.refs, v.recorded_at "
+    "FROM versions v JOIN blobs b ON b.sha256 = v.sha256"
+)
+# (lifecycle, owner, label, yanked, latest) of one version, as the index should hold it
+State = tuple[str, str, str, int, int]
+
+
+def content_text(content: bytes) -> str:
+    """What of the content is searched: its text, or nothing for a binary file."""
+    head = bytes(content[:MAX_CONTENT])
+    if b"\x00" in head:
+        return ""
+    return head.decode("utf-8", errors="replace")
+
+
+def ref_name(reference: str) -> str:
+    """The tool a reference names (``fmt:2@sha256:…`` -> ``fmt``)."""
+    return reference.split("@", 1)[0].split(":", 1)[0]
+
+
+class SearchQueries(Queries):
+    """Writes that keep the search index in step, and the search's reads."""
+
+    dialect: str
+    _searchable = False  # whether migration 8 is applied (found out once, then kept)
+
+    def _indexed(self) -> bool:
+        """Whether this database has the search index: a store opened on an older schema
+        (a migration's own tests, a vault before migrating) writes without one."""
+        if not self._searchable:
+            self._searchable = SEARCH_MIGRATION in self.applied()
+        return self._searchable
+
+    # -- writes (inside write()) -------------------------------------------------
+
+    def index_versions(self, keys: Iterable[tuple[str, int]]) -> None:
+        """Index these newly inserted versions, then bring their tools' rows in step."""
+        keys = list(keys)
+        if not keys or not self._indexed():
+            return
+        rows = []
+        for name, number in keys:
+            rows += list(self._q(f"{SOURCE} WHERE v.name = ? AND v.version = ?", (name, number)))
+        self._insert_search(rows)
+        self.refresh_search({name for name, _ in keys})
+
+    def rebuild_search(self) -> None:
+        """Index every version afresh (a migration, ``sync``)."""
+        self._q("DELETE FROM search_index")
+        names = [r[0] for r in self._q("SELECT name FROM tools ORDER BY name")]
+        for chunk in chunks(names):
+            marks = ", ".join("?" * len(chunk))
+            self._insert_search(list(self._q(f"{SOURCE} WHERE v.name IN ({marks})", chunk)))
+            self.refresh_search(chunk)
+
+    def _insert_search(self, rows: Sequence[Sequence[Any]]) -> None:
+        self._qmany(
+            "INSERT INTO search_index (name, version, sha256, description, usage, prompt, "
+            "message, content, author, session, uses, recorded_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    r[0],
+                    r[1],
+                    r[2],
+                    r[3] or "",
+                    r[4] or "",
+                    r[5] or "",
+                    r[6] or "",
+                    content_text(r[7]).replace("\x00", ""),
+                    r[8] or "",
+                    r[9] or "",
+                    " ".join(sorted({ref_name(x) for x in json_list(r[10])})),
+                    r[11],
+                )
+                for r in rows
+            ],
+        )
+
+    def refresh_search(self, names: Iterable[str]) -> None:
+        """Bring the mutable columns (lifecycle, owner, labels, yanked, latest) of these
+        tools' rows in step with the tools, labels and yanks; only changed rows are written."""
+        if not self._indexed():
+            return
+        for chunk in chunks(names):
+            want, have = self.search_state_wanted(chunk), self.search_state(chunk)
+            self._qmany(
+                "UPDATE search_index SET lifecycle = ?, owner = ?, label = ?, yanked = ?, "
+                "latest = ? WHERE name = ? AND version = ?",
+                [(*state, *key) for key, state in want.items() if have.get(key) != state],
+            )
+
+    # -- reads -------------------------------------------------------------------
+
+    def search_state(self, names: Sequence[str] | None = None) -> dict[tuple[str, int], State]:
+        """The mutable columns of the index's rows (of these tools, or all)."""
+        where, params = _names_where("name", names)
+        rows = self._q(
+            f"SELECT name, version, lifecycle, owner, label, yanked, latest FROM search_index "
+            f"WHERE {where}",
+            params,
+        )
+        return {(r[0], r[1]): (r[2], r[3], r[4], int(r[5]), int(r[6])) for r in rows}
+
+    def search_state_wanted(
+        self, names: Sequence[str] | None = None
+    ) -> dict[tuple[str, int], State]:
+        """What :meth:`search_state` should be, from the tools, labels and yanks."""
+        where, params = _names_where("v.name", names)
+        tools = {
+            r[0]: (r[1], r[2])
+            for r in self._q(
+                f"SELECT t.name, t.lifecycle, t.owner FROM tools t JOIN versions v "
+                f"ON v.name = t.name WHERE {where} GROUP BY t.name, t.lifecycle, t.owner",
+                params,
+            )
+        }
+        versions = list(self._q(f"SELECT v.name, v.version FROM versions v WHERE {where}", params))
+        labels: dict[tuple[str, int], list[str]] = {}
+        for name, label, number in self._q(
+            f"SELECT v.name, v.label, v.version FROM labels v WHERE {where}", params
+        ):
+            labels.setdefault((name, number), []).append(label)
+        yanked = {
+            (r[0], r[1])
+            for r in self._q(f"SELECT v.name, v.version FROM yanks v WHERE {where}", params)
+        }
+        latest: dict[str, int] = {}
+        for name, number in versions:
+            if (name, number) not in yanked and number > latest.get(name, 0):
+                latest[name] = number
+        return {
+            (name, number): (
+                *tools[name],
+                " ".join(sorted(labels.get((name, number), []))),
+                int((name, number) in yanked),
+                int(latest.get(name) == number),
+            )
+            for name, number in versions
+        }
+
+    def search_keys(self) -> dict[tuple[str, int], str]:
+        """(name, version) -> sha256 of every indexed row: verify holds them to versions."""
+        return {
+            (r[0], r[1]): r[2] for r in self._q("SELECT name, version, sha256 FROM search_index")
+        }
+
+    def applied(self) -> dict[int, tuple[str, str]]:
+        """Applied migrations (the store provides it)."""
+        raise NotImplementedError
+
+    def search_text_damaged(self) -> str | None:
+        """What the full-text index's own check finds wrong, or None (SQLite's FTS5
+        integrity check; PostgreSQL's generated column cannot drift)."""
+        if self.dialect != "sqlite":
+            return None
+        for table in ("search_words", "search_trigram"):
+            try:
+                self._q(f"INSERT INTO {table} ({table}, rank) VALUES ('integrity-check', 1)")
+            except Exception as exc:  # the store's error says what is wrong
+                return f"{table}: {exc}"
+        return None
+
+    def search_rows(self, query: Query, all_versions: bool, lifecycles: Sequence[str]) -> list[Row]:
+        """The indexed rows that may match ``query`` (a superset: the ranking decides)."""
+        from toolvault.search.rank import Row
+
+        clauses = [f"s.lifecycle IN ({', '.join('?' * len(lifecycles))})"]
+        params: list[Any] = list(lifecycles)
+        if not all_versions:
+            clauses.append("s.latest = 1")
+        for term in query.terms:
+            clause = self._term_clause(term, params)
+            if clause:
+                clauses.append(clause)
+        sql = f"SELECT {ROW_COLUMNS} FROM search_index s WHERE {' AND '.join(clauses)}"
+        return [Row(*r[:14], bool(r[14]), r[15]) for r in self._q(sql, params)]  # type: ignore[call-arg]
+
+    def _term_clause(self, term: Term, params: list[Any]) -> str | None:
+        """SQL that keeps every row ``term`` may match (None: the term narrows nothing)."""
+        if term.field in (None, "content"):
+            parts = [self._content_clause(term, params)]
+            if term.field is None:
+                parts.insert(0, self._words_clause(term, None, params))
+            return "(" + " OR ".join(parts) + ")"
+        if term.field in ("name", "description", "usage", "prompt", "message"):
+            return self._words_clause(term, term.field, params)
+        return None  # author, owner, session, label, uses: few rows, checked by the ranking
+
+    def _words_clause(self, term: Term, field: str | None, params: list[Any]) -> str:
+        words = " ".join(term.words)
+        if self.dialect == "sqlite":
+            params.append((f"{field} : " if field else "") + f'"{words}"')
+            return "s.id IN (SELECT rowid FROM search_words WHERE search_words MATCH ?)"
+        params.append(words)
+        return "s.words @@ phraseto_tsquery('simple', ?)"
+
+    def _content_clause(self, term: Term, params: list[Any]) -> str:
+        from toolvault.search.query import MIN_SUBSTRING
+
+        if self.dialect == "sqlite" and len(term.text) >= MIN_SUBSTRING:
+            params.append('"' + term.text.replace('"', '""') + '"')
+            return "s.id IN (SELECT rowid FROM search_trigram WHERE search_trigram MATCH ?)"
+        escaped = term.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        params.append(f"%{escaped}%")
+        like = "LIKE" if self.dialect == "sqlite" else "ILIKE"
+        return f"s.content {like} ? ESCAPE '\\'"
+
+
+def _names_where(column: str, names: Sequence[str] | None) -> tuple[str, list[Any]]:
+    if names is None:
+        return "1 = 1", []
+    return f"{column} IN ({', '.join('?' * len(names))})", list(names)

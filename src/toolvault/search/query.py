@@ -108,7 +108,10 @@ def _terms(text: str) -> list[Term]:
 def _field(name: str) -> str:
     lowered = name.lower()
     if lowered not in FIELDS:
-        raise InvalidInput(f"unknown qualifier '{name}:'; {HELP}")
+        raise InvalidInput(
+            f"unknown qualifier '{name}:'; quote the word (\"{name}:…\") to search for it as "
+            f"text. {HELP}"
+        )
     return lowered
 
 

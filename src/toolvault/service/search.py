@@ -4,11 +4,10 @@ prompts, messages and content, through the store's search index."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from toolvault import validate
 from toolvault.errors import InvalidInput
-from toolvault.models import Record
+from toolvault.search.result import SearchResult
 from toolvault.service.base import ServiceBase
 
 LIFECYCLES = {
@@ -20,23 +19,6 @@ LIFECYCLES = {
 }
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 1_000
-
-
-@dataclass(frozen=True, slots=True)
-class SearchResult(Record):
-    """One result: the tool, the pinned ref of the version that matched, its description
-    and lifecycle, the field that matched with a snippet (match marked ``**…**``), and
-    the score it was ranked by."""
-
-    name: str
-    version: int
-    ref: str
-    description: str
-    lifecycle: str
-    yanked: bool
-    field: str
-    snippet: str
-    score: float
 
 
 def search_options(
@@ -89,6 +71,20 @@ class Searching(ServiceBase):
         with self.store.snapshot():
             rows = self.store.search_rows(parsed, all_versions, lifecycles)
         return [_result(hit) for hit in rank.rank(parsed, rows, limit, within)]
+
+    def sync(self) -> list[str]:
+        """:meth:`ServiceBase.sync`, and the search index rebuilt when verify would find
+        it out of step."""
+        fixed = super().sync()
+        from toolvault.verify.search_index import index_problems
+
+        with self.store.snapshot():
+            problems, _ = index_problems(self.store, frozenset())
+        if problems:
+            with self.store.write():
+                self.store.rebuild_search()
+            fixed.append(f"search index: rebuilt ({len(problems)} problems)")
+        return fixed
 
 
 def _result(hit: object) -> SearchResult:

@@ -169,6 +169,14 @@ class SearchQueries(Queries):
             for name, number in versions
         }
 
+    def has_search_index(self) -> bool:
+        """Whether this database has the search index (migration 8)."""
+        return self._indexed()
+
+    def version_keys(self) -> dict[tuple[str, int], str]:
+        """(name, version) -> sha256 of every version."""
+        return {(r[0], r[1]): r[2] for r in self._q("SELECT name, version, sha256 FROM versions")}
+
     def search_keys(self) -> dict[tuple[str, int], str]:
         """(name, version) -> sha256 of every indexed row: verify holds them to versions."""
         return {

@@ -77,7 +77,8 @@ def render(result: SearchResult, width: int, colour: bool) -> list[str]:
     lines = [f"{head}{state}  score {result.score:g}"]
     if result.description:
         lines.append("  " + cut(result.description, width - 2))
-    snippet = cut(f"{result.field}: {result.snippet}", width - 2, keep_marks=True)
+    # the marks take no room on a terminal (bold), and their two stars each elsewhere
+    snippet = cut(f"{result.field}: {result.snippet}", width - 2, keep_marks=colour)
     lines.append("  " + (highlight(snippet) if colour else snippet))
     return lines
 

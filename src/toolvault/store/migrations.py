@@ -397,7 +397,7 @@ CREATE INDEX search_index_words ON search_index USING gin (words);
 DO $$
 DECLARE home text;
 BEGIN
-    CREATE EXTENSION IF NOT EXISTS pg_trgm;
+    CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public;
     SELECT n.nspname INTO home FROM pg_extension e
         JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm';
     EXECUTE format(

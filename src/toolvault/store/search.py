@@ -76,6 +76,7 @@ class SearchQueries(Queries):
 
     def rebuild_search(self) -> None:
         """Index every version afresh (a migration, ``sync``)."""
+        self._searchable = True  # the migration making the table calls this before its row
         self._q("DELETE FROM search_index")
         names = [r[0] for r in self._q("SELECT name FROM tools ORDER BY name")]
         for chunk in chunks(names):
@@ -217,9 +218,8 @@ class SearchQueries(Queries):
     def _term_clause(self, term: Term, params: list[Any]) -> str | None:
         """SQL that keeps every row ``term`` may match (None: the term narrows nothing)."""
         if term.field in (None, "content"):
-            parts = [self._content_clause(term, params)]
-            if term.field is None:
-                parts.insert(0, self._words_clause(term, None, params))
+            parts = [self._words_clause(term, None, params)] if term.field is None else []
+            parts.append(self._content_clause(term, params))  # after: params go in order
             return "(" + " OR ".join(parts) + ")"
         if term.field in ("name", "description", "usage", "prompt", "message"):
             return self._words_clause(term, term.field, params)

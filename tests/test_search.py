@@ -21,7 +21,10 @@ from toolvault.errors import InvalidInput
 from toolvault.sources import ingest
 from toolvault.store.postgres import PostgresStore
 
-CSV = b"#!/usr/bin/env python3\n'''Summarise the columns of a CSV file.'''\ndef read_csv_rows(p):\n    pass\n"
+CSV = (
+    b"#!/usr/bin/env python3\n'''Summarise the columns of a CSV file.'''\n"
+    b"def read_csv_rows(p):\n    pass\n"
+)
 
 
 def names(vault: Vault, query: str, **kw: object) -> list[str]:

@@ -10,22 +10,24 @@ from dataclasses import dataclass
 
 from toolvault.search.query import MIN_SUBSTRING, TEXT_FIELDS, WORD, Query, Term
 
-# name > description > usage > prompt, message > content (SPEC §10)
+# name > description > usage > prompt, message > content (SPEC §10), in quarters: a
+# term scores the weight of the best field it matches. Whole numbers, so that the stores
+# compute the same scores in SQL (to order and cut) as here (to check and show).
 WEIGHTS = {
-    "name": 10.0,
-    "description": 6.0,
-    "usage": 4.0,
-    "prompt": 2.5,
-    "message": 2.5,
-    "content": 1.0,
-    "author": 2.0,
-    "owner": 2.0,
-    "session": 2.0,
-    "label": 2.0,
-    "uses": 2.0,
+    "name": 40,
+    "description": 24,
+    "usage": 16,
+    "prompt": 10,
+    "message": 10,
+    "content": 4,
+    "author": 8,
+    "owner": 8,
+    "session": 8,
+    "label": 8,
+    "uses": 8,
 }
-EXACT_NAME = 100.0  # the tool named exactly as the query comes first
-ALSO = 0.25  # each further field a term matches adds a little
+EXACT_NAME = 400  # the tool named exactly as the query comes first
+SCALE = 4  # the score shown is the sum over the terms divided by this
 LIFECYCLE_ORDER = {"active": 0, "deprecated": 1, "retired": 2}
 SNIPPET = 80  # characters of context a snippet shows around the match
 MARK = ("**", "**")
@@ -118,21 +120,24 @@ def score(query: Query, row: Row, within: tuple[str, ...] = TEXT_FIELDS) -> Hit 
     """The row's hit when every term matches (an unqualified one in a field of
     ``within``), else None."""
     cache: dict[str, list[str]] = {}
-    total, best_field, best_weight = 0.0, "", -1.0
+    total, best_field = 0, ""
     for term in query.terms:
         fields = (term.field,) if term.field else within
         found = [f for f in fields if matches(term, f, row, cache)]
         if not found:
             return None
-        weights = sorted((WEIGHTS[f] for f in found), reverse=True)
-        total += weights[0] + ALSO * (len(weights) - 1)
         top = max(found, key=lambda f: WEIGHTS[f])
-        if WEIGHTS[top] > best_weight:
-            best_field, best_weight = top, WEIGHTS[top]
-    plain = query.plain_text()
-    if plain is not None and plain == row.name.lower():
+        total += WEIGHTS[top]
+        if not best_field or WEIGHTS[top] > WEIGHTS[best_field]:
+            best_field = top
+    if exact_name(query) == row.name.lower():
         total += EXACT_NAME
-    return Hit(row, round(total, 3), best_field, snippet(query, row.text(best_field)))
+    return Hit(row, total / SCALE, best_field, snippet(query, row.text(best_field)))
+
+
+def exact_name(query: Query) -> str | None:
+    """The tool name the query may be exactly (one unqualified or name: term), lowercased."""
+    return query.plain_text()
 
 
 def rank(

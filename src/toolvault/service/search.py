@@ -4,11 +4,13 @@ prompts, messages and content, through the store's search index."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from toolvault import validate
 from toolvault.errors import InvalidInput
 from toolvault.search.result import SearchResult
 from toolvault.service.base import ServiceBase
+from toolvault.store.search import Page
 
 LIFECYCLES = {
     None: ("active", "deprecated"),  # retired tools only when asked
@@ -18,6 +20,7 @@ LIFECYCLES = {
     "all": ("active", "deprecated", "retired"),
 }
 DEFAULT_LIMIT = 20
+SLACK = 10  # rows asked for past the limit, for those the store takes but do not match
 MAX_LIMIT = 1_000
 
 
@@ -68,9 +71,17 @@ class Searching(ServiceBase):
         parsed = queries.parse(query)
         within, lifecycles = search_options(fields, lifecycle, limit)
         validate.of_type(all_versions, bool, "all_versions", "true or false")
+        page = Page(within, all_versions, lifecycles, limit + SLACK)
+        hits: list[rank.Hit] = []
         with self.store.snapshot():
-            rows = self.store.search_rows(parsed, all_versions, lifecycles)
-        return [_result(hit) for hit in rank.rank(parsed, rows, limit, within)]
+            while True:  # bounded: each page moves on, and the rows run out
+                rows = self.store.search_page(parsed, page)
+                hits += rank.rank(parsed, rows, len(rows), within)
+                if len(hits) >= limit or len(rows) < page.size:
+                    break
+                page = replace(page, offset=page.offset + page.size, size=page.size * 2)
+        hits.sort(key=lambda h: h.order)
+        return [_result(hit) for hit in hits[:limit]]
 
     def sync(self) -> list[str]:
         """:meth:`ServiceBase.sync`, and the search index rebuilt when verify would find

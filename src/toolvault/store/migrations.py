@@ -353,7 +353,8 @@ CREATE TABLE search_index (
 );
 CREATE INDEX search_index_latest ON search_index (latest, name);
 CREATE VIRTUAL TABLE search_words USING fts5(
-    name, description, usage, prompt, message, content='search_index', content_rowid='id'
+    name, description, usage, prompt, message, content='search_index', content_rowid='id',
+    tokenize='unicode61 remove_diacritics 0'
 );
 CREATE VIRTUAL TABLE search_trigram USING fts5(
     content, content='search_index', content_rowid='id', tokenize='trigram'

@@ -11,6 +11,7 @@ Every write that changes what is found calls :meth:`SearchQueries.index_versions
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from toolvault.store.sql import Queries, chunks, json_list
@@ -31,6 +32,21 @@ SOURCE = (
     "b.content, v.created_by, v.session_id, v.refs, v.recorded_at "
     "FROM versions v JOIN blobs b ON b.sha256 = v.sha256"
 )
+# The word fields and their weight in PostgreSQL's tsvector (prompt and message share D).
+WORD_WEIGHTS = {"name": "A", "description": "B", "usage": "C", "prompt": "D", "message": "D"}
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """Which rows a search looks at, and which of its ranked rows to return."""
+
+    within: tuple[str, ...]  # the fields an unqualified term may match
+    all_versions: bool
+    lifecycles: tuple[str, ...]
+    size: int
+    offset: int = 0
+
+
 # (lifecycle, owner, label, yanked, latest) of one version, as the index should hold it
 State = tuple[str, str, str, int, int]
 
@@ -200,49 +216,74 @@ class SearchQueries(Queries):
                 return f"{table}: {exc}"
         return None
 
-    def search_rows(self, query: Query, all_versions: bool, lifecycles: Sequence[str]) -> list[Row]:
-        """The indexed rows that may match ``query`` (a superset: the ranking decides)."""
-        from toolvault.search.rank import Row
+    def search_page(self, query: Query, page: Page) -> list[Row]:
+        """One page of the rows that match ``query``, ranked in SQL as
+        :mod:`toolvault.search.rank` ranks them (field weights, deprecated after active,
+        the newest first): the ranking checks and orders them again, and asks for the
+        next page when it dropped some (the SQL may take a little more than matches)."""
+        from toolvault.search.rank import EXACT_NAME, WEIGHTS, Row
 
-        clauses = [f"s.lifecycle IN ({', '.join('?' * len(lifecycles))})"]
-        params: list[Any] = list(lifecycles)
-        if not all_versions:
-            clauses.append("s.latest = 1")
+        where = [f"s.lifecycle IN ({', '.join('?' * len(page.lifecycles))})"]
+        where_params: list[Any] = list(page.lifecycles)
+        if not page.all_versions:
+            where.append("s.latest = 1")
+        scores, order_params = [], []
         for term in query.terms:
-            clause = self._term_clause(term, params)
-            if clause:
-                clauses.append(clause)
-        sql = f"SELECT {ROW_COLUMNS} FROM search_index s WHERE {' AND '.join(clauses)}"
+            fields = (term.field,) if term.field else page.within
+            fields = tuple(sorted(fields, key=lambda f: -WEIGHTS[f]))
+            flags = [self._flag(term, f) for f in fields]
+            where.append("(" + " OR ".join(sql for sql, _ in flags) + ")")
+            where_params += [p for _, ps in flags for p in ps]
+            cases = " ".join(
+                f"WHEN {sql} THEN {WEIGHTS[f]}" for f, (sql, _) in zip(fields, flags, strict=True)
+            )
+            scores.append(f"CASE {cases} ELSE 0 END")
+            order_params += [p for _, ps in flags for p in ps]
+        exact = query.plain_text()
+        if exact is not None:
+            scores.append(f"CASE WHEN lower(s.name) = ? THEN {EXACT_NAME} ELSE 0 END")
+            order_params.append(exact)
+        c = ' COLLATE "C"' if self.dialect == "postgres" else ""
+        sql = (
+            f"SELECT {ROW_COLUMNS} FROM search_index s WHERE {' AND '.join(where)} ORDER BY "
+            "CASE s.lifecycle WHEN 'active' THEN 0 WHEN 'deprecated' THEN 1 ELSE 2 END, "
+            f"{' + '.join(scores)} DESC, s.recorded_at{c} DESC, s.name{c}, s.version DESC "
+            "LIMIT ? OFFSET ?"
+        )
+        params = [*where_params, *order_params, page.size, page.offset]
         return [Row(*r[:14], bool(r[14]), r[15]) for r in self._q(sql, params)]  # type: ignore[call-arg]
 
-    def _term_clause(self, term: Term, params: list[Any]) -> str | None:
-        """SQL that keeps every row ``term`` may match (None: the term narrows nothing)."""
-        if term.field in (None, "content"):
-            parts = [self._words_clause(term, None, params)] if term.field is None else []
-            parts.append(self._content_clause(term, params))  # after: params go in order
-            return "(" + " OR ".join(parts) + ")"
-        if term.field in ("name", "description", "usage", "prompt", "message"):
-            return self._words_clause(term, term.field, params)
-        return None  # author, owner, session, label, uses: few rows, checked by the ranking
-
-    def _words_clause(self, term: Term, field: str | None, params: list[Any]) -> str:
-        words = " ".join(term.words)
-        if self.dialect == "sqlite":
-            params.append((f"{field} : " if field else "") + f'"{words}"')
-            return "s.id IN (SELECT rowid FROM search_words WHERE search_words MATCH ?)"
-        params.append(words)
-        return "s.words @@ phraseto_tsquery('simple', ?)"
-
-    def _content_clause(self, term: Term, params: list[Any]) -> str:
+    def _flag(self, term: Term, field: str) -> tuple[str, list[Any]]:
+        """SQL true when ``term`` matches ``field`` of row ``s``, and its parameters."""
         from toolvault.search.query import MIN_SUBSTRING
 
-        if self.dialect == "sqlite" and len(term.text) >= MIN_SUBSTRING:
-            params.append('"' + term.text.replace('"', '""') + '"')
-            return "s.id IN (SELECT rowid FROM search_trigram WHERE search_trigram MATCH ?)"
-        escaped = term.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        params.append(f"%{escaped}%")
+        words = " ".join(term.words)
+        if field in WORD_WEIGHTS:
+            if self.dialect == "sqlite":
+                return (
+                    "s.id IN (SELECT rowid FROM search_words WHERE search_words MATCH ?)",
+                    [f'{field} : "{words}"'],
+                )
+            weight = WORD_WEIGHTS[field]
+            phrase = " <-> ".join(f"{w}:{weight}" for w in term.words)
+            return "s.words @@ to_tsquery('simple', ?)", [phrase]
         like = "LIKE" if self.dialect == "sqlite" else "ILIKE"
-        return f"s.content {like} ? ESCAPE '\\'"
+        text = _escaped(term.text.lower())
+        if field == "content":
+            if self.dialect == "sqlite" and len(term.text) >= MIN_SUBSTRING:
+                return (
+                    "s.id IN (SELECT rowid FROM search_trigram WHERE search_trigram MATCH ?)",
+                    ['"' + term.text.replace('"', '""') + '"'],
+                )
+            return f"s.content {like} ? ESCAPE '\\'", [f"%{text}%"]
+        if field in ("label", "uses"):  # a name among the space-separated ones
+            return f"(' ' || lower(s.{field}) || ' ') LIKE ? ESCAPE '\\'", [f"% {text} %"]
+        return f"lower(s.{field}) LIKE ? ESCAPE '\\'", [f"%{text}%"]
+
+
+def _escaped(text: str) -> str:
+    """``text`` as a literal inside a LIKE pattern (escape character ``\\``)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _names_where(column: str, names: Sequence[str] | None) -> tuple[str, list[Any]]:

@@ -8,6 +8,7 @@ word of 3 or more characters also matches inside identifiers of the content.
 from __future__ import annotations
 
 import re
+import dataclasses
 from dataclasses import dataclass
 
 from toolvault.errors import InvalidInput
@@ -37,11 +38,11 @@ class Term:
     text: str
     field: str | None = None
     phrase: bool = False
+    # the term's words, lowercased, as the word tokenizer splits them
+    words: tuple[str, ...] = dataclasses.field(init=False, compare=False, repr=False)
 
-    @property
-    def words(self) -> tuple[str, ...]:
-        """The term's words, lowercased, as the word tokenizer splits them."""
-        return tuple(w.lower() for w in WORD.findall(self.text))
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "words", tuple(w.lower() for w in WORD.findall(self.text)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -93,12 +93,17 @@ def tokens(text: str) -> list[str]:
 
 def _has_words(haystack: list[str], words: tuple[str, ...]) -> bool:
     """``words`` appear one after another in ``haystack``."""
-    n = len(words)
-    first = words[0]
-    return any(
-        haystack[i] == first and tuple(haystack[i : i + n]) == words
-        for i in range(len(haystack) - n + 1)
-    )
+    first, n = words[0], len(words)
+    if n == 1:
+        return first in haystack
+    at = -1
+    try:
+        while True:  # bounded: each index() moves past the last
+            at = haystack.index(first, at + 1)
+            if tuple(haystack[at : at + n]) == words:
+                return True
+    except ValueError:
+        return False
 
 
 def matches(term: Term, field: str, row: Row, cache: dict[str, list[str]]) -> bool:

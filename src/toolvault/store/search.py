@@ -220,38 +220,68 @@ class SearchQueries(Queries):
         """One page of the rows that match ``query``, ranked in SQL as
         :mod:`toolvault.search.rank` ranks them (field weights, deprecated after active,
         the newest first): the ranking checks and orders them again, and asks for the
-        next page when it dropped some (the SQL may take a little more than matches)."""
-        from toolvault.search.rank import EXACT_NAME, WEIGHTS, Row
+        next page when it dropped some (the SQL may take a little more than matches).
+
+        Each term's score (the weight of the best field it matches, 0 for none) is
+        computed once per candidate row in a materialized CTE; the candidates are the
+        rows the first term may match, found through the full-text index."""
+        from toolvault.search.rank import EXACT_NAME, Row
 
         where = [f"s.lifecycle IN ({', '.join('?' * len(page.lifecycles))})"]
         where_params: list[Any] = list(page.lifecycles)
         if not page.all_versions:
             where.append("s.latest = 1")
-        scores, order_params = [], []
-        for term in query.terms:
-            fields = (term.field,) if term.field else page.within
-            fields = tuple(sorted(fields, key=lambda f: -WEIGHTS[f]))
-            flags = [self._flag(term, f) for f in fields]
-            where.append("(" + " OR ".join(sql for sql, _ in flags) + ")")
-            where_params += [p for _, ps in flags for p in ps]
-            cases = " ".join(
-                f"WHEN {sql} THEN {WEIGHTS[f]}" for f, (sql, _) in zip(fields, flags, strict=True)
-            )
-            scores.append(f"CASE {cases} ELSE 0 END")
-            order_params += [p for _, ps in flags for p in ps]
+        driver, driver_params = self._driver(query.terms[0], page.within)
+        where.append(driver)
+        where_params += driver_params
+        scores, params = [], []  # placeholders in the text's order: the CTE's SELECT first
+        for i, term in enumerate(query.terms):
+            case, case_params = self._term_score(term, page.within)
+            scores.append(f"{case} AS t{i}")
+            params += case_params
+        params += where_params
+        total = " + ".join(f"m.t{i}" for i in range(len(query.terms)))
         exact = query.plain_text()
+        order_params: list[Any] = []
         if exact is not None:
-            scores.append(f"CASE WHEN lower(s.name) = ? THEN {EXACT_NAME} ELSE 0 END")
+            total += f" + CASE WHEN lower(s.name) = ? THEN {EXACT_NAME} ELSE 0 END"
             order_params.append(exact)
         c = ' COLLATE "C"' if self.dialect == "postgres" else ""
         sql = (
-            f"SELECT {ROW_COLUMNS} FROM search_index s WHERE {' AND '.join(where)} ORDER BY "
-            "CASE s.lifecycle WHEN 'active' THEN 0 WHEN 'deprecated' THEN 1 ELSE 2 END, "
-            f"{' + '.join(scores)} DESC, s.recorded_at{c} DESC, s.name{c}, s.version DESC "
+            f"WITH m AS MATERIALIZED (SELECT s.id, {', '.join(scores)} FROM search_index s "
+            f"WHERE {' AND '.join(where)}) "
+            f"SELECT {ROW_COLUMNS} FROM m JOIN search_index s ON s.id = m.id WHERE "
+            + " AND ".join(f"m.t{i} > 0" for i in range(len(query.terms)))
+            + " ORDER BY CASE s.lifecycle WHEN 'active' THEN 0 WHEN 'deprecated' THEN 1 "
+            f"ELSE 2 END, {total} DESC, s.recorded_at{c} DESC, s.name{c}, s.version DESC "
             "LIMIT ? OFFSET ?"
         )
-        params = [*where_params, *order_params, page.size, page.offset]
-        return [Row(*r[:14], bool(r[14]), r[15]) for r in self._q(sql, params)]  # type: ignore[call-arg]
+        rows = self._q(sql, [*params, *order_params, page.size, page.offset])
+        return [Row(*r[:14], bool(r[14]), r[15]) for r in rows]  # type: ignore[call-arg]
+
+    def _term_score(self, term: Term, within: tuple[str, ...]) -> tuple[str, list[Any]]:
+        """SQL for the weight of the best field ``term`` matches in row ``s`` (0: none)."""
+        from toolvault.search.rank import WEIGHTS
+
+        fields = sorted((term.field,) if term.field else within, key=lambda f: -WEIGHTS[f])
+        flags = [(f, *self._flag(term, f)) for f in fields]
+        cases = " ".join(f"WHEN {sql} THEN {WEIGHTS[f]}" for f, sql, _ in flags)
+        return f"CASE {cases} ELSE 0 END", [p for _, _, ps in flags for p in ps]
+
+    def _driver(self, term: Term, within: tuple[str, ...]) -> tuple[str, list[Any]]:
+        """SQL keeping at least every row ``term`` matches, through the full-text index."""
+        fields = (term.field,) if term.field else within
+        words = [f for f in fields if f in WORD_WEIGHTS]
+        parts: list[tuple[str, list[Any]]] = []
+        if words and self.dialect == "sqlite":
+            parts.append((
+                "s.id IN (SELECT rowid FROM search_words WHERE search_words MATCH ?)",
+                ["{" + " ".join(words) + "} : \"" + " ".join(term.words) + "\""],
+            ))  # fmt: skip
+        elif words:
+            parts.append(("s.words @@ phraseto_tsquery('simple', ?)", [" ".join(term.words)]))
+        parts += [self._flag(term, f) for f in fields if f not in WORD_WEIGHTS]
+        return "(" + " OR ".join(sql for sql, _ in parts) + ")", [p for _, ps in parts for p in ps]
 
     def _flag(self, term: Term, field: str) -> tuple[str, list[Any]]:
         """SQL true when ``term`` matches ``field`` of row ``s``, and its parameters."""

@@ -228,6 +228,8 @@ def search(old: OldVault) -> None:
             r[7] or "", " ".join(sorted(labels.get((r[0], r[1]), []))), uses, lifecycle,
             int((r[0], r[1]) in yanked), int(latest.get(r[0]) == r[1]), r[9],
         )  # fmt: skip
+    for table in ("search_words", "search_trigram"):  # the FTS tables over those rows
+        old._sql(f"INSERT INTO {table} ({table}) VALUES ('rebuild')")
 
 
 # Representative data per migration, by name. A new migration needs an entry here.

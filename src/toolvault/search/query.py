@@ -7,8 +7,8 @@ word of 3 or more characters also matches inside identifiers of the content.
 
 from __future__ import annotations
 
-import re
 import dataclasses
+import re
 from dataclasses import dataclass
 
 from toolvault.errors import InvalidInput

@@ -32,6 +32,11 @@ SOURCE = (
     "b.content, v.created_by, v.session_id, v.refs, v.recorded_at "
     "FROM versions v JOIN blobs b ON b.sha256 = v.sha256"
 )
+# SQLite's FTS5 tables over search_index, and the columns each holds
+FTS_TABLES = {
+    "search_words": "name, description, usage, prompt, message",
+    "search_trigram": "content",
+}
 # The word fields and their weight in PostgreSQL's tsvector (prompt and message share D).
 WORD_WEIGHTS = {"name": "A", "description": "B", "usage": "C", "prompt": "D", "message": "D"}
 
@@ -94,6 +99,9 @@ class SearchQueries(Queries):
         """Index every version afresh (a migration, ``sync``)."""
         self._searchable = True  # the migration making the table calls this before its row
         self._q("DELETE FROM search_index")
+        if self.dialect == "sqlite":
+            for table in FTS_TABLES:
+                self._q(f"INSERT INTO {table} ({table}) VALUES ('delete-all')")
         names = [r[0] for r in self._q("SELECT name FROM tools ORDER BY name")]
         for chunk in chunks(names):
             marks = ", ".join("?" * len(chunk))
@@ -101,6 +109,23 @@ class SearchQueries(Queries):
             self.refresh_search(chunk)
 
     def _insert_search(self, rows: Sequence[Sequence[Any]]) -> None:
+        """Insert index rows, and their text into SQLite's FTS tables in one statement
+        each (PostgreSQL's tsvector is a generated column)."""
+        if not rows:
+            return
+        sqlite = self.dialect == "sqlite"
+        if sqlite:
+            (last,) = self._q("SELECT coalesce(max(id), 0) FROM search_index").fetchone()
+        self._insert_rows(rows)
+        if sqlite:  # writers are serialized: the rows past ``last`` are these
+            for table, columns in FTS_TABLES.items():
+                self._q(
+                    f"INSERT INTO {table} (rowid, {columns}) SELECT id, {columns} "
+                    "FROM search_index WHERE id > ?",
+                    (last,),
+                )
+
+    def _insert_rows(self, rows: Sequence[Sequence[Any]]) -> None:
         self._qmany(
             "INSERT INTO search_index (name, version, sha256, description, usage, prompt, "
             "message, content, author, session, uses, recorded_at) "

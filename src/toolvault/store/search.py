@@ -179,36 +179,32 @@ class SearchQueries(Queries):
     ) -> dict[tuple[str, int], State]:
         """What :meth:`search_state` should be, from the tools, labels and yanks."""
         where, params = _names_where("v.name", names)
-        tools = {
-            r[0]: (r[1], r[2])
-            for r in self._q(
-                f"SELECT t.name, t.lifecycle, t.owner FROM tools t JOIN versions v "
-                f"ON v.name = t.name WHERE {where} GROUP BY t.name, t.lifecycle, t.owner",
+        versions = list(
+            self._q(
+                "SELECT v.name, v.version, t.lifecycle, t.owner, y.version IS NOT NULL "
+                "FROM versions v JOIN tools t ON t.name = v.name LEFT JOIN yanks y "
+                f"ON y.name = v.name AND y.version = v.version WHERE {where}",
                 params,
             )
-        }
-        versions = list(self._q(f"SELECT v.name, v.version FROM versions v WHERE {where}", params))
+        )
         labels: dict[tuple[str, int], list[str]] = {}
         for name, label, number in self._q(
             f"SELECT v.name, v.label, v.version FROM labels v WHERE {where}", params
         ):
             labels.setdefault((name, number), []).append(label)
-        yanked = {
-            (r[0], r[1])
-            for r in self._q(f"SELECT v.name, v.version FROM yanks v WHERE {where}", params)
-        }
         latest: dict[str, int] = {}
-        for name, number in versions:
-            if (name, number) not in yanked and number > latest.get(name, 0):
+        for name, number, _, _, yanked in versions:
+            if not yanked and number > latest.get(name, 0):
                 latest[name] = number
         return {
             (name, number): (
-                *tools[name],
+                lifecycle,
+                owner,
                 " ".join(sorted(labels.get((name, number), []))),
-                int((name, number) in yanked),
+                int(bool(yanked)),
                 int(latest.get(name) == number),
             )
-            for name, number in versions
+            for name, number, lifecycle, owner, yanked in versions
         }
 
     def has_search_index(self) -> bool:

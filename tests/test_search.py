@@ -13,11 +13,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import Raw, drop_triggers
 from toolvault import Vault
 from toolvault.cli import cli
-from toolvault.errors import InvalidInput
+from toolvault.errors import InvalidInput, StoreError
 from toolvault.sources import ingest
 from toolvault.store.postgres import PostgresStore
 
@@ -225,15 +227,24 @@ def test_bad_options_are_invalid_input(vault: Vault, kw: dict[str, object]) -> N
         vault.search("csv", **kw)  # type: ignore[arg-type]
 
 
-BAD_QUERIES = ['"csv', "foo:bar", "ab", "", '""', "---"]
+BAD_QUERIES = {
+    '"csv': "unbalanced quote",
+    "foo:bar": "unknown qualifier 'foo:'",
+    "ab": "shorter than 3 characters",
+    "": "the query is empty",
+    '""': "empty phrase",
+    "---": "no letters or digits",
+}
 
 
-@pytest.mark.parametrize("query", BAD_QUERIES)
+@pytest.mark.parametrize("query", list(BAD_QUERIES))
 def test_bad_queries_exit_2_with_one_line(sqlite_vault: Vault, query: str) -> None:
-    result = CliRunner().invoke(cli, ["search", query])
+    result = CliRunner().invoke(cli, ["search", "--", query])
     assert result.exit_code == 2, result.output
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("toolvault: error: ")
+    assert BAD_QUERIES[query] in lines[0]
+    assert "name:" in lines[0]  # it says what would work
 
 
 def test_the_command_line(sqlite_vault: Vault) -> None:
@@ -256,3 +267,40 @@ def test_the_command_line(sqlite_vault: Vault) -> None:
     assert none.exit_code == 0 and "no tool matches" in none.output
     bad = CliRunner().invoke(cli, ["search", "csv", "--field", "author"])
     assert bad.exit_code == 2
+
+
+def test_a_failed_write_leaves_the_index_as_it_was(
+    vault: Vault, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vault.publish("okapi-tool", b"#!/bin/sh\n# okapi\n")
+
+    def fail(names: object) -> None:  # after the new row is in the index: a lost link
+        raise StoreError("injected: the connection was lost")
+
+    monkeypatch.setattr(vault.store, "refresh_search", fail)
+    with pytest.raises(StoreError, match="injected"):
+        vault.publish("okapi-tool", b"#!/bin/sh\n# okapi 2\n")
+    monkeypatch.undo()
+    with Raw(vault) as run:
+        assert run("SELECT name, version, latest FROM search_index") == [("okapi-tool", 1, 1)]
+    assert [r.version for r in vault.search("okapi")] == [1]
+    assert index_problems(vault) == []
+
+
+NAMES = st.lists(
+    st.from_regex(r"[a-z][a-z0-9]{2,8}(-[a-z0-9]{1,5}){0,2}", fullmatch=True),
+    min_size=1, max_size=6, unique=True,
+)  # fmt: skip
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(NAMES)
+def test_every_tool_is_found_by_its_exact_name_first(
+    tmp_path_factory: pytest.TempPathFactory, tools: list[str]
+) -> None:
+    with Vault.open(tmp_path_factory.mktemp("names") / "home") as vault:
+        for name in tools:
+            others = " ".join(t for t in tools if t != name)
+            vault.publish(name, f"#!/bin/sh\n# {name} calls {others}\n".encode(), prompt=others)
+        for name in tools:
+            assert names(vault, name)[0] == name

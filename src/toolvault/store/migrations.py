@@ -325,20 +325,21 @@ SEARCH_COLUMNS_SQL = """
     name        TEXT NOT NULL,
     version     INTEGER NOT NULL,
     sha256      TEXT NOT NULL,
-    description TEXT NOT NULL DEFAULT '',
-    usage       TEXT NOT NULL DEFAULT '',
-    prompt      TEXT NOT NULL DEFAULT '',
-    message     TEXT NOT NULL DEFAULT '',
-    content     TEXT NOT NULL DEFAULT '',
+    lifecycle   TEXT NOT NULL DEFAULT 'active',
+    yanked      INTEGER NOT NULL DEFAULT 0,
+    latest      INTEGER NOT NULL DEFAULT 0,
+    recorded_at TEXT NOT NULL,
     author      TEXT NOT NULL DEFAULT '',
     owner       TEXT NOT NULL DEFAULT '',
     session     TEXT NOT NULL DEFAULT '',
     label       TEXT NOT NULL DEFAULT '',
     uses        TEXT NOT NULL DEFAULT '',
-    lifecycle   TEXT NOT NULL DEFAULT 'active',
-    yanked      INTEGER NOT NULL DEFAULT 0,
-    latest      INTEGER NOT NULL DEFAULT 0,
-    recorded_at TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    usage       TEXT NOT NULL DEFAULT '',
+    prompt      TEXT NOT NULL DEFAULT '',
+    message     TEXT NOT NULL DEFAULT '',
+    -- last: SQLite reads through a long value to reach the columns after it
+    content     TEXT NOT NULL DEFAULT '',
     UNIQUE (name, version)"""
 
 SEARCH_SQLITE = f"""
@@ -351,7 +352,8 @@ SEARCH_SQLITE = f"""
 CREATE TABLE search_index (
     id          INTEGER PRIMARY KEY,{SEARCH_COLUMNS_SQL}
 );
-CREATE INDEX search_index_latest ON search_index (latest, name);
+-- Covers what a search ranks by, so that it never reads the long rows to rank them.
+CREATE INDEX search_index_rank ON search_index (latest, lifecycle, recorded_at, name, version);
 CREATE VIRTUAL TABLE search_words USING fts5(
     name, description, usage, prompt, message, content='search_index', content_rowid='id',
     tokenize='unicode61 remove_diacritics 0'

@@ -265,17 +265,19 @@ class SearchQueries(Queries):
         exact = query.plain_text()
         order_params: list[Any] = []
         if exact is not None:
-            total += f" + CASE WHEN lower(s.name) = ? THEN {EXACT_NAME} ELSE 0 END"
+            total += f" + CASE WHEN lower(m.name) = ? THEN {EXACT_NAME} ELSE 0 END"
             order_params.append(exact)
         c = ' COLLATE "C"' if self.dialect == "postgres" else ""
+        # the page is ranked over the narrow columns; only its rows are read in full
+        # (their order is the ranking's to restore)
         sql = (
-            f"WITH m AS MATERIALIZED (SELECT s.id, {', '.join(scores)} FROM search_index s "
-            f"WHERE {' AND '.join(where)}) "
-            f"SELECT {ROW_COLUMNS} FROM m JOIN search_index s ON s.id = m.id WHERE "
+            f"WITH m AS MATERIALIZED (SELECT s.id, s.lifecycle, s.recorded_at, s.name, "
+            f"s.version, {', '.join(scores)} FROM search_index s WHERE {' AND '.join(where)}) "
+            f"SELECT {ROW_COLUMNS} FROM search_index s WHERE s.id IN (SELECT m.id FROM m WHERE "
             + " AND ".join(f"m.t{i} > 0" for i in range(len(query.terms)))
-            + " ORDER BY CASE s.lifecycle WHEN 'active' THEN 0 WHEN 'deprecated' THEN 1 "
-            f"ELSE 2 END, {total} DESC, s.recorded_at{c} DESC, s.name{c}, s.version DESC "
-            "LIMIT ? OFFSET ?"
+            + " ORDER BY CASE m.lifecycle WHEN 'active' THEN 0 WHEN 'deprecated' THEN 1 "
+            f"ELSE 2 END, {total} DESC, m.recorded_at{c} DESC, m.name{c}, m.version DESC "
+            "LIMIT ? OFFSET ?)"
         )
         rows = self._q(sql, [*params, *order_params, page.size, page.offset])
         return [Row(*r[:14], bool(r[14]), r[15]) for r in rows]  # type: ignore[call-arg]

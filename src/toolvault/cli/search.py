@@ -39,9 +39,12 @@ def search(
     limit: int,
     as_json: bool,
 ) -> None:
-    """Find tools: words (all must match), "quoted phrases", and qualifiers name:,
+    """Find tools by what they do, best first.
+
+    QUERY is words (all must match), "quoted phrases" and qualifiers name:,
     description:, usage:, prompt:, message:, content:, author:, owner:, session:,
-    label:, uses:NAME. Best first, each with the pinned ref of the version that matched."""
+    label:, uses:NAME. Each result is the pinned ref of the version that matched,
+    with the field that matched and a snippet."""
     found = (
         obj()
         .service()

@@ -114,8 +114,9 @@ def script(rng: random.Random, name: str, version: int) -> bytes:
 
 def build(vault: Vault, tools: int, versions: int, seed: int) -> list[NewVersion]:
     rng = random.Random(seed)
+    names = [f"{rng.choice(WORDS)}-{i}" for i in range(tools)]
     items = [
-        NewVersion(f"{rng.choice(WORDS)}-{i}", script(rng, f"t{i}", v),
+        NewVersion(names[i], script(rng, names[i], v),
                    prompt=" ".join(rng.sample(WORDS, 5)), message=f"change {v}")
         for v in range(1, versions + 1) for i in range(tools)
     ]  # fmt: skip

@@ -75,6 +75,12 @@ SERVED = [
     ["context", "user", "fmt:1", "--json"],
     ["status"],
     ["status", "--json"],
+    ["search", "echo"],
+    ["search", "fmt", "--json"],
+    ["search", "héllo"],  # deprecated uni, a non-ASCII match
+    ["search", "écris", "un", "--json"],
+    ["search", "fmt", "--all-versions"],
+    ["--json", "search", "uses:fmt"],
 ]
 
 

@@ -4,23 +4,13 @@ prompts, messages and content, through the store's search index."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 
 from toolvault import validate
 from toolvault.errors import InvalidInput
 from toolvault.search.result import SearchResult
+from toolvault.search.run import DEFAULT_LIMIT, LIFECYCLES
 from toolvault.service.base import ServiceBase
-from toolvault.store.search import Page
 
-LIFECYCLES = {
-    None: ("active", "deprecated"),  # retired tools only when asked
-    "active": ("active",),
-    "deprecated": ("deprecated",),
-    "retired": ("retired",),
-    "all": ("active", "deprecated", "retired"),
-}
-DEFAULT_LIMIT = 20
-SLACK = 10  # rows asked for past the limit, for those the store takes but do not match
 MAX_LIMIT = 1_000
 
 
@@ -66,22 +56,13 @@ class Searching(ServiceBase):
         (yanked ones too), ``lifecycle`` (active, deprecated, retired, all) which tools.
         ``fields`` limits where unqualified words may match."""
         from toolvault.search import query as queries
-        from toolvault.search import rank
+        from toolvault.search.run import search
 
         parsed = queries.parse(query)
         within, lifecycles = search_options(fields, lifecycle, limit)
         validate.of_type(all_versions, bool, "all_versions", "true or false")
-        page = Page(within, all_versions, lifecycles, limit + SLACK)
-        hits: list[rank.Hit] = []
         with self.store.snapshot():
-            while True:  # bounded: each page moves on, and the rows run out
-                rows = self.store.search_page(parsed, page)
-                hits += rank.rank(parsed, rows, len(rows), within)
-                if len(hits) >= limit or len(rows) < page.size:
-                    break
-                page = replace(page, offset=page.offset + page.size, size=page.size * 2)
-        hits.sort(key=lambda h: h.order)
-        return [_result(hit) for hit in hits[:limit]]
+            return search(self.store, parsed, within, all_versions, lifecycles, limit)
 
     def sync(self) -> list[str]:
         """:meth:`ServiceBase.sync`, and the search index rebuilt when verify would find
@@ -96,21 +77,3 @@ class Searching(ServiceBase):
                 self.store.rebuild_search()
             fixed.append(f"search index: rebuilt ({len(problems)} problems)")
         return fixed
-
-
-def _result(hit: object) -> SearchResult:
-    from toolvault.search.rank import Hit
-
-    assert isinstance(hit, Hit)
-    row = hit.row
-    return SearchResult(
-        row.name,
-        row.version,
-        f"{row.name}:{row.version}@sha256:{row.sha256}",
-        row.description,
-        row.lifecycle,
-        row.yanked,
-        hit.field,
-        hit.snippet,
-        hit.score,
-    )

@@ -119,7 +119,7 @@ def test_field_weights_and_the_exact_name_come_first() -> None:
     assert named is not None and named.field == "name"
     exact = score(parse("csv-summary"), ROW)
     assert exact is not None and exact.score > 100
-    other = Row(*("tsv-csv-summary", *ROW.__getstate__()[1:]))  # type: ignore[misc]
+    other = ROW._replace(name="tsv-csv-summary")
     assert [h.row.name for h in rank(parse("csv-summary"), [other, ROW], 5)] == [
         "csv-summary",
         "tsv-csv-summary",

@@ -9,24 +9,28 @@ import sys
 
 from toolvault.fastcli.render import Out
 from toolvault.fastcli.rows import Fallback
-from toolvault.store.search import SearchQueries
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-    from typing import Any
+    from toolvault.search.query import Query
+    from toolvault.search.rank import Row
+    from toolvault.search.sql import Page
 
 
-class _Index(SearchQueries):
-    """The search queries over the fast path's connection (in its read transaction)."""
-
-    dialect = "sqlite"
+class _Index:
+    """The search over the fast path's connection (in its read transaction), as
+    :meth:`toolvault.store.search.SearchQueries.search_page` runs it."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
 
-    def _q(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        return self.conn.execute(sql, params)
+    def search_page(self, query: Query, page: Page) -> list[Row]:
+        from toolvault.search.rank import Row
+        from toolvault.search.sql import page_query
+
+        sql, params = page_query("sqlite", query, page)
+        rows = self.conn.execute(sql, params)
+        return [Row(*r[:14], bool(r[14]), r[15]) for r in rows]  # type: ignore[call-arg]
 
 
 def search(conn: sqlite3.Connection, args: list[str], flags: set[str], out: Out) -> None:

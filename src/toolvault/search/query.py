@@ -7,9 +7,7 @@ word of 3 or more characters also matches inside identifiers of the content.
 
 from __future__ import annotations
 
-import dataclasses
 import re
-from dataclasses import dataclass
 
 from toolvault.errors import InvalidInput
 
@@ -30,27 +28,37 @@ HELP = (
 )
 
 
-@dataclass(frozen=True, slots=True)
 class Term:
     """One term of a query: its text, the field it is limited to (None: any text field),
-    and whether it was quoted (a phrase)."""
+    whether it was quoted (a phrase), and its words, lowercased, as the word tokenizer
+    splits them. (A plain class: the command line's fast path loads no dataclass.)"""
 
-    text: str
-    field: str | None = None
-    phrase: bool = False
-    # the term's words, lowercased, as the word tokenizer splits them
-    words: tuple[str, ...] = dataclasses.field(init=False, compare=False, repr=False)
+    __slots__ = ("field", "phrase", "text", "words")
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "words", tuple(w.lower() for w in WORD.findall(self.text)))
+    def __init__(self, text: str, field: str | None = None, phrase: bool = False) -> None:
+        self.text, self.field, self.phrase = text, field, phrase
+        self.words = tuple(w.lower() for w in WORD.findall(text))
+
+    def _key(self) -> tuple[str, str | None, bool]:
+        return (self.text, self.field, self.phrase)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Term) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"Term({self.text!r}, {self.field!r}, phrase={self.phrase})"
 
 
-@dataclass(frozen=True, slots=True)
 class Query:
     """A parsed query: every term must match."""
 
-    terms: tuple[Term, ...]
-    text: str
+    __slots__ = ("terms", "text")
+
+    def __init__(self, terms: tuple[Term, ...], text: str) -> None:
+        self.terms, self.text = terms, text
 
     def plain_text(self) -> str | None:
         """The query when it is one unqualified word or name (what an exact name looks

@@ -6,7 +6,7 @@ store — so that SQLite and PostgreSQL return the same results for the same que
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections import namedtuple
 
 from toolvault.search.query import MIN_SUBSTRING, TEXT_FIELDS, WORD, Query, Term
 
@@ -33,10 +33,21 @@ SNIPPET = 80  # characters of context a snippet shows around the match
 MARK = ("**", "**")
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
-    """One indexed version, as the store keeps it for search."""
+_RowFields = namedtuple(
+    "_RowFields",
+    [
+        "name", "version", "sha256", "description", "usage", "prompt", "message", "content",
+        "author", "owner", "session", "label", "uses", "lifecycle", "yanked", "recorded_at",
+    ],
+)  # fmt: skip
 
+
+class Row(_RowFields):
+    """One indexed version, as the store keeps it for search: ``label`` holds the labels
+    on this version and ``uses`` the names it references, space-separated. (Named
+    tuples: the command line's fast path loads no dataclass.)"""
+
+    __slots__ = ()
     name: str
     version: int
     sha256: str
@@ -48,8 +59,8 @@ class Row:
     author: str
     owner: str
     session: str
-    label: str  # the labels on this version, space-separated
-    uses: str  # the names this version references, space-separated
+    label: str
+    uses: str
     lifecycle: str
     yanked: bool
     recorded_at: str
@@ -60,25 +71,20 @@ class Row:
         return value
 
 
-@dataclass(frozen=True, slots=True)
 class Hit:
     """A row that matched: its score and the field that matched best, with a snippet."""
 
-    row: Row
-    score: float
-    field: str
-    snippet: str
+    __slots__ = ("field", "row", "score", "snippet")
+
+    def __init__(self, row: Row, score: float, field: str, snippet: str) -> None:
+        self.row, self.score, self.field, self.snippet = row, score, field, snippet
 
     @property
     def order(self) -> tuple[int, float, str, str, int]:
         """Active before deprecated before retired, then score, then the newest."""
-        return (
-            LIFECYCLE_ORDER.get(self.row.lifecycle, 3),
-            -self.score,
-            _desc(self.row.recorded_at),
-            self.row.name,
-            -self.row.version,
-        )
+        row = self.row
+        rank = LIFECYCLE_ORDER.get(row.lifecycle, 3)
+        return (rank, -self.score, _desc(row.recorded_at), row.name, -row.version)
 
 
 def _desc(text: str) -> str:

@@ -4,12 +4,14 @@ them, and asks for the next page when it dropped some."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import Any
-
 from toolvault.search.query import Query
 from toolvault.search.rank import Hit, rank
 from toolvault.search.result import SearchResult
+from toolvault.search.sql import Page
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 # which tools a search looks at, by the lifecycle asked for
 LIFECYCLES: dict[str | None, tuple[str, ...]] = {
@@ -29,8 +31,6 @@ def search(
 ) -> list[SearchResult]:  # fmt: skip
     """The best ``limit`` results of ``query`` from ``store`` (a
     :class:`~toolvault.store.search.SearchQueries`), read in the caller's snapshot."""
-    from toolvault.store.search import Page
-
     page = Page(within, all_versions, lifecycles, limit + SLACK)
     hits: list[Hit] = []
     while True:  # bounded: each page moves on, and the rows run out
@@ -38,7 +38,7 @@ def search(
         hits += rank(query, rows, len(rows), within)
         if len(hits) >= limit or len(rows) < page.size:
             break
-        page = replace(page, offset=page.offset + page.size, size=page.size * 2)
+        page = page._replace(offset=page.offset + page.size, size=page.size * 2)
     hits.sort(key=lambda h: h.order)
     return [result(hit) for hit in hits[:limit]]
 

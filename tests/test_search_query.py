@@ -130,3 +130,22 @@ def test_a_snippet_fits_and_marks_the_first_match() -> None:
     text = "lorem ipsum " * 40 + "the CSV reader " + "dolor " * 40
     cut = snippet(parse("csv"), text)
     assert "**CSV**" in cut and len(cut) < 200 and cut.startswith("…") and cut.endswith("…")
+
+
+def test_text_fits_the_width_and_styles_the_match_on_a_terminal() -> None:
+    from toolvault.search.result import SearchResult
+    from toolvault.search.text import render
+
+    result = SearchResult(
+        "csv-summary", 2, "csv-summary:2@sha256:" + "ab" * 32, "Summarise CSV columns. " * 9,
+        "deprecated", True, "content", "…def read_**csv_row**s(path): " + "x" * 200, 1.0,
+    )  # fmt: skip
+    plain = render(result, 60)
+    assert plain[0].startswith("csv-summary:2@sha256:abababababab [deprecated] [yanked] sc")
+    assert render(result, 80)[0].endswith("[yanked]  score 1")
+    assert all(len(line) <= 60 for line in plain)
+    assert "**csv_row**" in plain[2]
+    styled = render(result, 60, lambda text, kind: f"<{kind}:{text}>" if kind != "text" else text)
+    assert styled[0].startswith("<ref:csv-summary:2@sha256:abababababab>")
+    assert "<match:csv_row>" in styled[2] and "**" not in styled[2]
+    assert len(styled[2].replace("<match:", "").replace(">", "")) <= 60

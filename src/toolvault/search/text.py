@@ -18,7 +18,11 @@ def render(result: SearchResult, width: int, style: Style | None = None) -> list
     state = "" if result.lifecycle == "active" else f" [{result.lifecycle}]"
     state += " [yanked]" if result.yanked else ""
     head = f"{name}@sha256:{sha[:12]}"
-    lines = [f"{style(head, 'ref') if style else head}{state}  score {result.score:g}"]
+    first = f"{head}{state}  score {result.score:g}"
+    first = first if len(first) <= width else cut(first, width)
+    if style and first.startswith(head):
+        first = style(head, "ref") + first[len(head) :]
+    lines = [first]
     if result.description:
         lines.append("  " + cut(result.description, width - 2))
     # the marks take no room on a terminal, and their two stars each elsewhere

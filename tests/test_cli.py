@@ -148,6 +148,7 @@ def test_json_shapes(greet: Path) -> None:
             "audit_entries": 2,
             "files": 3,
             "checkpoints": 2,
+            "index": 2,
         },
         "problems": [],
     }

@@ -79,6 +79,12 @@ SERVED = [
     ["context", "csvsum", "--json"],
     ["status"],
     ["status", "--json"],
+    ["search", "echo"],
+    ["search", "fmt", "--json"],
+    ["search", "héllo"],  # deprecated uni, a non-ASCII match
+    ["search", "écris", "un", "--json"],
+    ["search", "fmt", "--all-versions"],
+    ["--json", "search", "uses:fmt"],
 ]
 
 

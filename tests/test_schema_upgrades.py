@@ -238,6 +238,39 @@ def descriptions(old: OldVault) -> None:
     seal_again(old, at)
 
 
+def search(old: OldVault) -> None:
+    """The search index as toolvault 8 kept it: a row per version with its text, and the
+    tool's lifecycle and owner, the version's labels, yanked and latest."""
+    from toolvault.store.search import content_text, ref_name
+
+    tools = dict(old.db.execute("SELECT name, lifecycle || '|' || owner FROM tools"))
+    labels: dict[tuple[str, int], list[str]] = {}
+    for name, label, number in old.db.execute("SELECT name, label, version FROM labels"):
+        labels.setdefault((name, number), []).append(label)
+    yanked = set(old.db.execute("SELECT name, version FROM yanks"))
+    rows = list(
+        old.db.execute(
+            "SELECT v.name, v.version, v.sha256, v.prompt, v.message, b.content, v.created_by, "
+            "v.session_id, v.refs, v.recorded_at FROM versions v JOIN blobs b USING (sha256) "
+            "ORDER BY v.name, v.version"
+        )
+    )
+    latest = {r[0]: r[1] for r in rows if (r[0], r[1]) not in yanked}
+    for r in rows:
+        lifecycle, owner = tools[r[0]].split("|")
+        uses = " ".join(sorted({ref_name(x) for x in json.loads(r[8])}))
+        old._sql(
+            "INSERT INTO search_index (name, version, sha256, prompt, message, content, author, "
+            "owner, session, label, uses, lifecycle, yanked, latest, recorded_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            *r[:3], r[3] or "", r[4] or "", content_text(r[5]), r[6] or "", owner,
+            r[7] or "", " ".join(sorted(labels.get((r[0], r[1]), []))), uses, lifecycle,
+            int((r[0], r[1]) in yanked), int(latest.get(r[0]) == r[1]), r[9],
+        )  # fmt: skip
+    for table in ("search_words", "search_trigram"):  # the FTS tables over those rows
+        old._sql(f"INSERT INTO {table} ({table}) VALUES ('rebuild')")
+
+
 # Representative data per migration, by name. A new migration needs an entry here.
 DATA: dict[str, Callable[[OldVault], None]] = {
     "initial_schema": initial_schema,
@@ -247,6 +280,7 @@ DATA: dict[str, Callable[[OldVault], None]] = {
     "refuse_truncate": refuse_truncate,
     "checkpoints": checkpoints,
     "descriptions": descriptions,
+    "search": search,
 }
 
 

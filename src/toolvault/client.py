@@ -28,6 +28,7 @@ from toolvault.models import (
     Version,
     Yank,
 )
+from toolvault.search.result import SearchResult
 from toolvault.spec import Spec
 
 if TYPE_CHECKING:
@@ -163,6 +164,24 @@ class RemoteVault:
         """The daemon's audit log, or one tool's entries."""
         path = "/v1/audit" + (f"?{urlencode({'tool': name})}" if name else "")
         return [AuditEntry(**e) for e in self._json("GET", path)]
+
+    def search(
+        self,
+        query: str,
+        *,
+        fields: Sequence[str] = (),
+        all_versions: bool = False,
+        lifecycle: str | None = None,
+        limit: int = 20,
+    ) -> list[SearchResult]:
+        """The daemon's :meth:`Vault.search <toolvault.service.search.Searching.search>`."""
+        params: list[tuple[str, str]] = [("q", query), ("limit", str(limit))]
+        params += [("field", f) for f in fields]
+        if all_versions:
+            params.append(("all_versions", "true"))
+        if lifecycle is not None:
+            params.append(("lifecycle", lifecycle))
+        return [SearchResult(**r) for r in self._json("GET", f"/v1/search?{urlencode(params)}")]
 
     def verify(self, names: Sequence[str] = (), *, since: Checkpoint | None = None) -> Report:
         """The daemon's verify report, with what this client checks itself: that the

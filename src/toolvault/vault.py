@@ -29,6 +29,7 @@ from toolvault.service.imports import Imports
 from toolvault.service.keys import KeysAndTrust
 from toolvault.service.publishing import NewVersion, Publishing
 from toolvault.service.reads import Reads
+from toolvault.service.search import Searching
 from toolvault.service.tokens import Tokens
 from toolvault.service.verifying import Verifying
 from toolvault.spec import Kind, Spec
@@ -37,7 +38,7 @@ from toolvault.store.base import SQLStore
 __all__ = ["NewVersion", "Vault", "fetch_tool"]
 
 
-class Vault(Reads, Publishing, Governing, KeysAndTrust, Tokens, Verifying, Imports):
+class Vault(Reads, Publishing, Governing, KeysAndTrust, Tokens, Verifying, Imports, Searching):
     """A versioned tool vault in a home folder: ``vault.db`` plus ``commands/``."""
 
     def __init__(

@@ -44,6 +44,7 @@ COMMANDS = {
     "pack": "transfer",
     "migrate-legacy": "legacy",
     "refs": "lineage",
+    "search": "search",
     "context": "lineage",
     "pull": "transfer",
     "serve": "serve",

@@ -1,5 +1,5 @@
 """The read commands' fast paths: ``ls``, ``show``, ``versions``, ``diff``, ``refs``,
-``context``, ``status``, ``--version`` and ``--help`` without click or the service.
+``context``, ``status``, ``search``, ``--version`` and ``--help`` without click or the service.
 
 An agent calling the CLI in a loop pays its start-up every time, and click alone costs
 more to import than Python and ``sqlite3`` together (the floor that ``bench/read_path.py``
@@ -37,6 +37,7 @@ COMMANDS: dict[str, tuple[int, int | None, frozenset[str]]] = {
     "refs": (1, 1, frozenset({"--reverse"})),
     "context": (1, None, frozenset()),
     "status": (0, 0, frozenset()),
+    "search": (1, None, frozenset({"--all-versions"})),
 }
 
 
@@ -124,6 +125,10 @@ def _run(home: str, command: str, args: list[str], flags: set[str]) -> None:
 def _handler(command: str) -> Handler:
     from toolvault.fastcli import commands
 
+    if command == "search":
+        from toolvault.fastcli.search import search
+
+        return search
     if command in ("refs", "context"):
         from toolvault.fastcli import lineage
 

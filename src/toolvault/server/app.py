@@ -431,6 +431,26 @@ def verify(
 
 
 @reads.get(
+    "/v1/search", summary="Ranked full-text search (SPEC §10)", response_model=list[s.SearchOut]
+)
+def search(
+    request: Request,
+    creds: Credentials,
+    q: Annotated[str, Query(description="A query (SPEC §10).", examples=["csv summary"])],
+    field: Annotated[list[str] | None, Query(description="Fields unqualified words match.")] = None,
+    all_versions: bool = False,
+    lifecycle: Annotated[str | None, Query(description="active, deprecated, retired, all")] = None,
+    limit: Annotated[int, Query(ge=1, le=1_000)] = 20,
+) -> JSONResponse:
+    """Tools matching ``q``, best first; a malformed query is 400."""
+    vault = guard(request).reader(creds)
+    found = vault.search(
+        q, fields=field or (), all_versions=all_versions, lifecycle=lifecycle, limit=limit
+    )
+    return as_json([r.to_dict() for r in found])
+
+
+@reads.get(
     "/v1/packs",
     summary="Export a tool pack (for 'toolvault ingest --url')",
     responses={

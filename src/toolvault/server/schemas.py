@@ -298,6 +298,20 @@ class ProblemOut(BaseModel):
     detail: str
 
 
+class SearchOut(BaseModel):
+    """One search result (SPEC §10); the snippet marks the match ``**…**``."""
+
+    name: str
+    version: int
+    ref: str
+    description: str
+    lifecycle: str
+    yanked: bool
+    field: str
+    snippet: str
+    score: float
+
+
 class ReportOut(BaseModel):
     """The shape of ``verify --json``."""
 

@@ -51,7 +51,11 @@ class Verifying(ServiceBase):
         from toolvault import checkpoints
 
         anchored, checked["checkpoints"] = checkpoints.check(self, since)
-        return Report(checked, (*problems, *anchored))
+        from toolvault.verify.search_index import index_problems
+
+        with self.store.snapshot():
+            index, checked["index"] = index_problems(self.store, wanted)
+        return Report(checked, (*problems, *anchored, *index))
 
     def _check_parts(
         self, wanted: frozenset[str], workers: int | None

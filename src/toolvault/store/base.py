@@ -3,7 +3,7 @@
 :class:`SQLStore` holds the queries, mixed in from one module per area —
 :mod:`.versions` (tools, versions, blobs), :mod:`.governance` (lifecycles, owners,
 labels, yanks, trusted keys), :mod:`.audit` (the audit log), :mod:`.verifying` (what
-``verify`` reads by range), :mod:`.packs`, :mod:`.tokens`, :mod:`.checkpointing` —
+``verify`` reads by range), :mod:`.packs`, :mod:`.tokens`, :mod:`.checkpointing`, :mod:`.search` —
 over the SQL fragments of :mod:`.sql`; this module holds the connections, the
 transactions' sealing and the migrations. :class:`~toolvault.store.sqlite.SQLiteStore`
 and :class:`~toolvault.store.postgres.PostgresStore` supply connections,
@@ -27,6 +27,7 @@ from toolvault.store.checkpointing import CheckpointQueries
 from toolvault.store.governance import GovernanceQueries
 from toolvault.store.migrations import Step
 from toolvault.store.packs import PackQueries
+from toolvault.store.search import SearchQueries
 from toolvault.store.sql import row_to_version, utcnow, version_values
 from toolvault.store.tokens import TokenQueries
 from toolvault.store.verifying import VerifyQueries
@@ -58,6 +59,7 @@ class SQLStore(
     PackQueries,
     TokenQueries,
     CheckpointQueries,
+    SearchQueries,
 ):
     """Every query of the vault over a DB-API connection; subclasses connect."""
 

@@ -19,10 +19,12 @@ class GovernanceQueries(Queries):
             "UPDATE tools SET lifecycle = ?, lifecycle_message = ?, updated_at = ? WHERE name = ?",
             (lifecycle, message, now, name),
         )
+        self.refresh_search([name])
 
     def set_owner(self, name: str, owner: str, now: str) -> None:
         """Transfer a tool to a new owner."""
         self._q("UPDATE tools SET owner = ?, updated_at = ? WHERE name = ?", (owner, now, name))
+        self.refresh_search([name])
 
     def labels(self, name: str | None = None) -> list[Label]:
         """Current labels, of one tool or of all."""
@@ -47,10 +49,12 @@ class GovernanceQueries(Queries):
             "set_at = excluded.set_at, set_by = excluded.set_by",
             (lab.name, lab.label, lab.version, lab.set_at, lab.set_by),
         )
+        self.refresh_search([lab.name])
 
     def delete_label(self, name: str, label: str) -> None:
         """Remove a label."""
         self._q("DELETE FROM labels WHERE name = ? AND label = ?", (name, label))
+        self.refresh_search([name])
 
     def yanks(self, name: str | None = None) -> list[Yank]:
         """Yanked versions, of one tool or of all."""
@@ -65,6 +69,7 @@ class GovernanceQueries(Queries):
             "INSERT INTO yanks (name, version, reason, at, actor) VALUES (?, ?, ?, ?, ?)",
             (y.name, y.version, y.reason, y.at, y.actor),
         )
+        self.refresh_search([y.name])
 
     def trusted_keys(self) -> list[TrustedKey]:
         """Every trusted public key, by name."""

@@ -320,3 +320,93 @@ ALTER TABLE versions ADD COLUMN usage TEXT;
 """
 
 STEPS = (*STEPS, Step(7, "descriptions", DESCRIPTIONS_SQLITE))
+
+
+SEARCH_COLUMNS_SQL = """
+    name        TEXT NOT NULL,
+    version     INTEGER NOT NULL,
+    sha256      TEXT NOT NULL,
+    lifecycle   TEXT NOT NULL DEFAULT 'active',
+    yanked      INTEGER NOT NULL DEFAULT 0,
+    latest      INTEGER NOT NULL DEFAULT 0,
+    recorded_at TEXT NOT NULL,
+    author      TEXT NOT NULL DEFAULT '',
+    owner       TEXT NOT NULL DEFAULT '',
+    session     TEXT NOT NULL DEFAULT '',
+    label       TEXT NOT NULL DEFAULT '',
+    uses        TEXT NOT NULL DEFAULT '',
+    description TEXT NOT NULL DEFAULT '',
+    usage       TEXT NOT NULL DEFAULT '',
+    prompt      TEXT NOT NULL DEFAULT '',
+    message     TEXT NOT NULL DEFAULT '',
+    -- last: SQLite reads through a long value to reach the columns after it
+    content     TEXT NOT NULL DEFAULT '',
+    UNIQUE (name, version)"""
+
+SEARCH_SQLITE = f"""
+-- The search index (SPEC §10), derived from versions, tools, labels and yanks and
+-- kept in the same transaction as every write that changes them; verify compares it
+-- with them and sync rebuilds it. One row per version; latest marks each tool's
+-- newest version that is not yanked (what a search looks at by default). Two FTS5
+-- tables read their text from it: words (the unicode61 word tokenizer) over the
+-- text fields, and a trigram one over the content, so that 'csv' finds read_csv_rows.
+CREATE TABLE search_index (
+    id          INTEGER PRIMARY KEY,{SEARCH_COLUMNS_SQL}
+);
+-- Covers what a search ranks by, so that it never reads the long rows to rank them.
+CREATE INDEX search_index_rank ON search_index (latest, lifecycle, recorded_at, name, version);
+CREATE VIRTUAL TABLE search_words USING fts5(
+    name, description, usage, prompt, message, content='search_index', content_rowid='id',
+    tokenize='unicode61 remove_diacritics 0'
+);
+CREATE VIRTUAL TABLE search_trigram USING fts5(
+    content, content='search_index', content_rowid='id', tokenize='trigram'
+);
+-- The store writes the FTS tables itself, a batch of rows at a time: a trigger per
+-- row made FTS5 flush its pending terms at every row, several times slower. The text
+-- columns never change once a row is in; rows go only when sync rebuilds it all.
+"""
+
+
+def words(column: str) -> str:
+    """SQL for a column's text as runs of letters and digits (as SQLite's tokenizer)."""
+    return f"regexp_replace({column}, '[^[:alnum:]]+', ' ', 'g')"
+
+
+# PostgreSQL: a weighted tsvector (A name, B description, C usage, D the rest) with GIN,
+# over runs of letters and digits as the SQLite word tokenizer splits them,
+# and pg_trgm for the content when the extension can be had (else ILIKE scans).
+SEARCH_POSTGRES = f"""
+CREATE TABLE search_index (
+    id          BIGSERIAL PRIMARY KEY,{SEARCH_COLUMNS_SQL},
+    words tsvector GENERATED ALWAYS AS (
+        setweight(to_tsvector('simple', {words("name")}), 'A')
+        || setweight(to_tsvector('simple', {words("description")}), 'B')
+        || setweight(to_tsvector('simple', {words("usage")}), 'C')
+        || setweight(to_tsvector('simple', {words("prompt || ' ' || message")}), 'D')
+    ) STORED
+);
+CREATE INDEX search_index_latest ON search_index (latest, name);
+CREATE INDEX search_index_words ON search_index USING gin (words);
+DO $$
+DECLARE home text;
+BEGIN
+    CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public;
+    SELECT n.nspname INTO home FROM pg_extension e
+        JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm';
+    EXECUTE format(
+        'CREATE INDEX search_index_trigram ON search_index USING gin (content %I.gin_trgm_ops)',
+        home
+    );
+EXCEPTION WHEN OTHERS THEN
+    RAISE NOTICE 'toolvault: no pg_trgm index on the search content (%)', SQLERRM;
+END $$;
+"""
+
+
+def index_existing(store: Any) -> None:
+    """Index every version stored before the search index existed."""
+    store.rebuild_search()
+
+
+STEPS = (*STEPS, Step(8, "search", SEARCH_SQLITE, index_existing, postgres=SEARCH_POSTGRES))

@@ -117,3 +117,11 @@ class Queries:
     def _qmany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """Run one statement once per row of parameters, batched by the driver."""
         raise NotImplementedError
+
+    def index_versions(self, keys: Iterable[tuple[str, int]]) -> None:
+        """Index newly inserted versions for search (:mod:`toolvault.store.search`)."""
+        raise NotImplementedError
+
+    def refresh_search(self, names: Iterable[str]) -> None:
+        """Bring these tools' search rows in step (:mod:`toolvault.store.search`)."""
+        raise NotImplementedError

@@ -224,7 +224,9 @@ class VersionQueries(Queries):
         self.insert_versions([v])
 
     def insert_versions(self, versions: Iterable[Version]) -> None:
-        """:meth:`insert_version` for each, in one batched statement."""
+        """:meth:`insert_version` for each, in one batched statement, and index them for
+        search in the same transaction."""
+        versions = list(versions)
         self._qmany(
             f"INSERT INTO versions ({VERSION_COLUMNS}) VALUES ({', '.join('?' * 22)})",
             [
@@ -255,3 +257,4 @@ class VersionQueries(Queries):
                 for v in versions
             ],
         )
+        self.index_versions((v.name, v.version) for v in versions)

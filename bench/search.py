@@ -1,0 +1,295 @@
+"""Search benchmark (issue 13): ``Vault.search`` against raw FTS5, the index's cost on
+publish and on the migration, ``toolvault search`` against a Python + sqlite floor, and
+the same searches on PostgreSQL (with ``TOOLVAULT_TEST_PG``).
+
+Builds a vault of TOOLS tools with VERSIONS versions each (real-looking generated
+scripts of 0.5-4 KB, seeded), then prints the figures and their ratios against the
+floors measured in the same run. The issue's full size is 50,000 tools and 200,000
+versions (``--tools 50000 --versions 4``); the default is a tenth of that.
+
+    .venv/bin/python bench/search.py [--tools N] [--versions K] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from toolvault import Vault
+from toolvault.service.publishing import NewVersion
+from toolvault.store.base import SQLStore
+
+WORDS = [
+    "csv",
+    "json",
+    "yaml",
+    "git",
+    "docker",
+    "kube",
+    "bucket",
+    "postgres",
+    "redis",
+    "nginx",
+    "certificate",
+    "dns",
+    "syslog",
+    "backup",
+    "image",
+    "pdf",
+    "markdown",
+    "http",
+    "ssh",
+    "cron",
+    "disk",
+    "memory",
+    "socket",
+    "tarball",
+    "secret",
+    "user",
+    "branch",
+    "commit",
+    "release",
+    "metric",
+    "alert",
+    "invoice",
+    "email",
+    "calendar",
+    "video",
+    "audio",
+    "font",
+    "icon",
+    "sitemap",
+    "cache",
+    "queue",
+    "locale",
+    "timezone",
+    "summarise",
+    "convert",
+    "validate",
+    "clean",
+    "watch",
+    "dump",
+    "rotate",
+    "inspect",
+    "list",
+    "sync",
+    "rows",
+    "columns",
+    "files",
+    "report",
+    "upload",
+    "download",
+    "parse",
+    "render",
+    "archive",
+    "compress",
+]
+QUERIES = ["csv", "summarise columns", "backup rotate", "load_json", "name:git", "docker",
+           "invoice email", '"rotate logs"', "content:parse_rows", "kube secret", "cron",
+           "tarball compress", "prompt:upload", "metric alert", "timezone"]  # fmt: skip
+
+
+def script(rng: random.Random, name: str, version: int) -> bytes:
+    """A shell or Python script of 0.5-4 KB with a header that says what it does."""
+    words = rng.sample(WORDS, 6)
+    head = f"#!/bin/sh\n# {name}: {' '.join(words[:4])}.\n# Usage: {name} FILE...\nset -eu\n"
+    body = []
+    while sum(map(len, body)) < rng.randint(400, 3800):
+        a, b = rng.sample(WORDS, 2)
+        body.append(f"{a}_{b}_{version}() {{ printf '%s\\n' \"{a} {b} $1\"; }}\n")
+    return (head + "".join(body)).encode()
+
+
+def build(vault: Vault, tools: int, versions: int, seed: int) -> list[NewVersion]:
+    rng = random.Random(seed)
+    names = [f"{rng.choice(WORDS)}-{i}" for i in range(tools)]
+    items = [
+        NewVersion(names[i], script(rng, names[i], v),
+                   prompt=" ".join(rng.sample(WORDS, 5)), message=f"change {v}")
+        for v in range(1, versions + 1) for i in range(tools)
+    ]  # fmt: skip
+    for start in range(0, len(items), 1000):
+        vault.publish_many(items[start : start + 1000])
+    return items
+
+
+def percentiles(call: Callable[[], object], runs: int) -> tuple[float, float]:
+    """p50 and p99 of ``call`` in milliseconds."""
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - t) * 1000)
+    times.sort()
+    return statistics.median(times), times[min(len(times) - 1, int(len(times) * 0.99))]
+
+
+def raw_floor(vault: Vault, folder: Path) -> tuple[Path, float]:
+    """A plain SQLite database holding the same rows with the same two FTS5 tables, and
+    how long inserting them took (the migration's floor)."""
+    rows = list(vault.store._q(
+        "SELECT name, description, usage, prompt, message, content FROM search_index"))  # fmt: skip
+    path = folder / "floor.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    db.executescript(
+        "CREATE TABLE docs (id INTEGER PRIMARY KEY, name, description, usage, prompt, message, "
+        "content); CREATE VIRTUAL TABLE w USING fts5(name, description, usage, prompt, message);"
+        "CREATE VIRTUAL TABLE t USING fts5(content, tokenize='trigram');"
+    )
+    t = time.perf_counter()
+    db.execute("BEGIN")
+    db.executemany("INSERT INTO docs VALUES (NULL, ?, ?, ?, ?, ?, ?)", rows)
+    db.execute("INSERT INTO w (rowid, name, description, usage, prompt, message) "
+               "SELECT id, name, description, usage, prompt, message FROM docs")  # fmt: skip
+    db.execute("INSERT INTO t (rowid, content) SELECT id, content FROM docs")
+    db.execute("COMMIT")
+    elapsed = time.perf_counter() - t
+    db.close()
+    return path, elapsed
+
+
+def raw_search(db: sqlite3.Connection, query: str) -> list[Any]:
+    """The same words as one FTS5 MATCH on the plain table (words, else the trigram one)."""
+    words = " ".join(w for w in query.replace('"', " ").split() if ":" not in w) or "csv"
+    found = db.execute("SELECT rowid FROM w WHERE w MATCH ? ORDER BY rank LIMIT 20",
+                       (" ".join(f'"{x}"' for x in words.split()),)).fetchall()  # fmt: skip
+    return (
+        found
+        or db.execute("SELECT rowid FROM t WHERE t MATCH ? LIMIT 20", (f'"{words}"',)).fetchall()
+    )
+
+
+def publish_cost(vault: Vault, rng: random.Random, n: int, indexed: bool) -> float:
+    """Milliseconds per publish of ``n`` new tools, one transaction each."""
+    saved = SQLStore.index_versions, SQLStore.refresh_search
+    if not indexed:  # the same publish without the index's writes
+        SQLStore.index_versions = SQLStore.refresh_search = lambda self, *a: None  # type: ignore[method-assign,assignment]
+    try:
+        t = time.perf_counter()
+        for i in range(n):
+            name = f"pub-{indexed}-{i}-{rng.randrange(10**9)}"
+            vault.publish(name, script(rng, name, 1), prompt="publish cost")
+        return (time.perf_counter() - t) * 1000 / n
+    finally:
+        SQLStore.index_versions, SQLStore.refresh_search = saved  # type: ignore[method-assign]
+
+
+def cli_wall(home: Path, floor: Path, runs: int) -> tuple[float, float]:
+    """Median wall time (ms) of ``toolvault search csv --json`` and of a floor script."""
+    env = {**os.environ, "TOOLVAULT_HOME": str(home)}
+    env.pop("TOOLVAULT_URL", None)
+    floor_script = (
+        "import sqlite3, json, sys; db = sqlite3.connect(sys.argv[1]); print(json.dumps("
+        "db.execute(\"SELECT rowid, highlight(w, 0, '**', '**') FROM w WHERE w MATCH 'csv' "
+        'ORDER BY rank LIMIT 20").fetchall()))'
+    )
+    tool = [sys.executable, "-m", "toolvault", "search", "csv", "--json"]
+    base = [sys.executable, "-c", floor_script, str(floor)]
+    medians = []
+    for argv in (tool, base):
+
+        def one(argv: list[str] = argv) -> None:
+            subprocess.run(argv, env=env, check=True, capture_output=True)
+
+        medians.append(percentiles(one, runs)[0])
+    return medians[0], medians[1]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tools", type=int, default=5_000)
+    parser.add_argument("--versions", type=int, default=4)
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    out: dict[str, Any] = {"tools": args.tools, "versions": args.tools * args.versions}
+    with tempfile.TemporaryDirectory(prefix="toolvault-bench-search-") as tmp:
+        folder = Path(tmp)
+        home = folder / "home"
+        vault = Vault.open(home)
+        t = time.perf_counter()
+        build(vault, args.tools, args.versions, args.seed)
+        out["build_s"] = round(time.perf_counter() - t, 1)
+        floor, out["raw_fts_insert_s"] = raw_floor(vault, folder)
+        t = time.perf_counter()
+        with vault.store.write():
+            vault.store.rebuild_search()
+        out["reindex_s"] = time.perf_counter() - t
+        db = sqlite3.connect(floor)
+        for q in QUERIES:
+            vault.search(q)
+        mine = [percentiles(lambda q=q: vault.search(q), 20) for q in QUERIES]
+        raw = [percentiles(lambda q=q: raw_search(db, q), 20) for q in QUERIES]
+        out["search_p50_ms"] = statistics.median(m[0] for m in mine)
+        out["search_p99_ms"] = max(m[1] for m in mine)
+        out["raw_p50_ms"] = statistics.median(r[0] for r in raw)
+        rng = random.Random(args.seed)
+        rounds = [
+            (publish_cost(vault, rng, 50, False), publish_cost(vault, rng, 50, True))
+            for _ in range(5)
+        ]  # alternated: the machine's noise falls on both
+        out["publish_ms_with_index"] = statistics.median(r[1] for r in rounds)
+        out["publish_ms_without_index"] = statistics.median(r[0] for r in rounds)
+        out["cli_ms"], out["cli_floor_ms"] = cli_wall(home, floor, 7)
+        vault.close()
+        out.update(postgres(args))
+    report(out, args.json)
+    return 0
+
+
+def postgres(args: argparse.Namespace) -> dict[str, Any]:
+    url = os.environ.get("TOOLVAULT_TEST_PG")
+    if not url:
+        return {}
+    import psycopg
+
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            sep = "&" if "?" in url else "?"
+            vault = Vault.open(Path(tmp), db=f"{url}{sep}options=-csearch_path%3D{schema}")
+            build(vault, args.tools // 5, args.versions, args.seed)
+            for q in QUERIES:
+                vault.search(q)
+            mine = [percentiles(lambda q=q: vault.search(q), 10) for q in QUERIES]
+            vault.close()
+        return {"pg_versions": args.tools // 5 * args.versions,
+                "pg_search_p50_ms": statistics.median(m[0] for m in mine),
+                "pg_search_p99_ms": max(m[1] for m in mine)}  # fmt: skip
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def report(out: dict[str, Any], as_json: bool) -> None:
+    ratios = {
+        "search p50 / raw FTS5 p50 (budget 2x)": out["search_p50_ms"] / out["raw_p50_ms"],
+        "publish with / without index (budget 1.3x)": out["publish_ms_with_index"]
+        / out["publish_ms_without_index"],
+        "reindex / raw FTS5 inserts (budget 3x)": out["reindex_s"] / out["raw_fts_insert_s"],
+        "toolvault search / floor script (budget 2.5x)": out["cli_ms"] / out["cli_floor_ms"],
+    }
+    for key, value in out.items():
+        print(f"{key:32} {value:.2f}" if isinstance(value, float) else f"{key:32} {value}")
+    for key, value in ratios.items():
+        print(f"{key:48} {value:.2f}x")
+    if as_json:
+        print(json.dumps({**out, "ratios": ratios}))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,233 @@
+"""The queries of the search index (SPEC §10), mixed into :class:`~toolvault.store.base.SQLStore`.
+
+The index is one row per version (``search_index``) with full-text indexes over it:
+FTS5 tables in SQLite, a weighted ``tsvector`` (GIN) and ``pg_trgm`` in PostgreSQL. The
+store only narrows the rows with them (a superset of what matches); which rows match and
+their order is decided by :mod:`toolvault.search.rank`, the same for both stores.
+Every write that changes what is found calls :meth:`SearchQueries.index_versions` or
+:meth:`SearchQueries.refresh_search` inside its transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from toolvault.store.sql import Queries, chunks, json_list
+
+if TYPE_CHECKING:
+    from toolvault.search.query import Query
+    from toolvault.search.rank import Row
+    from toolvault.search.sql import Page
+
+SEARCH_MIGRATION = 8  # the migration that made the index
+MAX_CONTENT = 256 * 1024  # content past this is not searched (scripts are far smaller)
+SOURCE = (
+    "SELECT v.name, v.version, v.sha256, v.description, v.usage, v.prompt, v.message, "
+    "b.content, v.created_by, v.session_id, v.refs, v.recorded_at "
+    "FROM versions v JOIN blobs b ON b.sha256 = v.sha256"
+)
+# SQLite's FTS5 tables over search_index, and the columns each holds
+FTS_TABLES = {
+    "search_words": "name, description, usage, prompt, message",
+    "search_trigram": "content",
+}
+# (lifecycle, owner, label, yanked, latest) of one version, as the index should hold it
+State = tuple[str, str, str, int, int]
+
+
+def content_text(content: bytes) -> str:
+    """What of the content is searched: its text, or nothing for a binary file."""
+    head = bytes(content[:MAX_CONTENT])
+    if b"\x00" in head:
+        return ""
+    return head.decode("utf-8", errors="replace")
+
+
+def ref_name(reference: str) -> str:
+    """The tool a reference names (``fmt:2@sha256:…`` -> ``fmt``)."""
+    return reference.split("@", 1)[0].split(":", 1)[0]
+
+
+class SearchQueries(Queries):
+    """Writes that keep the search index in step, and the search's reads."""
+
+    dialect: str
+    _searchable = False  # whether migration 8 is applied (found out once, then kept)
+
+    def _indexed(self) -> bool:
+        """Whether this database has the search index: a store opened on an older schema
+        (a migration's own tests, a vault before migrating) writes without one."""
+        if not self._searchable:
+            self._searchable = SEARCH_MIGRATION in self.applied()
+        return self._searchable
+
+    # -- writes (inside write()) -------------------------------------------------
+
+    def index_versions(self, keys: Iterable[tuple[str, int]]) -> None:
+        """Index these newly inserted versions, then bring their tools' rows in step."""
+        keys = list(keys)
+        if not keys or not self._indexed():
+            return
+        rows = []
+        for name, number in keys:
+            rows += list(self._q(f"{SOURCE} WHERE v.name = ? AND v.version = ?", (name, number)))
+        self._insert_search(rows)
+        self.refresh_search({name for name, _ in keys})
+
+    def rebuild_search(self) -> None:
+        """Index every version afresh (a migration, ``sync``)."""
+        self._searchable = True  # the migration making the table calls this before its row
+        self._q("DELETE FROM search_index")
+        if self.dialect == "sqlite":
+            for table in FTS_TABLES:
+                self._q(f"INSERT INTO {table} ({table}) VALUES ('delete-all')")
+        names = [r[0] for r in self._q("SELECT name FROM tools ORDER BY name")]
+        for chunk in chunks(names):
+            marks = ", ".join("?" * len(chunk))
+            self._insert_search(list(self._q(f"{SOURCE} WHERE v.name IN ({marks})", chunk)))
+            self.refresh_search(chunk)
+
+    def _insert_search(self, rows: Sequence[Sequence[Any]]) -> None:
+        """Insert index rows, and their text into SQLite's FTS tables in one statement
+        each (PostgreSQL's tsvector is a generated column)."""
+        if not rows:
+            return
+        sqlite = self.dialect == "sqlite"
+        if sqlite:
+            (last,) = self._q("SELECT coalesce(max(id), 0) FROM search_index").fetchone()
+        self._insert_rows(rows)
+        if sqlite:  # writers are serialized: the rows past ``last`` are these
+            for table, columns in FTS_TABLES.items():
+                self._q(
+                    f"INSERT INTO {table} (rowid, {columns}) SELECT id, {columns} "
+                    "FROM search_index WHERE id > ?",
+                    (last,),
+                )
+
+    def _insert_rows(self, rows: Sequence[Sequence[Any]]) -> None:
+        self._qmany(
+            "INSERT INTO search_index (name, version, sha256, description, usage, prompt, "
+            "message, content, author, session, uses, recorded_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    r[0],
+                    r[1],
+                    r[2],
+                    r[3] or "",
+                    r[4] or "",
+                    r[5] or "",
+                    r[6] or "",
+                    content_text(r[7]).replace("\x00", ""),
+                    r[8] or "",
+                    r[9] or "",
+                    " ".join(sorted({ref_name(x) for x in json_list(r[10])})),
+                    r[11],
+                )
+                for r in rows
+            ],
+        )
+
+    def refresh_search(self, names: Iterable[str]) -> None:
+        """Bring the mutable columns (lifecycle, owner, labels, yanked, latest) of these
+        tools' rows in step with the tools, labels and yanks; only changed rows are written."""
+        if not self._indexed():
+            return
+        for chunk in chunks(names):
+            want, have = self.search_state_wanted(chunk), self.search_state(chunk)
+            self._qmany(
+                "UPDATE search_index SET lifecycle = ?, owner = ?, label = ?, yanked = ?, "
+                "latest = ? WHERE name = ? AND version = ?",
+                [(*state, *key) for key, state in want.items() if have.get(key) != state],
+            )
+
+    # -- reads -------------------------------------------------------------------
+
+    def search_state(self, names: Sequence[str] | None = None) -> dict[tuple[str, int], State]:
+        """The mutable columns of the index's rows (of these tools, or all)."""
+        where, params = _names_where("name", names)
+        rows = self._q(
+            f"SELECT name, version, lifecycle, owner, label, yanked, latest FROM search_index "
+            f"WHERE {where}",
+            params,
+        )
+        return {(r[0], r[1]): (r[2], r[3], r[4], int(r[5]), int(r[6])) for r in rows}
+
+    def search_state_wanted(
+        self, names: Sequence[str] | None = None
+    ) -> dict[tuple[str, int], State]:
+        """What :meth:`search_state` should be, from the tools, labels and yanks."""
+        where, params = _names_where("v.name", names)
+        versions = list(
+            self._q(
+                "SELECT v.name, v.version, t.lifecycle, t.owner, y.version IS NOT NULL "
+                "FROM versions v JOIN tools t ON t.name = v.name LEFT JOIN yanks y "
+                f"ON y.name = v.name AND y.version = v.version WHERE {where}",
+                params,
+            )
+        )
+        labels: dict[tuple[str, int], list[str]] = {}
+        for name, label, number in self._q(
+            f"SELECT v.name, v.label, v.version FROM labels v WHERE {where}", params
+        ):
+            labels.setdefault((name, number), []).append(label)
+        latest: dict[str, int] = {}
+        for name, number, _, _, yanked in versions:
+            if not yanked and number > latest.get(name, 0):
+                latest[name] = number
+        return {
+            (name, number): (
+                lifecycle,
+                owner,
+                " ".join(sorted(labels.get((name, number), []))),
+                int(bool(yanked)),
+                int(latest.get(name) == number),
+            )
+            for name, number, lifecycle, owner, yanked in versions
+        }
+
+    def has_search_index(self) -> bool:
+        """Whether this database has the search index (migration 8)."""
+        return self._indexed()
+
+    def version_keys(self) -> dict[tuple[str, int], str]:
+        """(name, version) -> sha256 of every version."""
+        return {(r[0], r[1]): r[2] for r in self._q("SELECT name, version, sha256 FROM versions")}
+
+    def search_keys(self) -> dict[tuple[str, int], str]:
+        """(name, version) -> sha256 of every indexed row: verify holds them to versions."""
+        return {
+            (r[0], r[1]): r[2] for r in self._q("SELECT name, version, sha256 FROM search_index")
+        }
+
+    def applied(self) -> dict[int, tuple[str, str]]:
+        """Applied migrations (the store provides it)."""
+        raise NotImplementedError
+
+    def search_text_damaged(self) -> str | None:
+        """What the full-text index's own check finds wrong, or None (SQLite's FTS5
+        integrity check; PostgreSQL's generated column cannot drift)."""
+        if self.dialect != "sqlite":
+            return None
+        for table in ("search_words", "search_trigram"):
+            try:
+                self._q(f"INSERT INTO {table} ({table}, rank) VALUES ('integrity-check', 1)")
+            except Exception as exc:  # the store's error says what is wrong
+                return f"{table}: {exc}"
+        return None
+
+    def search_page(self, query: Query, page: Page) -> list[Row]:
+        """One page of the rows that match ``query``, ranked as the ranking ranks them
+        (:func:`toolvault.search.sql.page_query`)."""
+        from toolvault.search.rank import Row
+        from toolvault.search.sql import page_query
+
+        sql, params = page_query(self.dialect, query, page)
+        return [Row(*r[:14], bool(r[14]), r[15]) for r in self._q(sql, params)]  # type: ignore[call-arg]
+
+
+def _names_where(column: str, names: Sequence[str] | None) -> tuple[str, list[Any]]:
+    if names is None:
+        return "1 = 1", []
+    return f"{column} IN ({', '.join('?' * len(names))})", list(names)

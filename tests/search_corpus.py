@@ -70,10 +70,9 @@ print(len(load_{noun}_records(".")))
 """
 
 
-def tools() -> tuple[list[NewVersion], dict[tuple[str, int], str], list[str]]:
-    """Every version to publish (in order), the descriptions to give, the deprecated tools."""
+def tools() -> tuple[list[NewVersion], list[str]]:
+    """Every version to publish (in order), and the deprecated tools."""
     items: list[NewVersion] = []
-    descriptions: dict[tuple[str, int], str] = {}
     deprecated = []
     for i, noun in enumerate(NOUNS):
         verb = VERBS[i % len(VERBS)]
@@ -97,9 +96,9 @@ def tools() -> tuple[list[NewVersion], dict[tuple[str, int], str], list[str]]:
                 prompt=prompt,
                 created_by=author,
                 message="handle empty files",
+                description=f"{verb.capitalize()}s {noun} data, one file at a time.",
             )
         )
-        descriptions[(main, 2)] = f"{verb.capitalize()}s {noun} data, one file at a time."
         items.append(
             NewVersion(
                 f"{noun}-tool-{i}",
@@ -115,7 +114,7 @@ def tools() -> tuple[list[NewVersion], dict[tuple[str, int], str], list[str]]:
         )
         items.append(NewVersion(twin, PY.format(**kw), prompt=prompt, created_by=author))
         deprecated.append(twin)
-    return items, descriptions, deprecated
+    return items, deprecated
 
 
 def queries() -> list[tuple[str, list[str]]]:

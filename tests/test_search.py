@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import Raw, drop_triggers
+from conftest import Raw
 from toolvault import Vault
 from toolvault.cli import cli
 from toolvault.errors import InvalidInput, StoreError
@@ -35,17 +35,6 @@ def names(vault: Vault, query: str, **kw: object) -> list[str]:
 
 def index_problems(vault: Vault) -> list[str]:
     return [p.detail for p in vault.verify().problems if p.kind == "index"]
-
-
-def describe_raw(vault: Vault, name: str, version: int, description: str) -> None:
-    """Set a version's description behind toolvault's back and reindex — until 'add
-    --description' (the other half of issue 13) lands; then publish with it instead."""
-    drop_triggers(vault, "versions")
-    with Raw(vault) as run:
-        run("UPDATE versions SET description = ? WHERE name = ? AND version = ?",
-            (description, name, version))  # fmt: skip
-    with vault.store.write():
-        vault.store.rebuild_search()
 
 
 def test_found_by_name_prompt_message_and_content_inside_identifiers(vault: Vault) -> None:
@@ -69,12 +58,11 @@ def test_found_by_name_prompt_message_and_content_inside_identifiers(vault: Vaul
 
 def test_field_weights_then_recency(vault: Vault) -> None:
     vault.publish("parquet-tool", b"#!/bin/sh\necho a\n")
-    vault.publish("p-content", b"#!/bin/sh\n# converts parquet files\n")
+    vault.publish("p-content", b'#!/bin/sh\nconvert_parquet_files "$1"\n')  # no header
     vault.publish("p-prompt", b"#!/bin/sh\necho c\n", prompt="write parquet files")
-    vault.publish("p-usage", b"#!/bin/sh\necho d\n")
+    vault.publish("p-usage", b"#!/bin/sh\necho d\n", description="Reads parquet into rows.")
     vault.publish("p-older", b"#!/bin/sh\necho e\n", prompt="parquet again")
     vault.publish("p-newer", b"#!/bin/sh\necho f\n", prompt="parquet once more")
-    describe_raw(vault, "p-usage", 1, "Reads parquet into rows.")
     found = names(vault, "parquet")
     assert found[:2] == ["parquet-tool", "p-usage"]
     assert found[2:5] == ["p-newer", "p-older", "p-prompt"]  # same field: newest first
@@ -261,7 +249,8 @@ def test_the_command_line(sqlite_vault: Vault) -> None:
     assert text.exit_code == 0, text.output
     lines = text.output.splitlines()
     assert lines[0].startswith("csv-summary:1@sha256:")
-    assert "**summarise**" in lines[1] and "\x1b[" not in text.output  # no colour off a terminal
+    assert lines[1].strip() == "Summarise the columns of a CSV file."  # its description
+    assert "**summarise**" in lines[2] and "\x1b[" not in text.output  # no colour off a terminal
     assert all(len(line) <= 50 for line in lines), lines
     none = CliRunner().invoke(cli, ["search", "nothing-like-it"])
     assert none.exit_code == 0 and "no tool matches" in none.output

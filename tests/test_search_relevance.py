@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 import search_corpus
-from conftest import PG_URL, Raw, drop_triggers
+from conftest import PG_URL
 from toolvault import Vault
 
 RESULTS: dict[str, dict[str, list[str]]] = {}  # backend -> query -> names, to compare
@@ -43,18 +43,9 @@ def corpus(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 
 def build(vault: Vault) -> None:
-    items, descriptions, deprecated = search_corpus.tools()
+    items, deprecated = search_corpus.tools()
     for start in range(0, len(items), 50):
         vault.publish_many(items[start : start + 50])
-    # Descriptions set behind toolvault's back until 'add --description' lands (the
-    # other half of issue 13); then they are published with the versions instead.
-    drop_triggers(vault, "versions")
-    with Raw(vault) as run:
-        for (name, number), text in descriptions.items():
-            run("UPDATE versions SET description = ? WHERE name = ? AND version = ?",
-                (text, name, number))  # fmt: skip
-    with vault.store.write():
-        vault.store.rebuild_search()
     for name in deprecated:
         vault.set_lifecycle(name, "deprecated", "use the new one")
 

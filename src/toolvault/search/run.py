@@ -5,7 +5,7 @@ them, and asks for the next page when it dropped some."""
 from __future__ import annotations
 
 from toolvault.search.query import Query
-from toolvault.search.rank import Hit, rank
+from toolvault.search.rank import Hit, rank, sort_hits
 from toolvault.search.result import SearchResult
 from toolvault.search.sql import Page
 
@@ -39,7 +39,7 @@ def search(
         if len(hits) >= limit or len(rows) < page.size:
             break
         page = page._replace(offset=page.offset + page.size, size=page.size * 2)
-    hits.sort(key=lambda h: h.order)
+    sort_hits(hits)
     return [result(hit) for hit in hits[:limit]]
 
 

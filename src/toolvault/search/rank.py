@@ -92,6 +92,14 @@ def _desc(text: str) -> str:
     return "".join(chr(0x7F - ord(c)) for c in text)
 
 
+def sort_hits(hits: list[Hit]) -> None:
+    """Sort ``hits`` in place into :attr:`Hit.order`, in three stable passes (last key
+    first): reversing every timestamp for one key cost a tenth of a search."""
+    hits.sort(key=lambda h: (h.row.name, -h.row.version))
+    hits.sort(key=lambda h: h.row.recorded_at, reverse=True)  # stable when reversed too
+    hits.sort(key=lambda h: (LIFECYCLE_ORDER.get(h.row.lifecycle, 3), -h.score))
+
+
 def tokens(text: str) -> list[str]:
     """The word tokenizer: lowercased runs of letters and digits."""
     return [w.lower() for w in WORD.findall(text)]
@@ -156,7 +164,7 @@ def rank(
 ) -> list[Hit]:
     """The rows that match, best first, at most ``limit``."""
     hits = [hit for row in rows if (hit := score(query, row, within)) is not None]
-    hits.sort(key=lambda h: h.order)
+    sort_hits(hits)
     return hits[:limit]
 
 

@@ -120,12 +120,21 @@ def _flag(dialect: str, term: Term, field: str) -> tuple[str, list[Any]]:
         if dialect == "sqlite" and len(term.text) >= MIN_SUBSTRING:
             return (
                 "s.id IN (SELECT rowid FROM search_trigram WHERE search_trigram MATCH ?)",
-                ['"' + term.text.replace('"', '""') + '"'],
+                [_trigrams(term.text)],
             )
         return f"s.content {like} ? ESCAPE '\\'", [f"%{text}%"]
     if field in ("label", "uses"):  # a name among the space-separated ones
         return f"(' ' || lower(s.{field}) || ' ') LIKE ? ESCAPE '\\'", [f"% {text} %"]
     return f"lower(s.{field}) LIKE ? ESCAPE '\\'", [f"%{text}%"]
+
+
+def _trigrams(text: str) -> str:
+    """An FTS5 query for the rows whose content holds every trigram of ``text``: the
+    trigram table keeps no positions (detail=column), so this is a superset of the
+    rows holding ``text``, which the ranking checks (each quoted trigram is one token,
+    folded to lower case as the content's are)."""
+    grams = dict.fromkeys(text[i : i + 3] for i in range(len(text) - 2))
+    return " AND ".join('"' + gram.replace('"', '""') + '"' for gram in grams)
 
 
 def _escaped(text: str) -> str:

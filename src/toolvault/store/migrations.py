@@ -359,8 +359,10 @@ CREATE VIRTUAL TABLE search_words USING fts5(
     name, description, usage, prompt, message, content='search_index', content_rowid='id',
     tokenize='unicode61 remove_diacritics 0'
 );
+-- detail=column: no positions, half the cost of indexing a version's content; a
+-- substring is then sought as all of its trigrams (a superset, checked by the ranking).
 CREATE VIRTUAL TABLE search_trigram USING fts5(
-    content, content='search_index', content_rowid='id', tokenize='trigram'
+    content, content='search_index', content_rowid='id', tokenize='trigram', detail=column
 );
 -- The store writes the FTS tables itself, a batch of rows at a time: a trigger per
 -- row made FTS5 flush its pending terms at every row, several times slower. The text

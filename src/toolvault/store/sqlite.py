@@ -25,8 +25,7 @@ BUSY_TIMEOUT_MS = 60_000
 # being recovered), so a few short ones are enough.
 LOCK_RETRIES = 5
 MAGIC = b"SQLite format 3\x00"  # the first bytes of every SQLite database file
-OURS = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
-TABLES = "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name LIMIT 6"
+TABLES = "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
 
 
 def split_sql(script: str) -> list[str]:
@@ -111,11 +110,13 @@ class SQLiteStore(SQLStore):
         """Only reads: SQLite itself would take an empty file, or any database, for one
         it may add its tables to."""
         try:
-            if self.db.execute(OURS).fetchone():
-                return
+            # One query, so one state of the file: another process creating this vault
+            # commits its first migration at any moment, between two reads.
             tables = [r[0] for r in self.db.execute(TABLES)]
         except sqlite3.DatabaseError as exc:  # "file is not a database", a damaged header
             raise DatabaseDamaged(f"{self.path} is not a toolvault database ({exc})") from None
+        if "schema_migrations" in tables:
+            return
         if tables:
             raise DatabaseDamaged(
                 f"{self.path} is not a toolvault database: it is an SQLite database "

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, NamedTuple
 
+from toolvault.columns import VERSION_FIELDS as VERSION_FIELDS  # re-exported
+
 
 class Record:
     """Base of the plain records: their JSON shape is their fields."""
@@ -15,32 +17,6 @@ class Record:
         """The record's fields as a dict (its JSON shape)."""
         data: dict[str, Any] = asdict(self)  # type: ignore[call-overload]
         return data
-
-
-VERSION_FIELDS = (
-    "name",
-    "version",
-    "sha256",
-    "size",
-    "executable",
-    "previous_version",
-    "previous_sha256",
-    "created_at",
-    "recorded_at",
-    "created_by",
-    "owner",
-    "origin",
-    "session_id",
-    "prompt",
-    "message",
-    "references",
-    "transforms",
-    "rollback_of",
-    "signature",
-    "key_id",
-    "description",
-    "usage",
-)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ import os
 import sqlite3
 import stat
 
+from toolvault.columns import MAX_INTEGER, TOOL_SELECT, VERSION_FIELDS, described
 from toolvault.spec import Kind
 from toolvault.store.fastread import NOT_YANKED, SCHEMA_VERSION
 
@@ -21,56 +22,12 @@ if TYPE_CHECKING:
 
     from toolvault.spec import Spec
 
-MAX_INTEGER = 2**63 - 1  # SQLite's largest INTEGER: a bigger number names no version
-
-# The JSON field names of a version, in order (models.VERSION_FIELDS; a test holds them equal).
-VERSION_FIELDS = (
-    "name",
-    "version",
-    "sha256",
-    "size",
-    "executable",
-    "previous_version",
-    "previous_sha256",
-    "created_at",
-    "recorded_at",
-    "created_by",
-    "owner",
-    "origin",
-    "session_id",
-    "prompt",
-    "message",
-    "references",
-    "transforms",
-    "rollback_of",
-    "signature",
-    "key_id",
-    "description",
-    "usage",
-)
 V_COLS = (
     "v.name, v.version, v.sha256, v.size, v.executable, v.previous_version, "
     "v.previous_sha256, v.created_at, v.recorded_at, v.created_by, v.owner, v.origin, "
     "v.session_id, v.prompt, v.message, v.refs, v.transforms, v.rollback_of, v.signature, "
     "v.key_id, v.description, v.usage"
 )
-TOOL_SELECT = (
-    "SELECT t.name, t.owner, t.lifecycle, "
-    "max(CASE WHEN y.version IS NULL THEN v.version END) AS latest, count(v.version), "
-    "t.created_at, t.updated_at, t.lifecycle_message FROM tools t "
-    "JOIN versions v ON v.name = t.name "
-    "LEFT JOIN yanks y ON y.name = v.name AND y.version = v.version"
-)
-
-
-def described(grouped: str) -> str:
-    """``TOOL_SELECT … GROUP BY t.name`` with the description of each tool's latest version
-    after its columns (SQLite allows no aggregate in a correlated subquery: hence the
-    wrapping), ordered by name."""
-    return (
-        f"SELECT g.*, (SELECT d.description FROM versions d WHERE d.name = g.name "
-        f"AND d.version = g.latest) FROM ({grouped}) g ORDER BY g.name"
-    )
 
 
 class Fallback(Exception):

@@ -11,28 +11,7 @@ from typing import Any
 
 from toolvault.models import Version
 
-MAX_INTEGER = 2**63 - 1  # SQLite's largest INTEGER
 IN_CHUNK = 500  # names per "IN (…)" query: far below either database's parameter limit
-
-# latest_version counts only versions that are not yanked; versions counts all.
-TOOL_SELECT = (
-    "SELECT t.name, t.owner, t.lifecycle, "
-    "max(CASE WHEN y.version IS NULL THEN v.version END) AS latest, count(v.version), "
-    "t.created_at, t.updated_at, t.lifecycle_message FROM tools t "
-    "JOIN versions v ON v.name = t.name "
-    "LEFT JOIN yanks y ON y.name = v.name AND y.version = v.version"
-)
-
-
-def described(grouped: str) -> str:
-    """``TOOL_SELECT … GROUP BY t.name`` with the description of each tool's latest version
-    after its columns (SQLite allows no aggregate in a correlated subquery: hence the
-    wrapping), ordered by name."""
-    return (
-        f"SELECT g.*, (SELECT d.description FROM versions d WHERE d.name = g.name "
-        f"AND d.version = g.latest) FROM ({grouped}) g ORDER BY g.name"
-    )
-
 
 VERSION_COLUMNS = (
     "name, version, sha256, size, executable, previous_version, previous_sha256, created_at, "

@@ -5,16 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
+from toolvault.columns import MAX_INTEGER, TOOL_SELECT, described
 from toolvault.models import ENTRY_COLUMNS, VERSION_FIELDS, Entry, Tool, Version
 from toolvault.store.fastread import NOT_YANKED
 from toolvault.store.sql import (
-    MAX_INTEGER,
-    TOOL_SELECT,
     V_COLS,
     VERSION_COLUMNS,
     Queries,
     chunks,
-    described,
     json_list,
     json_text,
     row_to_version,

@@ -48,6 +48,7 @@ BY_STATUS = {
     403: errors.PermissionDenied,
     404: errors.NotFound,
     409: errors.Conflict,
+    412: errors.StaleBase,
     413: errors.TooLarge,
 }
 
@@ -348,7 +349,7 @@ class RemoteVault:
             except (OSError, http.client.HTTPException) as exc:
                 self.close()
                 if attempt == 2 or not isinstance(exc, STALE):
-                    raise errors.ToolvaultError(
+                    raise errors.Unreachable(
                         f"cannot reach the toolvault daemon at {self.url}: {exc}; "
                         "check TOOLVAULT_URL and that 'toolvault serve' is running"
                     ) from None
@@ -369,12 +370,14 @@ class RemoteVault:
         try:
             err = json.loads(body)["error"]
             code, message = str(err["code"]), str(err["message"])
+            details = err.get("details") if isinstance(err.get("details"), dict) else {}
         except (ValueError, KeyError, TypeError):
             code, message = "", body.decode(errors="replace").strip()[:200] or f"HTTP {status}"
+            details = {}
         cls = ERRORS.get(code) or BY_STATUS.get(status, errors.ToolvaultError)
         if status == 401:
             message += " (set TOOLVAULT_TOKEN to a token from 'toolvault token create')"
-        raise cls(message)
+        raise cls(message, details)
 
 
 def _since(seq: int | None) -> str:

@@ -1,11 +1,18 @@
 """The one error hierarchy of toolvault.
 
-Every front end (CLI, HTTP daemon) translates these in a single place: the CLI
-prints one line ``toolvault: error: …`` and exits with :attr:`exit_code`; the
-server answers a JSON body with :attr:`http_status`.
+Every front end (CLI, HTTP daemon, MCP) translates these in a single place: the
+CLI prints one line ``toolvault: error: …`` (or, under ``--json``, the object
+``{"error": {"code", "message", "details"}}``) and exits with :attr:`exit_code`;
+the server answers that JSON body with :attr:`http_status`. :attr:`code` is the
+one table of machine-readable codes (SPEC §11), the same on every front end;
+:attr:`details` carries what a program needs to act (the current latest, the
+expected and found hash, the versions that exist…).
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 
 class ToolvaultError(Exception):
@@ -14,6 +21,10 @@ class ToolvaultError(Exception):
     exit_code = 1
     http_status = 500
     code = "error"
+
+    def __init__(self, message: str = "", details: Mapping[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.details: dict[str, Any] = dict(details or {})
 
 
 class InvalidInput(ToolvaultError):
@@ -49,6 +60,14 @@ class Conflict(ToolvaultError):
 
     http_status = 409
     code = "conflict"
+
+
+class StaleBase(Conflict):
+    """A compare-and-set publish whose expected latest is no longer the latest (or a
+    tool expected to be new that exists); ``details`` names the current latest."""
+
+    http_status = 412
+    code = "stale_base"
 
 
 class PermissionDenied(ToolvaultError):
@@ -95,6 +114,13 @@ class DatabaseDamaged(StoreError):
     def __init__(self, message: str, *, empty: bool = False) -> None:
         super().__init__(message)
         self.empty = empty  # an empty file: a new vault may be made in it where nothing is lost
+
+
+class Unreachable(ToolvaultError):
+    """The toolvault daemon at ``TOOLVAULT_URL`` could not be reached."""
+
+    http_status = 502
+    code = "unreachable"
 
 
 class SourceError(ToolvaultError):

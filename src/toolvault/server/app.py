@@ -148,16 +148,20 @@ def guard(request: Request) -> Guard:
 
 
 def error_response(
-    status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+    status: int,
+    code: str,
+    message: str,
+    headers: Mapping[str, str] | None = None,
+    details: dict[str, Any] | None = None,
 ) -> Response:
     """The one error shape (:func:`hot.error_rendered`), with ``headers`` added."""
-    response = hot.error_rendered(status, code, message).response()
+    response = hot.error_rendered(status, code, message, details).response()
     response.headers.update(headers or {})
     return response
 
 
 async def _toolvault_error(request: Request, exc: ToolvaultError) -> Response:
-    return error_response(exc.http_status, exc.code, str(exc))
+    return error_response(exc.http_status, exc.code, str(exc), details=exc.details)
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> Response:

@@ -86,9 +86,13 @@ def json_rendered(data: Any, status: int = 200) -> Rendered:
     return Rendered.of(status, ENCODER.encode(data).encode("utf-8"), JSON)
 
 
-def error_rendered(status: int, code: str, message: str) -> Rendered:
-    """The one error shape, with ``WWW-Authenticate`` on 401."""
-    body = ENCODER.encode({"error": {"code": code, "message": message}}).encode("utf-8")
+def error_rendered(
+    status: int, code: str, message: str, details: dict[str, Any] | None = None
+) -> Rendered:
+    """The one error shape ``{"error": {"code", "message", "details"}}``, with
+    ``WWW-Authenticate`` on 401."""
+    error = {"code": code, "message": message, "details": details or {}}
+    body = ENCODER.encode({"error": error}).encode("utf-8")
     extra = [(b"www-authenticate", b"Bearer")] if status == 401 else []
     return Rendered.of(status, body, JSON, extra)
 

@@ -124,6 +124,11 @@ class ErrorDetail(BaseModel):
 
     code: str = Field(examples=["not_found"])
     message: str
+    details: dict[str, Any] = Field(
+        default_factory=dict,
+        description="What a program needs to act: the current latest, the expected and "
+        "found hash, the versions that exist (empty when there is nothing more to say).",
+    )
 
 
 class ErrorBody(BaseModel):

@@ -144,3 +144,25 @@ class SourceError(ToolvaultError):
 
     http_status = 502
     code = "source"
+
+
+# Codes that are no ToolvaultError, with their HTTP status and CLI exit code (None:
+# that front end never answers it): a bug, a method the route does not take, a file
+# the system refused, a prompt answered with Ctrl-D.
+OTHER_CODES: dict[str, tuple[int | None, int | None]] = {
+    "internal": (500, 1),
+    "method_not_allowed": (405, None),
+    "os_error": (None, 1),
+    "aborted": (None, 1),
+}
+
+
+def codes() -> dict[str, tuple[int | None, int | None]]:
+    """Every error code with its HTTP status and CLI exit code: the one table that
+    ``docs/errors.md`` lists (a test holds the two in step)."""
+    kinds = [
+        kind
+        for kind in globals().values()
+        if isinstance(kind, type) and issubclass(kind, ToolvaultError)
+    ]
+    return {kind.code: (kind.http_status, kind.exit_code) for kind in kinds} | OTHER_CODES

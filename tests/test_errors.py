@@ -3,9 +3,11 @@ remote CLI and HTTP, with the same details; docs/errors.md in step with errors.p
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import socket
+import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -269,23 +271,14 @@ def test_a_command_line_click_refuses_is_json_under_json(home: Path) -> None:
     assert error["details"]["usage"].endswith(" show")  # CliRunner's program name
     result, error = cli_error(["show", "x", "--no-such-option"])
     assert (result.exit_code, error["code"]) == (2, "invalid_input")
+    plain = CliRunner().invoke(cli, ["show"])  # without --json: the line for people
+    assert plain.stderr.startswith("toolvault: error: Missing argument 'SPEC'")
+    missing = str(home / "missing.sh")  # a value that reads --json is not the flag
+    plain = CliRunner().invoke(cli, ["add", missing, "-m", "--json"])
+    assert plain.exit_code == 2 and plain.stderr.startswith("toolvault: error: ")
     result = CliRunner().invoke(cli, ["--json", "show", "fmt"])  # toolvault's own --json
     assert result.exit_code == 1
     assert json.loads(result.stderr)["error"]["details"] == {"home": str(home)}  # no vault
-
-
-def test_without_json_an_error_is_one_line(home: Path) -> None:
-    result = CliRunner().invoke(cli, ["show"])
-    assert result.exit_code == 2
-    assert result.stderr.startswith("toolvault: error: Missing argument 'SPEC'")
-
-
-def test_a_value_that_reads_json_is_not_the_flag(home: Path, tmp_path: Path) -> None:
-    """``-m --json`` is a message; the error stays a line for people."""
-    missing = str(tmp_path / "missing.sh")
-    result = CliRunner().invoke(cli, ["add", missing, "-m", "--json"])
-    assert result.exit_code == 2
-    assert result.stderr.startswith("toolvault: error: "), result.stderr
 
 
 def test_a_daemon_that_cannot_be_reached_is_unreachable(
@@ -338,3 +331,33 @@ def test_the_readme_and_the_api_doc_point_at_the_table() -> None:
     root = DOC.parents[1]
     assert "docs/errors.md" in (root / "README.md").read_text()
     assert "docs/errors.md" in (root / "docs" / "api.md").read_text()
+
+
+def test_content_a_daemon_serves_against_its_hash_is_integrity(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A daemon whose blob was swapped behind its back: the remote CLI refuses the
+    content (``integrity``, the expected and found hash) instead of printing or running it."""
+    home = tmp_path / "daemon"
+    token = make_token(home, "alice")
+    src = tmp_path / "t.sh"
+    src.write_text("#!/bin/sh\necho good\n")
+    added = CliRunner().invoke(cli, ["--home", str(home), "add", str(src), "--json"])
+    sha = json.loads(added.stdout)[0]["sha256"]
+    with sqlite3.connect(home / "vault.db", isolation_level=None) as db:
+        db.execute("DROP TRIGGER blobs_immutable_update")
+        db.execute("UPDATE blobs SET content = ? WHERE sha256 = ?", (b"#!/bin/sh\nevil\n", sha))
+    db.close()
+    daemon = Daemon(home)
+    try:
+        monkeypatch.setenv("TOOLVAULT_URL", daemon.url)
+        monkeypatch.setenv("TOOLVAULT_TOKEN", token)
+        result, error = cli_error(["cat", "t"])
+        found = hashlib.sha256(b"#!/bin/sh\nevil\n").hexdigest()
+        assert (result.exit_code, error["code"]) == (1, "integrity")
+        assert error["details"] == {"ref": f"t:1@sha256:{sha}", "expected": sha, "found": found}
+        run = CliRunner().invoke(cli, ["--json", "run", "t"])  # never run: 125
+        assert run.exit_code == 125 and "evil" not in run.stdout
+        assert json.loads(run.stderr)["error"]["code"] == "integrity"
+    finally:
+        daemon.stop()

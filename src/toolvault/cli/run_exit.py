@@ -18,7 +18,6 @@ from typing import Any
 
 import click
 
-from toolvault.cli.failures import ExitAs
 from toolvault.errors import CannotExecute, InvalidSpec, NotFound
 
 FAILED = 125
@@ -50,6 +49,8 @@ class RunCommand(click.Command):
         except click.exceptions.Exit:
             raise  # --help: not a failure
         except Exception as exc:  # a command line click refused
+            from toolvault.cli.failures import ExitAs  # only on failure: run stays light
+
             raise ExitAs(exc, FAILED) from exc
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -58,4 +59,6 @@ class RunCommand(click.Command):
         except click.exceptions.Exit:
             raise
         except Exception as exc:  # SystemExit (the tool's own code) is not an Exception
+            from toolvault.cli.failures import ExitAs
+
             raise ExitAs(exc, exit_code(exc)) from exc

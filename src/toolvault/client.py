@@ -9,6 +9,7 @@ friends act on the daemon through this class. It uses ``http.client`` and
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import json
 from collections.abc import Iterable, Sequence
@@ -144,6 +145,13 @@ class RemoteVault:
         exact = f"{info['name']}:{info['version']}@sha256:{info['sha256']}"
         status, _, body = self._request("GET", f"/v1/content/{_seg(exact)}")
         self._raise_for(status, body)
+        found = hashlib.sha256(body).hexdigest()
+        if found != info["sha256"]:  # what runs must be what the daemon says it is
+            raise errors.IntegrityError(
+                f"the daemon at {self.url} served content for {exact} whose sha256 is "
+                f"{found}; nothing was used. Run 'toolvault verify' on the daemon's vault",
+                {"ref": exact, "expected": info["sha256"], "found": found},
+            )
         version = Version.from_dict(info, content=body)
         self._yanks[(version.name, version.version)] = info.get("yanked")
         return version
@@ -351,7 +359,8 @@ class RemoteVault:
                 if attempt == 2 or not isinstance(exc, STALE):
                     raise errors.Unreachable(
                         f"cannot reach the toolvault daemon at {self.url}: {exc}; "
-                        "check TOOLVAULT_URL and that 'toolvault serve' is running"
+                        "check TOOLVAULT_URL and that 'toolvault serve' is running",
+                        {"url": self.url},
                     ) from None
         raise AssertionError("unreachable")
 
@@ -377,7 +386,10 @@ class RemoteVault:
         cls = ERRORS.get(code) or BY_STATUS.get(status, errors.ToolvaultError)
         if status == 401:
             message += " (set TOOLVAULT_TOKEN to a token from 'toolvault token create')"
-        raise cls(message, details)
+        error = cls(message, details)
+        if code and code != error.code:  # a code of the daemon's this client does not know
+            error.code = code
+        raise error
 
 
 def _since(seq: int | None) -> str:

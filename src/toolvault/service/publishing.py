@@ -190,7 +190,8 @@ class Publishing(ServiceBase):
         if len(data) > limit:
             raise TooLarge(
                 f"{where} is {len(data):,} bytes; the limit is {limit:,} "
-                "(raise max_tool_size in config.toml for larger tools)"
+                "(raise max_tool_size in config.toml for larger tools)",
+                {"name": name, "size": len(data), "limit": limit},
             )
         nul = data.find(b"\0")
         if nul >= 0:
@@ -214,7 +215,9 @@ class Publishing(ServiceBase):
             if allow_dangling:
                 return ref  # well-formed (get parsed it), kept as written
             raise NotFound(
-                f"reference '{ref}' does not resolve: {exc} (--allow-dangling stores it as written)"
+                f"reference '{ref}' does not resolve: {exc} "
+                "(--allow-dangling stores it as written)",
+                {**exc.details, "reference": ref},
             ) from None
 
     def signer(self, name: str | None) -> Signer | None:
@@ -225,7 +228,8 @@ class Publishing(ServiceBase):
             if self.config.require_signatures:
                 raise PermissionDenied(
                     "this vault requires signatures (require_signatures = true): publish with "
-                    "--sign KEY, or set sign_with = KEY in config.toml"
+                    "--sign KEY, or set sign_with = KEY in config.toml",
+                    {"needs": "signature"},
                 )
             return None
         return self.keys.load(name)

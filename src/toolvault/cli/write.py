@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from toolvault import spec as specs
-from toolvault.cli import textfiles
+from toolvault.cli import expect, textfiles
 from toolvault.cli._common import emit_json, json_option, note, obj, wants_json, warn
 from toolvault.cli.completion import complete_name
 from toolvault.errors import InvalidInput
@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     metavar="[KEY]",
     help="Sign the new versions with KEY (alone: sign_with from config.toml, or the only key).",
 )
+@expect.expect_options
 @json_option
 def add(
     paths: tuple[str, ...],
@@ -77,6 +78,8 @@ def add(
     allow_dangling: bool,
     transforms: tuple[str, ...],
     sign: str | None,
+    expect_latest: tuple[str, ...],
+    expect_new: bool,
     as_json: bool,
 ) -> None:
     """Publish files as new versions; '-' reads stdin (needs --name).
@@ -116,7 +119,9 @@ def add(
         NewVersion(tool, data, executable=exe, source=where, origin=origin or where, **provenance)  # type: ignore[arg-type]
         for tool, data, exe, where in sources
     ]
+    items = expect.expecting(items, expect_latest, expect_new)
     results = _publish(items, sign, refs if allow_dangling else ())
+    expect.warn_of(results)
     not_recorded([r for r in results if not r.created], [k for k, v in given.items() if v])
     render_published(results, as_json)
 

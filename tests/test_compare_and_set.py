@@ -191,9 +191,9 @@ def test_two_items_of_one_tool_in_one_batch_expect_one_after_the_other(csv: Vaul
         ({"expect_latest": "csvsum:"}, InvalidSpec, "csvsum:"),
         ({"expect_latest": "csvsum:versions"}, InvalidSpec, "version listing"),
         ({"expect_latest": "csvsum@sha256:xyz"}, InvalidSpec, "sha256"),
-        ({"expect_latest": 2}, InvalidInput, "expect_latest"),
-        ({"expect_new": "yes"}, InvalidInput, "expect_new"),
-        ({"expect_new": 1}, InvalidInput, "expect_new"),
+        ({"expect_latest": 2}, InvalidInput, "expect_latest must be a spec"),
+        ({"expect_new": "yes"}, InvalidInput, "expect_new must be true or false"),
+        ({"expect_new": 1}, InvalidInput, "expect_new must be true or false"),
     ],
 )
 def test_malformed_expectations_are_invalid_input_and_write_nothing(

@@ -96,9 +96,7 @@ def test_a_stale_base_writes_nothing_and_names_the_current_latest(csv: Vault) ->
         "csvsum:nolabel",
     ],
 )
-def test_every_spec_form_of_an_older_or_missing_version_is_stale(
-    csv: Vault, expected: str
-) -> None:
+def test_every_spec_form_of_an_older_or_missing_version_is_stale(csv: Vault, expected: str) -> None:
     csv.label("csvsum:1", "old")
     err = stale(csv, V3, expect_latest=expected)
     assert err.details["current"]["version"] == 2
@@ -217,9 +215,7 @@ def test_a_ref_to_an_older_version_of_the_same_tool_warns(csv: Vault) -> None:
 @pytest.mark.parametrize(
     "refs", [["csvsum:2"], ["csvsum:1", "csvsum:2"], ["other:1"], ["csvsum"], []]
 )
-def test_building_on_the_latest_or_another_tool_does_not_warn(
-    csv: Vault, refs: list[str]
-) -> None:
+def test_building_on_the_latest_or_another_tool_does_not_warn(csv: Vault, refs: list[str]) -> None:
     csv.publish("other", V1)
     assert csv.publish("csvsum", V3, references=refs).warnings == ()
 
@@ -280,9 +276,7 @@ def test_add_expect_new(src: Path, home: Path, tmp_path: Path) -> None:
     assert dump_home(home) == before
 
 
-def test_add_with_several_files_takes_one_expectation_per_tool(
-    src: Path, tmp_path: Path
-) -> None:
+def test_add_with_several_files_takes_one_expectation_per_tool(src: Path, tmp_path: Path) -> None:
     other = tmp_path / "other.sh"
     other.write_text(V1)
     added(str(other))

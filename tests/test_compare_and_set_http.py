@@ -84,9 +84,7 @@ def test_if_match_publishes_on_the_latest_and_412_otherwise(
     assert versions(served, tool)[2]["previous_sha256"] == sha(V2)
 
 
-def test_if_none_match_star_creates_only_a_new_tool(
-    served: tuple[Daemon, str], tool: str
-) -> None:
+def test_if_none_match_star_creates_only_a_new_tool(served: tuple[Daemon, str], tool: str) -> None:
     exists = publish(served, tool, V3, {"If-None-Match": "*"})
     error(exists, 412, "stale_base")
     assert exists.json()["error"]["details"]["current"]["version"] == 2
@@ -217,7 +215,7 @@ RACER = """
 import json, sys
 from toolvault.errors import StaleBase
 from toolvault.vault import NewVersion
-kind, where, token, worker = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+kind, where, token, worker, rounds = *sys.argv[1:4], int(sys.argv[4]), int(sys.argv[5])
 if kind == "local":
     from toolvault import Vault
     vault = Vault.open(where)
@@ -227,7 +225,7 @@ else:
 print("ready", flush=True)
 sys.stdin.readline()
 with vault:
-    for i in range(%d):
+    for i in range(rounds):
         base = vault.get("raced").ref
         item = NewVersion("raced", f"echo {worker} {i}\\n", expect_latest=base)
         try:
@@ -236,7 +234,7 @@ with vault:
             print(json.dumps({"base": base, "refused": exc.details}), flush=True)
         else:
             print(json.dumps({"base": base, "version": done.version, "sha256": done.sha256}))
-""" % ROUNDS
+"""
 
 
 def race(argvs: list[list[str]]) -> list[dict[str, Any]]:
@@ -278,7 +276,7 @@ def no_lost_update(lines: list[dict[str, Any]], chain: list[dict[str, Any]]) -> 
 def test_racing_publishers_on_sqlite_lose_no_update(home: Path) -> None:
     with Vault.open(home) as vault:
         vault.publish("raced", "echo start\n")
-    lines = race([["local", str(home), "", str(n)] for n in range(WORKERS)])
+    lines = race([["local", str(home), "", str(n), str(ROUNDS)] for n in range(WORKERS)])
     with Vault.open(home) as vault:
         chain = [v.to_dict() for v in vault.versions("raced")]
         assert vault.verify().ok
@@ -291,7 +289,9 @@ def test_racing_publishers_through_two_daemons_on_postgresql(tmp_path: Path, pg_
     daemons = [Daemon(home, "--db", pg_url), Daemon(home, "--db", pg_url)]
     try:
         assert daemons[0].publish(token, "raced", "echo start\n").status_code == 200
-        lines = race([["remote", daemons[n % 2].url, token, str(n)] for n in range(WORKERS)])
+        lines = race(
+            [["remote", daemons[n % 2].url, token, str(n), str(ROUNDS)] for n in range(WORKERS)]
+        )
         chain = daemons[1].call("GET", "/v1/tools/raced/versions", token).json()
         no_lost_update(lines, chain)
         assert daemons[0].call("GET", "/v1/verify", token).json()["ok"] is True

@@ -78,8 +78,6 @@ def add(
     allow_dangling: bool,
     transforms: tuple[str, ...],
     sign: str | None,
-    expect_latest: tuple[str, ...],
-    expect_new: bool,
     as_json: bool,
 ) -> None:
     """Publish files as new versions; '-' reads stdin (needs --name).
@@ -119,9 +117,7 @@ def add(
         NewVersion(tool, data, executable=exe, source=where, origin=origin or where, **provenance)  # type: ignore[arg-type]
         for tool, data, exe, where in sources
     ]
-    items = expect.expecting(items, expect_latest, expect_new)
     results = _publish(items, sign, refs if allow_dangling else ())
-    expect.warn_of(results)
     not_recorded([r for r in results if not r.created], [k for k, v in given.items() if v])
     render_published(results, as_json)
 
@@ -131,12 +127,14 @@ def _publish(
 ) -> list[Published]:
     """Publish in one transaction, warning of each reference in ``dangling`` (those given
     with --allow-dangling) that resolves to nothing."""
+    items = expect.expecting(items)  # --expect-latest / --expect-new, if given
     vault = obj().service(create=True)
     key = _key_name(vault, sign) if isinstance(vault, Vault) else sign
     unresolved = _dangling(vault, dangling)
     results = vault.publish_many(items, sign_with=key)
     for ref in unresolved:
         warn(f"reference '{ref}' does not resolve; stored as written (--allow-dangling)")
+    expect.warn_of(results)
     return results
 
 

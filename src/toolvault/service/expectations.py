@@ -9,6 +9,7 @@ the same latest only the first one writes and the second gets :class:`StaleBase`
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from toolvault import spec as specs
@@ -18,7 +19,24 @@ from toolvault.spec import Kind, Spec
 
 if TYPE_CHECKING:
     from toolvault.models import Version
-    from toolvault.service.publishing import NewVersion
+
+
+class NewVersion(Protocol):
+    """What this module reads of a publish request (service.publishing.NewVersion, which
+    imports this module: named by its shape, not imported back)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def source(self) -> str | None: ...
+    @property
+    def references(self) -> Sequence[str]: ...
+    @property
+    def rollback_of(self) -> int | None: ...
+    @property
+    def expect_latest(self) -> str | None: ...
+    @property
+    def expect_new(self) -> bool: ...
 
 
 class Chain(Protocol):

@@ -66,7 +66,13 @@ def greet(tmp_path: Path) -> Path:
 def test_publish_update_republish_and_every_spec_form(greet: Path) -> None:
     again = js("add", str(greet))
     assert again == [
-        {"name": "greet", "version": 2, "sha256": again[0]["sha256"], "created": False}
+        {
+            "name": "greet",
+            "version": 2,
+            "sha256": again[0]["sha256"],
+            "created": False,
+            "warnings": [],
+        }
     ]
     assert "unchanged" in ok("add", str(greet)).stdout
     v1 = hashlib.sha256(b"#!/bin/sh\necho one\n").hexdigest()

@@ -290,12 +290,12 @@ class RemoteVault:
                 "sign_with key"
             )
         body = {"items": [_item(i) for i in items]}
-        return [Published(**p) for p in self._write("POST", "/v1/publish", body)]
+        return [_published(p) for p in self._write("POST", "/v1/publish", body)]
 
     def rollback(self, name: str, version: int | str, *, message: str | None = None) -> Published:
         """Roll back on the daemon."""
         body = {"version": str(version), "message": message}
-        return Published(**self._write("POST", f"/v1/tools/{_seg(name)}/rollback", body))
+        return _published(self._write("POST", f"/v1/tools/{_seg(name)}/rollback", body))
 
     def label(self, spec: str | Spec, label: str) -> Label:
         """Set or move a label on the daemon."""
@@ -401,6 +401,17 @@ def _seg(text: str) -> str:
     return quote(text, safe=":@")
 
 
+def _published(data: dict[str, Any]) -> Published:
+    """A publish's outcome as the daemon sent it (warnings only from a daemon that has them)."""
+    return Published(
+        data["name"],
+        data["version"],
+        data["sha256"],
+        data["created"],
+        tuple(str(w) for w in data.get("warnings") or ()),
+    )
+
+
 def _item(item: Any) -> dict[str, Any]:
     try:
         text = item.content.decode("utf-8")
@@ -410,7 +421,13 @@ def _item(item: Any) -> dict[str, Any]:
             "(tools are UTF-8 text; binaries are not supported)"
         ) from None
     # only when given: the body stays as it was for what has none (the daemon reads them)
-    described = {k: v for k, v in (("description", item.description), ("usage", item.usage)) if v}
+    optional = {
+        "description": item.description,
+        "usage": item.usage,
+        "expect_latest": item.expect_latest,  # compare-and-set: the daemon checks it
+        "expect_new": item.expect_new,
+    }
+    described = {k: v for k, v in optional.items() if v}
     return {
         **described,
         "name": item.name,

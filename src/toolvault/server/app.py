@@ -32,6 +32,7 @@ from toolvault.errors import ToolvaultError
 from toolvault.server import hot
 from toolvault.server import schemas as s
 from toolvault.server.hot import Guard
+from toolvault.server.preconditions import STALE, expectations
 from toolvault.server.queryparams import known_query
 from toolvault.vault import NewVersion, Vault
 
@@ -509,12 +510,15 @@ writes = APIRouter(responses={**ERRORS, **CONFLICT})
 
 
 @writes.post(
-    "/v1/publish", summary="Publish versions (all or none)", response_model=list[s.PublishedOut]
+    "/v1/publish",
+    summary="Publish versions (all or none)",
+    response_model=list[s.PublishedOut],
+    responses=STALE,
 )
 def publish(request: Request, creds: Credentials, body: s.PublishRequest) -> JSONResponse:
     """Each item becomes the next version of its tool, by the token's principal."""
     vault = guard(request).writer(creds)
-    items = [_new_version(item) for item in body.items]
+    items = expectations(request.headers, body.items, [_new_version(i) for i in body.items])
     results = vault.publish_many(items, sign_with=body.sign_with)
     return as_json([r.to_dict() for r in results])
 

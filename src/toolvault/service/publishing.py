@@ -13,6 +13,7 @@ from toolvault import spec as specs
 from toolvault import validate
 from toolvault.errors import InvalidInput, NotFound, PermissionDenied, TooLarge
 from toolvault.models import Published, Version
+from toolvault.service import expectations
 from toolvault.service.base import ServiceBase
 from toolvault.spec import Kind, Spec
 from toolvault.store.sql import utcnow
@@ -49,6 +50,10 @@ class NewVersion:
     extra: dict[str, str] = field(default_factory=dict)
     # A reference that does not resolve is stored as written instead of refused.
     allow_dangling: bool = False
+    # Compare-and-set (SPEC §11): publish only while the latest is this spec's version,
+    # or only while the tool does not exist (service/expectations.py).
+    expect_latest: str | None = None
+    expect_new: bool = False
 
     def __post_init__(self) -> None:
         # Tools are text: a str is welcome too, stored as UTF-8.
@@ -175,6 +180,7 @@ class Publishing(ServiceBase):
         write; ``created_at`` comes back normalised to UTC (see :mod:`toolvault.validate`)."""
         validate.of_type(item, NewVersion, "each item", "a NewVersion(name, content, …)")
         fields = validate.new_version(item)
+        expectations.check(item)
         executable = self.check_content(item.name, item.content, item.source, item.executable)
         refs = [self._resolve_ref(r, item.allow_dangling) for r in fields.pop("references")]
         return replace(item, executable=executable, references=tuple(refs), **fields)
@@ -310,6 +316,7 @@ class Publishing(ServiceBase):
         sha = hashlib.sha256(item.content).hexdigest()
         chain = chains[item.name]
         self._may_write(chain.owner, item.name)
+        expectations.hold(self, item, chain)  # under the write lock: what it read still holds
         if chain.lifecycle == "retired":
             self.store.set_lifecycle(item.name, "active", None, now)  # publishing reactivates
             chain.lifecycle = "active"
@@ -346,9 +353,10 @@ class Publishing(ServiceBase):
         )
         if signer is not None:
             version = _signed(version, signer)
+        warnings = expectations.older_base(item, chain.latest, chain.latest_sha256)
         chain.advance(owner, version.version, sha)
         if audit:
             from toolvault.signing import audit_record  # the digests verify holds it to
 
             self.record("publish", item.name, version.version, audit_record(version))
-        return Published(item.name, version.version, sha, True), version
+        return Published(item.name, version.version, sha, True, warnings), version

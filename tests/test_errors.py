@@ -147,6 +147,30 @@ ROWS: dict[str, Row] = {
         lambda: ("POST", "/v1/yank", {"spec": "fmt:1", "reason": "again"}),
         lambda v: {"ref": v.ref(1), "yanked": "broken"},
     ),
+    "a stale base": Row(
+        "stale_base",
+        lambda d: ["add", write(d, "fmt", b"#!/bin/sh\necho 3\n"), "--expect-latest", "fmt:1"],
+        lambda: publish("fmt", "#!/bin/sh\necho 3\n", expect_latest="fmt:1"),
+        lambda v: {
+            "tool": "fmt",
+            "expected": "fmt:1",
+            "expected_ref": v.ref(1),
+            "expect_new": False,
+            "current": {"ref": v.ref(2), "version": 2, "sha256": v.sha[2]},
+        },
+    ),
+    "a tool expected to be new": Row(
+        "stale_base",
+        lambda d: ["add", write(d, "fmt", b"#!/bin/sh\necho 4\n"), "--expect-new"],
+        lambda: publish("fmt", "#!/bin/sh\necho 4\n", expect_new=True),
+        lambda v: {
+            "tool": "fmt",
+            "expected": None,
+            "expected_ref": None,
+            "expect_new": True,
+            "current": {"ref": v.ref(2), "version": 2, "sha256": v.sha[2]},
+        },
+    ),
     "another owner's tool": Row(
         "forbidden",
         lambda d: ["yank", "fmt:2", "--reason", "mine now"],
@@ -256,7 +280,7 @@ def test_every_http_answered_code_has_a_row() -> None:
     cli_only = {"integrity", "unreachable", "cannot_execute", "error", "internal", "aborted"}
     daemon_side = {"source", "store", "database_damaged", "schema_too_new", "os_error"}
     untested = set(errors.codes()) - reached - cli_only - daemon_side
-    untested -= {"method_not_allowed", "stale_base"}  # test_server's; issue 14's CAS
+    untested -= {"method_not_allowed"}  # test_server's
     assert not untested
 
 

@@ -126,6 +126,7 @@ def test_json_shapes(greet: Path) -> None:
         "key_id",
         "description",
         "usage",
+        "claimed_by",
         "tool",
         "signature_status",
         "yanked",

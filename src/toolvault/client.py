@@ -20,6 +20,7 @@ from toolvault import errors
 from toolvault.models import (
     AuditEntry,
     Diff,
+    Grant,
     Label,
     Problem,
     Published,
@@ -311,6 +312,20 @@ class RemoteVault:
         body = {"owner": new_owner}
         return Tool.from_dict(self._write("POST", f"/v1/tools/{_seg(name)}/owner", body))
 
+    def grants(self, name: str) -> list[Grant]:
+        """The maintainers of a tool on the daemon."""
+        return [Grant(**g) for g in self._json("GET", f"/v1/tools/{_seg(name)}/grants")]
+
+    def grant(self, name: str, principal: str) -> Grant:
+        """Make ``principal`` a maintainer of a tool on the daemon."""
+        made = self._write("POST", f"/v1/tools/{_seg(name)}/grants", {"principal": principal})
+        return Grant(**made)
+
+    def revoke(self, name: str, principal: str) -> Grant:
+        """Take a maintainer's rights on a tool away on the daemon."""
+        gone = self._write("DELETE", f"/v1/tools/{_seg(name)}/grants/{_seg(principal)}")
+        return Grant(**{k: v for k, v in gone.items() if k != "revoked"})
+
     def _write(self, method: str, path: str, body: Any = None) -> Any:
         """A write, to a daemon whose log extends the last head this client saw; the
         head after it is remembered, so that losing the write later is a rollback too."""
@@ -398,7 +413,8 @@ def _item(item: Any) -> dict[str, Any]:
             "(tools are UTF-8 text; binaries are not supported)"
         ) from None
     # only when given: the body stays as it was for what has none (the daemon reads them)
-    described = {k: v for k, v in (("description", item.description), ("usage", item.usage)) if v}
+    given = (("description", item.description), ("usage", item.usage))
+    described = {k: v for k, v in (*given, ("created_by", item.created_by)) if v}
     return {
         **described,
         "name": item.name,

@@ -171,6 +171,15 @@ class Published(Record):
     # through the daemon: the author the client named, kept beside the principal (SPEC §11)
     claimed_by: str | None = None
 
+    def to_dict(self) -> dict[str, Any]:
+        """``{name, version, sha256, created}`` (SPEC §5), and ``claimed_by`` when the
+        daemon kept an author the client named (SPEC §11)."""
+        data: dict[str, Any] = {"name": self.name, "version": self.version, "sha256": self.sha256}
+        data["created"] = self.created
+        if self.claimed_by is not None:
+            data["claimed_by"] = self.claimed_by
+        return data
+
 
 @dataclass(frozen=True, slots=True)
 class AuditEntry(Record):

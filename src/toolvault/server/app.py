@@ -86,7 +86,9 @@ def create_app(vault: Vault, *, public_read: bool = False, max_body: int = MAX_B
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _internal_error)
-    for router in (meta, reads, writes):
+    from toolvault.server.grants import router as grants  # imports this module: here
+
+    for router in (meta, reads, writes, grants):
         app.include_router(router)
     app.add_middleware(BodyLimit, max_body=max_body)
     app.hot_reads = hot.HotReads(guard, _hot_routes())
@@ -530,6 +532,7 @@ def _new_version(item: s.PublishItem) -> NewVersion:
         message=item.message,
         description=item.description,
         usage=item.usage,
+        created_by=item.created_by,  # kept as claimed_by when not the principal
         references=tuple(item.references or ()),
         transforms=tuple(item.transforms or ()),
         allow_dangling=item.allow_dangling,

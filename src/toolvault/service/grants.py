@@ -11,7 +11,7 @@ from toolvault.service.base import ServiceBase
 from toolvault.store.sql import utcnow
 
 
-def _principal(principal: object) -> str:
+def check_principal(principal: object) -> str:
     """A principal as tokens name them: a text without spaces (``token create`` holds
     the same rule), else :class:`InvalidInput` saying what would work."""
     checked = validate.given(validate.PRINCIPAL, principal)
@@ -37,7 +37,7 @@ class Grants(ServiceBase):
     def grant(self, name: str, principal: str) -> Grant:
         """Make ``principal`` a maintainer of tool ``name`` (its owner or an admin may);
         granting again changes nothing (``created`` is then false)."""
-        principal = _principal(principal)
+        principal = check_principal(principal)
         tool = self.tool(name)
         with self.store.write():
             self._may_change(tool.name, "grant maintainer rights")
@@ -59,7 +59,7 @@ class Grants(ServiceBase):
     def revoke(self, name: str, principal: str) -> Grant:
         """Take ``principal``'s maintainer rights on tool ``name`` away (its owner or an
         admin may); returns the grant that was revoked."""
-        principal = _principal(principal)
+        principal = check_principal(principal)
         tool = self.tool(name)
         with self.store.write():
             self._may_change(tool.name, "revoke maintainer rights")

@@ -170,6 +170,16 @@ class Publishing(ServiceBase):
             return self.principal.name  # a principal cannot create tools for someone else
         return item.owner or (self.principal.name if self.principal else self.config.owner)
 
+    def _may_publish(self, name: str, chain: _Chain) -> None:
+        """:meth:`_may_write` for a publish: a maintainer may publish, but not to a retired
+        tool, which publishing would bring back (SPEC §11: retiring is the owner's)."""
+        if self._may_write(chain.owner, name) == "maintainer" and chain.lifecycle == "retired":
+            raise PermissionDenied(
+                f"tool '{name}' is retired; only its owner ({chain.owner}) or an admin may "
+                "bring it back by publishing, not a maintainer",
+                {"tool": name, "owner": chain.owner, "lifecycle": "retired"},
+            )
+
     def _authors(self, item: NewVersion) -> tuple[str, str | None]:
         """(created_by, claimed_by) of a new version. Through the daemon the author is the
         token's principal, and another author the client named is kept as claimed_by
@@ -314,12 +324,7 @@ class Publishing(ServiceBase):
         """One item against its tool's chain (which it moves on); rows are written later."""
         sha = hashlib.sha256(item.content).hexdigest()
         chain = chains[item.name]
-        if self._may_write(chain.owner, item.name) == "maintainer" and chain.lifecycle == "retired":
-            raise PermissionDenied(
-                f"tool '{item.name}' is retired; only its owner ({chain.owner}) or an admin may "
-                "bring it back by publishing, not a maintainer",
-                {"tool": item.name, "owner": chain.owner, "lifecycle": "retired"},
-            )
+        self._may_publish(item.name, chain)
         if chain.lifecycle == "retired":
             self.store.set_lifecycle(item.name, "active", None, now)  # publishing reactivates
             chain.lifecycle = "active"

@@ -132,6 +132,7 @@ def test_json_shapes(greet: Path) -> None:
         "key_id",
         "description",
         "usage",
+        "claimed_by",
         "tool",
         "signature_status",
         "yanked",

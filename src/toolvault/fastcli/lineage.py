@@ -44,7 +44,7 @@ def resolve(conn: sqlite3.Connection, text: str) -> dict[str, Any] | None:
     except InvalidSpec:
         return None
     row = rows.lookup(conn, spec)
-    return None if row is None else rows.version_dict(row[:22])
+    return None if row is None else rows.version_dict(row[: rows.WIDTH])
 
 
 def refs(conn: sqlite3.Connection, args: list[str], flags: set[str], out: Out) -> None:

@@ -26,8 +26,10 @@ V_COLS = (
     "v.name, v.version, v.sha256, v.size, v.executable, v.previous_version, "
     "v.previous_sha256, v.created_at, v.recorded_at, v.created_by, v.owner, v.origin, "
     "v.session_id, v.prompt, v.message, v.refs, v.transforms, v.rollback_of, v.signature, "
-    "v.key_id, v.description, v.usage"
+    "v.key_id, v.description, v.usage, v.claimed_by"
 )
+
+WIDTH = len(VERSION_FIELDS)  # the columns of a version row, before any joined ones
 
 
 class Fallback(Exception):
@@ -110,7 +112,7 @@ def versions(conn: sqlite3.Connection, name: str | None) -> list[dict[str, Any]]
     ).fetchall()
     if name is not None and not rows:
         raise Fallback
-    return [{**version_dict(r[:22]), "yanked": r[22]} for r in rows]
+    return [{**version_dict(r[:WIDTH]), "yanked": r[WIDTH]} for r in rows]
 
 
 def find(conn: sqlite3.Connection, spec: Spec) -> tuple[dict[str, Any], bytes]:
@@ -119,7 +121,7 @@ def find(conn: sqlite3.Connection, spec: Spec) -> tuple[dict[str, Any], bytes]:
     row = lookup(conn, spec)
     if row is None:
         raise Fallback
-    return version_dict(row[:22]), bytes(row[22])
+    return version_dict(row[:WIDTH]), bytes(row[WIDTH])
 
 
 def lookup(conn: sqlite3.Connection, spec: Spec) -> tuple[Any, ...] | None:

@@ -65,8 +65,9 @@ def greet(tmp_path: Path) -> Path:
 
 def test_publish_update_republish_and_every_spec_form(greet: Path) -> None:
     again = js("add", str(greet))
+    sha = again[0]["sha256"]
     assert again == [
-        {"name": "greet", "version": 2, "sha256": again[0]["sha256"], "created": False}
+        {"name": "greet", "version": 2, "sha256": sha, "created": False, "ref": f"greet:2@sha256:{sha}"}
     ]
     assert "unchanged" in ok("add", str(greet)).stdout
     v1 = hashlib.sha256(b"#!/bin/sh\necho one\n").hexdigest()
@@ -130,8 +131,10 @@ def test_json_shapes(greet: Path) -> None:
         "signature_status",
         "yanked",
         "labels",
+        "ref",
     }
     assert set(shown) == fields
+    assert shown["ref"] == f"greet:2@sha256:{shown['sha256']}"
     assert shown["message"] == "second" and shown["previous_version"] == 1
     assert shown["origin"] == str(greet.resolve())
     cat = js("cat", "greet:1")

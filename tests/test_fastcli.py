@@ -284,7 +284,6 @@ def test_a_narrow_terminal_gets_clicks_wrapping(monkeypatch: pytest.MonkeyPatch)
 
 def test_the_copies_match_what_they_copy() -> None:
     assert rows.VERSION_FIELDS == models.VERSION_FIELDS
-    assert fast_lineage.LANGUAGES == lineage.LANGUAGES
     assert fast_lineage.STATUS == cli_lineage.STATUS
     assert fast_lineage.PINNED.pattern == lineage.PINNED.pattern
     assert set(COMMANDS) <= set(CLICK_COMMANDS)

@@ -123,6 +123,14 @@ class RemoteVault:
         found: list[dict[str, Any]] = self._json("GET", "/v1/tools?all=true")
         return found
 
+    def history(self, name: str) -> list[dict[str, Any]]:
+        """What ``versions NAME history --json`` shows, from the daemon's listing and labels."""
+        from toolvault.history import history
+
+        listing = self.version_listing(name)
+        tool = self._json("GET", f"/v1/tools/{_seg(name)}")
+        return history(listing, [(lb["label"], lb["version"]) for lb in tool["labels"]])
+
     def versions(self, name: str) -> list[Version]:
         """Every version of a tool, oldest first."""
         return [Version.from_dict(v) for v in self._json("GET", f"/v1/tools/{_seg(name)}/versions")]
@@ -282,12 +290,12 @@ class RemoteVault:
                 "sign_with key"
             )
         body = {"items": [_item(i) for i in items]}
-        return [Published(**p) for p in self._write("POST", "/v1/publish", body)]
+        return [Published.from_dict(p) for p in self._write("POST", "/v1/publish", body)]
 
     def rollback(self, name: str, version: int | str, *, message: str | None = None) -> Published:
         """Roll back on the daemon."""
         body = {"version": str(version), "message": message}
-        return Published(**self._write("POST", f"/v1/tools/{_seg(name)}/rollback", body))
+        return Published.from_dict(self._write("POST", f"/v1/tools/{_seg(name)}/rollback", body))
 
     def label(self, spec: str | Spec, label: str) -> Label:
         """Set or move a label on the daemon."""

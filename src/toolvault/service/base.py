@@ -72,6 +72,11 @@ class ServiceBase:
                 f"'{parsed}' names the version listing, not one version; "
                 f"use 'toolvault versions {parsed.name}' or 'toolvault cat {parsed}'"
             )
+        if parsed.kind is Kind.RANGE:
+            raise InvalidSpec(
+                f"'{parsed}' names a range of versions, not one version; give one version "
+                f"such as {parsed.name}:{parsed.bounds[0].value} ('toolvault context' takes ranges)"
+            )
         found = self._find(parsed, content)
         if found is None:
             raise NotFound(self._missing(parsed))

@@ -67,7 +67,13 @@ def test_publish_update_republish_and_every_spec_form(greet: Path) -> None:
     again = js("add", str(greet))
     sha = again[0]["sha256"]
     assert again == [
-        {"name": "greet", "version": 2, "sha256": sha, "created": False, "ref": f"greet:2@sha256:{sha}"}
+        {
+            "name": "greet",
+            "version": 2,
+            "sha256": sha,
+            "created": False,
+            "ref": f"greet:2@sha256:{sha}",
+        }
     ]
     assert "unchanged" in ok("add", str(greet)).stdout
     v1 = hashlib.sha256(b"#!/bin/sh\necho one\n").hexdigest()

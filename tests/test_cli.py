@@ -73,6 +73,7 @@ def test_publish_update_republish_and_every_spec_form(greet: Path) -> None:
             "sha256": sha,
             "created": False,
             "ref": f"greet:2@sha256:{sha}",
+            "warnings": [],
         }
     ]
     assert "unchanged" in ok("add", str(greet)).stdout
@@ -394,7 +395,7 @@ def test_run_passes_stdin_stdout_and_exit_code(tmp_path: Path, home: Path) -> No
 def test_run_refuses_a_tool_that_is_not_executable(tmp_path: Path) -> None:
     ok("add", str(write(tmp_path / "notes.txt", "just text\n", 0o644)))
     result = tv("run", "notes")
-    assert result.exit_code == 2
+    assert result.exit_code == 126  # cannot execute, as env says (SPEC §11)
     assert_one_line_error(result, "not executable")
 
 

@@ -382,6 +382,8 @@ def test_add_and_rollback_json_carry_the_pinned_ref(
         (one,) = added
         assert one["ref"] == f"{one['name']}:1@sha256:{one['sha256']}"
         assert rolled["ref"] == f"{one['name']}:3@sha256:{one['sha256']}"
-        assert set(one) == set(rolled) == {"name", "version", "sha256", "created", "ref"}
+        assert (
+            set(one) == set(rolled) == {"name", "version", "sha256", "created", "warnings", "ref"}
+        )
     http = daemon.publish(token, "pinhttp", "echo pin\n").json()
     assert http[0]["ref"] == f"pinhttp:1@sha256:{one['sha256']}"

@@ -167,16 +167,12 @@ class Published(Record):
     version: int
     sha256: str
     created: bool
+    warnings: tuple[str, ...] = ()  # e.g. it builds on a version older than the latest
 
     @property
     def ref(self) -> str:
         """The pinned form ``name:N@sha256:<hex>`` of the version published (or kept)."""
         return f"{self.name}:{self.version}@sha256:{self.sha256}"
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Published:
-        """Rebuild an outcome from its JSON shape (the remote client; ``ref`` is derived)."""
-        return cls(data["name"], data["version"], data["sha256"], data["created"])
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of ``add --json`` and ``rollback --json``: the fields and ``ref``."""

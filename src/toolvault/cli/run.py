@@ -4,23 +4,33 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from toolvault.cli._common import obj, warn
 from toolvault.cli.completion import complete_spec
 from toolvault.cli.read import warn_if_yanked
-from toolvault.errors import InvalidInput
+from toolvault.cli.run_exit import RunCommand
+from toolvault.errors import CannotExecute
+
+if TYPE_CHECKING:
+    from toolvault.models import Version
 
 
-@click.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.command(
+    cls=RunCommand,
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+)
 @click.argument("spec", shell_complete=complete_spec)
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def run(spec: str, args: tuple[str, ...]) -> None:
     """Run a version with ARGS; its stdin, stdout and exit code pass through.
 
     The version's file in commands/.history is executed directly when it still
-    matches the recorded hash; otherwise a fresh copy is written and run.
+    matches the recorded hash; otherwise a fresh copy is written and run. When
+    toolvault fails before the tool starts it exits 127 (no such tool or version),
+    126 (the version cannot be executed) or 125 (any other error).
     """
     vault = obj().service()
     version = vault.cat(spec)
@@ -30,14 +40,15 @@ def run(spec: str, args: tuple[str, ...]) -> None:
         why = f": {tool.lifecycle_message}" if tool.lifecycle_message else ""
         warn(f"{tool.name} is {tool.lifecycle}{why}")
     if not version.executable:
-        raise InvalidInput(
+        raise CannotExecute(
             f"{version.name}:{version.version} is not executable (no '#!' line and no "
-            f"execute bit); read it with 'toolvault cat {version.name}:{version.version}'"
+            f"execute bit); read it with 'toolvault cat {version.name}:{version.version}'",
+            {"ref": version.ref, "executable": False},
         )
     path = vault.runnable_path(version)
     vault.close()
     if path is not None:
-        _exec([str(path), *args])
+        _exec([str(path), *args], version)
     assert version.content is not None
     import subprocess  # only for a version whose history file cannot be trusted
     import tempfile
@@ -47,8 +58,11 @@ def run(spec: str, args: tuple[str, ...]) -> None:
         with open(copy, "wb") as fh:
             fh.write(version.content)
         os.chmod(copy, 0o700)
-        code = subprocess.call(_argv([copy, *args]))
-    sys.exit(code)
+        try:
+            code = subprocess.call(_argv([copy, *args]))
+        except OSError as exc:
+            raise _cannot_execute(exc, version) from None
+    sys.exit(128 - code if code < 0 else code)  # killed by signal N: 128+N, as shells say
 
 
 def _argv(argv: list[str]) -> list[str]:
@@ -57,8 +71,21 @@ def _argv(argv: list[str]) -> list[str]:
         return argv if fh.read(2) == b"#!" else ["/bin/sh", *argv]
 
 
-def _exec(argv: list[str]) -> None:
-    argv = _argv(argv)
+def _exec(argv: list[str], version: Version) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execv(argv[0], argv)
+    try:
+        argv = _argv(argv)
+        os.execv(argv[0], argv)
+    except OSError as exc:  # exec format error, a missing interpreter, permission
+        raise _cannot_execute(exc, version) from None
+
+
+def _cannot_execute(exc: OSError, version: Version) -> CannotExecute:
+    import errno
+
+    short, why = f"{version.name}:{version.version}", exc.strerror or str(exc)
+    return CannotExecute(
+        f"cannot execute {short}: {why}; check its '#!' line ('toolvault cat {short}')",
+        {"ref": version.ref, "errno": errno.errorcode.get(exc.errno or 0, "")},
+    )

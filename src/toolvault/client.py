@@ -125,6 +125,14 @@ class RemoteVault:
         found: list[dict[str, Any]] = self._json("GET", "/v1/tools?all=true")
         return found
 
+    def history(self, name: str) -> list[dict[str, Any]]:
+        """What ``versions NAME history --json`` shows, from the daemon's listing and labels."""
+        from toolvault.history import history
+
+        listing = self.version_listing(name)
+        tool = self._json("GET", f"/v1/tools/{_seg(name)}")
+        return history(listing, [(lb["label"], lb["version"]) for lb in tool["labels"]])
+
     def versions(self, name: str) -> list[Version]:
         """Every version of a tool, oldest first."""
         return [Version.from_dict(v) for v in self._json("GET", f"/v1/tools/{_seg(name)}/versions")]

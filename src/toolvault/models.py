@@ -172,12 +172,17 @@ class Published(Record):
     # through the daemon: the author the client named, kept beside the principal (SPEC §11)
     claimed_by: str | None = None
 
+    @property
+    def ref(self) -> str:
+        """The pinned form ``name:N@sha256:<hex>`` of the version published (or kept)."""
+        return f"{self.name}:{self.version}@sha256:{self.sha256}"
+
     def to_dict(self) -> dict[str, Any]:
-        """``{name, version, sha256, created, warnings}`` (SPEC §5), and ``claimed_by``
-        when the daemon kept an author the client named (SPEC §11)."""
+        """The JSON shape of ``add --json`` and ``rollback --json`` (SPEC §5, §11): the
+        fields and ``ref``; ``claimed_by`` only when the daemon kept an author the client
+        named."""
         data: dict[str, Any] = {"name": self.name, "version": self.version, "sha256": self.sha256}
-        data["created"] = self.created
-        data["warnings"] = list(self.warnings)
+        data |= {"created": self.created, "warnings": list(self.warnings), "ref": self.ref}
         if self.claimed_by is not None:
             data["claimed_by"] = self.claimed_by
         return data

@@ -103,7 +103,7 @@ def tool(conn: sqlite3.Connection, name: str) -> dict[str, Any]:
 
 def versions(conn: sqlite3.Connection, name: str | None) -> list[dict[str, Any]]:
     """Every version of one tool (oldest first) or of every tool (by name), each with
-    ``yanked``: the reason or None."""
+    its pinned ``ref`` and ``yanked``: the reason or None."""
     where, params = ("WHERE v.name = ? ", (name,)) if name is not None else ("", ())
     rows = conn.execute(
         f"SELECT {V_COLS}, y.reason FROM versions v LEFT JOIN yanks y "
@@ -112,7 +112,11 @@ def versions(conn: sqlite3.Connection, name: str | None) -> list[dict[str, Any]]
     ).fetchall()
     if name is not None and not rows:
         raise Fallback
-    return [{**version_dict(r[:WIDTH]), "yanked": r[WIDTH]} for r in rows]
+    found = [version_dict(r[:WIDTH]) for r in rows]
+    for item, row in zip(found, rows, strict=True):  # as the service's _with_yanks
+        item["ref"] = f"{item['name']}:{item['version']}@sha256:{item['sha256']}"
+        item["yanked"] = row[WIDTH]
+    return found
 
 
 def find(conn: sqlite3.Connection, spec: Spec) -> tuple[dict[str, Any], bytes]:

@@ -229,12 +229,14 @@ class VersionOut(BaseModel):
 class ListedVersion(VersionOut):
     """A version in a listing, with whether it was yanked."""
 
+    ref: str = Field(description="The pinned form NAME:N@sha256:HEX (SPEC §11).")
     yanked: str | None = Field(description="The yank's reason; null if not yanked.")
 
 
 class Described(VersionOut):
     """What ``show --json`` prints: the version, its signature status, yank, labels, tool."""
 
+    ref: str = Field(description="The pinned form NAME:N@sha256:HEX (SPEC §11).")
     signature_status: str
     yanked: str | None
     labels: list[str]
@@ -260,6 +262,7 @@ class PublishedOut(BaseModel):
     version: int
     sha256: str
     created: bool
+    ref: str = Field(description="The pinned form NAME:N@sha256:HEX (SPEC §11).")
     warnings: list[str] = Field(
         default_factory=list, description="E.g. that it builds on a version older than the latest."
     )

@@ -73,6 +73,11 @@ class ServiceBase:
                 f"use 'toolvault versions {parsed.name}' or 'toolvault cat {parsed}'",
                 {"spec": str(parsed)},
             )
+        if parsed.kind is Kind.RANGE:
+            raise InvalidSpec(
+                f"'{parsed}' names a range of versions, not one version; give one version "
+                f"such as {parsed.name}:{parsed.bounds[0].value} ('toolvault context' takes ranges)"
+            )
         found = self._find(parsed, content)
         if found is None:
             raise self._not_found(parsed)

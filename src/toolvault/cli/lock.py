@@ -64,9 +64,11 @@ def lock(
 @json_option
 def install(lock_path: str, into: str, frozen: bool, pack: str | None, as_json: bool) -> None:
     """Install exactly the versions a lockfile pins into DIR, as files named after the tools."""
+    from toolvault.lockfile.format import load
     from toolvault.lockfile.install import install as run_install
 
-    result = run_install(lock_path, into, source_for(obj(), pack), frozen=frozen)
+    lock = load(lock_path)  # a bad lockfile is refused before any vault is opened
+    result = run_install(lock, lock_path, into, source_for(obj(), pack), frozen=frozen)
     for line in result.warnings:
         warn(line)
     if wants_json(as_json):
@@ -103,7 +105,9 @@ def verify_lock(
             "with a separate 'toolvault verify'"
         )
 
-    report = run_verify(lock_path, source_for(obj()), into)
+    from toolvault.lockfile.format import load
+
+    report = run_verify(load(lock_path), lock_path, source_for(obj()), into)
     for line in report.warnings:
         warn(line)
     if wants_json(as_json):

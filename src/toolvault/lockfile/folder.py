@@ -34,26 +34,28 @@ class Found:
     mode: int = 0
 
 
-def open_folder(path: str, *, create: bool) -> int:
-    """The folder at ``path``, opened without following a link in its place; made
-    (with its parents) when absent and ``create`` is set."""
+def open_folder(path: str, *, create: bool) -> tuple[int, bool]:
+    """The folder at ``path``, opened without following a link in its place, and whether
+    it was made now (with its parents) because it was absent and ``create`` is set."""
+    made = False
     for _ in range(2):
         try:
-            return os.open(path, DIR_FLAGS)
+            return os.open(path, DIR_FLAGS), made
         except FileNotFoundError:
             if not create:
                 raise InvalidInput(f"no folder {path}; nothing is installed there") from None
             os.makedirs(path, 0o755, exist_ok=True)
+            made = True
         except OSError as exc:
-            if exc.errno == errno.ELOOP:
+            if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
+                raise
+            if os.path.islink(path):  # O_NOFOLLOW | O_DIRECTORY says ENOTDIR of a link too
                 raise InvalidInput(
                     f"{path} is a symbolic link; tools are installed only into a real folder "
                     "(give the folder it points to, if that is what you mean)",
                     {"into": path},
                 ) from None
-            if exc.errno == errno.ENOTDIR:
-                raise InvalidInput(f"{path} is not a folder", {"into": path}) from None
-            raise
+            raise InvalidInput(f"{path} is not a folder", {"into": path}) from None
     raise InvalidInput(f"{path} keeps changing; try again")
 
 

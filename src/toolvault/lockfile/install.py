@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
 from toolvault.errors import Conflict, IntegrityError, InvalidInput, NotFound
 from toolvault.lockfile import folder as fs
-from toolvault.lockfile.format import Lock, Pin, load
+from toolvault.lockfile.format import Lock, Pin
 from toolvault.lockfile.pins import Failure, check, summary
 from toolvault.lockfile.sources import Source
 
@@ -51,10 +52,9 @@ class Installed:
         }
 
 
-def checked_lock(path: str, source: Source) -> Lock:
-    """The lockfile at ``path``, refused unless it is well-formed, its digest matches and,
-    when signed, its signature holds in the source's trust store."""
-    lock = load(path)
+def check_signature(lock: Lock, path: str, source: Source) -> None:
+    """Refuse a signed lock (read from ``path``) whose signature does not hold in the
+    source's trust store."""
     if lock.signature is not None:
         trust = source.trust()
         if trust is None:
@@ -64,7 +64,6 @@ def checked_lock(path: str, source: Source) -> Lock:
                 {"lock": path, "key_id": lock.signature.key_id},
             )
         trust.check_lock(lock, path)
-    return lock
 
 
 def drift(lock: Lock, source: Source) -> list[str]:
@@ -78,9 +77,12 @@ def drift(lock: Lock, source: Source) -> list[str]:
     return moved
 
 
-def install(lock_path: str, into: str, source: Source, *, frozen: bool = False) -> Installed:
-    """Install the pins of ``lock_path`` from ``source`` into the folder ``into``."""
-    lock = checked_lock(lock_path, source)
+def install(
+    lock: Lock, lock_path: str, into: str, source: Source, *, frozen: bool = False
+) -> Installed:
+    """Install the pins of ``lock`` (read from ``lock_path`` with :func:`~.format.load`) from
+    ``source`` into the folder ``into``."""
+    check_signature(lock, lock_path, source)
     if frozen and (moved := drift(lock, source)):
         raise Conflict(
             f"--frozen: {lock_path} does not match {source.where}: {'; '.join(moved[:3])}"
@@ -88,7 +90,7 @@ def install(lock_path: str, into: str, source: Source, *, frozen: bool = False) 
             {"lock": lock_path, "drift": moved},
         )
     result = Installed(lock_path, into, source.where)
-    folder = fs.open_folder(into, create=True)
+    folder, made = fs.open_folder(into, create=True)
     try:
         todo = _plan(lock, folder, into, result)
         _refuse_failures(
@@ -99,6 +101,11 @@ def install(lock_path: str, into: str, source: Source, *, frozen: bool = False) 
             fs.commit(tmp, pin.name, folder)
             result.installed.append(pin.ref)
         result.strays = [n for n in fs.entries(folder) if n not in lock.by_name()]
+    except BaseException:
+        if made:  # a folder made for an install that did not happen is not left behind
+            with suppress(OSError):
+                os.rmdir(into)
+        raise
     finally:
         os.close(folder)
     result.warnings = [

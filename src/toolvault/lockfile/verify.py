@@ -15,7 +15,7 @@ from typing import Any
 
 from toolvault.lockfile import folder as fs
 from toolvault.lockfile.format import Lock
-from toolvault.lockfile.install import checked_lock
+from toolvault.lockfile.install import check_signature
 from toolvault.lockfile.pins import check, installed_problem
 from toolvault.lockfile.sources import Source
 from toolvault.models import Problem
@@ -50,9 +50,10 @@ class LockReport:
         }
 
 
-def verify_lock(lock_path: str, source: Source, into: str | None = None) -> LockReport:
-    """Check the lockfile at ``lock_path`` against ``source`` (and the folder ``into``)."""
-    lock = checked_lock(lock_path, source)
+def verify_lock(lock: Lock, lock_path: str, source: Source, into: str | None = None) -> LockReport:
+    """Check ``lock`` (read from ``lock_path`` with :func:`~.format.load`) against
+    ``source``, and the tools installed in the folder ``into``."""
+    check_signature(lock, lock_path, source)
     report = LockReport(lock_path, source.where, {"pins": len(lock.pins)})
     for pin in sorted(lock.pins, key=lambda p: p.name):
         failure = check(pin, source.pinned(pin), source)
@@ -72,7 +73,7 @@ def verify_lock(lock_path: str, source: Source, into: str | None = None) -> Lock
 
 
 def _check_folder(lock: Lock, into: str, report: LockReport) -> None:
-    folder = fs.open_folder(into, create=False)
+    folder, _ = fs.open_folder(into, create=False)
     try:
         for pin in sorted(lock.pins, key=lambda p: p.name):
             shown = os.path.join(into, pin.name)

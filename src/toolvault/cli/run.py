@@ -4,27 +4,37 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import click
 
 from toolvault.cli._common import obj, warn
 from toolvault.cli.completion import complete_spec
-from toolvault.cli.read import warn_if_yanked
+from toolvault.cli.sandboxed import run_in_sandbox, sandbox_options, wanted
 from toolvault.errors import InvalidInput
+from toolvault.running import yank_warning
 
 
 @click.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@sandbox_options
 @click.argument("spec", shell_complete=complete_spec)
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def run(spec: str, args: tuple[str, ...]) -> None:
+def run(spec: str, args: tuple[str, ...], **sandbox: Any) -> None:
     """Run a version with ARGS; its stdin, stdout and exit code pass through.
 
     The version's file in commands/.history is executed directly when it still
-    matches the recorded hash; otherwise a fresh copy is written and run.
+    matches the recorded hash; otherwise a fresh copy is written and run. With
+    --sandbox it runs inside bubblewrap: the file system read-only but for a private
+    /tmp and the current folder (or the --rw folders), the vault's home and the
+    user's home hidden, no network unless --net (see the README). A yanked version
+    runs only when named by its number.
     """
+    sandboxed = wanted(obj().home, sandbox)
     vault = obj().service()
     version = vault.cat(spec)
-    warn_if_yanked(vault, version)
+    yanked = yank_warning(vault, spec, version)
+    if yanked:
+        warn(yanked)
     tool = vault.tool(version.name)
     if tool.lifecycle != "active":
         why = f": {tool.lifecycle_message}" if tool.lifecycle_message else ""
@@ -34,6 +44,8 @@ def run(spec: str, args: tuple[str, ...]) -> None:
             f"{version.name}:{version.version} is not executable (no '#!' line and no "
             f"execute bit); read it with 'toolvault cat {version.name}:{version.version}'"
         )
+    if sandboxed:
+        run_in_sandbox(vault, version, args, sandbox)
     path = vault.runnable_path(version)
     vault.close()
     if path is not None:

@@ -207,9 +207,8 @@ def test_connecting_to_a_loopback_listener_is_refused(
 
 
 def test_a_fork_bomb_is_stopped_at_the_timeout(place: Place) -> None:
-    # Bounded by construction (a tree 8 deep: at most 511 processes and 255 sleepers that
-    # left their session), so that the test
-    # cannot harm the machine; every process ignores SIGTERM and leaves its session.
+    # Bounded by construction, so that the test cannot harm the machine: a tree 8 deep,
+    # at most 511 processes and 255 sleepers that left their session; all ignore SIGTERM.
     marker = f"toolvault-bomb-{os.getpid()}-{place.work.name}"
     place.tool("bomb", BOMB.format(marker=marker))
     done = place.run("--timeout", "1.5", "bomb", "8")

@@ -6,6 +6,7 @@ nothing of it: :mod:`toolvault.sandbox` is loaded only when a tool is sandboxed.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
@@ -127,4 +128,8 @@ def run_in_sandbox(
             warn(f"{short}: {stream} cut at {options.max_output} bytes (--max-output)")
     if outcome.timed_out:
         warn(f"{short} timed out after {options.timeout:g} s (--timeout): every process killed")
-    sys.exit(outcome.exit_code)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Like the plain run, which ends by exec'ing the tool, skip the interpreter's teardown:
+    # the vault is closed and everything is written, and teardown costs a run ~10 ms.
+    os._exit(outcome.exit_code)

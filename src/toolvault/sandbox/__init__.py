@@ -17,9 +17,7 @@ tool is not run.
 
 from __future__ import annotations
 
-import functools
 import shutil
-import subprocess
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -62,16 +60,24 @@ def run_sandboxed(
     layout = plan(options, hide)
     path = f"{TOOL_DIR}/{name}"
     command = [path, *args] if content[:2] == b"#!" else ["/bin/sh", path, *args]
-    argv = bwrap_argv(bwrap, layout, name, command, disable_userns=_recent(bwrap))
-    return execute(
-        argv,
-        environment(options.env),
-        content,
-        capture=capture,
-        stdin=stdin,
-        timeout=options.timeout,
-        max_output=options.max_output,
-    )
+    for disable_userns in (True, False):
+        argv = bwrap_argv(bwrap, layout, name, command, disable_userns=disable_userns)
+        try:
+            return execute(
+                argv,
+                environment(options.env),
+                content,
+                capture=capture,
+                stdin=stdin,
+                timeout=options.timeout,
+                max_output=options.max_output,
+            )
+        except SandboxUnavailable as exc:
+            # bwrap before 0.8 has no --disable-userns; asking it costs a process on
+            # every run, trying costs one only where it is missing (the tool never ran).
+            if not disable_userns or "--disable-userns" not in str(exc):
+                raise
+    raise AssertionError("unreachable: the second try returns or raises")
 
 
 def find_bwrap() -> str:
@@ -104,16 +110,3 @@ def plan(options: SandboxOptions, hide: Iterable[Path]) -> Layout:
                     details={"path": str(path), "home": str(home)},
                 )
     return Layout(cwd, tuple(writable), not options.rw, hidden, options.net)
-
-
-@functools.cache
-def _recent(bwrap: str) -> bool:
-    """Whether this bwrap (0.8 or later) has --disable-userns."""
-    try:
-        said = subprocess.run(
-            [bwrap, "--version"], capture_output=True, text=True, timeout=10, check=False
-        ).stdout
-        version = tuple(int(x) for x in said.split()[-1].split(".")[:2])
-    except (OSError, ValueError, IndexError, subprocess.TimeoutExpired):
-        return False
-    return version >= (0, 8)

@@ -66,7 +66,13 @@ def greet(tmp_path: Path) -> Path:
 def test_publish_update_republish_and_every_spec_form(greet: Path) -> None:
     again = js("add", str(greet))
     assert again == [
-        {"name": "greet", "version": 2, "sha256": again[0]["sha256"], "created": False}
+        {
+            "name": "greet",
+            "version": 2,
+            "sha256": again[0]["sha256"],
+            "created": False,
+            "warnings": [],
+        }
     ]
     assert "unchanged" in ok("add", str(greet)).stdout
     v1 = hashlib.sha256(b"#!/bin/sh\necho one\n").hexdigest()
@@ -385,7 +391,7 @@ def test_run_passes_stdin_stdout_and_exit_code(tmp_path: Path, home: Path) -> No
 def test_run_refuses_a_tool_that_is_not_executable(tmp_path: Path) -> None:
     ok("add", str(write(tmp_path / "notes.txt", "just text\n", 0o644)))
     result = tv("run", "notes")
-    assert result.exit_code == 2
+    assert result.exit_code == 126  # cannot execute, as env says (SPEC §11)
     assert_one_line_error(result, "not executable")
 
 

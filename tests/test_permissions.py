@@ -236,8 +236,10 @@ def test_remote_cli_write_by_each_caller(
     if caller in DENIED:
         assert result.exit_code == 1, result.output
         lines = result.stderr.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith("toolvault: error: "), result.stderr
-        assert WHY[caller] in lines[0], lines[0]
+        assert len(lines) == 1, result.stderr
+        error = json.loads(lines[0])["error"]  # under --json the error is JSON too
+        assert error["code"] == {401: "unauthorized", 403: "forbidden"}[DENIED[caller]]
+        assert WHY[caller] in error["message"], lines[0]
         assert full_dump(setup.local) == before
         return
     assert result.exit_code == 0, result.output

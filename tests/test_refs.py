@@ -42,8 +42,16 @@ def test_a_p42_reference_is_pinned_and_found_in_reverse(tmp_path: Path, migrated
         "@ai-engineer",
     )
     assert added == [
-        {"name": "analyzer", "version": 6, "sha256": sha(src.read_text()), "created": True}
+        {
+            "name": "analyzer",
+            "version": 6,
+            "sha256": sha(src.read_text()),
+            "created": True,
+            # built on 2 while 5 is the latest: said, not refused (--expect-latest refuses)
+            "warnings": [added[0]["warnings"][0]],
+        }
     ]
+    assert "the latest is analyzer:5@sha256:" in added[0]["warnings"][0]
     pinned = f"analyzer:2@sha256:{sha(ENHANCED)}"
     assert js("show", "analyzer:6")["references"] == [pinned]
     reverse = js("refs", "analyzer:2", "--reverse")

@@ -9,6 +9,7 @@ friends act on the daemon through this class. It uses ``http.client`` and
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import json
 from collections.abc import Iterable, Sequence
@@ -144,6 +145,13 @@ class RemoteVault:
         exact = f"{info['name']}:{info['version']}@sha256:{info['sha256']}"
         status, _, body = self._request("GET", f"/v1/content/{_seg(exact)}")
         self._raise_for(status, body)
+        found = hashlib.sha256(body).hexdigest()
+        if found != info["sha256"]:  # what runs must be what the daemon says it is
+            raise errors.IntegrityError(
+                f"the daemon at {self.url} served content for {exact} whose sha256 is "
+                f"{found}; nothing was used. Run 'toolvault verify' on the daemon's vault",
+                {"ref": exact, "expected": info["sha256"], "found": found},
+            )
         version = Version.from_dict(info, content=body)
         self._yanks[(version.name, version.version)] = info.get("yanked")
         return version
@@ -282,12 +290,12 @@ class RemoteVault:
                 "sign_with key"
             )
         body = {"items": [_item(i) for i in items]}
-        return [Published(**p) for p in self._write("POST", "/v1/publish", body)]
+        return [_published(p) for p in self._write("POST", "/v1/publish", body)]
 
     def rollback(self, name: str, version: int | str, *, message: str | None = None) -> Published:
         """Roll back on the daemon."""
         body = {"version": str(version), "message": message}
-        return Published(**self._write("POST", f"/v1/tools/{_seg(name)}/rollback", body))
+        return _published(self._write("POST", f"/v1/tools/{_seg(name)}/rollback", body))
 
     def label(self, spec: str | Spec, label: str) -> Label:
         """Set or move a label on the daemon."""
@@ -351,7 +359,8 @@ class RemoteVault:
                 if attempt == 2 or not isinstance(exc, STALE):
                     raise errors.Unreachable(
                         f"cannot reach the toolvault daemon at {self.url}: {exc}; "
-                        "check TOOLVAULT_URL and that 'toolvault serve' is running"
+                        "check TOOLVAULT_URL and that 'toolvault serve' is running",
+                        {"url": self.url},
                     ) from None
         raise AssertionError("unreachable")
 
@@ -377,7 +386,10 @@ class RemoteVault:
         cls = ERRORS.get(code) or BY_STATUS.get(status, errors.ToolvaultError)
         if status == 401:
             message += " (set TOOLVAULT_TOKEN to a token from 'toolvault token create')"
-        raise cls(message, details)
+        error = cls(message, details)
+        if code and code != error.code:  # a code of the daemon's this client does not know
+            error.code = code
+        raise error
 
 
 def _since(seq: int | None) -> str:
@@ -389,6 +401,17 @@ def _seg(text: str) -> str:
     return quote(text, safe=":@")
 
 
+def _published(data: dict[str, Any]) -> Published:
+    """A publish's outcome as the daemon sent it (warnings only from a daemon that has them)."""
+    return Published(
+        data["name"],
+        data["version"],
+        data["sha256"],
+        data["created"],
+        tuple(str(w) for w in data.get("warnings") or ()),
+    )
+
+
 def _item(item: Any) -> dict[str, Any]:
     try:
         text = item.content.decode("utf-8")
@@ -398,7 +421,13 @@ def _item(item: Any) -> dict[str, Any]:
             "(tools are UTF-8 text; binaries are not supported)"
         ) from None
     # only when given: the body stays as it was for what has none (the daemon reads them)
-    described = {k: v for k, v in (("description", item.description), ("usage", item.usage)) if v}
+    optional = {
+        "description": item.description,
+        "usage": item.usage,
+        "expect_latest": item.expect_latest,  # compare-and-set: the daemon checks it
+        "expect_new": item.expect_new,
+    }
+    described = {k: v for k, v in optional.items() if v}
     return {
         **described,
         "name": item.name,

@@ -167,6 +167,7 @@ class Published(Record):
     version: int
     sha256: str
     created: bool
+    warnings: tuple[str, ...] = ()  # e.g. it builds on a version older than the latest
 
 
 @dataclass(frozen=True, slots=True)

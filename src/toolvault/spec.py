@@ -140,30 +140,44 @@ def format_ref(name: str, version: int, sha256: str) -> str:
 def validate_name(name: str) -> str:
     """Return ``name`` if it is a valid tool name, else raise :class:`InvalidSpec`."""
     _text(name, "a tool name", "'fmt'")
-    if not name:
-        raise InvalidSpec(f"empty tool name; {NAME_RULE}")
     if NAME_RE.fullmatch(name):
         return name
+    details = {"name": name}
+    if not name:
+        raise InvalidSpec(f"empty tool name; {NAME_RULE}", details)
     if len(name) > 128 and NAME_RE.fullmatch(name[:128]):
-        raise InvalidSpec(f"tool name is {len(name)} characters long; {NAME_RULE}")
-    raise InvalidSpec(f"invalid tool name {name!r}: {NAME_RULE}")
+        raise InvalidSpec(f"tool name is {len(name)} characters long; {NAME_RULE}", details)
+    raise InvalidSpec(f"invalid tool name {name!r}: {NAME_RULE}", details)
 
 
 def validate_label(label: str) -> str:
     """Return ``label`` if it may name a label, else raise :class:`InvalidSpec`."""
     _text(label, "a label", "'stable'")
     if label.lower() in KEYWORDS:
-        raise InvalidSpec(f"label {label!r} is reserved: {', '.join(KEYWORDS)} are selectors")
+        raise InvalidSpec(
+            f"label {label!r} is reserved: {', '.join(KEYWORDS)} are selectors", {"label": label}
+        )
     if not LABEL_RE.fullmatch(label):
         raise InvalidSpec(
             f"invalid label {label!r}: a label starts with a letter and holds only letters, "
-            "digits, '_' and '-' (at most 64 characters), so it never looks like a version"
+            "digits, '_' and '-' (at most 64 characters), so it never looks like a version",
+            {"label": label},
         )
     return label
 
 
 def parse(text: str) -> Spec:
-    """Parse a spec string, raising :class:`InvalidSpec` with the accepted forms."""
+    """Parse a spec string, raising :class:`InvalidSpec` with the accepted forms (and
+    the spec refused in its ``details``)."""
+    try:
+        return _parse(text)
+    except InvalidSpec as exc:
+        if isinstance(text, str):
+            exc.details.setdefault("spec", text)
+        raise
+
+
+def _parse(text: str) -> Spec:
     _text(text, "a spec", "'fmt' or 'fmt:2'")
     if not text:
         raise InvalidSpec(f"empty spec; accepted forms: {FORMS}")
@@ -189,7 +203,9 @@ def parse_name(text: str) -> str:
     _text(text, "a tool name", "'fmt'")
     spec = parse(text)
     if spec.kind is not Kind.DEFAULT:
-        raise InvalidSpec(f"expected a tool name, got the spec {text!r}; {NAME_RULE}")
+        raise InvalidSpec(
+            f"expected a tool name, got the spec {text!r}; {NAME_RULE}", {"spec": text}
+        )
     return spec.name
 
 

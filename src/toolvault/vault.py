@@ -96,7 +96,8 @@ class Vault(Reads, Publishing, Governing, KeysAndTrust, Tokens, Verifying, Impor
             if not create:
                 raise NotFound(
                     f"no vault at {path}; run 'toolvault init' to create one, "
-                    "or point --home / TOOLVAULT_HOME at an existing one"
+                    "or point --home / TOOLVAULT_HOME at an existing one",
+                    {"home": str(path)},
                 )
             if path.exists() and not path.is_dir():
                 raise InvalidInput(f"{path} is not a folder; choose another --home")

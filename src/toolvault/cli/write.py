@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from toolvault import spec as specs
-from toolvault.cli import textfiles
+from toolvault.cli import expect, textfiles
 from toolvault.cli._common import emit_json, json_option, note, obj, wants_json, warn
 from toolvault.cli.completion import complete_name
 from toolvault.errors import InvalidInput
@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     metavar="[KEY]",
     help="Sign the new versions with KEY (alone: sign_with from config.toml, or the only key).",
 )
+@expect.expect_options
 @json_option
 def add(
     paths: tuple[str, ...],
@@ -126,12 +127,14 @@ def _publish(
 ) -> list[Published]:
     """Publish in one transaction, warning of each reference in ``dangling`` (those given
     with --allow-dangling) that resolves to nothing."""
+    items = expect.expecting(items)  # --expect-latest / --expect-new, if given
     vault = obj().service(create=True)
     key = _key_name(vault, sign) if isinstance(vault, Vault) else sign
     unresolved = _dangling(vault, dangling)
     results = vault.publish_many(items, sign_with=key)
     for ref in unresolved:
         warn(f"reference '{ref}' does not resolve; stored as written (--allow-dangling)")
+    expect.warn_of(results)
     return results
 
 

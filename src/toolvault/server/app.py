@@ -32,6 +32,7 @@ from toolvault.errors import ToolvaultError
 from toolvault.server import hot
 from toolvault.server import schemas as s
 from toolvault.server.hot import Guard
+from toolvault.server.preconditions import STALE, expectations
 from toolvault.server.queryparams import known_query
 from toolvault.vault import NewVersion, Vault
 
@@ -219,7 +220,8 @@ class BodyLimit:
             await self.app(scope, receive, send)  # no body: a GET, most of the time
             return
         if length is not None and (not length.isdigit() or int(length) > self.max_body):
-            await self._refuse(scope, receive, send)  # without waiting for a byte of it
+            declared = int(length) if length.isdigit() else None  # without waiting for a byte
+            await self._refuse(scope, receive, send, declared)
             return
         chunks, size, more = [], 0, True
         while more:
@@ -230,16 +232,17 @@ class BodyLimit:
             size += len(chunks[-1])
             more = message.get("more_body", False)
             if size > self.max_body:
-                await self._refuse(scope, receive, send)
+                await self._refuse(scope, receive, send, size)
                 return
         await self.app(scope, _replay(b"".join(chunks), receive), send)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, size: int | None) -> None:
         message = (
             f"the request body is over the daemon's limit of {self.max_body:,} bytes; "
             "publish large batches in several requests"
         )
-        await error_response(413, "too_large", message)(scope, receive, send)
+        details = {"limit": self.max_body, "size": size}  # size: as declared, or so far
+        await error_response(413, "too_large", message, details=details)(scope, receive, send)
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
@@ -507,12 +510,15 @@ writes = APIRouter(responses={**ERRORS, **CONFLICT})
 
 
 @writes.post(
-    "/v1/publish", summary="Publish versions (all or none)", response_model=list[s.PublishedOut]
+    "/v1/publish",
+    summary="Publish versions (all or none)",
+    response_model=list[s.PublishedOut],
+    responses=STALE,
 )
 def publish(request: Request, creds: Credentials, body: s.PublishRequest) -> JSONResponse:
     """Each item becomes the next version of its tool, by the token's principal."""
     vault = guard(request).writer(creds)
-    items = [_new_version(item) for item in body.items]
+    items = expectations(request.headers, body.items, [_new_version(i) for i in body.items])
     results = vault.publish_many(items, sign_with=body.sign_with)
     return as_json([r.to_dict() for r in results])
 

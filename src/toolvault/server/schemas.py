@@ -71,6 +71,19 @@ class PublishItem(BaseModel):
     allow_dangling: bool = Field(
         False, description="Store a reference that resolves to nothing as written."
     )
+    expect_latest: str | None = Field(
+        None,
+        description="Publish only if the tool's latest is this version (any spec of the tool; "
+        "a pinned ref checks its hash too); else 412 stale_base and nothing is written. "
+        'For one item, the header If-Match: "<sha256>" says the same.',
+        examples=["fmt:3@sha256:3fa9c2d1"],
+    )
+    expect_new: bool = Field(
+        False,
+        strict=True,
+        description="Publish only if the tool does not exist yet (If-None-Match: * for one "
+        "item); else 412 stale_base.",
+    )
 
 
 class PublishRequest(Body):
@@ -238,6 +251,9 @@ class PublishedOut(BaseModel):
     version: int
     sha256: str
     created: bool
+    warnings: list[str] = Field(
+        default_factory=list, description="E.g. that it builds on a version older than the latest."
+    )
 
 
 class LabelDeleted(BaseModel):

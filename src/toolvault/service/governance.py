@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from toolvault import spec as specs
 from toolvault import validate
-from toolvault.errors import Conflict, InvalidInput, NotFound
+from toolvault.errors import Conflict, InvalidInput
 from toolvault.models import Label, Tool, Yank
 from toolvault.service.base import ServiceBase
 from toolvault.spec import Kind, Spec
@@ -37,7 +37,7 @@ class Governing(ServiceBase):
             self._may_change(tool.name)
             old = self.store.label(tool.name, label)
             if old is None:
-                raise NotFound(self._missing(Spec(tool.name, Kind.LABEL, label)))
+                raise self._not_found(Spec(tool.name, Kind.LABEL, label))
             self.store.delete_label(tool.name, label)
             self.record("unlabel", tool.name, old.version, {"label": label})
 
@@ -49,8 +49,12 @@ class Governing(ServiceBase):
         target = self.get(spec)
         with self.store.write():
             self._may_change(target.name)
-            if self.yank_of(target):
-                raise Conflict(f"{target.name}:{target.version} is yanked already")
+            existing = self.yank_of(target)
+            if existing:
+                raise Conflict(
+                    f"{target.name}:{target.version} is yanked already",
+                    {"ref": target.ref, "yanked": existing.reason},
+                )
             y = Yank(target.name, target.version, reason, utcnow(), self.actor)
             self.store.yank(y)
             self.record("yank", target.name, target.version, {"reason": reason})

@@ -13,6 +13,7 @@ from toolvault import spec as specs
 from toolvault import validate
 from toolvault.errors import InvalidInput, NotFound, PermissionDenied, TooLarge
 from toolvault.models import Published, Version
+from toolvault.service import expectations
 from toolvault.service.base import ServiceBase
 from toolvault.spec import Kind, Spec
 from toolvault.store.sql import utcnow
@@ -49,6 +50,10 @@ class NewVersion:
     extra: dict[str, str] = field(default_factory=dict)
     # A reference that does not resolve is stored as written instead of refused.
     allow_dangling: bool = False
+    # Compare-and-set (SPEC §11): publish only while the latest is this spec's version,
+    # or only while the tool does not exist (service/expectations.py).
+    expect_latest: str | None = None
+    expect_new: bool = False
 
     def __post_init__(self) -> None:
         # Tools are text: a str is welcome too, stored as UTF-8.
@@ -175,6 +180,7 @@ class Publishing(ServiceBase):
         write; ``created_at`` comes back normalised to UTC (see :mod:`toolvault.validate`)."""
         validate.of_type(item, NewVersion, "each item", "a NewVersion(name, content, …)")
         fields = validate.new_version(item)
+        expectations.check(item)
         executable = self.check_content(item.name, item.content, item.source, item.executable)
         refs = [self._resolve_ref(r, item.allow_dangling) for r in fields.pop("references")]
         return replace(item, executable=executable, references=tuple(refs), **fields)
@@ -190,7 +196,8 @@ class Publishing(ServiceBase):
         if len(data) > limit:
             raise TooLarge(
                 f"{where} is {len(data):,} bytes; the limit is {limit:,} "
-                "(raise max_tool_size in config.toml for larger tools)"
+                "(raise max_tool_size in config.toml for larger tools)",
+                {"name": name, "size": len(data), "limit": limit},
             )
         nul = data.find(b"\0")
         if nul >= 0:
@@ -214,7 +221,9 @@ class Publishing(ServiceBase):
             if allow_dangling:
                 return ref  # well-formed (get parsed it), kept as written
             raise NotFound(
-                f"reference '{ref}' does not resolve: {exc} (--allow-dangling stores it as written)"
+                f"reference '{ref}' does not resolve: {exc} "
+                "(--allow-dangling stores it as written)",
+                {**exc.details, "reference": ref},
             ) from None
 
     def signer(self, name: str | None) -> Signer | None:
@@ -225,7 +234,8 @@ class Publishing(ServiceBase):
             if self.config.require_signatures:
                 raise PermissionDenied(
                     "this vault requires signatures (require_signatures = true): publish with "
-                    "--sign KEY, or set sign_with = KEY in config.toml"
+                    "--sign KEY, or set sign_with = KEY in config.toml",
+                    {"needs": "signature"},
                 )
             return None
         return self.keys.load(name)
@@ -306,6 +316,7 @@ class Publishing(ServiceBase):
         sha = hashlib.sha256(item.content).hexdigest()
         chain = chains[item.name]
         self._may_write(chain.owner, item.name)
+        expectations.hold(self, item, chain)  # under the write lock: what it read still holds
         if chain.lifecycle == "retired":
             self.store.set_lifecycle(item.name, "active", None, now)  # publishing reactivates
             chain.lifecycle = "active"
@@ -342,9 +353,10 @@ class Publishing(ServiceBase):
         )
         if signer is not None:
             version = _signed(version, signer)
+        warnings = expectations.older_base(item, chain.latest, chain.latest_sha256)
         chain.advance(owner, version.version, sha)
         if audit:
             from toolvault.signing import audit_record  # the digests verify holds it to
 
             self.record("publish", item.name, version.version, audit_record(version))
-        return Published(item.name, version.version, sha, True), version
+        return Published(item.name, version.version, sha, True, warnings), version

@@ -10,7 +10,7 @@ from typing import Any
 
 from toolvault import spec as specs
 from toolvault import validate
-from toolvault.errors import InvalidInput, NotFound
+from toolvault.errors import InvalidInput
 from toolvault.models import AuditEntry, Diff, Label, Migration, Tool, Version, Yank
 from toolvault.service.base import ServiceBase
 from toolvault.spec import Kind, Spec
@@ -41,7 +41,7 @@ class Reads(ServiceBase):
         name = specs.parse_name(name)
         found = self.store.versions(name)
         if not found:
-            raise NotFound(self._no_tool(name))
+            raise self._no_such_tool(name)
         return found
 
     def version_listing(self, name: str) -> list[dict[str, Any]]:
@@ -51,7 +51,7 @@ class Reads(ServiceBase):
         name = specs.parse_name(name)
         found = self.store.version_dicts(name)
         if not found:
-            raise NotFound(self._no_tool(name))
+            raise self._no_such_tool(name)
         return _with_yanks(found, self.store.yanks(name))
 
     def all_version_listing(self) -> list[dict[str, Any]]:

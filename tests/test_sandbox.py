@@ -315,7 +315,7 @@ def test_bad_options_are_refused_before_the_tool_runs(
     place.tool("mark", "#!/bin/sh\ntouch ran\n")
     sandbox = [] if "--no-sandbox" in options else ["--sandbox"]
     done = tv(place.home, place.work, "run", *sandbox, *options, "mark")
-    assert done.returncode != 0
+    assert done.returncode == 125  # toolvault failed before the tool started
     one_error_line(done, words)
     assert not (place.work / "ran").exists()
 
@@ -323,7 +323,7 @@ def test_bad_options_are_refused_before_the_tool_runs(
 def test_a_current_folder_inside_the_vault_home_is_refused(place: Place) -> None:
     place.tool("mark", "#!/bin/sh\ntouch ran\n")
     done = tv(place.home, place.home / "commands", "run", "--sandbox", "mark")
-    assert done.returncode != 0
+    assert done.returncode == 125  # toolvault failed before the tool started
     one_error_line(done, "inside the vault's home")
     assert not (place.home / "commands" / "ran").exists()
 
@@ -340,7 +340,7 @@ def test_a_yanked_version_runs_only_by_its_number(place: Place, sandbox: list[st
     sha = shown.split('"sha256": "')[1][:12]
     for spec in ("old:stable", f"old@sha256:{sha}"):
         done = tv(place.home, place.work, "run", *sandbox, spec)
-        assert done.returncode != 0 and done.stdout == b""
+        assert done.returncode == 125 and done.stdout == b""
         one_error_line(done, "old:1", "is yanked: deletes branches", "'toolvault run old:1'")
     by_number = tv(place.home, place.work, "run", *sandbox, "old:1")
     assert by_number.returncode == 0 and by_number.stdout.startswith(b"ran ")

@@ -65,12 +65,14 @@ def greet(tmp_path: Path) -> Path:
 
 def test_publish_update_republish_and_every_spec_form(greet: Path) -> None:
     again = js("add", str(greet))
+    sha = again[0]["sha256"]
     assert again == [
         {
             "name": "greet",
             "version": 2,
-            "sha256": again[0]["sha256"],
+            "sha256": sha,
             "created": False,
+            "ref": f"greet:2@sha256:{sha}",
             "warnings": [],
         }
     ]
@@ -132,12 +134,15 @@ def test_json_shapes(greet: Path) -> None:
         "key_id",
         "description",
         "usage",
+        "claimed_by",
         "tool",
         "signature_status",
         "yanked",
         "labels",
+        "ref",
     }
     assert set(shown) == fields
+    assert shown["ref"] == f"greet:2@sha256:{shown['sha256']}"
     assert shown["message"] == "second" and shown["previous_version"] == 1
     assert shown["origin"] == str(greet.resolve())
     cat = js("cat", "greet:1")

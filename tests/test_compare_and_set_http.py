@@ -78,8 +78,9 @@ def test_if_match_publishes_on_the_latest_and_412_otherwise(
     assert len(versions(served, tool)) == 2
     done = publish(served, tool, V3, {"If-Match": f'"{sha(V2).upper()}"'})
     assert done.status_code == 200, done.text
+    ref = f"{tool}:3@sha256:{sha(V3)}"
     assert done.json() == [
-        {"name": tool, "version": 3, "sha256": sha(V3), "created": True, "warnings": []}
+        {"name": tool, "version": 3, "sha256": sha(V3), "created": True, "warnings": [], "ref": ref}
     ]
     assert versions(served, tool)[2]["previous_sha256"] == sha(V2)
 

@@ -21,6 +21,7 @@ from toolvault import errors
 from toolvault.models import (
     AuditEntry,
     Diff,
+    Grant,
     Label,
     Problem,
     Published,
@@ -123,6 +124,14 @@ class RemoteVault:
         """Every version of every tool in its JSON shape with ``yanked``."""
         found: list[dict[str, Any]] = self._json("GET", "/v1/tools?all=true")
         return found
+
+    def history(self, name: str) -> list[dict[str, Any]]:
+        """What ``versions NAME history --json`` shows, from the daemon's listing and labels."""
+        from toolvault.history import history
+
+        listing = self.version_listing(name)
+        tool = self._json("GET", f"/v1/tools/{_seg(name)}")
+        return history(listing, [(lb["label"], lb["version"]) for lb in tool["labels"]])
 
     def versions(self, name: str) -> list[Version]:
         """Every version of a tool, oldest first."""
@@ -319,6 +328,20 @@ class RemoteVault:
         body = {"owner": new_owner}
         return Tool.from_dict(self._write("POST", f"/v1/tools/{_seg(name)}/owner", body))
 
+    def grants(self, name: str) -> list[Grant]:
+        """The maintainers of a tool on the daemon."""
+        return [Grant(**g) for g in self._json("GET", f"/v1/tools/{_seg(name)}/grants")]
+
+    def grant(self, name: str, principal: str) -> Grant:
+        """Make ``principal`` a maintainer of a tool on the daemon."""
+        made = self._write("POST", f"/v1/tools/{_seg(name)}/grants", {"principal": principal})
+        return Grant(**made)
+
+    def revoke(self, name: str, principal: str) -> Grant:
+        """Take a maintainer's rights on a tool away on the daemon."""
+        gone = self._write("DELETE", f"/v1/tools/{_seg(name)}/grants/{_seg(principal)}")
+        return Grant(**{k: v for k, v in gone.items() if k != "revoked"})
+
     def _write(self, method: str, path: str, body: Any = None) -> Any:
         """A write, to a daemon whose log extends the last head this client saw; the
         head after it is remembered, so that losing the write later is a rollback too."""
@@ -409,6 +432,7 @@ def _published(data: dict[str, Any]) -> Published:
         data["sha256"],
         data["created"],
         tuple(str(w) for w in data.get("warnings") or ()),
+        data.get("claimed_by"),
     )
 
 
@@ -424,6 +448,7 @@ def _item(item: Any) -> dict[str, Any]:
     optional = {
         "description": item.description,
         "usage": item.usage,
+        "created_by": item.created_by,  # the daemon keeps another than its principal's
         "expect_latest": item.expect_latest,  # compare-and-set: the daemon checks it
         "expect_new": item.expect_new,
     }

@@ -25,6 +25,7 @@ from toolvault.errors import InvalidInput, InvalidSpec, NotFound
 from toolvault.materialize import CommandsTree
 from toolvault.models import Principal, Version
 from toolvault.service.governance import Governing
+from toolvault.service.grants import Grants
 from toolvault.service.imports import Imports
 from toolvault.service.keys import KeysAndTrust
 from toolvault.service.publishing import NewVersion, Publishing
@@ -38,7 +39,9 @@ from toolvault.store.base import SQLStore
 __all__ = ["NewVersion", "Vault", "fetch_tool"]
 
 
-class Vault(Reads, Publishing, Governing, KeysAndTrust, Tokens, Verifying, Imports, Searching):
+class Vault(
+    Reads, Publishing, Governing, Grants, KeysAndTrust, Tokens, Verifying, Imports, Searching
+):
     """A versioned tool vault in a home folder: ``vault.db`` plus ``commands/``."""
 
     def __init__(

@@ -165,6 +165,17 @@ def not_recorded(unchanged: list[Published], flags: list[str]) -> None:
     )
 
 
+def claimed(results: list[Published]) -> None:
+    """Say on stderr that the daemon recorded its token's principal as the author and
+    kept the --created-by given as claimed_by (SPEC §11)."""
+    for r in results:
+        if r.claimed_by is not None:
+            note(
+                f"{r.name}:{r.version}: the daemon records its token's principal as "
+                f"created_by; --created-by {r.claimed_by} is kept as claimed_by"
+            )
+
+
 def _dangling(vault: Vault | RemoteVault, refs: tuple[str, ...]) -> list[str]:
     """The references that resolve to nothing in this vault (malformed ones still fail)."""
     from toolvault.errors import NotFound
@@ -266,7 +277,9 @@ def _no_duplicates(found: list[tuple[str, bytes, bool, str]]) -> None:
 
 
 def render_published(results: list[Published], as_json: bool) -> None:
-    """Print publish results: one line each, or the JSON list of SPEC §5."""
+    """Print publish results: one line each, or the JSON list of SPEC §5; a note for
+    each whose author the daemon kept as claimed_by."""
+    claimed(results)
     if wants_json(as_json):
         emit_json([r.to_dict() for r in results])
         return

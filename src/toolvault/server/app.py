@@ -4,7 +4,8 @@ The app has no logic of its own. Each request authenticates its bearer token,
 takes a view of the vault acting for that principal (whose writes the service
 checks against ownership, read-only tokens and admin rights), calls one
 service method and renders the dataclass it returns with its ``to_dict()``.
-Errors are translated in one place, to ``{"error": {"code", "message"}}``.
+Errors are translated in one place (:mod:`.failures`), to
+``{"error": {"code", "message", "details"}}``.
 
 Endpoints are plain ``def`` functions: FastAPI runs them in its thread pool, and
 the store keeps one database connection per thread, so one vault serves them all.
@@ -15,22 +16,19 @@ same guard and the same service calls; their routes here document them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from toolvault import __version__
 from toolvault import spec as specs
-from toolvault.errors import ToolvaultError
-from toolvault.server import hot
+from toolvault.server import failures, hot
 from toolvault.server import schemas as s
+from toolvault.server.failures import STATUS_CODES, error_response
 from toolvault.server.hot import Guard
 from toolvault.server.preconditions import STALE, expectations
 from toolvault.server.queryparams import known_query
@@ -39,14 +37,6 @@ from toolvault.vault import NewVersion, Vault
 # The largest tool is 1 MiB by default (max_tool_size); JSON may escape it to
 # about twice that, plus the provenance fields around it.
 MAX_BODY = 2 * 1024 * 1024 + 64 * 1024
-STATUS_CODES = {
-    400: "invalid_input",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    413: "too_large",
-}
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": s.ErrorBody, "description": code.replace("_", " ")}
     for status, code in STATUS_CODES.items()
@@ -83,11 +73,10 @@ def create_app(vault: Vault, *, public_read: bool = False, max_body: int = MAX_B
         dependencies=[Depends(known_query)],
     )
     app.state.guard = guard = Guard(vault, public_read)
-    app.add_exception_handler(ToolvaultError, _toolvault_error)  # type: ignore[arg-type]
-    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
-    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
-    app.add_exception_handler(Exception, _internal_error)
-    for router in (meta, reads, writes):
+    failures.install(app)
+    from toolvault.server.grants import router as grants  # imports this module: here
+
+    for router in (meta, reads, writes, grants):
         app.include_router(router)
     app.add_middleware(BodyLimit, max_body=max_body)
     app.hot_reads = hot.HotReads(guard, _hot_routes())
@@ -143,56 +132,6 @@ def guard(request: Request) -> Guard:
     """The app's guard (set by :func:`create_app`)."""
     found: Guard = request.app.state.guard
     return found
-
-
-# -- errors ------------------------------------------------------------------------------
-
-
-def error_response(
-    status: int,
-    code: str,
-    message: str,
-    headers: Mapping[str, str] | None = None,
-    details: dict[str, Any] | None = None,
-) -> Response:
-    """The one error shape (:func:`hot.error_rendered`), with ``headers`` added."""
-    response = hot.error_rendered(status, code, message, details).response()
-    response.headers.update(headers or {})
-    return response
-
-
-async def _toolvault_error(request: Request, exc: ToolvaultError) -> Response:
-    return error_response(exc.http_status, exc.code, str(exc), details=exc.details)
-
-
-async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
-    parts = []
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err.get("loc", ()))
-        why = err.get("msg", "invalid")
-        if err.get("type") == "json_invalid":
-            at = err["loc"][-1] if len(err.get("loc", ())) > 1 else "?"
-            where = "body"
-            why = f"not valid JSON at character {at} ({err.get('ctx', {}).get('error', '?')})"
-        if tuple(err.get("loc", ())) == ("body",) and str(err.get("type")).endswith("_type"):
-            why += " (send a JSON object with Content-Type: application/json)"
-        parts.append(f"{where}: {why}")
-    return error_response(400, "invalid_input", "invalid request: " + "; ".join(parts))
-
-
-async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
-    code = STATUS_CODES.get(exc.status_code, "http_error")
-    if exc.status_code == 404:
-        message = f"no such endpoint: {request.method} {request.url.path} (see /openapi.json)"
-    elif exc.status_code == 405:
-        message = f"{request.method} is not allowed on {request.url.path}"
-    else:
-        message = str(exc.detail)
-    return error_response(exc.status_code, code, message, exc.headers)
-
-
-async def _internal_error(request: Request, exc: Exception) -> Response:
-    return hot.internal_error(exc).response()
 
 
 class BodyLimit:
@@ -536,6 +475,7 @@ def _new_version(item: s.PublishItem) -> NewVersion:
         message=item.message,
         description=item.description,
         usage=item.usage,
+        created_by=item.created_by,  # kept as claimed_by when not the principal
         references=tuple(item.references or ()),
         transforms=tuple(item.transforms or ()),
         allow_dangling=item.allow_dangling,

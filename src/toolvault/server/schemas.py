@@ -3,7 +3,8 @@
 Responses are the service's own ``to_dict()`` shapes, sent as they are; the
 models here describe them in ``/openapi.json`` (and a test holds them equal).
 Request models parse and bound what clients send; any field a model does not
-name (``created_by``, for one) is ignored: the token says who is writing.
+name is ignored. The token says who is writing: a ``created_by`` that differs from
+its principal is kept as the version's ``claimed_by`` (SPEC §11).
 """
 
 from __future__ import annotations
@@ -60,6 +61,11 @@ class PublishItem(BaseModel):
         None, description="One paragraph, at most 1,024 characters; default: the header's."
     )
     usage: str | None = Field(None, description="At most 8 KiB; default: the header's Usage:.")
+    created_by: str | None = Field(
+        None,
+        description="The author the client names; the version's created_by is the token's "
+        "principal, and a different name is kept as its claimed_by.",
+    )
     references: list[str] | None = Field(None, description="Specs of versions this one uses.")
     transforms: list[str] | None = None
     created_at: str | None = Field(
@@ -215,17 +221,22 @@ class VersionOut(BaseModel):
     key_id: str | None
     description: str | None = Field(None, description="One paragraph: what the tool does.")
     usage: str | None = Field(None, description="The text a user would read for --help.")
+    claimed_by: str | None = Field(
+        None, description="Through the daemon: the author the client named, if not the token's."
+    )
 
 
 class ListedVersion(VersionOut):
     """A version in a listing, with whether it was yanked."""
 
+    ref: str = Field(description="The pinned form NAME:N@sha256:HEX (SPEC §11).")
     yanked: str | None = Field(description="The yank's reason; null if not yanked.")
 
 
 class Described(VersionOut):
     """What ``show --json`` prints: the version, its signature status, yank, labels, tool."""
 
+    ref: str = Field(description="The pinned form NAME:N@sha256:HEX (SPEC §11).")
     signature_status: str
     yanked: str | None
     labels: list[str]
@@ -251,8 +262,12 @@ class PublishedOut(BaseModel):
     version: int
     sha256: str
     created: bool
+    ref: str = Field(description="The pinned form NAME:N@sha256:HEX (SPEC §11).")
     warnings: list[str] = Field(
         default_factory=list, description="E.g. that it builds on a version older than the latest."
+    )
+    claimed_by: str | None = Field(
+        None, description="The created_by sent, kept beside the principal (null: none)."
     )
 
 

@@ -73,6 +73,11 @@ class ServiceBase:
                 f"use 'toolvault versions {parsed.name}' or 'toolvault cat {parsed}'",
                 {"spec": str(parsed)},
             )
+        if parsed.kind is Kind.RANGE:
+            raise InvalidSpec(
+                f"'{parsed}' names a range of versions, not one version; give one version "
+                f"such as {parsed.name}:{parsed.bounds[0].value} ('toolvault context' takes ranges)"
+            )
         found = self._find(parsed, content)
         if found is None:
             raise self._not_found(parsed)
@@ -95,29 +100,48 @@ class ServiceBase:
             (y for y in self.store.yanks(version.name) if y.version == version.version), None
         )
 
-    def _may_write(self, owner: str | None, name: str) -> None:
-        """A principal publishes new tools and new versions of the tools it owns
-        (``owner`` is None for a new tool)."""
+    def _may_write(self, owner: str | None, name: str, owner_only: str | None = None) -> str:
+        """Whether the principal may change tool ``name`` (``owner`` None: a new tool,
+        which any principal may create); returns the right it acts by: ``local`` (no
+        daemon), ``new``, ``owner``, ``admin`` or ``maintainer`` (SPEC §11: a maintainer
+        publishes, rolls back, labels and deprecates). ``owner_only`` names a change that
+        stays with the owner and admins ("yank its versions"): no maintainer may."""
         p = self.principal
         if p is None:
-            return
+            return "local"
         if p.read_only:
             raise PermissionDenied(
                 f"{p.name}'s token is read-only; it cannot change '{name}'",
                 {"principal": p.name, "tool": name, "read_only": True, "needs": "write"},
             )
-        if owner is not None and owner != p.name and not p.admin:
+        if owner is None:
+            return "new"
+        if owner == p.name:
+            return "owner"
+        if p.admin:
+            return "admin"
+        # one more query, only for a principal that neither owns the tool nor is an admin
+        if owner_only is None and self.store.grant_of(name, p.name) is not None:
+            return "maintainer"
+        details = {"principal": p.name, "tool": name, "owner": owner, "needs": "owner"}
+        if owner_only is not None:
             raise PermissionDenied(
-                f"tool '{name}' is owned by {owner}, not {p.name}; ask the owner to "
-                "transfer it ('toolvault owner') or an admin to make the change",
-                {"principal": p.name, "tool": name, "owner": owner, "needs": "owner"},
+                f"tool '{name}' is owned by {owner}, not {p.name}; only its owner or an admin "
+                f"may {owner_only} (a maintainer may not)",
+                details,
             )
+        raise PermissionDenied(
+            f"tool '{name}' is owned by {owner}, not {p.name}; ask the owner to make you a "
+            f"maintainer ('toolvault grant {name} {p.name}'), or to transfer it "
+            "('toolvault owner'), or an admin to make the change",
+            details | {"needs": "maintainer"},
+        )
 
-    def _may_change(self, name: str) -> None:
+    def _may_change(self, name: str, owner_only: str | None = None) -> str:
         """:meth:`_may_write` for a tool that exists; call inside the write transaction,
-        so that the owner checked is the owner when the change is written."""
+        so that the owner and maintainers checked are those when the change is written."""
         state = self.store.tool_state(name)
-        self._may_write(state and state[0], name)
+        return self._may_write(state and state[0], name, owner_only)
 
     def _require_admin(self, what: str) -> None:
         p = self.principal

@@ -11,6 +11,16 @@ from toolvault.spec import Kind, Spec
 from toolvault.store.sql import utcnow
 
 
+def _owner_only(lifecycle: str, current: str) -> str | None:
+    """What a lifecycle change is when only the owner and admins may make it (SPEC §11:
+    a maintainer deprecates, and undoes that, but neither retires nor brings back)."""
+    if lifecycle == "retired":
+        return "retire it"
+    if lifecycle == "active" and current == "retired":
+        return "reactivate a retired tool"
+    return None
+
+
 class Governing(ServiceBase):
     """Labels, yanks, deprecate / retire / reactivate, and ownership transfers."""
 
@@ -48,7 +58,7 @@ class Governing(ServiceBase):
         validate.given(validate.REASON, reason)
         target = self.get(spec)
         with self.store.write():
-            self._may_change(target.name)
+            self._may_change(target.name, "yank its versions")
             existing = self.yank_of(target)
             if existing:
                 raise Conflict(
@@ -69,7 +79,9 @@ class Governing(ServiceBase):
         validate.text(validate.MESSAGE, message)
         tool = self.tool(name)
         with self.store.write():
-            self._may_change(tool.name)
+            state = self.store.tool_state(tool.name)
+            current = state[1] if state else tool.lifecycle
+            self._may_change(tool.name, _owner_only(lifecycle, current))
             if tool.lifecycle == lifecycle:
                 return tool
             self.store.set_lifecycle(tool.name, lifecycle, message, utcnow())
@@ -82,7 +94,7 @@ class Governing(ServiceBase):
         validate.given(validate.OWNER, new_owner)
         tool = self.tool(name)
         with self.store.write():
-            self._may_change(tool.name)
+            self._may_change(tool.name, "transfer it")
             self.store.set_owner(tool.name, new_owner, utcnow())
             self.record("owner", tool.name, None, {"from": tool.owner, "to": new_owner})
         self.refresh_tree({tool.name})

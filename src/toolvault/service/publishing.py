@@ -175,6 +175,25 @@ class Publishing(ServiceBase):
             return self.principal.name  # a principal cannot create tools for someone else
         return item.owner or (self.principal.name if self.principal else self.config.owner)
 
+    def _may_publish(self, name: str, chain: _Chain) -> None:
+        """:meth:`_may_write` for a publish: a maintainer may publish, but not to a retired
+        tool, which publishing would bring back (SPEC §11: retiring is the owner's)."""
+        if self._may_write(chain.owner, name) == "maintainer" and chain.lifecycle == "retired":
+            raise PermissionDenied(
+                f"tool '{name}' is retired; only its owner ({chain.owner}) or an admin may "
+                "bring it back by publishing, not a maintainer",
+                {"tool": name, "owner": chain.owner, "lifecycle": "retired"},
+            )
+
+    def _authors(self, item: NewVersion) -> tuple[str, str | None]:
+        """(created_by, claimed_by) of a new version. Through the daemon the author is the
+        token's principal, and another author the client named is kept as claimed_by
+        (SPEC §11); locally the author is who the request names, else the actor."""
+        if self.principal is None:
+            return item.created_by or self.actor, None
+        claimed = item.created_by if item.created_by != self.principal.name else None
+        return self.principal.name, claimed
+
     def check(self, item: NewVersion) -> NewVersion:
         """Validate a publish request (name, text, size, metadata, references) before any
         write; ``created_at`` comes back normalised to UTC (see :mod:`toolvault.validate`)."""
@@ -315,7 +334,7 @@ class Publishing(ServiceBase):
         """One item against its tool's chain (which it moves on); rows are written later."""
         sha = hashlib.sha256(item.content).hexdigest()
         chain = chains[item.name]
-        self._may_write(chain.owner, item.name)
+        self._may_publish(item.name, chain)
         expectations.hold(self, item, chain)  # under the write lock: what it read still holds
         if chain.lifecycle == "retired":
             self.store.set_lifecycle(item.name, "active", None, now)  # publishing reactivates
@@ -328,6 +347,7 @@ class Publishing(ServiceBase):
         if chain.latest_sha256 == sha:
             return Published(item.name, chain.latest, sha, False), None
         owner = chain.owner or self._new_owner(item)
+        created_by, claimed_by = self._authors(item)
         described = _described(item)
         version = Version(
             name=item.name,
@@ -339,7 +359,7 @@ class Publishing(ServiceBase):
             previous_sha256=chain.head_sha256,
             created_at=item.created_at or now,
             recorded_at=now,
-            created_by=self.principal.name if self.principal else item.created_by or self.actor,
+            created_by=created_by,
             owner=owner,
             origin=item.origin,
             session_id=item.session_id,
@@ -350,6 +370,7 @@ class Publishing(ServiceBase):
             rollback_of=item.rollback_of,
             description=described[0],
             usage=described[1],
+            claimed_by=claimed_by,
         )
         if signer is not None:
             version = _signed(version, signer)
@@ -359,4 +380,4 @@ class Publishing(ServiceBase):
             from toolvault.signing import audit_record  # the digests verify holds it to
 
             self.record("publish", item.name, version.version, audit_record(version))
-        return Published(item.name, version.version, sha, True, warnings), version
+        return Published(item.name, version.version, sha, True, warnings, claimed_by), version

@@ -25,6 +25,7 @@ from toolvault.models import Migration
 from toolvault.store.audit import AuditQueries, Head
 from toolvault.store.checkpointing import CheckpointQueries
 from toolvault.store.governance import GovernanceQueries
+from toolvault.store.grants import GrantQueries
 from toolvault.store.migrations import Step
 from toolvault.store.packs import PackQueries
 from toolvault.store.search import SearchQueries
@@ -54,6 +55,7 @@ class Sealer(Protocol):
 class SQLStore(
     VersionQueries,
     GovernanceQueries,
+    GrantQueries,
     AuditQueries,
     VerifyQueries,
     PackQueries,

@@ -27,6 +27,7 @@ from toolvault.models import Principal, Version
 from toolvault.service.governance import Governing
 from toolvault.service.imports import Imports
 from toolvault.service.keys import KeysAndTrust
+from toolvault.service.lineage import Lineages
 from toolvault.service.publishing import NewVersion, Publishing
 from toolvault.service.reads import Reads
 from toolvault.service.search import Searching
@@ -38,7 +39,9 @@ from toolvault.store.base import SQLStore
 __all__ = ["NewVersion", "Vault", "fetch_tool"]
 
 
-class Vault(Reads, Publishing, Governing, KeysAndTrust, Tokens, Verifying, Imports, Searching):
+class Vault(
+    Reads, Publishing, Governing, KeysAndTrust, Tokens, Verifying, Imports, Searching, Lineages
+):
     """A versioned tool vault in a home folder: ``vault.db`` plus ``commands/``."""
 
     def __init__(

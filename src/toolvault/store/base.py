@@ -25,6 +25,7 @@ from toolvault.models import Migration
 from toolvault.store.audit import AuditQueries, Head
 from toolvault.store.checkpointing import CheckpointQueries
 from toolvault.store.governance import GovernanceQueries
+from toolvault.store.lineage import LineageQueries
 from toolvault.store.migrations import Step
 from toolvault.store.packs import PackQueries
 from toolvault.store.search import SearchQueries
@@ -60,6 +61,7 @@ class SQLStore(
     TokenQueries,
     CheckpointQueries,
     SearchQueries,
+    LineageQueries,
 ):
     """Every query of the vault over a DB-API connection; subclasses connect."""
 

@@ -12,7 +12,7 @@ parsing and the text tree; :mod:`toolvault.lineage_walk` walks the store.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from toolvault.errors import InvalidInput
@@ -76,7 +76,10 @@ class Node:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON shape of one node."""
-        return asdict(self)
+        return {f: getattr(self, f) for f in NODE_FIELDS}
+
+
+NODE_FIELDS = tuple(f.name for f in fields(Node))
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from toolvault import spec as specs
 from toolvault.errors import ToolvaultError
@@ -39,7 +39,7 @@ class Source(Protocol):
 
     def all_links(self) -> list[Link]: ...
 
-    def versions_at(self, keys: Iterable[Key]) -> list[Version]: ...
+    def node_rows(self, keys: Iterable[Key]) -> list[tuple[Any, ...]]: ...
 
     def yanks(self, name: str | None = None) -> list[Yank]: ...
 
@@ -234,8 +234,8 @@ def _finish(w: Walk, direction: str) -> Lineage:
     """Read the versions reached; a reference to a version that is not there as it was
     referenced becomes ``changed`` (only a walk that read every reference at once
     meets those here: it took a version that references nothing on trust)."""
-    found = {(v.name, v.version): v for v in w.vault.store.versions_at(w.depth)}
-    actual = {v.ref for v in found.values()}
+    found = {(r[0], r[1]): r for r in w.vault.store.node_rows(w.depth)}
+    actual = {ref_of(k, r[2]) for k, r in found.items()}
     edges = tuple(
         e if not e.reaches or e.target in actual else Edge(e.source, e.stored, "changed", e.stored)
         for e in w.edges
@@ -243,27 +243,29 @@ def _finish(w: Walk, direction: str) -> Lineage:
     # the versions that hold a reference were read as they are; a target only as named
     reached = {w.root.ref} | {e.source for e in edges} | {e.target for e in edges if e.reaches}
     yanks = {(y.name, y.version): y.reason for y in w.vault.store.yanks()}
-    nodes = tuple(
-        _node(found[k], level, yanks.get(k), k in w.truncated)
-        for k, level in w.depth.items()
-        if k in found and found[k].ref in reached
-    )
-    return Lineage(w.root.ref, direction, w.limit, nodes, edges)
-
-
-def _node(v: Version, depth: int, yanked: str | None, truncated: bool) -> Node:
-    return Node(
-        v.ref,
-        v.name,
-        v.version,
-        v.sha256,
-        v.created_at,
-        v.created_by,
-        v.owner,
-        v.session_id,
-        v.prompt,
-        v.message,
-        yanked,
-        depth,
-        truncated,
-    )
+    nodes = []
+    for k, level in w.depth.items():
+        row = found.get(k)
+        ref = ref_of(k, row[2]) if row else ""
+        if ref in reached:
+            assert row is not None
+            name, number, sha, at, by, owner, session, prompt, message = row
+            yanked, cut = yanks.get(k), k in w.truncated
+            nodes.append(
+                Node(
+                    ref,
+                    name,
+                    number,
+                    sha,
+                    at,
+                    by,
+                    owner,
+                    session,
+                    prompt,
+                    message,
+                    yanked,
+                    level,
+                    cut,
+                )
+            )
+    return Lineage(w.root.ref, direction, w.limit, tuple(nodes), edges)

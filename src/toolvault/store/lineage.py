@@ -8,13 +8,19 @@ reference one (which no index can find), is read from one pass over the referenc
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
+from typing import Any
 
-from toolvault.models import Version
-from toolvault.store.sql import IN_CHUNK, V_COLS, Queries, json_list, row_to_version
+from toolvault.store.sql import IN_CHUNK, Queries
 
 # (name, version, sha256, the stored references): what a walk needs of a version
 Link = tuple[str, int, str, tuple[str, ...]]
+# What a graph shows of a version (lineage_graph.Node), in this order
+NODE_COLUMNS = (
+    "v.name, v.version, v.sha256, v.created_at, v.created_by, v.owner, v.session_id, "
+    "v.prompt, v.message"
+)
 
 
 def _pairs(keys: Iterable[tuple[str, int]]) -> Iterator[list[tuple[str, int]]]:
@@ -39,25 +45,48 @@ class LineageQueries(Queries):
         found: list[Link] = []
         for chunk in _pairs(keys):
             where, params = _where(chunk)
-            rows = self._q(
-                f"SELECT v.name, v.version, v.sha256, v.refs FROM versions v WHERE {where}", params
-            )
-            found += [(r[0], r[1], r[2], json_list(r[3])) for r in rows]
+            sql = f"SELECT v.name, v.version, v.sha256, v.refs FROM versions v WHERE {where}"
+            found += _links(self._q(sql, params).fetchall())
         return found
 
     def all_links(self) -> list[Link]:
         """:data:`Link` of every version that references something (most reference
         nothing, and "[]" is what they store)."""
-        rows = self._q(
-            "SELECT v.name, v.version, v.sha256, v.refs FROM versions v WHERE v.refs <> '[]'"
-        )
-        return [(r[0], r[1], r[2], json_list(r[3])) for r in rows]
+        sql = "SELECT v.name, v.version, v.sha256, v.refs FROM versions v WHERE v.refs <> '[]'"
+        return _links(self._q(sql).fetchall())
 
-    def versions_at(self, keys: Iterable[tuple[str, int]]) -> list[Version]:
-        """The versions (without content) of each (name, version) that exists."""
-        found: list[Version] = []
+    def node_rows(self, keys: Iterable[tuple[str, int]]) -> list[tuple[Any, ...]]:
+        """:data:`NODE_COLUMNS` of each (name, version) that exists."""
+        found: list[tuple[Any, ...]] = []
         for chunk in _pairs(keys):
             where, params = _where(chunk)
-            rows = self._q(f"SELECT {V_COLS} FROM versions v WHERE {where}", params)
-            found += [row_to_version(r) for r in rows]
+            found += self._q(f"SELECT {NODE_COLUMNS} FROM versions v WHERE {where}", params)
         return found
+
+
+def _links(rows: list[Any]) -> list[Link]:
+    """Rows of (name, version, sha256, refs) as links. Each refs text is a JSON list:
+    joined, they are one JSON list of lists, parsed in one call (a call per row cost more
+    than the query); a text altered by hand sends the rows back to one call each."""
+    try:
+        parsed = json.loads("[" + ",".join(r[3] for r in rows) + "]")
+        if len(parsed) != len(rows):  # a text altered into two lists, or none
+            raise ValueError
+    except (ValueError, TypeError):
+        parsed = [_one(r[3]) for r in rows]
+    return [(r[0], r[1], r[2], _strings(p, r[3])) for r, p in zip(rows, parsed, strict=True)]
+
+
+def _one(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except (ValueError, TypeError):
+        return None
+
+
+def _strings(value: Any, text: str) -> tuple[str, ...]:
+    """A stored list of references; anything else kept visible, as ``json_list`` does
+    (it resolves to nothing: an edge ``dangling``, and verify reports the row)."""
+    if isinstance(value, list) and all(isinstance(x, str) for x in value):
+        return tuple(value)
+    return (f"<unreadable: {text}>",)

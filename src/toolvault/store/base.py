@@ -26,6 +26,7 @@ from toolvault.store.audit import AuditQueries, Head
 from toolvault.store.checkpointing import CheckpointQueries
 from toolvault.store.governance import GovernanceQueries
 from toolvault.store.grants import GrantQueries
+from toolvault.store.lineage import LineageQueries
 from toolvault.store.migrations import Step
 from toolvault.store.packs import PackQueries
 from toolvault.store.search import SearchQueries
@@ -62,6 +63,7 @@ class SQLStore(
     TokenQueries,
     CheckpointQueries,
     SearchQueries,
+    LineageQueries,
 ):
     """Every query of the vault over a DB-API connection; subclasses connect."""
 

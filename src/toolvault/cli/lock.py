@@ -132,7 +132,8 @@ def source_for(o: Obj, pack: str | None = None) -> Source:
     from toolvault.lockfile.sources import PackSource, RemoteSource, VaultSource
 
     if pack is not None:
-        return PackSource(_read_pack(o, pack), pack, _local_trust(o))
+        parsed = _read_pack(o, pack)
+        return PackSource(parsed.versions, parsed.yanks, pack, _local_trust(o))
     if os.environ.get("TOOLVAULT_URL"):
         from toolvault.client import RemoteVault
 

@@ -9,17 +9,17 @@ published under another name does not satisfy it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Protocol
 
 from toolvault.errors import InvalidInput, NotFound
 from toolvault.lockfile.format import Pin
 from toolvault.lockfile.trust import Trust
-from toolvault.models import Version
+from toolvault.models import Version, Yank
 from toolvault.spec import Spec
 
 if TYPE_CHECKING:
     from toolvault.client import RemoteVault
-    from toolvault.sources.packs import Pack
     from toolvault.vault import Vault
 
 
@@ -164,11 +164,15 @@ class PackSource:
     """A tool pack (``--from PACK``), its hashes checked when it was read; signatures are
     checked against the trust store of the vault in this machine's home."""
 
-    def __init__(self, pack: Pack, where: str, local: Trust | None) -> None:
+    def __init__(
+        self, versions: Iterable[Version], yanks: Iterable[Yank], where: str, local: Trust | None
+    ) -> None:
+        """``versions`` (with content) and ``yanks``: what a pack parsed and hash-checked
+        by :func:`toolvault.sources.packs.parse` holds."""
         self.where = where
         self.local = local
-        self._versions = {(v.name, v.version): v for v in pack.versions}
-        self._yanks = {(y.name, y.version): y.reason for y in pack.yanks}
+        self._versions = {(v.name, v.version): v for v in versions}
+        self._yanks = {(y.name, y.version): y.reason for y in yanks}
 
     def resolve(self, spec: Spec) -> Version:
         """Locking from a pack is not offered: ingest it, then lock from the vault."""

@@ -35,7 +35,10 @@ DEFAULT_LOCK = "toolvault.lock"
 def lock(
     names: tuple[str, ...], path: str, update: bool, sign_with: str | None, as_json: bool
 ) -> None:
-    """Pin tools to exact versions in a lockfile (written only when it changes)."""
+    """Pin tools to exact versions in a lockfile.
+
+    The lockfile (-o, default toolvault.lock) is written only when it changes. A tool
+    already pinned keeps its pin unless --update moves it or NAME:SEL names a version."""
     from toolvault.lockfile.making import make_lock
 
     signer = None
@@ -63,7 +66,11 @@ def lock(
 @click.option("--from", "pack", metavar="PACK", help="Take the versions from this tool pack.")
 @json_option
 def install(lock_path: str, into: str, frozen: bool, pack: str | None, as_json: bool) -> None:
-    """Install exactly the versions a lockfile pins into DIR, as files named after the tools."""
+    """Install the versions a lockfile pins into a folder.
+
+    Each tool becomes DIR/NAME (mode 0755 when executable), from the local vault, the
+    daemon at TOOLVAULT_URL or a pack (--from); every hash is checked first, and a
+    failure installs nothing."""
     from toolvault.lockfile.format import load
     from toolvault.lockfile.install import install as run_install
 

@@ -37,8 +37,8 @@ import stat
 from dataclasses import dataclass
 from typing import Any
 
-from toolvault.errors import IntegrityError, InvalidInput
-from toolvault.hashing import canonical
+from toolvault.errors import IntegrityError, InvalidInput, ToolvaultError
+from toolvault.hashing import canonical, json_string
 
 FORMAT = "toolvault-lock/1"
 MAX_BYTES = 16 * 1024 * 1024  # ~60,000 pins; a lockfile is written by hand never
@@ -126,10 +126,9 @@ class Lock:
 def toml_string(text: str) -> str:
     """A TOML basic string: JSON's escapes are TOML's, but DEL must be escaped too and a
     lone surrogate (a file name's undecodable byte) cannot be written at all."""
-    import json
-
-    safe = text.encode("utf-8", "replace").decode("utf-8")
-    return json.dumps(safe, ensure_ascii=False).replace("\x7f", "\\u007f")
+    if not text.isascii():
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return json_string(text).replace("\x7f", "\\u007f")
 
 
 def render(lock: Lock) -> bytes:
@@ -185,7 +184,18 @@ def read_bytes(path: str) -> bytes:
 def parse(data: bytes, where: str) -> Lock:
     """A lockfile's pins, every field checked and the digest recomputed; a lockfile that
     is not exactly right raises one line naming ``where`` and what would work."""
-    doc = _toml(data, where)
+    doc = _canonical(data)
+    if doc is not None:
+        try:
+            lock = _lock_of(doc, where)
+        except ToolvaultError:
+            lock = None  # tomllib's reading below says what is wrong
+        if lock is not None and render(lock) == data:
+            return lock
+    return _lock_of(_toml(data, where), where)
+
+
+def _lock_of(doc: dict[str, Any], where: str) -> Lock:
     unknown = sorted(set(doc) - set(TOP_FIELDS))
     _expect(
         not unknown, where, f"unknown field {unknown[:1]}; a lock holds {', '.join(TOP_FIELDS)}"
@@ -218,6 +228,35 @@ def parse(data: bytes, where: str) -> Lock:
 def load(path: str) -> Lock:
     """Read and check the lockfile at ``path``."""
     return parse(read_bytes(path), path)
+
+
+# The lock as 'toolvault lock' writes it, line for line, with texts that need no escape:
+# read without tomllib (pure Python, a tenth of a second for 1,000 pins). Whatever this
+# reads is then rendered again and must give the very bytes read, or tomllib reads it.
+PLAIN = r'"([^"\\\x00-\x1f\x7f]*)"'
+CANONICAL_TOP = re.compile(rf"format = {PLAIN}\ndigest = {PLAIN}\n")
+CANONICAL_TOOL = re.compile(
+    rf"\n\[\[tool\]\]\nref = {PLAIN}\nsize = (0|[1-9][0-9]{{0,15}})\n"
+    rf"executable = (true|false)\n(?:signer = {PLAIN}\n)?source = {PLAIN}\n"
+)
+
+
+def _canonical(data: bytes) -> dict[str, Any] | None:
+    """The document of a lock written exactly as :func:`render` writes it (unsigned), or
+    None to leave it to tomllib."""
+    if not data.startswith(HEADER.encode()) or b"[signature]" in data:
+        return None
+    text = data[len(HEADER.encode()) :].decode("utf-8", "replace")
+    top = CANONICAL_TOP.match(text)
+    if top is None:
+        return None
+    tools = []
+    for m in CANONICAL_TOOL.finditer(text, top.end()):
+        entry = {"ref": m[1], "size": int(m[2]), "executable": m[3] == "true", "source": m[5]}
+        if m[4] is not None:
+            entry["signer"] = m[4]
+        tools.append(entry)
+    return {"format": top[1], "digest": top[2], "tool": tools}
 
 
 def _toml(data: bytes, where: str) -> dict[str, Any]:

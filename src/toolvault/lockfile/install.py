@@ -69,6 +69,7 @@ def check_signature(lock: Lock, path: str, source: Source) -> None:
 def drift(lock: Lock, source: Source) -> list[str]:
     """Pins that are not their tool's latest in the source, in words."""
     moved = []
+    source.prefetch(lock.pins)
     for pin in sorted(lock.pins, key=lambda p: p.name):
         latest = source.latest(pin.name)
         if latest != pin.version:
@@ -93,6 +94,8 @@ def install(
     folder, made = fs.open_folder(into, create=True)
     try:
         todo = _plan(lock, folder, into, result)
+        source.prefetch(result_pins(lock, todo))
+        source.prefetch(todo, content=True)
         _refuse_failures(
             [check(p, source.pinned(p), source) for p in result_pins(lock, todo)], source
         )
@@ -100,7 +103,8 @@ def install(
         for pin, tmp in staged:
             fs.commit(tmp, pin.name, folder)
             result.installed.append(pin.ref)
-        result.strays = [n for n in fs.entries(folder) if n not in lock.by_name()]
+        pinned = lock.by_name()
+        result.strays = [n for n in fs.entries(folder) if n not in pinned]
     except BaseException:
         if made:  # a folder made for an install that did not happen is not left behind
             with suppress(OSError):

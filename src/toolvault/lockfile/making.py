@@ -111,7 +111,9 @@ def _pin(source: Source, spec: Spec, kept: Pin | None, result: Locked) -> Pin:
     its source too, when that version is still the one."""
     v = source.resolve(spec)
     signer = v.key_id if v.signature else None
-    pin = Pin(v.name, v.version, v.sha256, v.size, v.executable, signer, source.where)
+    # a home's undecodable byte (a lone surrogate) cannot be written as TOML, nor hashed
+    where = source.where.encode("utf-8", "replace").decode("utf-8")
+    pin = Pin(v.name, v.version, v.sha256, v.size, v.executable, signer, where)
     if kept is not None and (kept.ref, kept.size, kept.executable, kept.signer) == (
         pin.ref,
         pin.size,

@@ -9,7 +9,7 @@ published under another name does not satisfy it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from toolvault.errors import InvalidInput, NotFound
@@ -30,6 +30,9 @@ class Source(Protocol):
 
     def resolve(self, spec: Spec) -> Version:
         """The version a spec names now (``lock``)."""
+
+    def prefetch(self, pins: Sequence[Pin], *, content: bool = False) -> None:
+        """Read these pins (and their tools' latest) in bulk where that is cheaper."""
 
     def pinned(self, pin: Pin, *, content: bool = False) -> Version | None:
         """Version ``pin.version`` of tool ``pin.name`` (its bytes too with ``content``),
@@ -59,13 +62,29 @@ class VaultSource:
         self.where = str(vault.home)
         self._yanks: dict[tuple[str, int], str] | None = None
         self._trust: Trust | None = None
+        self._read: dict[tuple[str, int], Version | None] = {}  # prefetched pins
+        self._latest: dict[str, int | None] = {}
+
+    def prefetch(self, pins: Sequence[Pin], *, content: bool = False) -> None:
+        """The pins in a few queries, and their tools' latest in a few more."""
+        pairs = [(p.name, p.version) for p in pins]
+        found = {(v.name, v.version): v for v in self.vault.store.versions_at(pairs, content)}
+        self._read.update((pair, found.get(pair)) for pair in pairs)
+        names = {p.name for p in pins}
+        self._latest.update((name, None) for name in names)
+        self._latest.update((t.name, t.latest_version) for t in self.vault.store.tools_named(names))
 
     def resolve(self, spec: Spec) -> Version:
         """The version a spec names now."""
         return self.vault.get(spec)
 
     def pinned(self, pin: Pin, *, content: bool = False) -> Version | None:
-        """The pinned version, from the store."""
+        """The pinned version, from the store (or what :meth:`prefetch` read of it)."""
+        key = (pin.name, pin.version)
+        if key in self._read:
+            v = self._read.pop(key)  # read once: its content is not kept past its use
+            if v is None or not content or v.content is not None:
+                return v
         return self.vault.store.version(pin.name, pin.version, content)
 
     def missing(self, pin: Pin) -> str:
@@ -74,6 +93,8 @@ class VaultSource:
 
     def latest(self, name: str) -> int | None:
         """The tool's latest version number."""
+        if name in self._latest:
+            return self._latest[name]
         tool = self.vault.store.tool(name)
         return tool.latest_version if tool else None
 
@@ -105,6 +126,9 @@ class RemoteSource:
         self.where = remote.url
         self.local = local
         self._info: dict[tuple[str, int], dict[str, object]] = {}
+
+    def prefetch(self, pins: Sequence[Pin], *, content: bool = False) -> None:
+        """Nothing: the daemon is asked pin by pin."""
 
     def resolve(self, spec: Spec) -> Version:
         """The version a spec names now, as the daemon says."""
@@ -173,6 +197,9 @@ class PackSource:
         self.local = local
         self._versions = {(v.name, v.version): v for v in versions}
         self._yanks = {(y.name, y.version): y.reason for y in yanks}
+
+    def prefetch(self, pins: Sequence[Pin], *, content: bool = False) -> None:
+        """Nothing: the pack is in memory already."""
 
     def resolve(self, spec: Spec) -> Version:
         """Locking from a pack is not offered: ingest it, then lock from the vault."""

@@ -55,6 +55,7 @@ def verify_lock(lock: Lock, lock_path: str, source: Source, into: str | None = N
     ``source``, and the tools installed in the folder ``into``."""
     check_signature(lock, lock_path, source)
     report = LockReport(lock_path, source.where, {"pins": len(lock.pins)})
+    source.prefetch(lock.pins)
     for pin in sorted(lock.pins, key=lambda p: p.name):
         failure = check(pin, source.pinned(pin), source)
         if failure is not None:

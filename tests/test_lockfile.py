@@ -319,3 +319,14 @@ def test_lock_refuses_what_names_no_one_version(tmp_path: Path, project: Path, h
     assert not os.path.exists(fresh)
     assert "add --lock FILE" in refused(home, 2, "verify", "--into", str(tmp_path))
     assert "separate" in refused(home, 2, "verify", "fmt", "--lock", lock)
+
+
+def test_modes_are_exact_whatever_the_umask(project: Path, home: Path, tmp_path: Path) -> None:
+    lock = str(project / "toolvault.lock")
+    old = os.umask(0o077)
+    try:
+        ok(home, "install", "--lock", lock, "--into", str(tmp_path / "strict"))
+    finally:
+        os.umask(old)
+    expected = {"fmt": (FMT1.encode(), 0o755), "csvsum": (CSV1.encode(), 0o644)}
+    assert files(tmp_path / "strict") == expected

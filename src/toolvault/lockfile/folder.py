@@ -93,9 +93,10 @@ def sha256_of(name: str, folder: int, limit: int) -> str | None:
         os.close(fd)
 
 
-def stage(name: str, folder: int, data: bytes, mode: int) -> str:
-    """Write ``data`` to a new temporary file beside ``name`` with exactly ``mode``;
-    returns the temporary name (renamed into place by :func:`commit`)."""
+def stage(name: str, folder: int, data: bytes, mode: int, umask: int) -> str:
+    """Write ``data`` to a new temporary file beside ``name`` with exactly ``mode``
+    (``umask``: the process's, from :func:`current_umask`); returns the temporary name
+    (renamed into place by :func:`commit`)."""
     tmp = f"{TMP_PREFIX}{name}.{os.getpid()}"
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
@@ -104,7 +105,8 @@ def stage(name: str, folder: int, data: bytes, mode: int) -> str:
         remove(tmp, folder)
         fd = os.open(tmp, flags, mode, dir_fd=folder)
     try:
-        os.fchmod(fd, mode)  # whatever the umask
+        if mode & ~umask != mode:  # the umask took bits off: put exactly ``mode``
+            os.fchmod(fd, mode)
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view) :]
@@ -114,6 +116,15 @@ def stage(name: str, folder: int, data: bytes, mode: int) -> str:
         raise
     os.close(fd)
     return tmp
+
+
+def current_umask() -> int:
+    """This process's umask (setting it and back is the portable way to read it): read
+    once an install, so that a file is chmod-ed only when the umask would take bits off
+    (a chmod is a journal write per file)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def commit(tmp: str, name: str, folder: int) -> None:

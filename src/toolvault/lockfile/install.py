@@ -131,8 +131,9 @@ def _plan(lock: Lock, folder: int, into: str, result: Installed) -> list[Pin]:
     """The pins whose file must be written; the others are unchanged. A folder in a
     tool's place is refused before anything is written."""
     todo = []
+    present = set(fs.entries(folder))  # one listing: no lstat of a name that is not there
     for pin in sorted(lock.pins, key=lambda p: p.name):
-        found = fs.look(pin.name, folder)
+        found = fs.look(pin.name, folder) if pin.name in present else fs.Found("absent")
         if found.kind == "folder":
             raise InvalidInput(
                 f"{os.path.join(into, pin.name)} is a folder where the lock installs "
@@ -154,6 +155,7 @@ def _stage(todo: list[Pin], folder: int, source: Source) -> list[tuple[Pin, str]
     """Read, check and write each pin to a temporary file; on any failure every staged
     file is removed and nothing is installed."""
     staged: list[tuple[Pin, str]] = []
+    umask = fs.current_umask()
     try:
         failures = []
         for pin in todo:
@@ -163,7 +165,7 @@ def _stage(todo: list[Pin], folder: int, source: Source) -> list[tuple[Pin, str]
                 failures.append(failure)
             elif not failures:
                 assert v is not None and v.content is not None
-                staged.append((pin, fs.stage(pin.name, folder, v.content, pin.mode)))
+                staged.append((pin, fs.stage(pin.name, folder, v.content, pin.mode, umask)))
         _refuse_failures(failures, source)
     except BaseException:
         fs.discard([tmp for _, tmp in staged], folder)

@@ -10,6 +10,7 @@ round after round, interleaved so that a noisy machine slows each side alike:
   files, the same bytes (budget: the median within 3x of cp's);
 - ``toolvault verify --lock L --into REF`` next to ``sha256sum`` over the reference
   folder's files (budget: the median within 2x of sha256sum's);
+- each pair runs in turns first and second, round after round;
 - the same two calls in this process (:func:`toolvault.lockfile.install.install` and
   :func:`toolvault.lockfile.verify.verify_lock`), as information: the commands less
   the interpreter's start and imports.
@@ -109,8 +110,13 @@ def one_round(folder: Path, home: Path, lock: Path, reference: Path, n: int, r: 
         "sha256sum": ["sha256sum", *files],
         "verify": [*base, "verify", "--lock", str(lock), "--into", str(reference)],
     }
-    for key, argv in commands.items():
-        elapsed, _ = benchlib.run_timed(argv, env=env, label=key)
+    # each pair in turns first and second: whatever the previous step left to the
+    # file system (a journal commit, the last round's folders removed) slows both alike
+    order = ["cp", "install", "sha256sum", "verify"]
+    if n % 2:
+        order = ["install", "cp", "verify", "sha256sum"]
+    for key in order:
+        elapsed, _ = benchlib.run_timed(commands[key], env=env, label=key)
         r.samples.setdefault(key, []).append(elapsed)
     with Vault.open(home) as vault:
         calls: dict[str, Callable[[], object]] = {

@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from toolvault.cli import cli
+from toolvault.errors import ToolvaultError
 from toolvault.lockfile.format import Lock, load, render
 
 FMT = "#!/bin/sh\necho fmt\n"
@@ -298,3 +299,24 @@ def test_a_lock_names_only_files_inside_the_folder(tmp_path: Path, home: Path, l
     assert len(done["installed"]) == 2
     written = [p for p in tmp_path.rglob("*") if p.is_file() and tmp_path / "home" not in p.parents]
     assert sorted(written) == sorted([into / "fmt", into / "csvsum", lock])
+
+
+def test_the_same_pins_in_other_toml_read_the_same_and_garbage_between_is_refused(
+    lock: Path,
+) -> None:
+    """The canonical text is read without tomllib; any other text that is valid TOML (the
+    comments, order and string forms a hand edit makes) reads to the same pins through
+    tomllib, and text that only looks canonical is left to tomllib too."""
+    from toolvault.lockfile.format import parse
+
+    data = lock.read_bytes()
+    canonical = parse(data, "lock")
+    text = data.decode()
+    head, _, rest = text.partition("\n[[tool]]")
+    blocks = ["[[tool]]" + b for b in ("\n[[tool]]" + rest).split("\n[[tool]]")[1:]]
+    edited = "# edited\n" + head.replace('"toolvault-lock/1"', "'toolvault-lock/1'")
+    edited += "\n" + "\n".join(reversed(blocks)).replace("size = ", "size   =   ")
+    assert parse(edited.encode(), "edited") == canonical
+    sneaky = text.replace("\n[[tool]]", "\nx = 1\n[[tool]]", 1)  # junk the regex would skip
+    with pytest.raises(ToolvaultError, match="unknown field"):
+        parse(sneaky.encode(), "sneaky")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -13,7 +14,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+from toolvault import NewVersion, Vault
 from toolvault.cli import cli
+from toolvault.errors import NotFound
 
 FMT1 = "#!/bin/sh\necho fmt one\n"
 FMT2 = "#!/bin/sh\necho fmt two\n"
@@ -330,3 +333,29 @@ def test_modes_are_exact_whatever_the_umask(project: Path, home: Path, tmp_path:
         os.umask(old)
     expected = {"fmt": (FMT1.encode(), 0o755), "csvsum": (CSV1.encode(), 0o644)}
     assert files(tmp_path / "strict") == expected
+
+
+def test_the_library_over_both_stores(vault: Vault, tmp_path: Path) -> None:
+    """lock, install and verify through the library, on SQLite and PostgreSQL: the pins
+    are read a few hundred a query (store.versions_at), a missing one is named."""
+    from toolvault.lockfile.format import Lock, load, render
+    from toolvault.lockfile.install import install
+    from toolvault.lockfile.making import make_lock
+    from toolvault.lockfile.sources import VaultSource
+    from toolvault.lockfile.verify import verify_lock
+
+    names = [f"t{i:03d}" for i in range(300)]  # more than one query's worth of pins
+    vault.publish_many([NewVersion(n, f"#!/bin/sh\necho {n}\n") for n in names])
+    vault.publish_many([NewVersion("t000", "#!/bin/sh\necho newer\n")])
+    lock = str(tmp_path / "toolvault.lock")
+    made = make_lock(VaultSource(vault), lock, [*names[1:], "t000:1"])
+    assert len(made.lock.pins) == 300 and made.written
+    done = install(load(lock), lock, str(tmp_path / "into"), VaultSource(vault))
+    assert len(done.installed) == 300
+    assert (tmp_path / "into" / "t000").read_text() == "#!/bin/sh\necho t000\n"
+    report = verify_lock(load(lock), lock, VaultSource(vault), str(tmp_path / "into"))
+    assert report.ok and report.moved == [{"name": "t000", "pinned": 1, "latest": 2}]
+    pins = [dataclasses.replace(p, version=9) if p.name == "t123" else p for p in made.lock.pins]
+    Path(lock).write_bytes(render(Lock(tuple(pins))))
+    with pytest.raises(NotFound, match=r"tool 't123' in the vault at .* has versions 1\.\.1"):
+        install(load(lock), lock, str(tmp_path / "other"), VaultSource(vault))

@@ -182,7 +182,7 @@ def test_the_lock_hook_passes_a_sound_project_and_fails_a_drifted_one(tmp_path: 
     assert drifted.returncode == 1 and b"tools/fmt" in drifted.stdout
 
 
-def test_pre_commit_runs_the_lock_hook_from_the_sample_config(tmp_path: Path) -> None:
+def test_pre_commit_runs_the_lock_hook_as_the_readme_shows(tmp_path: Path) -> None:
     """The real pre-commit runs toolvault-lock as the README shows: a sound project
     passes; an installed tool edited by hand, or a pin edited in the lock, fails."""
     hooks_repo, rev = hooks_repository(tmp_path)

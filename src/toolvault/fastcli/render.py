@@ -21,6 +21,12 @@ class Out:
 
     def __init__(self) -> None:
         self.parts: list[str] = []
+        self.errors: list[str] = []  # warnings, for stderr
+        self.status = 0  # the exit status once printed
+
+    def warn(self, message: str) -> None:
+        """As ``cli._common.warn``: a warning line on stderr."""
+        self.errors.append(f"toolvault: warning: {message}\n")
 
     def echo(self, text: str, nl: bool = True) -> None:
         """As ``click.echo(text, nl=nl)``."""
@@ -40,8 +46,11 @@ class Out:
     def flush(self) -> None:
         """Write everything. click strips ANSI escapes from what goes to a pipe, and
         keeps them for a terminal: text holding one is left to click."""
-        text = "".join(self.parts)
-        if "\x1b" in text:
+        text, errors = "".join(self.parts), "".join(self.errors)
+        if "\x1b" in text or "\x1b" in errors:
             raise Fallback
+        if errors:
+            sys.stderr.write(errors)
+            sys.stderr.flush()
         sys.stdout.write(text)
         sys.stdout.flush()

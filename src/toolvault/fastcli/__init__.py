@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 
-from toolvault.fastcli.rows import Fallback
+from toolvault.fastcli.base import Fallback
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -121,14 +121,15 @@ def _home(home: str | None) -> str:
 
 def _verify_lock(home: str | None, flags: set[str], words: list[str]) -> int:
     """``verify --lock FILE [--into DIR] [--home DIR] [--json]``: its exit status."""
-    from toolvault.fastcli import rows, verifylock
+    from toolvault.fastcli import verifylock
+    from toolvault.fastcli.base import connect
     from toolvault.fastcli.render import Out
     from toolvault.fastcli.status import spelled
 
     lock_path, into, verify_home, as_json = verifylock.options(words)
     where = _home(verify_home or home)
     out = Out()
-    conn = rows.connect(where)
+    conn = connect(where)
     try:
         verifylock.verify(conn, spelled(where), lock_path, into, as_json or "--json" in flags, out)
     finally:

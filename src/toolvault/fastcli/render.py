@@ -6,10 +6,9 @@ has printed nothing and the full command line starts clean.
 
 from __future__ import annotations
 
-import json
 import sys
 
-from toolvault.fastcli.rows import Fallback
+from toolvault.fastcli.base import Fallback
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -34,6 +33,8 @@ class Out:
 
     def json(self, data: Any) -> None:
         """As ``cli._common.emit_json``."""
+        import json  # here: verify --lock's text needs none of it
+
         self.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
     def table(self, rows: list[list[str]], header: list[str]) -> None:

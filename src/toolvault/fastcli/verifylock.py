@@ -17,14 +17,21 @@ and the full command line checks and explains.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
+import re
 import sqlite3
 import stat
 
+try:  # the C SHA-256 built into Python: hashlib loads OpenSSL, a tenth of this command
+    from _sha2 import sha256  # type: ignore[import-not-found,unused-ignore]  # Python 3.12+
+except ImportError:
+    try:
+        from _sha256 import sha256  # type: ignore[import-not-found,no-redef,unused-ignore]
+    except ImportError:
+        from hashlib import sha256  # type: ignore[assignment,unused-ignore]
+
+from toolvault.fastcli.base import Fallback
 from toolvault.fastcli.render import Out
-from toolvault.fastcli.rows import Fallback
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -38,11 +45,14 @@ HEADER = (
 )
 MAX_BYTES = 16 * 1024 * 1024
 MAX_SIZE = 1 << 40
-MAX_NUMBER = 10**18  # a ref's number has at most 18 digits
-NAME_FIRST = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
-NAME_CHARS = NAME_FIRST | frozenset("._-")
-HEX = frozenset("0123456789abcdef")
-UNSAFE = frozenset('"\\\x7f') | frozenset(map(chr, range(32)))  # what toml_string escapes
+# The lock as format.render writes it, with format.REF_RE's ref; a source holds nothing
+# toml_string escapes. What these match is rendered again and must equal the file.
+TOP = re.compile(rf'{re.escape(HEADER)}format = "{FORMAT}"\ndigest = "sha256:([0-9a-f]{{64}})"\n')
+ENTRY = re.compile(
+    r'\n\[\[tool\]\]\nref = "([A-Za-z0-9][A-Za-z0-9._-]{0,127}):([1-9][0-9]{0,17})'
+    r'@sha256:([0-9a-f]{64})"\nsize = (0|[1-9][0-9]{0,12})\nexecutable = (true|false)\n'
+    r'source = "([^"\\\x00-\x1f\x7f]{1,4096})"\n'
+)
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 CHUNK = 400  # pins a query: two parameters each, under SQLite's oldest limit of 999
@@ -128,17 +138,19 @@ def read_lock(path: str) -> list[Pin]:
     """The pins of a lockfile in ``toolvault lock``'s own form, by name, its digest
     checked; :class:`Fallback` for anything else (``format.load`` reads and explains)."""
     text = _read(path)
-    head = f'{HEADER}format = "{FORMAT}"\ndigest = "sha256:'
-    if not text.startswith(head) or len(text) < len(head) + 66:
+    top = TOP.match(text)
+    if top is None or "[signature]" in text:
         raise Fallback
-    digest, body = text[len(head) : len(head) + 64], text[len(head) + 64 :]
-    if not body.startswith('"\n') or "[signature]" in body:
-        raise Fallback
-    pins = [_pin(entry) for entry in body[2:].split("\n[[tool]]\n")[1:]]
+    pins = [
+        (m[1], int(m[2]), m[3], int(m[4]), m[5] == "true", m[6])
+        for m in ENTRY.finditer(text, top.end())
+    ]
     names = [p[0] for p in pins]
-    if names != sorted(set(names)) or render(pins, digest) != text:
-        raise Fallback  # not the canonical form: tomllib's reading decides
-    if hashlib.sha256(content(pins)).hexdigest() != digest:
+    if names != sorted(set(names)) or any(p[3] > MAX_SIZE for p in pins):
+        raise Fallback  # not the canonical form or out of bounds: format.load decides
+    if render(pins, top[1]) != text:
+        raise Fallback  # something the entries did not match: format.load decides
+    if sha256(content(pins)).hexdigest() != top[1]:
         raise Fallback  # the full path refuses it, naming both digests
     return pins
 
@@ -160,37 +172,6 @@ def _read(path: str) -> str:
         os.close(fd)
 
 
-def _pin(entry: str) -> Pin:
-    """One ``[[tool]]`` entry's lines (ref, size, executable, source: no signer)."""
-    lines = entry.split("\n")
-    if len(lines) != 5 or lines[4] or not lines[0].startswith('ref = "'):
-        raise Fallback
-    ref, size, executable, source = lines[0][7:-1], lines[1][7:], lines[2][13:], lines[3][10:-1]
-    name, _, rest = ref.partition(":")
-    number, _, sha = rest.partition("@sha256:")
-    plain = (
-        name[:1] in NAME_FIRST
-        and len(name) <= 128
-        and set(name) <= NAME_CHARS
-        and number[:1] in "123456789"
-        and number.isdigit()
-        and number.isascii()
-        and int(number) < MAX_NUMBER
-        and len(sha) == 64
-        and set(sha) <= HEX
-        and size.isdigit()
-        and size.isascii()
-        and (size == "0" or size[0] != "0")
-        and int(size) <= MAX_SIZE
-        and executable in ("true", "false")
-        and 0 < len(source) <= 4096
-        and not UNSAFE & set(source)
-    )
-    if not plain:
-        raise Fallback
-    return name, int(number), sha, int(size), executable == "true", source
-
-
 def render(pins: list[Pin], digest: str) -> str:
     """The lockfile ``format.render`` writes for these pins (unsigned, none signed)."""
     parts = [HEADER, f'format = "{FORMAT}"\ndigest = "sha256:{digest}"\n']
@@ -203,20 +184,17 @@ def render(pins: list[Pin], digest: str) -> str:
 
 
 def content(pins: list[Pin]) -> bytes:
-    """``Lock.content()``: the canonical JSON the digest covers."""
-    tools = [
-        {
-            "name": name,
-            "ref": f"{name}:{number}@sha256:{sha}",
-            "size": size,
-            "executable": executable,
-            "signer": None,
-            "source": source,
-        }
+    """``Lock.content()``: the canonical JSON the digest covers, written out directly
+    (json's encoder is a tenth of this command): every text here is one JSON writes as
+    it is, between quotes (names and hashes are plain ASCII; a source holds no quote,
+    backslash or control character, and JSON keeps DEL and non-ASCII as they are)."""
+    tools = ",".join(
+        f'{{"executable":{"true" if executable else "false"},"name":"{name}",'
+        f'"ref":"{name}:{number}@sha256:{sha}","signer":null,"size":{size},'
+        f'"source":"{source}"}}'
         for name, number, sha, size, executable, source in pins
-    ]
-    doc = {"format": FORMAT, "tools": tools}
-    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    )
+    return f'{{"format":"{FORMAT}","tools":[{tools}]}}'.encode()
 
 
 # -- the vault ----------------------------------------------------------------------------
@@ -272,7 +250,7 @@ def check_folder(into: str, pins: list[Pin]) -> list[dict[str, object]]:
         kinds = dict(_kinds(folder))
         problems = []
         for pin in pins:
-            why = _installed(pin, kinds.get(pin[0]), folder, os.path.join(into, pin[0]))
+            why = _installed(pin, kinds.get(pin[0]), folder, into)
             if why is not None:
                 problems.append(
                     {"kind": "installed", "name": pin[0], "version": pin[1], "detail": why}
@@ -297,15 +275,29 @@ def _kinds(folder: int) -> Iterator[tuple[str, str]]:
                 yield entry.name, "special"
 
 
-def _installed(pin: Pin, kind: str | None, folder: int, shown: str) -> str | None:
-    """As ``lockfile.pins.installed_problem``."""
+def _installed(pin: Pin, kind: str | None, folder: int, into: str) -> str | None:
+    """As ``lockfile.pins.installed_problem`` (the file named as in ``into``)."""
     name, number, sha, size, executable, _source = pin
-    ref, mode = f"{name}:{number}@sha256:{sha}", 0o755 if executable else 0o644
+    mode = 0o755 if executable else 0o644
+    wrong = _file_problem(name, sha, size, mode, folder) if kind == "file" else None
+    if kind == "file" and wrong is None:
+        return None  # the usual case: no message to build
+    ref, shown = f"{name}:{number}@sha256:{sha}", os.path.join(into, name)
     if kind is None:
         return f"{shown} is missing (the lock pins {ref})"
-    if kind != "file":
+    if wrong is None:
         what = {"link": "a symbolic link", "folder": "a folder"}.get(kind, "a special file")
         return f"{shown} is {what}, not the file of {ref}"
+    if wrong[0] == "size":
+        return f"{shown} has {wrong[1]} bytes; {ref} has {size}"
+    if wrong[0] == "sha256":
+        return f"{shown} differs from {ref} (its sha256 is not the pinned one)"
+    return f"{shown} has mode {wrong[1]:o}; {ref} installs with {mode:o}"
+
+
+def _file_problem(name: str, sha: str, size: int, mode: int, folder: int) -> tuple[str, int] | None:
+    """None when the regular file ``name`` holds exactly ``size`` bytes hashing to
+    ``sha`` with ``mode``; else what differs first (size, sha256, mode) and its value."""
     try:
         fd = os.open(name, READ_FLAGS, dir_fd=folder)
     except OSError:
@@ -315,22 +307,20 @@ def _installed(pin: Pin, kind: str | None, folder: int, shown: str) -> str | Non
         if not stat.S_ISREG(info.st_mode):
             raise Fallback
         if info.st_size != size:
-            return f"{shown} has {info.st_size} bytes; {ref} has {size}"
+            return "size", info.st_size
         if _sha256(fd, size) != sha:
-            return f"{shown} differs from {ref} (its sha256 is not the pinned one)"
+            return "sha256", 0
     finally:
         os.close(fd)
     found = stat.S_IMODE(info.st_mode)
-    if found != mode:
-        return f"{shown} has mode {found:o}; {ref} installs with {mode:o}"
-    return None
+    return None if found == mode else ("mode", found)
 
 
 def _sha256(fd: int, size: int) -> str | None:
     """SHA-256 of the ``size`` bytes of an open regular file, None when it holds more:
     one read(2) for a tool's usual size (asking one byte more shows the end)."""
     data = os.read(fd, size + 1) if size < ONE_READ else b""
-    h, total = hashlib.sha256(data), len(data)
+    h, total = sha256(data), len(data)
     if total < size or size >= ONE_READ:  # a large file, or a short read: read on
         while total <= size and (chunk := os.read(fd, 1 << 20)):
             total += len(chunk)

@@ -4,6 +4,7 @@ but the plain case to it, having printed nothing."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sqlite3
 from dataclasses import replace
@@ -338,3 +339,23 @@ def test_the_digest_is_the_lock_formats_for_any_source(source: str) -> None:
     if "\x7f" not in source:  # escaped in the file: not the plain case, never rendered here
         text = lockformat.render(lock).decode()
         assert verifylock.render(pins, lock.digest.removeprefix("sha256:")) == text
+
+
+@pytest.mark.parametrize("size", [0, 1, 300, (1 << 20) - 1, 1 << 20, (1 << 20) + 5])
+@pytest.mark.parametrize("delta", [-1, 0, 1])
+def test_one_read_hashing_knows_where_a_file_ends(size: int, delta: int, tmp_path: Path) -> None:
+    """Both paths hash a file of ``size + delta`` bytes against a pin of ``size``: the
+    file's hash when it holds at most ``size`` bytes, None (not the pin) when more."""
+    from toolvault.lockfile.folder import sha256_of
+
+    data = os.urandom(max(0, size + delta))
+    (tmp_path / "f").write_bytes(data)
+    expected = hashlib.sha256(data).hexdigest() if len(data) <= size else None
+    folder = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    fd = os.open("f", os.O_RDONLY, dir_fd=folder)
+    try:
+        assert sha256_of("f", folder, size) == expected
+        assert verifylock._sha256(fd, size) == expected
+    finally:
+        os.close(fd)
+        os.close(folder)

@@ -79,8 +79,8 @@ def fast_cat(argv: list[str]) -> bool:
 
 def fast_read(argv: list[str]) -> bool:
     """Serve a plain ``ls``, ``show``, ``versions``, ``diff``, ``refs``, ``context``,
-    ``status``, ``--version`` or ``--help`` (see :mod:`toolvault.fastcli`); False to
-    fall back."""
+    ``status``, ``search``, ``verify --lock``, ``--version`` or ``--help`` (see
+    :mod:`toolvault.fastcli`); False to fall back."""
     from toolvault.fastcli import serve
 
     return serve(argv)

@@ -1,5 +1,6 @@
 """The read commands' fast paths: ``ls``, ``show``, ``versions``, ``diff``, ``refs``,
-``context``, ``status``, ``search``, ``--version`` and ``--help`` without click or the service.
+``context``, ``status``, ``search``, ``verify --lock``, ``--version`` and ``--help`` without
+click or the service.
 
 An agent calling the CLI in a loop pays its start-up every time, and click alone costs
 more to import than Python and ``sqlite3`` together (the floor that ``bench/read_path.py``

@@ -31,6 +31,7 @@ from toolvault.store.packs import PackQueries
 from toolvault.store.search import SearchQueries
 from toolvault.store.sql import row_to_version, utcnow, version_values
 from toolvault.store.tokens import TokenQueries
+from toolvault.store.toolpages import ToolPageQueries
 from toolvault.store.verifying import VerifyQueries
 from toolvault.store.versions import VersionQueries
 
@@ -62,6 +63,7 @@ class SQLStore(
     TokenQueries,
     CheckpointQueries,
     SearchQueries,
+    ToolPageQueries,
 ):
     """Every query of the vault over a DB-API connection; subclasses connect."""
 

@@ -28,6 +28,7 @@ from toolvault.service.governance import Governing
 from toolvault.service.grants import Grants
 from toolvault.service.imports import Imports
 from toolvault.service.keys import KeysAndTrust
+from toolvault.service.lineage import Lineages
 from toolvault.service.publishing import NewVersion, Publishing
 from toolvault.service.reads import Reads
 from toolvault.service.search import Searching
@@ -40,7 +41,16 @@ __all__ = ["NewVersion", "Vault", "fetch_tool"]
 
 
 class Vault(
-    Reads, Publishing, Governing, Grants, KeysAndTrust, Tokens, Verifying, Imports, Searching
+    Reads,
+    Publishing,
+    Governing,
+    Grants,
+    KeysAndTrust,
+    Tokens,
+    Verifying,
+    Imports,
+    Searching,
+    Lineages,
 ):
     """A versioned tool vault in a home folder: ``vault.db`` plus ``commands/``."""
 

@@ -26,6 +26,7 @@ from toolvault.store.audit import AuditQueries, Head
 from toolvault.store.checkpointing import CheckpointQueries
 from toolvault.store.governance import GovernanceQueries
 from toolvault.store.grants import GrantQueries
+from toolvault.store.lineage import LineageQueries
 from toolvault.store.migrations import Step
 from toolvault.store.packs import PackQueries
 from toolvault.store.search import SearchQueries
@@ -63,6 +64,7 @@ class SQLStore(
     TokenQueries,
     CheckpointQueries,
     SearchQueries,
+    LineageQueries,
     ToolPageQueries,
 ):
     """Every query of the vault over a DB-API connection; subclasses connect."""

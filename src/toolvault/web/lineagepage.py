@@ -36,7 +36,7 @@ def lineage(guard: Guard, request: Request) -> Response:
             "title": "Descendants: what references it" if reverse
             else "Ancestors: what it references",
             "graph": found, "svg": markup(drawn) if drawn else None,
-            "items": graph.items(found),
+            "listed": graph.items(found),
         })  # fmt: skip
     return page(
         "lineage.html", v=shown, sides=sides, depth=depth, depths=DEPTHS,

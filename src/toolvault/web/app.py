@@ -70,6 +70,8 @@ def _bound(guard: Guard, handler: Handler) -> Callable[[Request], Awaitable[Resp
             request.state.form = params.form(body)
             return await run_in_threadpool(handler, guard, request)
         except Unauthorized as exc:
+            if request.method == "GET" and not forms.signed_in(request):
+                return forms.to_signin(request)  # a page to read: sign in first, then back
             return forms.signin_page(request, str(exc), status=401)
         except ToolvaultError as exc:
             return error_page(request, exc.http_status, str(exc))

@@ -13,8 +13,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from toolvault.errors import InvalidInput
-from toolvault.web.render import page
-from toolvault.web.session import chrome, same_site, sign_in, sign_out, writer
+from toolvault.web.render import page, url
+from toolvault.web.session import chrome, cookie_secret, same_site, sign_in, sign_out, writer
 
 if TYPE_CHECKING:
     from toolvault.server.hot import Guard
@@ -24,6 +24,17 @@ def signin_page(request: Request, message: str = "", status: int = 200) -> Respo
     """The sign-in form (``next``: the page to go back to)."""
     back = request.query_params.get("next") or (request.url.path if request.method == "GET" else "")
     return page("signin.html", status, message=message, next=_local(back), **chrome(request))
+
+
+def signed_in(request: Request) -> bool:
+    """Whether the request carries a session cookie (valid or not)."""
+    return cookie_secret(request) is not None
+
+
+def to_signin(request: Request) -> Response:
+    """Off to the sign-in form, which comes back to this page."""
+    back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(url("/signin", next=_local(back)), status_code=303)
 
 
 def signin_form(guard: Guard, request: Request) -> Response:

@@ -15,14 +15,14 @@ from toolvault.cli.served import ServerProcess
 # What a hostile author puts in every field a page shows: each would run a script, or
 # make a link that runs one, if a page let it through; and a line no layout can break.
 SCRIPT = "<script>window.__xss = 'script'</script>"
-IMG = "\"><img src=x onerror=\"window.__xss = 'img'\">"
+IMG = '"><img src=x onerror="window.__xss = \'img\'">'
 LINK = "javascript:window.__xss='link'//"
 LONG = "W" * 4000
 SHORT = f"{SCRIPT} {IMG} {LINK} " + "N" * 100  # for fields of at most 256 characters
 HOSTILE = f"{SCRIPT} {IMG} {LINK} {LONG}"
 
 FMT = [
-    "#!/usr/bin/env python3\n\"\"\"Format CSV files as aligned tables.\n\nUsage: fmt FILE...\n\"\"\"\n"
+    '#!/usr/bin/env python3\n"""Format CSV files as aligned tables.\n\nUsage: fmt FILE...\n"""\n'
     "import csv\nimport sys\n\nfor path in sys.argv[1:]:\n    rows = list(csv.reader(open(path)))\n"
     "    print('\\n'.join('  '.join(r) for r in rows))\n",
 ]

@@ -29,7 +29,7 @@ import random
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -197,9 +197,7 @@ def as_json(r: Results) -> dict[str, Any]:
     """The figures as one JSON document."""
     return {
         "tools": r.sizes.tools,
-        "stats": {k: vars(v) if hasattr(v, "__dict__") else v._asdict() if hasattr(v, "_asdict")
-                  else {f: getattr(v, f) for f in ("n", "median_us", "min_us", "p99_us")}
-                  for k, v in r.stats.items()},
+        "stats": {k: asdict(v) for k, v in r.stats.items()},
         "ratios": {page: round(r.stats[page].median_us / r.stats[ep].median_us, 2)
                    for page, ep, _ in PAIRS},
         "first_view_ms": round(r.first_view_ms, 1),

@@ -63,6 +63,7 @@ def _environment() -> jinja2.Environment:
         excerpt=excerpt,
         q=lambda value: quote(str(value), safe=":@"),
         plural=lambda n, word: f"{n:,} {word}{'' if n == 1 else 's'}",
+        detail=detail,
     )
     env.globals.update(url=url)
     return env
@@ -83,6 +84,14 @@ def excerpt(text: str | None, limit: int = 140) -> str:
         return ""
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+def detail(value: Any) -> str:
+    """An audit entry's detail as a cell shows it: a hash cut to 12 digits, text cut."""
+    text = str(value)
+    if len(text) == 64 and all(c in "0123456789abcdef" for c in text):
+        return text[:12]
+    return excerpt(text, 80)
 
 
 def url(path: str, **query: Any) -> str:

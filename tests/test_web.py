@@ -253,3 +253,50 @@ def test_rights_follow_the_rules_of_every_write(vault: Vault) -> None:
     assert bob.rights("fmt") == {"publish", "label", "rollback", "deprecate"}
     assert vault.as_principal(Principal("root", admin=True)).rights("fmt") == everything
     assert vault.as_principal(Principal("ann", read_only=True)).rights("fmt") == frozenset()
+
+
+# -- the pieces the pages are laid out with -------------------------------------------------
+
+
+def test_the_lineage_is_a_list_where_dot_is_missing(
+    vault: Vault, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from toolvault.web import graph
+
+    base = vault.publish("base", "echo base\n", created_by=websites.SHORT)
+    vault.publish("mid", "echo mid\n", references=(base.ref,))
+    top = vault.publish("top", "echo top\n", references=("mid:1", "gone:1"), allow_dangling=True)
+    found = vault.lineage(top.ref, "all")
+    drawn = graph.svg(found)
+    assert drawn is not None and drawn.startswith("<svg") and "<script" not in drawn
+    assert "&lt;script&gt;" in drawn  # the hostile author, escaped by dot
+    assert 'xlink:href="/ui/tools/mid/1/lineage"' in drawn
+    monkeypatch.setenv("PATH", "")  # no dot: nothing drawn (a new graph: none kept)
+    vault.publish("top", "echo top 2\n", references=("mid:1",))
+    assert graph.svg(vault.lineage("top:2", "all")) is None
+    listed = [(i.level, i.node.ref if i.node else i.stored, i.note) for i in graph.items(found)]
+    assert listed == [
+        (0, top.ref, ""),
+        (1, vault.get("mid:1").ref, ""),
+        (2, base.ref, ""),
+        (1, "gone:1", "dangling"),
+    ]
+
+
+def test_a_diff_is_laid_out_with_changes_marked_within_lines() -> None:
+    import difflib
+
+    from toolvault.web.diffview import layout
+
+    old = ["keep\n", "x = <b>1</b>\n", "gone\n"]
+    new = ["keep\n", "x = <b>2</b>\n", "added\n", "more\n"]
+    laid = layout(list(difflib.unified_diff(old, new, "a", "b", n=1)))
+    assert (laid.added, laid.removed) == (3, 2)
+    (hunk,) = laid.hunks
+    kinds = [(r.kind, r.old and r.old.number, r.new and r.new.number) for r in hunk.split]
+    assert kinds == [("ctx", 1, 1), ("chg", 2, 2), ("chg", 3, 3), ("add", None, 4)]
+    changed = hunk.split[1]
+    assert changed.old is not None and changed.new is not None
+    assert changed.old.html == "x = &lt;b&gt;<del>1</del>&lt;/b&gt;"
+    assert changed.new.html == "x = &lt;b&gt;<ins>2</ins>&lt;/b&gt;"
+    assert [r.kind for r in hunk.unified] == ["ctx", "del", "del", "add", "add", "add"]

@@ -54,6 +54,8 @@ COMMANDS = {
     "token": "serve",
     "status": "status",
     "completion": "completion",
+    "lock": "lock",
+    "install": "lock",
 }
 
 

@@ -79,6 +79,9 @@ def create_app(vault: Vault, *, public_read: bool = False, max_body: int = MAX_B
 
     for router in (meta, reads, writes, grants, lineage.router):
         app.include_router(router)
+    from toolvault.web import mount  # the pages for people (SPEC §14), in no OpenAPI document
+
+    mount(app, guard)
     app.add_middleware(BodyLimit, max_body=max_body)
     app.hot_reads = hot.HotReads(guard, _hot_routes())
     _document_no_422(app)

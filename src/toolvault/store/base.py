@@ -32,6 +32,7 @@ from toolvault.store.packs import PackQueries
 from toolvault.store.search import SearchQueries
 from toolvault.store.sql import row_to_version, utcnow, version_values
 from toolvault.store.tokens import TokenQueries
+from toolvault.store.toolpages import ToolPageQueries
 from toolvault.store.verifying import VerifyQueries
 from toolvault.store.versions import VersionQueries
 
@@ -64,6 +65,7 @@ class SQLStore(
     CheckpointQueries,
     SearchQueries,
     LineageQueries,
+    ToolPageQueries,
 ):
     """Every query of the vault over a DB-API connection; subclasses connect."""
 

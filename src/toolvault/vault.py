@@ -26,6 +26,7 @@ from toolvault.materialize import CommandsTree
 from toolvault.models import Principal, Version
 from toolvault.service.governance import Governing
 from toolvault.service.grants import Grants
+from toolvault.service.hooks import Hooks
 from toolvault.service.imports import Imports
 from toolvault.service.keys import KeysAndTrust
 from toolvault.service.publishing import NewVersion, Publishing
@@ -40,7 +41,16 @@ __all__ = ["NewVersion", "Vault", "fetch_tool"]
 
 
 class Vault(
-    Reads, Publishing, Governing, Grants, KeysAndTrust, Tokens, Verifying, Imports, Searching
+    Reads,
+    Publishing,
+    Governing,
+    Grants,
+    Hooks,
+    KeysAndTrust,
+    Tokens,
+    Verifying,
+    Imports,
+    Searching,
 ):
     """A versioned tool vault in a home folder: ``vault.db`` plus ``commands/``."""
 

@@ -75,8 +75,9 @@ def create_app(vault: Vault, *, public_read: bool = False, max_body: int = MAX_B
     app.state.guard = guard = Guard(vault, public_read)
     failures.install(app)
     from toolvault.server.grants import router as grants  # imports this module: here
+    from toolvault.server.hooks import router as hooks
 
-    for router in (meta, reads, writes, grants):
+    for router in (meta, reads, writes, grants, hooks):
         app.include_router(router)
     app.add_middleware(BodyLimit, max_body=max_body)
     app.hot_reads = hot.HotReads(guard, _hot_routes())

@@ -194,7 +194,7 @@ def test_hook_commands_and_their_bad_input(home: Path, receiver: Receiver) -> No
         (["watch", "--event", "explode"], "unknown event"),
     ]
     for args, says in bad:
-        code, out, err = cli_json(home, *args)
+        code, _out, err = cli_json(home, *args)
         assert code == 2, (args, err)
         assert says in json.loads(err)["error"]["message"], (args, err)
     code, _, err = cli_json(home, "hook", "add", ok, "--sign", "nokey")
@@ -210,7 +210,7 @@ def test_hook_commands_and_their_bad_input(home: Path, receiver: Receiver) -> No
     assert secret not in json.dumps(listed)
     code, _, err = cli_json(home, "hook", "remove", "abcdef123456")
     assert code == 1 and str(made["id"]) in err
-    code, gone, _ = cli_json(home, "hook", "remove", str(made["id"]))
+    code, _gone, _ = cli_json(home, "hook", "remove", str(made["id"]))
     assert code == 0
     with Vault.open(home) as vault:
         actions = [e.action for e in vault.audit()][-2:]

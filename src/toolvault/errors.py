@@ -89,6 +89,16 @@ class Unauthorized(PermissionDenied):
     code = "unauthorized"
 
 
+class SandboxUnavailable(ToolvaultError):
+    """``run --sandbox`` cannot confine the tool here (no ``bwrap``, no user namespaces):
+    the tool is not run at all, never run unconfined. Exit 125, as ``env`` and ``timeout``
+    exit when they fail before starting a command."""
+
+    exit_code = 125
+    http_status = 501
+    code = "sandbox_unavailable"
+
+
 class IntegrityError(ToolvaultError):
     """Stored data does not match its hashes, chain or signatures."""
 

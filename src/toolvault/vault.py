@@ -29,6 +29,7 @@ from toolvault.service.grants import Grants
 from toolvault.service.hooks import Hooks
 from toolvault.service.imports import Imports
 from toolvault.service.keys import KeysAndTrust
+from toolvault.service.lineage import Lineages
 from toolvault.service.publishing import NewVersion, Publishing
 from toolvault.service.reads import Reads
 from toolvault.service.search import Searching
@@ -51,6 +52,7 @@ class Vault(
     Verifying,
     Imports,
     Searching,
+    Lineages,
 ):
     """A versioned tool vault in a home folder: ``vault.db`` plus ``commands/``."""
 

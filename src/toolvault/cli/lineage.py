@@ -18,13 +18,29 @@ STATUS = {
 @click.command()
 @click.argument("spec", shell_complete=complete_spec)
 @click.option("--reverse", is_flag=True, help="List the versions that reference SPEC instead.")
+@click.option(
+    "--depth",
+    metavar="N|all",
+    help="Follow references N levels deep (or all): the lineage graph, as a tree.",
+)
 @json_option
-def refs(spec: str, reverse: bool, as_json: bool) -> None:
+def refs(spec: str, reverse: bool, depth: str | None, as_json: bool) -> None:
     """List what a version references; --reverse lists what references it.
 
     References are stored pinned (NAME:N@sha256:HEX), so a version keeps pointing at
-    the exact content it was built from, however the referenced tool moves on.
+    the exact content it was built from, however the referenced tool moves on. With
+    --depth, the whole lineage graph to that depth: each version once, as an indented
+    tree, or {"nodes": [...], "edges": [{"from", "to", "status"}]} with --json.
     """
+    if depth is not None:
+        from toolvault.lineage_graph import render_tree
+
+        graph = obj().service().lineage(spec, depth, reverse)
+        if wants_json(as_json):
+            emit_json(graph.to_dict())
+        else:
+            click.echo(render_tree(graph), nl=False)
+        return
     report = obj().service().refs_report(spec, reverse)
     if wants_json(as_json):
         emit_json(report)

@@ -143,15 +143,26 @@ def versions(
 
 @click.command()
 @click.argument("old", shell_complete=complete_spec)
-@click.argument("new", required=False, shell_complete=complete_spec)
+@click.argument("new", required=False, metavar="[NEW|FILE|-]", shell_complete=complete_spec)
 @click.option("--stat", is_flag=True, help="Only count added and removed lines.")
 @click.option(
     "-U", "--unified", "context", type=click.IntRange(0), default=3, help="Lines of context."
 )
 @json_option
 def diff(old: str, new: str | None, stat: bool, context: int, as_json: bool) -> None:
-    """Unified diff between two versions; with one spec, between it and its previous."""
+    """Unified diff between two versions; with one spec, between it and its previous.
+
+    NEW may also be a file not yet published, or - for standard input: a ./ or a / in
+    it always means a file; a name that is both a file here and a version is refused.
+    """
     vault = obj().service()
+    if new is not None:
+        from toolvault.cli import filediff
+
+        found = filediff.unpublished(vault, new)
+        if found is not None:
+            d = vault.diff_content(old, found[1], file=found[0], context=context)
+            return filediff.render(d, stat, as_json)
     render_diff(vault.diff(old, new, context=context), stat, as_json)
 
 

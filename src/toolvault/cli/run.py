@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from toolvault.cli._common import obj, warn
 from toolvault.cli.completion import complete_spec
-from toolvault.cli.read import warn_if_yanked
 from toolvault.cli.run_exit import RunCommand
+from toolvault.cli.sandboxed import run_in_sandbox, sandbox_options, wanted
 from toolvault.errors import CannotExecute
+from toolvault.running import yank_warning
 
 if TYPE_CHECKING:
     from toolvault.models import Version
@@ -22,19 +23,27 @@ if TYPE_CHECKING:
     cls=RunCommand,
     context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
 )
+@sandbox_options
 @click.argument("spec", shell_complete=complete_spec)
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def run(spec: str, args: tuple[str, ...]) -> None:
+def run(spec: str, args: tuple[str, ...], **sandbox: Any) -> None:
     """Run a version with ARGS; its stdin, stdout and exit code pass through.
 
     The version's file in commands/.history is executed directly when it still
-    matches the recorded hash; otherwise a fresh copy is written and run. When
-    toolvault fails before the tool starts it exits 127 (no such tool or version),
-    126 (the version cannot be executed) or 125 (any other error).
+    matches the recorded hash; otherwise a fresh copy is written and run. With
+    --sandbox it runs inside bubblewrap: the file system read-only but for a private
+    /tmp and the current folder (or the --rw folders), the vault's home and the
+    user's home hidden, no network unless --net (see the README). A yanked version
+    runs only when named by its number. When toolvault fails before the tool starts
+    it exits 127 (no such tool or version), 126 (the version cannot be executed) or
+    125 (any other error); 124 when --timeout killed the sandbox.
     """
+    sandboxed = wanted(obj().home, sandbox)
     vault = obj().service()
     version = vault.cat(spec)
-    warn_if_yanked(vault, version)
+    yanked = yank_warning(vault, spec, version)
+    if yanked:
+        warn(yanked)
     tool = vault.tool(version.name)
     if tool.lifecycle != "active":
         why = f": {tool.lifecycle_message}" if tool.lifecycle_message else ""
@@ -45,6 +54,8 @@ def run(spec: str, args: tuple[str, ...]) -> None:
             f"execute bit); read it with 'toolvault cat {version.name}:{version.version}'",
             {"ref": version.ref, "executable": False},
         )
+    if sandboxed:
+        run_in_sandbox(vault, version, args, sandbox)
     path = vault.runnable_path(version)
     vault.close()
     if path is not None:

@@ -146,6 +146,8 @@ def diff(conn: sqlite3.Connection, args: list[str], flags: set[str], out: Out) -
     """``diff OLD [NEW] [--stat]``; coloured text (a terminal) is left to click."""
     if not flags & {"--json", "--stat"} and os.isatty(1):
         raise Fallback
+    if len(args) == 2 and os.path.lexists(args[1]):
+        raise Fallback  # maybe a file not yet published (cli/filediff.py decides)
     if len(args) == 1:
         new, new_text = _version_text(conn, parse(args[0]))
         prev = new["previous_version"]

@@ -74,10 +74,11 @@ def create_app(vault: Vault, *, public_read: bool = False, max_body: int = MAX_B
     )
     app.state.guard = guard = Guard(vault, public_read)
     failures.install(app)
+    from toolvault.server import lineage  # its routes take this module's shared parts
     from toolvault.server.grants import router as grants  # imports this module: here
     from toolvault.server.hooks import router as hooks
 
-    for router in (meta, reads, writes, grants, hooks):
+    for router in (meta, reads, writes, grants, lineage.router, hooks):
         app.include_router(router)
     app.add_middleware(BodyLimit, max_body=max_body)
     app.hot_reads = hot.HotReads(guard, _hot_routes())
@@ -309,14 +310,6 @@ async def content(request: Request, creds: Credentials, spec: SpecPath) -> Respo
 async def commands(request: Request, creds: Credentials, spec: SpecPath) -> Response:
     """``/commands/fmt``, ``/commands/fmt:2``, ``/commands/fmt:stable``: raw content."""
     return (await hot.answer(guard(request), "commands", spec, creds)).response()
-
-
-@reads.get("/v1/refs/{spec:path}", summary="What a version references, or what references it")
-def refs(
-    request: Request, creds: Credentials, spec: SpecPath, reverse: bool = False
-) -> JSONResponse:
-    """The shape of ``refs --json`` (``reverse=true``: of ``refs --reverse --json``)."""
-    return as_json(guard(request).reader(creds).refs_report(spec, reverse))
 
 
 @reads.get("/v1/diff", summary="Unified diff between two versions", response_model=s.DiffOut)

@@ -28,6 +28,7 @@ from toolvault.store.checkpointing import CheckpointQueries
 from toolvault.store.governance import GovernanceQueries
 from toolvault.store.grants import GrantQueries
 from toolvault.store.hooks import HookQueries
+from toolvault.store.lineage import LineageQueries
 from toolvault.store.migrations import Step
 from toolvault.store.packs import PackQueries
 from toolvault.store.search import SearchQueries
@@ -65,6 +66,7 @@ class SQLStore(
     TokenQueries,
     CheckpointQueries,
     SearchQueries,
+    LineageQueries,
 ):
     """Every query of the vault over a DB-API connection; subclasses connect."""
 

@@ -10,6 +10,8 @@ timeouts and the worker's pace. Every key is optional::
     max_response_bytes = 65536
     poll = 1.0                  # how often the worker looks at the log for others' writes
     lease = 60                  # how long a worker holds an endpoint
+    coalesce = 0.02             # after a commit, wait this long so that one turn takes several
+    worker = true               # false: serve leaves delivery to 'hook deliver' (cron)
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class HookSettings:
     batch: int = 200
     workers: int = 4
     retry_after_max: float = 86400.0
+    coalesce: float = 0.02  # seconds the worker waits after a commit wakes it
     worker: bool = True  # false: 'serve' leaves delivery to 'hook deliver' (cron)
 
     @classmethod
@@ -83,7 +86,7 @@ def _checked(key: str, value: Any) -> Any:
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise InvalidInput(f"{where} must be a whole number of at least 1")
         return value
-    if not _positive(value):
+    if not _positive(value, zero=key == "coalesce"):
         raise InvalidInput(f"{where} must be a positive number of seconds")
     return float(value)
 

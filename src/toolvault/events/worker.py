@@ -109,8 +109,10 @@ class Worker:
                     future = pool.submit(self.serve, endpoint)
                     busy.add(future)
                     future.add_done_callback(lambda f: _done(busy, f))
-                if not found:
-                    BELL.wait(seen, self._idle())
+                if not found and BELL.wait(seen, self._idle()) and self.settings.coalesce:
+                    # woken by a commit: let the writes that come with it land first, so
+                    # that one turn (and one bookkeeping write) carries them all
+                    self.stop.wait(self.settings.coalesce)
         finally:
             self.stop.set()
             pool.shutdown(wait=True)

@@ -23,11 +23,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from hookrecv import Receiver  # noqa: E402
-from test_server import Daemon, make_token  # noqa: E402
-
-from toolvault import Vault  # noqa: E402
-from toolvault.events.worker import Worker  # noqa: E402
+from hookrecv import Receiver
+from test_server import Daemon, make_token
+from toolvault import Vault
+from toolvault.events.worker import Worker
 
 
 def config(home: Path, receiver: Receiver) -> None:

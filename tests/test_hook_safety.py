@@ -246,3 +246,12 @@ def test_only_admins_manage_hooks(vault: Vault, receiver: Receiver) -> None:
         bob.remove_hook(made.id)
     with pytest.raises(InvalidInput):
         root.add_hook("gopher://127.0.0.1/")
+
+
+def test_watch_of_a_daemon_that_is_not_there_says_so(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TOOLVAULT_URL", "http://127.0.0.1:1")
+    result = CliRunner().invoke(cli, ["--home", str(home), "watch", "--json"])
+    assert result.exit_code == 1
+    assert json.loads(result.stderr)["error"]["code"] == "unreachable"

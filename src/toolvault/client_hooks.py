@@ -37,6 +37,7 @@ class RemoteHooks:
     url: str
     token: str | None
     timeout: float
+    _stream_opened = False  # whether the event stream was ever answered
 
     def _json(self, method: str, path: str, body: Any = None) -> Any:
         raise NotImplementedError
@@ -97,14 +98,20 @@ class RemoteHooks:
         if after is not None:
             query.append(("after", after))
         last: str | None = None
+        self._stream_opened = False
         while True:
             try:
                 for seq, event in self._events_once(query, last):
                     last = seq
                     yield event
-            except (OSError, http.client.HTTPException):
-                pass  # dropped: resume from the last id seen
-            time.sleep(RECONNECT)
+            except (OSError, http.client.HTTPException) as exc:
+                if not self._stream_opened:  # never reached: say so rather than retry in silence
+                    raise errors.Unreachable(
+                        f"cannot reach the toolvault daemon at {self.url}: {exc}; "
+                        "check TOOLVAULT_URL and that 'toolvault serve' is running",
+                        {"url": self.url},
+                    ) from None
+            time.sleep(RECONNECT)  # dropped (or ended): resume after the last id seen
 
     def _events_once(
         self, query: list[tuple[str, Any]], last: str | None
@@ -121,6 +128,7 @@ class RemoteHooks:
             path = parts.path.rstrip("/") + "/v1/events" + (f"?{urlencode(query)}" if query else "")
             conn.request("GET", path, headers=headers)
             resp = conn.getresponse()
+            self._stream_opened = True
             if resp.status != 200:
                 self._raise_for(resp.status, resp.read())
             yield from _parse(resp)

@@ -49,8 +49,23 @@ def test_admin_endpoints_and_the_remote_cli(
     home = tmp_path / "home"
     config(home, receiver)
     root, bob = make_token(home, "root", "--admin"), make_token(home, "bob")
+    ro = make_token(home, "ro", "--read-only")
     d = Daemon(home)
     try:
+        before = d.call("GET", "/v1/audit", root).json()
+        routes = [
+            ("POST", "/v1/hooks", {"url": receiver.url}),
+            ("GET", "/v1/hooks", None),
+            ("GET", "/v1/hooks/0a1b2c3d4e5f", None),
+            ("DELETE", "/v1/hooks/0a1b2c3d4e5f", None),
+            ("GET", "/v1/deliveries", None),
+            ("POST", "/v1/deliveries/msg_0a1b2c3d4e5f_1/redeliver", None),
+        ]
+        for method, path, body in routes:  # every webhook route is the admins' alone
+            for token, status, code in ((bob, 403, "forbidden"), (ro, 403, "forbidden")):
+                error(d.call(method, path, token, json=body), status, code)
+            error(d.call(method, path, None, json=body), 401, "unauthorized")
+        assert d.call("GET", "/v1/audit", root).json() == before  # nothing written
         r = d.call("POST", "/v1/hooks", bob, json={"url": receiver.url})
         error(r, 403, "forbidden")
         error(d.call("GET", "/v1/hooks", bob), 403, "forbidden")

@@ -56,6 +56,8 @@ COMMANDS = {
     "token": "serve",
     "status": "status",
     "completion": "completion",
+    "lock": "lock",
+    "install": "lock",
 }
 
 

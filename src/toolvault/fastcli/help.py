@@ -74,6 +74,8 @@ Commands:
   token           Bearer tokens for the daemon: create, list, revoke...
   status          Show the home, database, schema, counts, last write,...
   completion      Print the shell completion script for bash, zsh or fish.
+  lock            Pin tools to exact versions in a lockfile.
+  install         Install the versions a lockfile pins into a folder.
 """
 
 

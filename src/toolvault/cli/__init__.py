@@ -40,6 +40,8 @@ COMMANDS = {
     "grant": "grants",
     "revoke": "grants",
     "grants": "grants",
+    "hook": "hooks",
+    "watch": "hooks",
     "audit": "govern",
     "keys": "govern",
     "trust": "govern",

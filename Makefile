@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -e '.[test,server,postgres]'
+	$(BIN)/python -m pip install --quiet -e '.[test,server,mcp,postgres]'
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -49,6 +49,7 @@ COMMANDS = {
     "pull": "transfer",
     "serve": "serve",
     "token": "serve",
+    "mcp": "mcp",
     "status": "status",
     "completion": "completion",
 }

@@ -354,7 +354,7 @@ def test_port42_home_migrates_into_the_expected_chains(port42: Path, home: Path)
     assert first["session_id"] == "cli-1758179769287"
     assert first["prompt"] == "analyze log files"
     assert first["transforms"] == ["python", "parse"]
-    assert first["message"] == "first analyzer"
+    assert first["description"] == "first analyzer" and first["message"] is None
     assert first["created_at"] == "2025-09-17T17:00:00.123456Z"
     assert first["origin"] == f"port42:{port42.resolve()}/relations/relation-tool-analyzer-01.json"
     assert chain[1]["message"] == "folded from analyzer-enhanced"

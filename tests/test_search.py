@@ -5,6 +5,7 @@ command line (exit 2) and over HTTP (400)."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -181,6 +182,28 @@ def test_the_migration_indexes_an_existing_vault(vault: Vault, home: Path) -> No
     with Vault.open(home, db=url) as again:
         assert [(r.name, r.version) for r in again.search("csv")] == [("legacy-tool", 1)]
         assert index_problems(again) == []
+
+
+class Terminal(io.StringIO):
+    """A stderr that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_rebuilding_the_index_shows_progress_on_a_terminal_only(vault: Vault) -> None:
+    for i in range(3):
+        vault.publish(f"prog-{i}", CSV)
+    vault.publish("prog-0", b"#!/bin/sh\n# second\n")
+    terminal, pipe = Terminal(), io.StringIO()
+    with vault.store.write():
+        vault.store.rebuild_search(terminal)  # type: ignore[attr-defined]
+        vault.store.rebuild_search(pipe)  # type: ignore[attr-defined]
+    drawn = terminal.getvalue()
+    assert drawn.startswith("\rtoolvault: indexing versions for search: ")
+    assert drawn.endswith("4/4 (100%)\n")
+    assert pipe.getvalue() == ""
+    assert index_problems(vault) == []
 
 
 def test_a_write_in_another_process_is_found(vault: Vault, home: Path, tmp_path: Path) -> None:

@@ -11,8 +11,9 @@ Every write that changes what is found calls :meth:`SearchQueries.index_versions
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
+from toolvault.progress import Progress
 from toolvault.store.sql import Queries, chunks, json_list
 
 if TYPE_CHECKING:
@@ -75,18 +76,25 @@ class SearchQueries(Queries):
         self._insert_search(rows)
         self.refresh_search({name for name, _ in keys})
 
-    def rebuild_search(self) -> None:
-        """Index every version afresh (a migration, ``sync``)."""
+    def rebuild_search(self, stream: TextIO | None = None) -> None:
+        """Index every version afresh (a migration, ``sync``), with a progress line on
+        ``stream`` (stderr by default) when it is a terminal."""
         self._searchable = True  # the migration making the table calls this before its row
         self._q("DELETE FROM search_index")
         if self.dialect == "sqlite":
             for table in FTS_TABLES:
                 self._q(f"INSERT INTO {table} ({table}) VALUES ('delete-all')")
         names = [r[0] for r in self._q("SELECT name FROM tools ORDER BY name")]
+        (total,) = self._q("SELECT count(*) FROM versions").fetchone()
+        progress, done = Progress("indexing versions for search", int(total), stream), 0
         for chunk in chunks(names):
             marks = ", ".join("?" * len(chunk))
-            self._insert_search(list(self._q(f"{SOURCE} WHERE v.name IN ({marks})", chunk)))
+            rows = list(self._q(f"{SOURCE} WHERE v.name IN ({marks})", chunk))
+            self._insert_search(rows)
             self.refresh_search(chunk)
+            done += len(rows)
+            progress(done)
+        progress.close()
 
     def _insert_search(self, rows: Sequence[Sequence[Any]]) -> None:
         """Insert index rows, and their text into SQLite's FTS tables in one statement

@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from toolvault.errors import InvalidInput
-from toolvault.sources.legacy.shared import Item, Source, digest, nonblank, parse_time
+from toolvault.sources.legacy.shared import (
+    Item,
+    Source,
+    digest,
+    legacy_description,
+    nonblank,
+    parse_time,
+)
 
 HEX64 = re.compile(r"[0-9a-f]{64}")
 UNKNOWN_AGENT = "port42"  # a Port42 item that names no agent was still made by Port42
@@ -115,6 +122,9 @@ class _Port42:
     ) -> Item:
         """The one place a Port42 item is built: what a relation declares (``props``)
         wins over the object's metadata; a ``commands/`` entry has no relation (``{}``)."""
+        described = legacy_description(
+            nonblank(props.get("description")) or nonblank(meta.get("description"))
+        )
         return Item(
             name=name,
             source_name=name,
@@ -128,7 +138,8 @@ class _Port42:
             created_by=nonblank(props.get("agent")) or nonblank(meta.get("agent")) or UNKNOWN_AGENT,
             session_id=nonblank(props.get("memory_session")) or nonblank(meta.get("session")),
             prompt=nonblank(props.get("user_prompt")),
-            message=nonblank(props.get("description")) or nonblank(meta.get("description")),
+            description=described[0],
+            message=described[1],
             transforms=_strings(props.get("transforms")),
             references=_references(props.get("references")),
         )

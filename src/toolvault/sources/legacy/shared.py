@@ -436,3 +436,22 @@ def digest(data: bytes) -> str:
 def nonblank(value: object) -> str | None:
     """``value`` when it is a text with something in it, else None."""
     return value if isinstance(value, str) and value.strip() else None
+
+
+def legacy_description(value: object) -> tuple[str | None, str | None]:
+    """A legacy store's ``description`` (a Tools-DB column, a Port42 relation's or
+    object's property) becomes the description (SPEC §8, §10): one paragraph,
+    cut to the limit; text that does not fit whole is kept whole as the message too. A
+    control character other than a line end or tab is not cleaned away but refused, as
+    in any other field of a legacy row."""
+    from toolvault.describe import MAX_DESCRIPTION, description
+    from toolvault.validate import MULTI_LINE_BAD
+
+    text = nonblank(value)
+    if text is None:
+        return None, None
+    if MULTI_LINE_BAD.search(text):  # kept as it is: the metadata check refuses the import
+        return text, None
+    one = description(text)
+    whole = one is not None and len(text) <= MAX_DESCRIPTION and "\n\n" not in text.strip()
+    return one, None if whole else text

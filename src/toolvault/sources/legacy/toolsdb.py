@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from toolvault.errors import InvalidInput
-from toolvault.sources.legacy.shared import Item, Source, digest, nonblank, parse_time
+from toolvault.sources.legacy.shared import (
+    Item,
+    Source,
+    digest,
+    legacy_description,
+    nonblank,
+    parse_time,
+)
 
 TOOLS_DB_COLUMNS = (
     "name",
@@ -124,7 +131,7 @@ def _tools_item(row: dict[str, Any], source: Source, accept_mismatch: bool) -> I
     when = _time_or_note(row.get("created_at"), f"{where} created_at", source)
     if when is None:
         when = _time_or_note(row.get("updated_at"), f"{where} updated_at", source)
-    described = _description(row.get("description"))
+    described = legacy_description(row.get("description"))
     return Item(
         name=name,
         source_name=name,
@@ -139,24 +146,6 @@ def _tools_item(row: dict[str, Any], source: Source, accept_mismatch: bool) -> I
         description=described[0],
         message=described[1],
     )
-
-
-def _description(value: object) -> tuple[str | None, str | None]:
-    """A Tools-DB ``description`` becomes the description (SPEC §8, §10): one paragraph,
-    cut to the limit; text that does not fit whole is kept whole as the message too. A
-    control character other than a line end or tab is not cleaned away but refused, as
-    in any other field of a legacy row."""
-    from toolvault.describe import MAX_DESCRIPTION, description
-    from toolvault.validate import MULTI_LINE_BAD
-
-    text = nonblank(value)
-    if text is None:
-        return None, None
-    if MULTI_LINE_BAD.search(text):  # kept as it is: the metadata check refuses the import
-        return text, None
-    one = description(text)
-    whole = one is not None and len(text) <= MAX_DESCRIPTION and "\n\n" not in text.strip()
-    return one, None if whole else text
 
 
 def _code_bytes(code: object) -> bytes | None:

@@ -75,6 +75,11 @@ async def remember_headers(ctx: Any, call_next: Callable[[Any], Awaitable[Any]])
     token = HEADERS.set(getattr(ctx.request, "headers", None))
     try:
         result = await call_next(ctx)
+    except MCPError as exc:  # the SDK's own refusals (a URI with "..") get the shape too
+        if ctx.method != "resources/read" or (isinstance(exc.data, dict) and "code" in exc.data):
+            raise
+        code = "not_found" if exc.code == RESOURCE_NOT_FOUND else "invalid_input"
+        raise MCPError(exc.code, exc.message, error_body(code, exc.message)["error"]) from None
     finally:
         HEADERS.reset(token)
     if ctx.method == "resources/read" and result is not None:

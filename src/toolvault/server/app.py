@@ -15,7 +15,7 @@ same guard and the same service calls; their routes here document them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
@@ -29,7 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from toolvault import __version__
 from toolvault import spec as specs
 from toolvault.errors import ToolvaultError
-from toolvault.server import hot
+from toolvault.server import hot, mcp_mount
 from toolvault.server import schemas as s
 from toolvault.server.hot import Guard
 from toolvault.server.queryparams import known_query
@@ -67,11 +67,11 @@ async def _secret(
 Credentials = Annotated[str | None, Depends(_secret)]
 
 
-def create_app(vault: Vault, *, public_read: bool = False, max_body: int = MAX_BODY) -> FastAPI:
-    """The daemon's app over ``vault``; reads need a token unless ``public_read``.
-
-    Request bodies over ``max_body`` bytes are refused with 413.
-    """
+def create_app(
+    vault: Vault, *, public_read: bool = False, max_body: int = MAX_BODY, hosts: Sequence[str] = ()
+) -> FastAPI:
+    """The daemon's app over ``vault``; reads need a token unless ``public_read``; MCP at
+    /mcp (``hosts``: the names it listens on). Bodies over ``max_body`` bytes: 413."""
     vault.config  # noqa: B018 -- read config.toml once; every per-request view shares it
     app = DaemonAPI(
         title="toolvault",
@@ -89,6 +89,7 @@ def create_app(vault: Vault, *, public_read: bool = False, max_body: int = MAX_B
     for router in (meta, reads, writes):
         app.include_router(router)
     app.add_middleware(BodyLimit, max_body=max_body)
+    mcp_mount.mount(app, guard, hosts)
     app.hot_reads = hot.HotReads(guard, _hot_routes())
     _document_no_422(app)
     return app

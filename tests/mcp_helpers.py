@@ -14,7 +14,10 @@ from toolvault import mcpserver
 from toolvault.vault import Vault
 
 SH = "#!/bin/sh\n# Say hello.\necho hello\n"
-PY = '#!/usr/bin/env python3\n"""Sum a column of a CSV file.\n\nUsage: csv-sum FILE COLUMN\n"""\nprint(1)\n'
+PY = (
+    '#!/usr/bin/env python3\n"""Sum a column of a CSV file.\n\n'
+    'Usage: csv-sum FILE COLUMN\n"""\nprint(1)\n'
+)
 
 
 def run(fn: Callable[[], Awaitable[Any]]) -> Any:

@@ -36,9 +36,9 @@ from typing import Any
 import anyio
 import httpx
 import httpx2
+from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
-from mcp import Client, StdioServerParameters
 from toolvault.cli.served import ServerProcess
 
 TOOLVAULT = [sys.executable, "-m", "toolvault"]

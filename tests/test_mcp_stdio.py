@@ -11,8 +11,8 @@ from typing import Any
 
 from click.testing import CliRunner
 from mcp import Client, StdioServerParameters
-from mcp_helpers import PY, ok, refused, run
 
+from mcp_helpers import PY, ok, refused, run
 from toolvault.cli import cli
 
 

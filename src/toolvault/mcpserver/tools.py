@@ -58,7 +58,8 @@ def register(server: MCPServer, backend: Backend, changes: Changes) -> None:
     """Add every tool to ``server``."""
     _register_discovery(server, backend)
     _register_history(server, backend)
-    _register_writes(server, backend, changes)
+    _register_publish(server, backend, changes)
+    _register_label(server, backend, changes)
 
 
 def _register_discovery(server: MCPServer, backend: Backend) -> None:
@@ -178,7 +179,7 @@ def _register_history(server: MCPServer, backend: Backend) -> None:
         return await off_loop(lambda: reading.verify(vault, names))
 
 
-def _register_writes(server: MCPServer, backend: Backend, changes: Changes) -> None:
+def _register_publish(server: MCPServer, backend: Backend, changes: Changes) -> None:
     @server.tool(annotations=WRITE)
     @coded
     async def publish(
@@ -224,6 +225,8 @@ def _register_writes(server: MCPServer, backend: Backend, changes: Changes) -> N
         changes.poke()
         return result
 
+
+def _register_label(server: MCPServer, backend: Backend, changes: Changes) -> None:
     @server.tool(annotations=WRITE)
     @coded
     async def label(

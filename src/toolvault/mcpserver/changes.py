@@ -47,7 +47,11 @@ class Changes:
         """Server middleware: remember each session that speaks a handshake-era version
         (those get change notifications on their own channel)."""
         if getattr(ctx, "protocol_version", None) in HANDSHAKE_PROTOCOL_VERSIONS:
-            self.sessions.add(ctx.session)
+            # ctx.session lives for one request; its connection for the client's session
+            # (the SDK offers no public way to it from a middleware).
+            connection = getattr(ctx.session, "_connection", None)
+            if connection is not None:
+                self.sessions.add(connection)
         return await call_next(ctx)
 
     def poke(self) -> None:

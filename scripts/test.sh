@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the test suite with a real, throwaway PostgreSQL (scripts/pg.sh).
+# Runs the test suite with a real, throwaway PostgreSQL (scripts/pg.sh) and bubblewrap.
 # Without PostgreSQL binaries the PostgreSQL tests skip and say how to enable
 # them - except in CI (CI=true), where a missing PostgreSQL is a failure.
 # Inside a git checkout the run fails, naming them, if the tests leave files in
@@ -27,6 +27,16 @@ if [ -z "${TOOLVAULT_TEST_PG:-}" ]; then
     exit 1
   else
     echo "PostgreSQL could not be started: its tests will be skipped" >&2
+  fi
+fi
+# The sandbox tests need bubblewrap (bwrap): installed from Debian's packages, as
+# PostgreSQL is, when it is missing and we are root; otherwise they skip (fail in CI).
+if ! command -v bwrap >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing bubblewrap (apt-get install bubblewrap)" >&2
+    apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >&2
+  else
+    echo "bubblewrap (bwrap) not found: the sandbox tests will be skipped" >&2
   fi
 fi
 before=$(dirt)

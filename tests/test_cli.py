@@ -65,8 +65,16 @@ def greet(tmp_path: Path) -> Path:
 
 def test_publish_update_republish_and_every_spec_form(greet: Path) -> None:
     again = js("add", str(greet))
+    sha = again[0]["sha256"]
     assert again == [
-        {"name": "greet", "version": 2, "sha256": again[0]["sha256"], "created": False}
+        {
+            "name": "greet",
+            "version": 2,
+            "sha256": sha,
+            "created": False,
+            "ref": f"greet:2@sha256:{sha}",
+            "warnings": [],
+        }
     ]
     assert "unchanged" in ok("add", str(greet)).stdout
     v1 = hashlib.sha256(b"#!/bin/sh\necho one\n").hexdigest()
@@ -126,12 +134,15 @@ def test_json_shapes(greet: Path) -> None:
         "key_id",
         "description",
         "usage",
+        "claimed_by",
         "tool",
         "signature_status",
         "yanked",
         "labels",
+        "ref",
     }
     assert set(shown) == fields
+    assert shown["ref"] == f"greet:2@sha256:{shown['sha256']}"
     assert shown["message"] == "second" and shown["previous_version"] == 1
     assert shown["origin"] == str(greet.resolve())
     cat = js("cat", "greet:1")
@@ -385,7 +396,7 @@ def test_run_passes_stdin_stdout_and_exit_code(tmp_path: Path, home: Path) -> No
 def test_run_refuses_a_tool_that_is_not_executable(tmp_path: Path) -> None:
     ok("add", str(write(tmp_path / "notes.txt", "just text\n", 0o644)))
     result = tv("run", "notes")
-    assert result.exit_code == 2
+    assert result.exit_code == 126  # cannot execute, as env says (SPEC §11)
     assert_one_line_error(result, "not executable")
 
 

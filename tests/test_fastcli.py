@@ -77,6 +77,8 @@ SERVED = [
     ["show", "csvsum", "--json"],
     ["context", "csvsum", "fmt"],
     ["context", "csvsum", "--json"],
+    ["context", "user", "fmt:2", "uni", "fmt:stable"],  # labels, a deprecation, once
+    ["--json", "context", "uni", "user"],
     ["status"],
     ["status", "--json"],
     ["search", "echo"],
@@ -160,6 +162,10 @@ def test_home_given_on_the_command_line(
         ["refs", "nope"],
         ["context", "fmt", "nope"],
         ["context"],
+        ["context", "fmt:3"],  # yanked: the full command warns on stderr
+        ["context", "fmt", "--max-bytes", "3"],
+        ["context", "fmt", "--with-refs"],
+        ["context", "fmt:1..2"],  # a range
         ["status", "extra"],
         ["cat", "fmt"],  # cat has its own fast path
         ["rollback", "fmt", "1"],
@@ -185,6 +191,7 @@ def test_a_signed_version_falls_back_for_its_signature_to_be_checked(
     ok("keys", "generate", "alice")
     ok("add", str(write(tmp_path / "s.sh", "echo signed\n")), "--sign", "alice")
     assert serve(["show", "s"]) is False
+    assert serve(["context", "s"]) is False
     assert serve(["ls"]) is True  # listings show no signature status
 
 
@@ -284,7 +291,6 @@ def test_a_narrow_terminal_gets_clicks_wrapping(monkeypatch: pytest.MonkeyPatch)
 
 def test_the_copies_match_what_they_copy() -> None:
     assert rows.VERSION_FIELDS == models.VERSION_FIELDS
-    assert fast_lineage.LANGUAGES == lineage.LANGUAGES
     assert fast_lineage.STATUS == cli_lineage.STATUS
     assert fast_lineage.PINNED.pattern == lineage.PINNED.pattern
     assert set(COMMANDS) <= set(CLICK_COMMANDS)

@@ -544,8 +544,9 @@ def schema1_publish(
         created_by="@agent",
         owner="alice",
     )
-    # the columns a schema-1 database has (description and usage came with migration 7)
-    columns = VERSION_COLUMNS.removesuffix(", description, usage")
+    # the columns a schema-1 database has (description and usage came with migration 7,
+    # claimed_by with 9)
+    columns = VERSION_COLUMNS.removesuffix(", description, usage, claimed_by")
     values = [getattr(version, f) for f in VERSION_FIELDS[:20]]
     values[4], values[15], values[16] = 1, "[]", "[]"  # executable, refs, transforms
     store._q(f"INSERT INTO versions ({columns}) VALUES ({', '.join('?' * 20)})", values)

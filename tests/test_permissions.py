@@ -115,9 +115,11 @@ class Endpoint:
     retired: bool = False  # the tool is retired first
     admin_only: bool = False
     new_tool: bool = False  # makes a tool: any principal with a read-write token may
+    granted: bool = False  # dave is made a maintainer of the tool first
 
     def path(self, name: str) -> str:
-        return self.route.replace("{name}", name).replace("{label}", "stable")
+        path = self.route.replace("{name}", name).replace("{label}", "stable")
+        return path.replace("{principal}", "dave")
 
 
 def _items(*pairs: tuple[str, str]) -> dict[str, Any]:
@@ -151,6 +153,11 @@ ENDPOINTS = {
         "POST", "/v1/tools/{name}/lifecycle", lambda t: {"lifecycle": "active"}, retired=True
     ),
     "owner-transfer": Endpoint("POST", "/v1/tools/{name}/owner", lambda t: {"owner": "carol"}),
+    # maintainers (SPEC §11; the whole matrix with maintainers is test_maintainers.py's)
+    "grant": Endpoint("POST", "/v1/tools/{name}/grants", lambda t: {"principal": "dave"}),
+    "revoke": Endpoint(
+        "DELETE", "/v1/tools/{name}/grants/{principal}", lambda t: None, granted=True
+    ),
 }
 
 
@@ -182,6 +189,9 @@ def test_the_matrix_names_every_write_route(setup: Setup) -> None:
 def test_http_write_by_each_caller(setup: Setup, endpoint: str, caller: str) -> None:
     e = ENDPOINTS[endpoint]
     name = setup.tool(retired=e.retired)
+    if e.granted:
+        body = {"principal": "dave"}
+        assert setup.call("owner", "POST", f"/v1/tools/{name}/grants", body).status_code == 200
     before = full_dump(setup.local)
     response = setup.call(caller, e.method, e.path(name), e.body(name))
     status = expected(e, caller)
@@ -236,8 +246,10 @@ def test_remote_cli_write_by_each_caller(
     if caller in DENIED:
         assert result.exit_code == 1, result.output
         lines = result.stderr.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith("toolvault: error: "), result.stderr
-        assert WHY[caller] in lines[0], lines[0]
+        assert len(lines) == 1, result.stderr
+        error = json.loads(lines[0])["error"]  # under --json the error is JSON too
+        assert error["code"] == {401: "unauthorized", 403: "forbidden"}[DENIED[caller]]
+        assert WHY[caller] in error["message"], lines[0]
         assert full_dump(setup.local) == before
         return
     assert result.exit_code == 0, result.output

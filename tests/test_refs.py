@@ -41,9 +41,19 @@ def test_a_p42_reference_is_pinned_and_found_in_reverse(tmp_path: Path, migrated
         "--created-by",
         "@ai-engineer",
     )
+    new = sha(src.read_text())
     assert added == [
-        {"name": "analyzer", "version": 6, "sha256": sha(src.read_text()), "created": True}
+        {
+            "name": "analyzer",
+            "version": 6,
+            "sha256": new,
+            "created": True,
+            "ref": f"analyzer:6@sha256:{new}",
+            # built on 2 while 5 is the latest: said, not refused (--expect-latest refuses)
+            "warnings": [added[0]["warnings"][0]],
+        }
     ]
+    assert "the latest is analyzer:5@sha256:" in added[0]["warnings"][0]
     pinned = f"analyzer:2@sha256:{sha(ENHANCED)}"
     assert js("show", "analyzer:6")["references"] == [pinned]
     reverse = js("refs", "analyzer:2", "--reverse")
@@ -149,7 +159,7 @@ def test_context_json_and_fences_around_backticks(tmp_path: Path) -> None:
     ok("add", str(write(tmp_path / "doc.sh", body)), "--prompt", "write\nthe docs")
     text = ok("context", "doc").stdout
     assert "`````sh\n" + body + "`````\n" in text  # longer than any run inside
-    assert "- prompt: write the docs" in text  # one line per field
+    assert "- prompt:\n\n  ```text\n  write\n  the docs\n  ```\n" in text  # its lines kept
     (item,) = json.loads(ok("context", "doc:1", "doc", "--json").stdout)  # duplicates once
     assert item["content"] == body and item["ref"] == f"doc:1@sha256:{sha(body)}"
     assert item["prompt"] == "write\nthe docs" and item["version"] == 1

@@ -103,8 +103,9 @@ class OldVault:
 
 
 def _fields(v: Version) -> dict[str, Any]:
-    # description and usage exist from migration 7 on: a version without them has no such columns
-    optional = ("description", "usage")
+    # description and usage exist from migration 7 on, claimed_by from 9: a version without
+    # them has no such columns
+    optional = ("description", "usage", "claimed_by")
     return {
         f: getattr(v, f)
         for f in Version.__dataclass_fields__
@@ -271,6 +272,25 @@ def search(old: OldVault) -> None:
         old._sql(f"INSERT INTO {table} ({table}) VALUES ('rebuild')")
 
 
+def grants(old: OldVault) -> None:
+    """A maintainer of lint with its audit entry, and a version published through the
+    daemon whose client named another author (claimed_by), signed over it."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    at = T0.format(9)
+    old._sql("INSERT INTO grants VALUES ('lint', 'carol', ?, 'bob')", at)
+    details = {"principal": "carol", "granted_at": at, "granted_by": "bob"}
+    old.audit("grant", "lint", None, details, at)
+    signer = Signer("claimed", Ed25519PrivateKey.generate())
+    public = encode_public(signer.public_raw)
+    old._sql("INSERT INTO trusted_keys VALUES ('claimed', ?, ?, ?)", signer.key_id, public, at)
+    old.audit("trust-add", None, None, {"name": "claimed", "key_id": signer.key_id}, at)
+    old.publish("agent", "echo agent\n", signer=signer, claimed_by="@ai-engineer")
+    old._sql("DELETE FROM search_index")  # toolvault 9 indexed it as it published it
+    search(old)
+    seal_again(old, at)
+
+
 # Representative data per migration, by name. A new migration needs an entry here.
 DATA: dict[str, Callable[[OldVault], None]] = {
     "initial_schema": initial_schema,
@@ -281,6 +301,7 @@ DATA: dict[str, Callable[[OldVault], None]] = {
     "checkpoints": checkpoints,
     "descriptions": descriptions,
     "search": search,
+    "grants": grants,
 }
 
 
@@ -345,6 +366,14 @@ def test_an_old_database_upgrades_with_its_data_intact(tmp_path: Path, k: int) -
             assert described.description.endswith("Ünïcode.")
             assert described.usage == "Usage: csvsum FILE\n  -h  this help"
             assert vault.signature_status(described) == "valid (key described)"
+        if k >= 9:
+            agent = vault.get("agent")
+            assert (agent.created_by, agent.claimed_by) == ("alice", "@ai-engineer")
+            assert vault.signature_status(agent) == "valid (key claimed)"
+            assert [(g.name, g.principal) for g in vault.grants("lint")] == [("lint", "carol")]
+        else:
+            assert vault.grants("lint") == []
+            assert {v.claimed_by for v in vault.all_versions()} == {None}
     after = rows(db)
     for table, old_rows in before.items():  # later migrations may add columns, never drop
         width = len(old_rows[0]) if old_rows else 0

@@ -429,10 +429,16 @@ def test_responses_have_the_documented_shapes(
         (daemon.call("GET", "/v1/verify", alice).json(), schemas.ReportOut, False),
         (daemon.publish(alice, "fmt", FMT2).json(), schemas.PublishedOut, True),
     ]
+    claimed = daemon.publish(alice, "fmt", FMT2 + "#\n", created_by="@agent").json()
+    cases.append((claimed, schemas.PublishedOut, True))
+    sometimes = {schemas.PublishedOut: {"claimed_by"}}  # only when the daemon kept one
     for data, model, many in cases:
         for item in data if many else [data]:
-            assert set(item) == set(model.model_fields), model.__name__
+            missing = set(model.model_fields) - set(item)
+            assert set(item) <= set(model.model_fields), model.__name__
+            assert missing <= sometimes.get(model, set()), model.__name__
             model.model_validate(item)
+    assert claimed[0]["claimed_by"] == "@agent"
 
 
 def test_the_json_shape_of_a_version_names_every_field_but_content() -> None:

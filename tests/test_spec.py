@@ -11,7 +11,11 @@ from hypothesis import strategies as st
 from toolvault.errors import InvalidSpec
 from toolvault.spec import Kind, Spec, format_spec, parse, parse_name, validate_name
 
-# Written from SPEC §2, independently of toolvault.spec.
+# Written from SPEC §2 (and §11's ranges NAME:A..B), independently of toolvault.spec.
+BOUND = (
+    r"(?:latest|previous|[1-9][0-9]*|-[1-9][0-9]*"
+    r"|(?!(?i:latest|previous|versions)(?:\.\.|\Z))[A-Za-z][A-Za-z0-9_-]{0,63})"
+)
 REFERENCE = re.compile(
     r"(?:/commands/|/tools/|p42:/commands/|p42:/tools/)?"
     r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
@@ -19,7 +23,8 @@ REFERENCE = re.compile(
     r":(?:latest|previous|versions"
     r"|[1-9][0-9]*(?:@sha256:[0-9a-f]{8,64})?"
     r"|-[1-9][0-9]*"
-    r"|(?!(?i:latest|previous|versions)\Z)[A-Za-z][A-Za-z0-9_-]{0,63})"
+    r"|(?!(?i:latest|previous|versions)\Z)[A-Za-z][A-Za-z0-9_-]{0,63}"
+    rf"|{BOUND}\.\.{BOUND})"
     r"|@sha256:[0-9a-f]{8,64}"
     r")?"
 )
@@ -50,7 +55,30 @@ def valid_specs(draw: st.DrawFn) -> Spec:
         return Spec(name, kind, draw(numbers), prefix=prefix)
     if kind is Kind.LABEL:
         return Spec(name, kind, draw(labels), prefix=prefix)
+    if kind is Kind.RANGE:
+        return Spec(name, kind, draw(ranges), prefix=prefix)
     return Spec(name, kind, draw(hexes), prefix=prefix)
+
+
+@st.composite
+def _ranges(draw: st.DrawFn) -> str:
+    """``A..B`` with two ends that do not run backwards (numbers up, -K down)."""
+    words = st.sampled_from(["latest", "previous"]) | labels
+    a, b = sorted(draw(st.lists(numbers, min_size=2, max_size=2)))
+    pairs = [f"{a}..{b}", f"-{b}..-{a}", f"{a}..{draw(words)}", f"{draw(words)}..-{a}"]
+    return draw(st.sampled_from(pairs))
+
+
+ranges = _ranges()
+
+
+def _backwards(text: str) -> bool:
+    """A range whose two ends are both numbers, or both -K, and run backwards."""
+    found = re.search(r":(-?)([1-9][0-9]*)\.\.(-?)([1-9][0-9]*)\Z", text)
+    if found is None or found.group(1) != found.group(3):
+        return False
+    low, high = int(found.group(2)), int(found.group(4))
+    return high > low if found.group(1) else low > high
 
 
 # Fragments that sit near the grammar's edges, so that generated strings often
@@ -123,7 +151,7 @@ def test_every_formatted_spec_matches_the_reference_grammar(spec: Spec) -> None:
 @example("/commands/")
 @example("a" * 128 + ":-3")
 def test_parse_accepts_exactly_the_reference_grammar(text: str) -> None:
-    assert _parses(text) == bool(REFERENCE.fullmatch(text)), text
+    assert _parses(text) == (bool(REFERENCE.fullmatch(text)) and not _backwards(text)), text
 
 
 @given(st.one_of(near_miss, spec_chars, st.text(max_size=20)))

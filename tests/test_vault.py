@@ -618,7 +618,8 @@ def test_the_version_listing_is_the_json_shape_of_every_version(vault: Vault) ->
     vault.publish("tool", b"echo 2\n", references=["tool:1"])
     vault.yank("tool:1", "broken quoting")
     listing = vault.version_listing("tool")
-    shapes = [v.to_dict() for v in vault.versions("tool")]
+    found = vault.versions("tool")
+    shapes = [{**v.to_dict(), "ref": v.ref} for v in found]
     assert listing == [{**shapes[0], "yanked": "broken quoting"}, {**shapes[1], "yanked": None}]
     assert listing[0]["executable"] is True and listing[1]["references"][0].startswith("tool:1@")
     vault.publish("other", b"echo other\n")

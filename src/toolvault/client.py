@@ -9,6 +9,7 @@ friends act on the daemon through this class. It uses ``http.client`` and
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import json
 from collections.abc import Iterable, Sequence
@@ -17,9 +18,11 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from toolvault import errors
+from toolvault.client_lineage import RemoteLineages
 from toolvault.models import (
     AuditEntry,
     Diff,
+    Grant,
     Label,
     Problem,
     Published,
@@ -53,7 +56,7 @@ BY_STATUS = {
 }
 
 
-class RemoteVault:
+class RemoteVault(RemoteLineages):
     """The daemon at ``url`` seen through the Vault interface."""
 
     def __init__(
@@ -123,6 +126,14 @@ class RemoteVault:
         found: list[dict[str, Any]] = self._json("GET", "/v1/tools?all=true")
         return found
 
+    def history(self, name: str) -> list[dict[str, Any]]:
+        """What ``versions NAME history --json`` shows, from the daemon's listing and labels."""
+        from toolvault.history import history
+
+        listing = self.version_listing(name)
+        tool = self._json("GET", f"/v1/tools/{_seg(name)}")
+        return history(listing, [(lb["label"], lb["version"]) for lb in tool["labels"]])
+
     def versions(self, name: str) -> list[Version]:
         """Every version of a tool, oldest first."""
         return [Version.from_dict(v) for v in self._json("GET", f"/v1/tools/{_seg(name)}/versions")]
@@ -144,6 +155,13 @@ class RemoteVault:
         exact = f"{info['name']}:{info['version']}@sha256:{info['sha256']}"
         status, _, body = self._request("GET", f"/v1/content/{_seg(exact)}")
         self._raise_for(status, body)
+        found = hashlib.sha256(body).hexdigest()
+        if found != info["sha256"]:  # what runs must be what the daemon says it is
+            raise errors.IntegrityError(
+                f"the daemon at {self.url} served content for {exact} whose sha256 is "
+                f"{found}; nothing was used. Run 'toolvault verify' on the daemon's vault",
+                {"ref": exact, "expected": info["sha256"], "found": found},
+            )
         version = Version.from_dict(info, content=body)
         self._yanks[(version.name, version.version)] = info.get("yanked")
         return version
@@ -282,12 +300,12 @@ class RemoteVault:
                 "sign_with key"
             )
         body = {"items": [_item(i) for i in items]}
-        return [Published(**p) for p in self._write("POST", "/v1/publish", body)]
+        return [_published(p) for p in self._write("POST", "/v1/publish", body)]
 
     def rollback(self, name: str, version: int | str, *, message: str | None = None) -> Published:
         """Roll back on the daemon."""
         body = {"version": str(version), "message": message}
-        return Published(**self._write("POST", f"/v1/tools/{_seg(name)}/rollback", body))
+        return _published(self._write("POST", f"/v1/tools/{_seg(name)}/rollback", body))
 
     def label(self, spec: str | Spec, label: str) -> Label:
         """Set or move a label on the daemon."""
@@ -310,6 +328,20 @@ class RemoteVault:
         """Transfer a tool on the daemon."""
         body = {"owner": new_owner}
         return Tool.from_dict(self._write("POST", f"/v1/tools/{_seg(name)}/owner", body))
+
+    def grants(self, name: str) -> list[Grant]:
+        """The maintainers of a tool on the daemon."""
+        return [Grant(**g) for g in self._json("GET", f"/v1/tools/{_seg(name)}/grants")]
+
+    def grant(self, name: str, principal: str) -> Grant:
+        """Make ``principal`` a maintainer of a tool on the daemon."""
+        made = self._write("POST", f"/v1/tools/{_seg(name)}/grants", {"principal": principal})
+        return Grant(**made)
+
+    def revoke(self, name: str, principal: str) -> Grant:
+        """Take a maintainer's rights on a tool away on the daemon."""
+        gone = self._write("DELETE", f"/v1/tools/{_seg(name)}/grants/{_seg(principal)}")
+        return Grant(**{k: v for k, v in gone.items() if k != "revoked"})
 
     def _write(self, method: str, path: str, body: Any = None) -> Any:
         """A write, to a daemon whose log extends the last head this client saw; the
@@ -351,7 +383,8 @@ class RemoteVault:
                 if attempt == 2 or not isinstance(exc, STALE):
                     raise errors.Unreachable(
                         f"cannot reach the toolvault daemon at {self.url}: {exc}; "
-                        "check TOOLVAULT_URL and that 'toolvault serve' is running"
+                        "check TOOLVAULT_URL and that 'toolvault serve' is running",
+                        {"url": self.url},
                     ) from None
         raise AssertionError("unreachable")
 
@@ -377,7 +410,10 @@ class RemoteVault:
         cls = ERRORS.get(code) or BY_STATUS.get(status, errors.ToolvaultError)
         if status == 401:
             message += " (set TOOLVAULT_TOKEN to a token from 'toolvault token create')"
-        raise cls(message, details)
+        error = cls(message, details)
+        if code and code != error.code:  # a code of the daemon's this client does not know
+            error.code = code
+        raise error
 
 
 def _since(seq: int | None) -> str:
@@ -389,6 +425,18 @@ def _seg(text: str) -> str:
     return quote(text, safe=":@")
 
 
+def _published(data: dict[str, Any]) -> Published:
+    """A publish's outcome as the daemon sent it (warnings only from a daemon that has them)."""
+    return Published(
+        data["name"],
+        data["version"],
+        data["sha256"],
+        data["created"],
+        tuple(str(w) for w in data.get("warnings") or ()),
+        data.get("claimed_by"),
+    )
+
+
 def _item(item: Any) -> dict[str, Any]:
     try:
         text = item.content.decode("utf-8")
@@ -398,7 +446,14 @@ def _item(item: Any) -> dict[str, Any]:
             "(tools are UTF-8 text; binaries are not supported)"
         ) from None
     # only when given: the body stays as it was for what has none (the daemon reads them)
-    described = {k: v for k, v in (("description", item.description), ("usage", item.usage)) if v}
+    optional = {
+        "description": item.description,
+        "usage": item.usage,
+        "created_by": item.created_by,  # the daemon keeps another than its principal's
+        "expect_latest": item.expect_latest,  # compare-and-set: the daemon checks it
+        "expect_new": item.expect_new,
+    }
+    described = {k: v for k, v in optional.items() if v}
     return {
         **described,
         "name": item.name,

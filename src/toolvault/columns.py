@@ -32,6 +32,8 @@ VERSION_FIELDS = (
     "key_id",
     "description",
     "usage",
+    # through the daemon: the author the client named when it was not the token's principal
+    "claimed_by",
 )
 
 # latest_version counts only versions that are not yanked; versions counts all.

@@ -26,6 +26,11 @@ class ToolvaultError(Exception):
         super().__init__(message)
         self.details: dict[str, Any] = dict(details or {})
 
+    def to_dict(self) -> dict[str, Any]:
+        """The error's JSON object, ``{"code", "message", "details"}``: what the daemon
+        answers under ``"error"`` and the CLI prints under ``--json``."""
+        return {"code": self.code, "message": str(self), "details": self.details}
+
 
 class InvalidInput(ToolvaultError):
     """The request itself is wrong (bad name, bad spec, binary content…)."""
@@ -84,6 +89,16 @@ class Unauthorized(PermissionDenied):
     code = "unauthorized"
 
 
+class SandboxUnavailable(ToolvaultError):
+    """``run --sandbox`` cannot confine the tool here (no ``bwrap``, no user namespaces):
+    the tool is not run at all, never run unconfined. Exit 125, as ``env`` and ``timeout``
+    exit when they fail before starting a command."""
+
+    exit_code = 125
+    http_status = 501
+    code = "sandbox_unavailable"
+
+
 class IntegrityError(ToolvaultError):
     """Stored data does not match its hashes, chain or signatures."""
 
@@ -111,8 +126,10 @@ class DatabaseDamaged(StoreError):
 
     code = "database_damaged"
 
-    def __init__(self, message: str, *, empty: bool = False) -> None:
-        super().__init__(message)
+    def __init__(
+        self, message: str, details: Mapping[str, Any] | None = None, *, empty: bool = False
+    ) -> None:
+        super().__init__(message, details)
         self.empty = empty  # an empty file: a new vault may be made in it where nothing is lost
 
 
@@ -123,8 +140,39 @@ class Unreachable(ToolvaultError):
     code = "unreachable"
 
 
+class CannotExecute(ToolvaultError):
+    """``run`` cannot execute the version: it is not executable, or the system refused
+    to run it (exec format error, a missing interpreter, permission). The CLI's alone:
+    ``run`` exits 126 with it, as ``env`` and ``timeout`` do."""
+
+    http_status = 400
+    code = "cannot_execute"
+
+
 class SourceError(ToolvaultError):
     """A remote source failed: HTTP error, timeout, unreachable host, git failure, byte limit."""
 
     http_status = 502
     code = "source"
+
+
+# Codes that are no ToolvaultError, with their HTTP status and CLI exit code (None:
+# that front end never answers it): a bug, a method the route does not take, a file
+# the system refused, a prompt answered with Ctrl-D.
+OTHER_CODES: dict[str, tuple[int | None, int | None]] = {
+    "internal": (500, 1),
+    "method_not_allowed": (405, None),
+    "os_error": (None, 1),
+    "aborted": (None, 1),
+}
+
+
+def codes() -> dict[str, tuple[int | None, int | None]]:
+    """Every error code with its HTTP status and CLI exit code: the one table that
+    ``docs/errors.md`` lists (a test holds the two in step)."""
+    kinds = [
+        kind
+        for kind in globals().values()
+        if isinstance(kind, type) and issubclass(kind, ToolvaultError)
+    ]
+    return {kind.code: (kind.http_status, kind.exit_code) for kind in kinds} | OTHER_CODES

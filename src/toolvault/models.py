@@ -45,6 +45,7 @@ class Version:
     key_id: str | None = None
     description: str | None = None
     usage: str | None = None
+    claimed_by: str | None = None  # SPEC §11: the client's created_by, kept beside it
     content: bytes | None = field(default=None, compare=False, repr=False)
 
     @property
@@ -167,6 +168,24 @@ class Published(Record):
     version: int
     sha256: str
     created: bool
+    warnings: tuple[str, ...] = ()  # e.g. it builds on a version older than the latest
+    # through the daemon: the author the client named, kept beside the principal (SPEC §11)
+    claimed_by: str | None = None
+
+    @property
+    def ref(self) -> str:
+        """The pinned form ``name:N@sha256:<hex>`` of the version published (or kept)."""
+        return f"{self.name}:{self.version}@sha256:{self.sha256}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of ``add --json`` and ``rollback --json`` (SPEC §5, §11): the
+        fields and ``ref``; ``claimed_by`` only when the daemon kept an author the client
+        named."""
+        data: dict[str, Any] = {"name": self.name, "version": self.version, "sha256": self.sha256}
+        data |= {"created": self.created, "warnings": list(self.warnings), "ref": self.ref}
+        if self.claimed_by is not None:
+            data["claimed_by"] = self.claimed_by
+        return data
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +225,28 @@ class Label(Record):
     version: int
     set_at: str
     set_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class Grant(Record):
+    """A maintainer of a tool (SPEC §11): ``principal`` may publish, roll back, label and
+    deprecate it; ``created`` is false when the grant was there already."""
+
+    name: str
+    principal: str
+    granted_at: str
+    granted_by: str
+    # False when 'grant' found this principal a maintainer already; not part of the listing.
+    created: bool = field(default=True, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The grant as ``grants --json`` lists it (``created`` is the caller's to add)."""
+        return {
+            "name": self.name,
+            "principal": self.principal,
+            "granted_at": self.granted_at,
+            "granted_by": self.granted_by,
+        }
 
 
 @dataclass(frozen=True, slots=True)

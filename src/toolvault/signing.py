@@ -32,9 +32,11 @@ SIGNED_FIELDS = (
     "prompt",
     "references",
 )
-# Signed too, but only when set (SPEC §10): a version without them signs exactly the
-# bytes it signed before descriptions existed, so every existing signature verifies.
-OPTIONAL_SIGNED = ("description", "usage")
+# Signed too, but only when set (SPEC §10, §11): a version without them signs exactly the
+# bytes it signed before they existed, so every existing signature verifies. claimed_by
+# (the author a client named through the daemon, when not the token's principal) is
+# provenance like created_by: who says they wrote it must not change unseen either.
+OPTIONAL_SIGNED = ("description", "usage", "claimed_by")
 # Every stored field of a version, in order, as a tuple (which encodes as a JSON list).
 _ALL_FIELDS = operator.attrgetter(*VERSION_FIELDS)
 # Which group a signed field belongs to, so that verify can say what was changed.
@@ -42,11 +44,16 @@ GROUPS = {
     "content": ("sha256",),
     "chain": ("name", "version", "previous_sha256"),
     "provenance": ("created_at", "created_by", "owner", "origin", "prompt", "references"),
-    "description": OPTIONAL_SIGNED,
+    "description": ("description", "usage"),
+    "claim": ("claimed_by",),
 }
-# How many of VERSION_FIELDS a version had before descriptions: the digests of a version
-# without them cover only these, so that audit entries written before still match.
-_CLASSIC = len(VERSION_FIELDS) - len(OPTIONAL_SIGNED)
+# Groups an audit entry records only when the version has one of their fields set.
+_OPTIONAL_GROUPS = ("description", "claim")
+# How many of VERSION_FIELDS a version had before descriptions, and before claimed_by:
+# the digests of a version without the later fields cover only the earlier ones, so
+# that audit entries written before them still match.
+_CLASSIC = VERSION_FIELDS.index("description")
+_DESCRIBED = VERSION_FIELDS.index("claimed_by")
 
 
 def payload(fields: dict[str, Any]) -> bytes:
@@ -63,12 +70,12 @@ def version_fields(v: Any) -> dict[str, Any]:
 
 def version_digests(v: Any) -> dict[str, str]:
     """What the audit log records of a version, to find later which group changed. The
-    description group only when the version has one: entries from before it have none,
-    and a description set later is then named by its absence from the entry."""
+    description and claim groups only when the version has them: entries from before
+    them have none, and one set later is then named by its absence from the entry."""
     return {
         group: digest({f: getattr(v, f) for f in fields})
         for group, fields in GROUPS.items()
-        if group != "description" or any(getattr(v, f) is not None for f in fields)
+        if group not in _OPTIONAL_GROUPS or any(getattr(v, f) is not None for f in fields)
     }
 
 
@@ -80,9 +87,11 @@ def fields_digest(v: Any) -> str:
 
 def values_digest(values: list[Any]) -> str:
     """:func:`fields_digest` of a version given as its values in ``VERSION_FIELDS`` order
-    (without the trailing description and usage when both are unset, as before them)."""
-    if all(x is None for x in values[_CLASSIC:]):
-        return digest(values[:_CLASSIC])
+    (without the trailing fields that are unset, as before they existed)."""
+    if values[_DESCRIBED] is None:
+        values = values[:_DESCRIBED]
+        if all(x is None for x in values[_CLASSIC:]):
+            return digest(values[:_CLASSIC])
     return digest(values)
 
 

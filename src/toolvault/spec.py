@@ -4,7 +4,8 @@ Grammar (SPEC §2)::
 
     spec      := [prefix] name [ ":" selector | "@sha256:" hexprefix ]
     prefix    := "/commands/" | "/tools/" | "p42:/commands/" | "p42:/tools/"
-    selector  := "latest" | "previous" | "versions" | N | "-" K | label
+    selector  := "latest" | "previous" | "versions" | N | "-" K | label | bound ".." bound
+    bound     := "latest" | "previous" | N | "-" K | label   (a range: ``context`` only)
     name      := [A-Za-z0-9][A-Za-z0-9._-]{0,127}
     label     := [A-Za-z][A-Za-z0-9_-]{0,63}      (never a keyword)
     N, K      := decimal integers >= 1, no leading zeros
@@ -28,6 +29,7 @@ NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 LABEL_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
 NUMBER_RE = re.compile(r"[1-9][0-9]*")
 HEX_RE = re.compile(r"[0-9a-f]{8,64}")
+RANGE_SEP = ".."
 
 FORMS = (
     "NAME, NAME:latest, NAME:previous, NAME:N, NAME:-K, NAME:versions, NAME:LABEL, "
@@ -50,6 +52,7 @@ class Kind(Enum):
     BACK = "back"  # name:-K
     LABEL = "label"
     SHA = "sha"  # name@sha256:prefix
+    RANGE = "range"  # name:A..B, every version from A to B (value: "A..B")
 
 
 class Spec:
@@ -112,6 +115,15 @@ class Spec:
         a label): the only kind that can name a yanked version."""
         return self.kind in (Kind.NUMBER, Kind.SHA, Kind.LABEL)
 
+    @property
+    def bounds(self) -> tuple[Spec, Spec]:
+        """A range's two ends as specs of one version each (``fmt:2..latest`` ->
+        ``fmt:2``, ``fmt:latest``)."""
+        if self.kind is not Kind.RANGE or not isinstance(self.value, str):
+            raise InvalidSpec(f"'{self}' is not a range NAME:A..B")
+        low, high = self.value.split(RANGE_SEP)
+        return _bound(str(self), self.name, low), _bound(str(self), self.name, high)
+
     def __str__(self) -> str:
         return format_spec(self)
 
@@ -128,6 +140,8 @@ def format_spec(spec: Spec) -> str:
         return f"{text}:{spec.kind.value}"
     if spec.kind is Kind.BACK:
         return f"{text}:-{spec.value}"
+    if spec.kind is Kind.RANGE:
+        return f"{text}:{spec.value}"
     pinned = f"@sha256:{spec.sha256}" if spec.sha256 else ""
     return f"{text}:{spec.value}{pinned}"
 
@@ -140,30 +154,44 @@ def format_ref(name: str, version: int, sha256: str) -> str:
 def validate_name(name: str) -> str:
     """Return ``name`` if it is a valid tool name, else raise :class:`InvalidSpec`."""
     _text(name, "a tool name", "'fmt'")
-    if not name:
-        raise InvalidSpec(f"empty tool name; {NAME_RULE}")
     if NAME_RE.fullmatch(name):
         return name
+    details = {"name": name}
+    if not name:
+        raise InvalidSpec(f"empty tool name; {NAME_RULE}", details)
     if len(name) > 128 and NAME_RE.fullmatch(name[:128]):
-        raise InvalidSpec(f"tool name is {len(name)} characters long; {NAME_RULE}")
-    raise InvalidSpec(f"invalid tool name {name!r}: {NAME_RULE}")
+        raise InvalidSpec(f"tool name is {len(name)} characters long; {NAME_RULE}", details)
+    raise InvalidSpec(f"invalid tool name {name!r}: {NAME_RULE}", details)
 
 
 def validate_label(label: str) -> str:
     """Return ``label`` if it may name a label, else raise :class:`InvalidSpec`."""
     _text(label, "a label", "'stable'")
     if label.lower() in KEYWORDS:
-        raise InvalidSpec(f"label {label!r} is reserved: {', '.join(KEYWORDS)} are selectors")
+        raise InvalidSpec(
+            f"label {label!r} is reserved: {', '.join(KEYWORDS)} are selectors", {"label": label}
+        )
     if not LABEL_RE.fullmatch(label):
         raise InvalidSpec(
             f"invalid label {label!r}: a label starts with a letter and holds only letters, "
-            "digits, '_' and '-' (at most 64 characters), so it never looks like a version"
+            "digits, '_' and '-' (at most 64 characters), so it never looks like a version",
+            {"label": label},
         )
     return label
 
 
 def parse(text: str) -> Spec:
-    """Parse a spec string, raising :class:`InvalidSpec` with the accepted forms."""
+    """Parse a spec string, raising :class:`InvalidSpec` with the accepted forms (and
+    the spec refused in its ``details``)."""
+    try:
+        return _parse(text)
+    except InvalidSpec as exc:
+        if isinstance(text, str):
+            exc.details.setdefault("spec", text)
+        raise
+
+
+def _parse(text: str) -> Spec:
     _text(text, "a spec", "'fmt' or 'fmt:2'")
     if not text:
         raise InvalidSpec(f"empty spec; accepted forms: {FORMS}")
@@ -189,7 +217,9 @@ def parse_name(text: str) -> str:
     _text(text, "a tool name", "'fmt'")
     spec = parse(text)
     if spec.kind is not Kind.DEFAULT:
-        raise InvalidSpec(f"expected a tool name, got the spec {text!r}; {NAME_RULE}")
+        raise InvalidSpec(
+            f"expected a tool name, got the spec {text!r}; {NAME_RULE}", {"spec": text}
+        )
     return spec.name
 
 
@@ -220,6 +250,8 @@ def _number(digits: str) -> int:
 
 
 def _selector(text: str, name: str, sel: str, prefix: str) -> Spec:
+    if RANGE_SEP in sel:
+        return _range(text, name, sel, prefix)
     if sel in KEYWORDS:
         return Spec(name, Kind(sel), prefix=prefix)
     number, _, pinned = sel.partition("@sha256:")
@@ -231,6 +263,35 @@ def _selector(text: str, name: str, sel: str, prefix: str) -> Spec:
     if LABEL_RE.fullmatch(sel) and sel.lower() not in KEYWORDS:
         return Spec(name, Kind.LABEL, sel, prefix=prefix)
     raise InvalidSpec(f"invalid version selector in {text!r}: {_why(sel)}; accepted forms: {FORMS}")
+
+
+def _range(text: str, name: str, sel: str, prefix: str) -> Spec:
+    """``NAME:A..B``: each end one version (not ``versions``, not another range); two
+    numbers must not run backwards (an end such as ``latest`` is checked when resolved)."""
+    ends = sel.split(RANGE_SEP)
+    if len(ends) != 2 or not all(ends):
+        raise InvalidSpec(
+            f"invalid range in {text!r}: give two ends, NAME:A..B (such as {name}:2..5 or "
+            f"{name}:2..latest)"
+        )
+    low, high = (_bound(text, name, end) for end in ends)
+    if isinstance(low.value, int) and isinstance(high.value, int) and low.kind is high.kind:
+        backwards = low.value > high.value if low.kind is Kind.NUMBER else low.value < high.value
+        if backwards:
+            raise InvalidSpec(
+                f"invalid range {text!r}: it runs backwards; give the older end first "
+                f"({name}:{ends[1]}..{ends[0]})"
+            )
+    return Spec(name, Kind.RANGE, sel, prefix=prefix)
+
+
+def _bound(text: str, name: str, end: str) -> Spec:
+    """One end of a range: a selector that names one version."""
+    if "@" in end or end == "versions":
+        raise InvalidSpec(
+            f"invalid range in {text!r}: an end is N, -K, latest, previous or a label, not {end!r}"
+        )
+    return _selector(text, name, end, "")
 
 
 def _why(sel: str) -> str:

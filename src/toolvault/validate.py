@@ -89,6 +89,7 @@ CREATED_BY = Rule("created_by", max_chars=256, required=True, example="'alice'")
 ACTOR = Rule("actor", max_chars=256, required=True, example="'alice'")
 SET_BY = Rule("set_by", max_chars=256, required=True, example="'alice'")
 PRINCIPAL = Rule("principal", max_chars=256, required=True, example="'alice'")
+CLAIMED_BY = Rule("claimed_by", max_chars=256, required=True, example="'alice'")
 SESSION_ID = Rule("session_id", max_chars=256)
 ORIGIN = Rule("origin", max_chars=8192)
 REFERENCE = Rule("reference", max_chars=8192, example="'fmt:2'")
@@ -359,6 +360,7 @@ def stored_version(data: Mapping[str, Any], where: str) -> None:
     for key in ("created_at", "recorded_at"):
         if data.get(key) is not None:
             check_timestamp(data[key], key, where)
+    text(CLAIMED_BY, data.get("claimed_by"), where)
     text(KEY_ID, data.get("key_id"), where)
     text(SIGNATURE, data.get("signature"), where)
 

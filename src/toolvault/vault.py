@@ -25,8 +25,10 @@ from toolvault.errors import InvalidInput, InvalidSpec, NotFound
 from toolvault.materialize import CommandsTree
 from toolvault.models import Principal, Version
 from toolvault.service.governance import Governing
+from toolvault.service.grants import Grants
 from toolvault.service.imports import Imports
 from toolvault.service.keys import KeysAndTrust
+from toolvault.service.lineage import Lineages
 from toolvault.service.publishing import NewVersion, Publishing
 from toolvault.service.reads import Reads
 from toolvault.service.search import Searching
@@ -38,7 +40,18 @@ from toolvault.store.base import SQLStore
 __all__ = ["NewVersion", "Vault", "fetch_tool"]
 
 
-class Vault(Reads, Publishing, Governing, KeysAndTrust, Tokens, Verifying, Imports, Searching):
+class Vault(
+    Reads,
+    Publishing,
+    Governing,
+    Grants,
+    KeysAndTrust,
+    Tokens,
+    Verifying,
+    Imports,
+    Searching,
+    Lineages,
+):
     """A versioned tool vault in a home folder: ``vault.db`` plus ``commands/``."""
 
     def __init__(
@@ -96,7 +109,8 @@ class Vault(Reads, Publishing, Governing, KeysAndTrust, Tokens, Verifying, Impor
             if not create:
                 raise NotFound(
                     f"no vault at {path}; run 'toolvault init' to create one, "
-                    "or point --home / TOOLVAULT_HOME at an existing one"
+                    "or point --home / TOOLVAULT_HOME at an existing one",
+                    {"home": str(path)},
                 )
             if path.exists() and not path.is_dir():
                 raise InvalidInput(f"{path} is not a folder; choose another --home")

@@ -92,5 +92,6 @@ def refuse(url: str, why: str, path: Path) -> IntegrityError:
     return IntegrityError(
         f"the daemon at {url} no longer extends the signed head this client saw: {why}; "
         f"nothing was done. If the daemon was restored from a backup on purpose, remove "
-        f"{path} to accept its log as it is now"
+        f"{path} to accept its log as it is now",
+        {"url": url, "reason": why, "witnessed": str(path)},
     )

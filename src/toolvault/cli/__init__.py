@@ -37,6 +37,9 @@ COMMANDS = {
     "deprecate": "govern",
     "retire": "govern",
     "owner": "govern",
+    "grant": "grants",
+    "revoke": "grants",
+    "grants": "grants",
     "audit": "govern",
     "keys": "govern",
     "trust": "govern",
@@ -78,24 +81,19 @@ class VaultGroup(click.Group):
         standalone_mode: bool = True,
         **extra: Any,
     ) -> Any:
+        args = sys.argv[1:] if args is None else list(args)
         try:
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
             code = rv if isinstance(rv, int) else 0
-        except (ToolvaultError, click.ClickException, click.Abort, OSError) as exc:
-            from toolvault.cli._common import report_error
-
-            code = report_error(exc)
         except KeyboardInterrupt:
             code = 130
-        except Exception as exc:  # a bug: still one line, traceback only on demand
-            if os.environ.get("TOOLVAULT_DEBUG") == "1":
+        except Exception as exc:  # one line (or JSON object); a bug's traceback on demand
+            from toolvault.cli.failures import json_wanted, report_error
+
+            known = (ToolvaultError, click.ClickException, click.Abort, OSError)
+            if not isinstance(exc, known) and os.environ.get("TOOLVAULT_DEBUG") == "1":
                 raise
-            click.echo(
-                f"toolvault: error: internal error: {type(exc).__name__}: {exc} "
-                "(set TOOLVAULT_DEBUG=1 for a traceback)",
-                err=True,
-            )
-            code = 1
+            code = report_error(exc, json_wanted(self, args))
         if standalone_mode:
             sys.exit(code)
         return code

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from toolvault.errors import InvalidInput, ToolvaultError
+from toolvault.errors import InvalidInput
 from toolvault.vault import Vault
 
 if TYPE_CHECKING:
@@ -133,48 +133,3 @@ def warn(message: str) -> None:
 def note(message: str) -> None:
     """A note on stderr: something the user should know, nothing wrong."""
     click.echo(f"toolvault: note: {message}", err=True)
-
-
-def report_error(exc: BaseException) -> int:
-    """Print one ``toolvault: error: …`` line for ``exc`` and return the exit code."""
-    if os.environ.get("TOOLVAULT_DEBUG") == "1":
-        import traceback
-
-        traceback.print_exception(exc)
-    if isinstance(exc, ToolvaultError):
-        message, code = str(exc), exc.exit_code
-    elif isinstance(exc, click.UsageError) and exc.ctx and _no_args_help(exc):
-        click.echo(exc.ctx.get_help())  # 'toolvault' or 'toolvault db' alone: the help
-        return 0
-    elif isinstance(exc, click.UsageError):
-        where = exc.ctx.command_path if exc.ctx else ""
-        hint = f" (see '{where} --help')" if where else ""
-        message, code = f"{exc.format_message()}{hint}", 2
-    elif isinstance(exc, click.ClickException):
-        message, code = exc.format_message(), exc.exit_code
-    elif isinstance(exc, click.Abort):
-        message, code = "aborted", 1
-    elif isinstance(exc, BrokenPipeError):
-        return 1
-    elif isinstance(exc, OSError) and exc.strerror:  # a file the system refused: no errno
-        where = f"{exc.filename}: " if exc.filename else ""
-        message, code = f"{where}{exc.strerror}", 1
-    else:
-        message, code = str(exc), 1
-    click.echo(f"toolvault: error: {_printable(' '.join(message.split()))}", err=True)
-    return code
-
-
-_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)]}
-
-
-def _printable(message: str) -> str:
-    """A message never draws on the terminal: a control character that reached it
-    (a file name, text stored before toolvault refused such text) is shown escaped."""
-    return message.translate(_CONTROL)
-
-
-def _no_args_help(exc: click.UsageError) -> bool:
-    """A group called with nothing after it (click >= 8.2 raises NoArgsIsHelpError)."""
-    kind = getattr(click.exceptions, "NoArgsIsHelpError", None)
-    return kind is not None and isinstance(exc, kind)

@@ -131,7 +131,7 @@ def versions(
     if action == "list":
         _listing(vault, name, as_json)
     elif action == "history":
-        _history(vault.versions(name), as_json)
+        _history(vault.history(name), as_json)
     elif action == "diff":
         render_diff(vault.diff(_local(name, args[0]), _local(name, args[1])), False, as_json)
     else:
@@ -143,15 +143,26 @@ def versions(
 
 @click.command()
 @click.argument("old", shell_complete=complete_spec)
-@click.argument("new", required=False, shell_complete=complete_spec)
+@click.argument("new", required=False, metavar="[NEW|FILE|-]", shell_complete=complete_spec)
 @click.option("--stat", is_flag=True, help="Only count added and removed lines.")
 @click.option(
     "-U", "--unified", "context", type=click.IntRange(0), default=3, help="Lines of context."
 )
 @json_option
 def diff(old: str, new: str | None, stat: bool, context: int, as_json: bool) -> None:
-    """Unified diff between two versions; with one spec, between it and its previous."""
+    """Unified diff between two versions; with one spec, between it and its previous.
+
+    NEW may also be a file not yet published, or - for standard input: a ./ or a / in
+    it always means a file; a name that is both a file here and a version is refused.
+    """
     vault = obj().service()
+    if new is not None:
+        from toolvault.cli import filediff
+
+        found = filediff.unpublished(vault, new)
+        if found is not None:
+            d = vault.diff_content(old, found[1], file=found[0], context=context)
+            return filediff.render(d, stat, as_json)
     render_diff(vault.diff(old, new, context=context), stat, as_json)
 
 
@@ -212,24 +223,34 @@ def _render_listing(found: list[dict[str, Any]], as_json: bool, with_name: bool)
     table(rows, ["VERSION", "SHA256", "SIZE", "CREATED", "BY", "NOTE"])
 
 
-def _history(found: list[Version], as_json: bool) -> None:
+def _history(found: list[dict[str, Any]], as_json: bool) -> None:
+    """Newest first in text; the JSON (oldest first, as every listing) holds what the
+    text shows: the chain, rollbacks, provenance, references, yank and labels."""
     if wants_json(as_json):
-        emit_json([v.to_dict() for v in found])
+        emit_json(found)
         return
     for v in reversed(found):
         click.echo(
-            click.style(f"{v.name}:{v.version}", bold=True)
-            + f"  {v.sha256[:12]}  {v.created_at}  by {v.created_by or '-'}"
+            click.style(f"{v['name']}:{v['version']}", bold=True)
+            + f"  {v['sha256'][:12]}  {v['created_at']}  by {v['created_by'] or '-'}"
         )
-        chain = f"after {v.previous_version}" if v.previous_version else "first version"
-        click.echo(f"    {chain}" + (f"; rollback of {v.rollback_of}" if v.rollback_of else ""))
-        for label, value in (
-            ("origin", v.origin),
-            ("message", v.message),
-            ("prompt", v.prompt),
-            ("session", v.session_id),
-        ):
-            if value:
-                click.echo(f"    {label}: {value}")
-        for ref in v.references:
+        chain = f"after {v['previous_version']}" if v["previous_version"] else "first version"
+        rollback = f"; rollback of {v['rollback_of']}" if v["rollback_of"] else ""
+        click.echo(f"    {chain}{rollback}")
+        for label, key in HISTORY_FIELDS:
+            if v.get(key):
+                text = str(v[key]).replace("\n", "\n" + " " * (6 + len(label)))
+                click.echo(f"    {label}: {text}")
+        if v.get("labels"):
+            click.echo(f"    labels: {', '.join(v['labels'])}")
+        for ref in v["references"]:
             click.echo(f"    ref: {ref}")
+
+
+HISTORY_FIELDS = (
+    ("YANKED", "yanked"),
+    ("origin", "origin"),
+    ("message", "message"),
+    ("prompt", "prompt"),
+    ("session", "session_id"),
+)

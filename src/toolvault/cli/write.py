@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from toolvault import spec as specs
-from toolvault.cli import textfiles
+from toolvault.cli import expect, textfiles
 from toolvault.cli._common import emit_json, json_option, note, obj, wants_json, warn
 from toolvault.cli.completion import complete_name
 from toolvault.errors import InvalidInput
@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     metavar="[KEY]",
     help="Sign the new versions with KEY (alone: sign_with from config.toml, or the only key).",
 )
+@expect.expect_options
 @json_option
 def add(
     paths: tuple[str, ...],
@@ -126,12 +127,14 @@ def _publish(
 ) -> list[Published]:
     """Publish in one transaction, warning of each reference in ``dangling`` (those given
     with --allow-dangling) that resolves to nothing."""
+    items = expect.expecting(items)  # --expect-latest / --expect-new, if given
     vault = obj().service(create=True)
     key = _key_name(vault, sign) if isinstance(vault, Vault) else sign
     unresolved = _dangling(vault, dangling)
     results = vault.publish_many(items, sign_with=key)
     for ref in unresolved:
         warn(f"reference '{ref}' does not resolve; stored as written (--allow-dangling)")
+    expect.warn_of(results)
     return results
 
 
@@ -160,6 +163,17 @@ def not_recorded(unchanged: list[Published], flags: list[str]) -> None:
         f"{which} unchanged (same content as the latest), so no new version: "
         f"{', '.join(flags)} not recorded"
     )
+
+
+def claimed(results: list[Published]) -> None:
+    """Say on stderr that the daemon recorded its token's principal as the author and
+    kept the --created-by given as claimed_by (SPEC §11)."""
+    for r in results:
+        if r.claimed_by is not None:
+            note(
+                f"{r.name}:{r.version}: the daemon records its token's principal as "
+                f"created_by; --created-by {r.claimed_by} is kept as claimed_by"
+            )
 
 
 def _dangling(vault: Vault | RemoteVault, refs: tuple[str, ...]) -> list[str]:
@@ -263,7 +277,9 @@ def _no_duplicates(found: list[tuple[str, bytes, bool, str]]) -> None:
 
 
 def render_published(results: list[Published], as_json: bool) -> None:
-    """Print publish results: one line each, or the JSON list of SPEC §5."""
+    """Print publish results: one line each, or the JSON list of SPEC §5; a note for
+    each whose author the daemon kept as claimed_by."""
+    claimed(results)
     if wants_json(as_json):
         emit_json([r.to_dict() for r in results])
         return

@@ -94,21 +94,28 @@ def listing(found: list[dict[str, Any]], as_json: bool, with_name: bool, out: Ou
 def show(conn: sqlite3.Connection, args: list[str], flags: set[str], out: Out) -> None:
     """``show SPEC`` of an unsigned version (checking a signature needs cryptography)."""
     version, _ = rows.find(conn, parse(args[0]))
+    info = describe(conn, version)
+    if "--json" in flags:
+        out.json(info)
+        return
+    show_text(info, out)
+
+
+def describe(conn: sqlite3.Connection, version: dict[str, Any]) -> dict[str, Any]:
+    """As ``Vault.describe`` (``show --json``) for an unsigned version: a signature to
+    check needs cryptography, so a signed one falls back."""
     if version["signature"]:
         raise Fallback
     tool = rows.tool(conn, version["name"])
     keys = ("name", "latest_version", "versions", "owner", "lifecycle", "updated_at")
-    info = {
+    return {
+        "ref": ref(version),
         **version,
         "signature_status": "unsigned",
         "yanked": rows.yank_reason(conn, version["name"], version["version"]),
         "labels": rows.labels_on(conn, version["name"], version["version"]),
         "tool": {**{k: tool[k] for k in keys}, "lifecycle_message": tool["lifecycle_message"]},
     }
-    if "--json" in flags:
-        out.json(info)
-        return
-    show_text(info, out)
 
 
 def show_text(info: dict[str, Any], out: Out) -> None:
@@ -139,6 +146,8 @@ def diff(conn: sqlite3.Connection, args: list[str], flags: set[str], out: Out) -
     """``diff OLD [NEW] [--stat]``; coloured text (a terminal) is left to click."""
     if not flags & {"--json", "--stat"} and os.isatty(1):
         raise Fallback
+    if len(args) == 2 and os.path.lexists(args[1]):
+        raise Fallback  # maybe a file not yet published (cli/filediff.py decides)
     if len(args) == 1:
         new, new_text = _version_text(conn, parse(args[0]))
         prev = new["previous_version"]

@@ -9,7 +9,7 @@ import sqlite3
 from toolvault import spec as specs
 from toolvault.errors import InvalidSpec
 from toolvault.fastcli import rows
-from toolvault.fastcli.commands import parse, ref
+from toolvault.fastcli.commands import describe, parse, ref
 from toolvault.fastcli.render import Out
 from toolvault.spec import NAME_RE, NUMBER_RE, Kind
 
@@ -24,17 +24,6 @@ STATUS = {  # as cli/lineage.py prints each status
     "dangling": "  dangling: stored as written, does not resolve",
     "resolves": "  stored as written; resolves now to {resolved}",
 }
-LANGUAGES = {
-    "bash": "bash",
-    "sh": "sh",
-    "zsh": "zsh",
-    "python": "python",
-    "python3": "python",
-    "node": "javascript",
-    "deno": "typescript",
-    "ruby": "ruby",
-    "perl": "perl",
-}
 
 
 def resolve(conn: sqlite3.Connection, text: str) -> dict[str, Any] | None:
@@ -44,7 +33,7 @@ def resolve(conn: sqlite3.Connection, text: str) -> dict[str, Any] | None:
     except InvalidSpec:
         return None
     row = rows.lookup(conn, spec)
-    return None if row is None else rows.version_dict(row[:22])
+    return None if row is None else rows.version_dict(row[: rows.WIDTH])
 
 
 def refs(conn: sqlite3.Connection, args: list[str], flags: set[str], out: Out) -> None:
@@ -133,71 +122,23 @@ def _referrer(v: dict[str, Any], stored: str, exact: bool) -> dict[str, Any]:
 
 
 def context(conn: sqlite3.Connection, args: list[str], flags: set[str], out: Out) -> None:
-    """``context SPEC...``: each version once, in the order given."""
+    """``context SPEC...`` without options: each version once, in the order given. A yanked
+    version falls back (the full command warns on stderr), as does a range or a signed one."""
+    from toolvault import contextdoc
+
     found: list[dict[str, Any]] = []
     for text in args:
         version, content = rows.find(conn, parse(text))
+        if any(v["ref"] == ref(version) for v in found):
+            continue
+        info = describe(conn, version)
+        if info["yanked"]:
+            raise rows.Fallback
         try:
-            version["content"] = content.decode("utf-8")
+            found.append(contextdoc.item(info, content.decode("utf-8")))
         except UnicodeDecodeError:
             raise rows.Fallback from None
-        if all(ref(v) != ref(version) for v in found):
-            found.append(version)
     if "--json" in flags:
-        out.json([{**v, "ref": ref(v)} for v in found])
+        out.json(found)
         return
-    parts = [
-        f"# Tool versions from toolvault ({len(found)})\n\n"
-        "Each section is one exact, immutable version. To build on one, publish the new "
-        "content with `toolvault add FILE --ref <ref>` so that the lineage is kept.\n"
-    ]
-    out.echo("\n".join(parts + [_section(v) for v in found]), nl=False)
-
-
-def _section(v: dict[str, Any]) -> str:
-    text = v["content"]
-    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
-    fence = "`" * max(3, longest + 1)
-    fields = [
-        ("name", v["name"]),
-        ("version", str(v["version"])),
-        ("ref", ref(v)),
-        ("sha256", v["sha256"]),
-        ("created_at", v["created_at"]),
-        ("created_by", v["created_by"] or "-"),
-        ("prompt", _one_line(v["prompt"]) if v["prompt"] else "-"),
-    ]
-    if v["description"]:
-        fields.insert(2, ("description", _one_line(v["description"])))
-    if v["message"]:
-        fields.append(("message", _one_line(v["message"])))
-    if v["references"]:
-        fields.append(("references", ", ".join(v["references"])))
-    header = "\n".join(f"- {key}: {value}" for key, value in fields) + _usage(v["usage"])
-    body = text if text.endswith("\n") or not text else text + "\n"
-    head = f"## {v['name']}:{v['version']}\n\n{header}\n\n"
-    return f"{head}{fence}{_language(text)}\n{body}{fence}\n"
-
-
-def _usage(usage: str | None) -> str:
-    """As ``toolvault.lineage.usage_block``."""
-    if not usage:
-        return ""
-    lines = "\n".join(f"    {line}".rstrip() for line in usage.splitlines())
-    return f"\n- usage:\n\n{lines}"
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _language(text: str) -> str:
-    if not text.startswith("#!"):
-        return ""
-    words = text[2:].split("\n", 1)[0].split()
-    if not words:
-        return ""
-    program = words[0].rsplit("/", 1)[-1]
-    if program == "env":
-        program = next((w for w in words[1:] if not w.startswith("-")), "")
-    return LANGUAGES.get(program, "")
+    out.echo(contextdoc.render(found), nl=False)

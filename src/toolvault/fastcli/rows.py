@@ -26,8 +26,10 @@ V_COLS = (
     "v.name, v.version, v.sha256, v.size, v.executable, v.previous_version, "
     "v.previous_sha256, v.created_at, v.recorded_at, v.created_by, v.owner, v.origin, "
     "v.session_id, v.prompt, v.message, v.refs, v.transforms, v.rollback_of, v.signature, "
-    "v.key_id, v.description, v.usage"
+    "v.key_id, v.description, v.usage, v.claimed_by"
 )
+
+WIDTH = len(VERSION_FIELDS)  # the columns of a version row, before any joined ones
 
 
 class Fallback(Exception):
@@ -101,7 +103,7 @@ def tool(conn: sqlite3.Connection, name: str) -> dict[str, Any]:
 
 def versions(conn: sqlite3.Connection, name: str | None) -> list[dict[str, Any]]:
     """Every version of one tool (oldest first) or of every tool (by name), each with
-    ``yanked``: the reason or None."""
+    its pinned ``ref`` and ``yanked``: the reason or None."""
     where, params = ("WHERE v.name = ? ", (name,)) if name is not None else ("", ())
     rows = conn.execute(
         f"SELECT {V_COLS}, y.reason FROM versions v LEFT JOIN yanks y "
@@ -110,7 +112,11 @@ def versions(conn: sqlite3.Connection, name: str | None) -> list[dict[str, Any]]
     ).fetchall()
     if name is not None and not rows:
         raise Fallback
-    return [{**version_dict(r[:22]), "yanked": r[22]} for r in rows]
+    found = [version_dict(r[:WIDTH]) for r in rows]
+    for item, row in zip(found, rows, strict=True):  # as the service's _with_yanks
+        item["ref"] = f"{item['name']}:{item['version']}@sha256:{item['sha256']}"
+        item["yanked"] = row[WIDTH]
+    return found
 
 
 def find(conn: sqlite3.Connection, spec: Spec) -> tuple[dict[str, Any], bytes]:
@@ -119,7 +125,7 @@ def find(conn: sqlite3.Connection, spec: Spec) -> tuple[dict[str, Any], bytes]:
     row = lookup(conn, spec)
     if row is None:
         raise Fallback
-    return version_dict(row[:22]), bytes(row[22])
+    return version_dict(row[:WIDTH]), bytes(row[WIDTH])
 
 
 def lookup(conn: sqlite3.Connection, spec: Spec) -> tuple[Any, ...] | None:

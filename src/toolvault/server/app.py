@@ -4,7 +4,8 @@ The app has no logic of its own. Each request authenticates its bearer token,
 takes a view of the vault acting for that principal (whose writes the service
 checks against ownership, read-only tokens and admin rights), calls one
 service method and renders the dataclass it returns with its ``to_dict()``.
-Errors are translated in one place, to ``{"error": {"code", "message"}}``.
+Errors are translated in one place (:mod:`.failures`), to
+``{"error": {"code", "message", "details"}}``.
 
 Endpoints are plain ``def`` functions: FastAPI runs them in its thread pool, and
 the store keeps one database connection per thread, so one vault serves them all.
@@ -15,37 +16,28 @@ same guard and the same service calls; their routes here document them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from toolvault import __version__
 from toolvault import spec as specs
-from toolvault.errors import ToolvaultError
-from toolvault.server import hot, mcp_mount
+from toolvault.server import failures, hot, mcp_mount
 from toolvault.server import schemas as s
+from toolvault.server.failures import STATUS_CODES, error_response
 from toolvault.server.hot import Guard
+from toolvault.server.preconditions import STALE, expectations
 from toolvault.server.queryparams import known_query
 from toolvault.vault import NewVersion, Vault
 
 # The largest tool is 1 MiB by default (max_tool_size); JSON may escape it to
 # about twice that, plus the provenance fields around it.
 MAX_BODY = 2 * 1024 * 1024 + 64 * 1024
-STATUS_CODES = {
-    400: "invalid_input",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    413: "too_large",
-}
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": s.ErrorBody, "description": code.replace("_", " ")}
     for status, code in STATUS_CODES.items()
@@ -82,11 +74,11 @@ def create_app(
         dependencies=[Depends(known_query)],
     )
     app.state.guard = guard = Guard(vault, public_read)
-    app.add_exception_handler(ToolvaultError, _toolvault_error)  # type: ignore[arg-type]
-    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
-    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
-    app.add_exception_handler(Exception, _internal_error)
-    for router in (meta, reads, writes):
+    failures.install(app)
+    from toolvault.server import lineage  # its routes take this module's shared parts
+    from toolvault.server.grants import router as grants  # imports this module: here
+
+    for router in (meta, reads, writes, grants, lineage.router):
         app.include_router(router)
     app.add_middleware(BodyLimit, max_body=max_body)
     mcp_mount.mount(app, guard, hosts)
@@ -145,56 +137,6 @@ def guard(request: Request) -> Guard:
     return found
 
 
-# -- errors ------------------------------------------------------------------------------
-
-
-def error_response(
-    status: int,
-    code: str,
-    message: str,
-    headers: Mapping[str, str] | None = None,
-    details: dict[str, Any] | None = None,
-) -> Response:
-    """The one error shape (:func:`hot.error_rendered`), with ``headers`` added."""
-    response = hot.error_rendered(status, code, message, details).response()
-    response.headers.update(headers or {})
-    return response
-
-
-async def _toolvault_error(request: Request, exc: ToolvaultError) -> Response:
-    return error_response(exc.http_status, exc.code, str(exc), details=exc.details)
-
-
-async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
-    parts = []
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err.get("loc", ()))
-        why = err.get("msg", "invalid")
-        if err.get("type") == "json_invalid":
-            at = err["loc"][-1] if len(err.get("loc", ())) > 1 else "?"
-            where = "body"
-            why = f"not valid JSON at character {at} ({err.get('ctx', {}).get('error', '?')})"
-        if tuple(err.get("loc", ())) == ("body",) and str(err.get("type")).endswith("_type"):
-            why += " (send a JSON object with Content-Type: application/json)"
-        parts.append(f"{where}: {why}")
-    return error_response(400, "invalid_input", "invalid request: " + "; ".join(parts))
-
-
-async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
-    code = STATUS_CODES.get(exc.status_code, "http_error")
-    if exc.status_code == 404:
-        message = f"no such endpoint: {request.method} {request.url.path} (see /openapi.json)"
-    elif exc.status_code == 405:
-        message = f"{request.method} is not allowed on {request.url.path}"
-    else:
-        message = str(exc.detail)
-    return error_response(exc.status_code, code, message, exc.headers)
-
-
-async def _internal_error(request: Request, exc: Exception) -> Response:
-    return hot.internal_error(exc).response()
-
-
 class BodyLimit:
     """Refuse request bodies over ``max_body`` bytes with 413, declared or as sent.
 
@@ -220,7 +162,8 @@ class BodyLimit:
             await self.app(scope, receive, send)  # no body: a GET, most of the time
             return
         if length is not None and (not length.isdigit() or int(length) > self.max_body):
-            await self._refuse(scope, receive, send)  # without waiting for a byte of it
+            declared = int(length) if length.isdigit() else None  # without waiting for a byte
+            await self._refuse(scope, receive, send, declared)
             return
         chunks, size, more = [], 0, True
         while more:
@@ -231,16 +174,17 @@ class BodyLimit:
             size += len(chunks[-1])
             more = message.get("more_body", False)
             if size > self.max_body:
-                await self._refuse(scope, receive, send)
+                await self._refuse(scope, receive, send, size)
                 return
         await self.app(scope, _replay(b"".join(chunks), receive), send)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, size: int | None) -> None:
         message = (
             f"the request body is over the daemon's limit of {self.max_body:,} bytes; "
             "publish large batches in several requests"
         )
-        await error_response(413, "too_large", message)(scope, receive, send)
+        details = {"limit": self.max_body, "size": size}  # size: as declared, or so far
+        await error_response(413, "too_large", message, details=details)(scope, receive, send)
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
@@ -367,14 +311,6 @@ async def content(request: Request, creds: Credentials, spec: SpecPath) -> Respo
 async def commands(request: Request, creds: Credentials, spec: SpecPath) -> Response:
     """``/commands/fmt``, ``/commands/fmt:2``, ``/commands/fmt:stable``: raw content."""
     return (await hot.answer(guard(request), "commands", spec, creds)).response()
-
-
-@reads.get("/v1/refs/{spec:path}", summary="What a version references, or what references it")
-def refs(
-    request: Request, creds: Credentials, spec: SpecPath, reverse: bool = False
-) -> JSONResponse:
-    """The shape of ``refs --json`` (``reverse=true``: of ``refs --reverse --json``)."""
-    return as_json(guard(request).reader(creds).refs_report(spec, reverse))
 
 
 @reads.get("/v1/diff", summary="Unified diff between two versions", response_model=s.DiffOut)
@@ -508,12 +444,15 @@ writes = APIRouter(responses={**ERRORS, **CONFLICT})
 
 
 @writes.post(
-    "/v1/publish", summary="Publish versions (all or none)", response_model=list[s.PublishedOut]
+    "/v1/publish",
+    summary="Publish versions (all or none)",
+    response_model=list[s.PublishedOut],
+    responses=STALE,
 )
 def publish(request: Request, creds: Credentials, body: s.PublishRequest) -> JSONResponse:
     """Each item becomes the next version of its tool, by the token's principal."""
     vault = guard(request).writer(creds)
-    items = [_new_version(item) for item in body.items]
+    items = expectations(request.headers, body.items, [_new_version(i) for i in body.items])
     results = vault.publish_many(items, sign_with=body.sign_with)
     return as_json([r.to_dict() for r in results])
 
@@ -531,6 +470,7 @@ def _new_version(item: s.PublishItem) -> NewVersion:
         message=item.message,
         description=item.description,
         usage=item.usage,
+        created_by=item.created_by,  # kept as claimed_by when not the principal
         references=tuple(item.references or ()),
         transforms=tuple(item.transforms or ()),
         allow_dangling=item.allow_dangling,

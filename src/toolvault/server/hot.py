@@ -231,12 +231,15 @@ class Guard:
         if secret is None:
             raise Unauthorized(
                 "this request needs a bearer token (Authorization: Bearer <token>); "
-                "'toolvault token create --principal NAME' makes one"
+                "'toolvault token create --principal NAME' makes one",
+                {"token": "missing"},
             )
         key = ("token", hashlib.sha256(secret.encode("utf-8", "surrogatepass")).digest())
         view = self.fresh.get(key, lambda: self._view(secret))
         if view is None:
-            raise Unauthorized("the bearer token is unknown or revoked")
+            raise Unauthorized(
+                "the bearer token is unknown or revoked", {"token": "unknown_or_revoked"}
+            )
         return view
 
     def _view(self, secret: str) -> Vault | None:
@@ -310,4 +313,4 @@ def _answer(guard: Guard, name: str, value: str, secret: str | None) -> Rendered
         read = ANSWERS[name]
         return guard.fresh.get((name, value), lambda: read(vault, value))
     except ToolvaultError as exc:
-        return error_rendered(exc.http_status, exc.code, str(exc))
+        return error_rendered(exc.http_status, exc.code, str(exc), exc.details)

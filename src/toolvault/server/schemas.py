@@ -3,7 +3,8 @@
 Responses are the service's own ``to_dict()`` shapes, sent as they are; the
 models here describe them in ``/openapi.json`` (and a test holds them equal).
 Request models parse and bound what clients send; any field a model does not
-name (``created_by``, for one) is ignored: the token says who is writing.
+name is ignored. The token says who is writing: a ``created_by`` that differs from
+its principal is kept as the version's ``claimed_by`` (SPEC §11).
 """
 
 from __future__ import annotations
@@ -60,6 +61,11 @@ class PublishItem(BaseModel):
         None, description="One paragraph, at most 1,024 characters; default: the header's."
     )
     usage: str | None = Field(None, description="At most 8 KiB; default: the header's Usage:.")
+    created_by: str | None = Field(
+        None,
+        description="The author the client names; the version's created_by is the token's "
+        "principal, and a different name is kept as its claimed_by.",
+    )
     references: list[str] | None = Field(None, description="Specs of versions this one uses.")
     transforms: list[str] | None = None
     created_at: str | None = Field(
@@ -70,6 +76,19 @@ class PublishItem(BaseModel):
     )
     allow_dangling: bool = Field(
         False, description="Store a reference that resolves to nothing as written."
+    )
+    expect_latest: str | None = Field(
+        None,
+        description="Publish only if the tool's latest is this version (any spec of the tool; "
+        "a pinned ref checks its hash too); else 412 stale_base and nothing is written. "
+        'For one item, the header If-Match: "<sha256>" says the same.',
+        examples=["fmt:3@sha256:3fa9c2d1"],
+    )
+    expect_new: bool = Field(
+        False,
+        strict=True,
+        description="Publish only if the tool does not exist yet (If-None-Match: * for one "
+        "item); else 412 stale_base.",
     )
 
 
@@ -202,17 +221,22 @@ class VersionOut(BaseModel):
     key_id: str | None
     description: str | None = Field(None, description="One paragraph: what the tool does.")
     usage: str | None = Field(None, description="The text a user would read for --help.")
+    claimed_by: str | None = Field(
+        None, description="Through the daemon: the author the client named, if not the token's."
+    )
 
 
 class ListedVersion(VersionOut):
     """A version in a listing, with whether it was yanked."""
 
+    ref: str = Field(description="The pinned form NAME:N@sha256:HEX (SPEC §11).")
     yanked: str | None = Field(description="The yank's reason; null if not yanked.")
 
 
 class Described(VersionOut):
     """What ``show --json`` prints: the version, its signature status, yank, labels, tool."""
 
+    ref: str = Field(description="The pinned form NAME:N@sha256:HEX (SPEC §11).")
     signature_status: str
     yanked: str | None
     labels: list[str]
@@ -238,6 +262,13 @@ class PublishedOut(BaseModel):
     version: int
     sha256: str
     created: bool
+    ref: str = Field(description="The pinned form NAME:N@sha256:HEX (SPEC §11).")
+    warnings: list[str] = Field(
+        default_factory=list, description="E.g. that it builds on a version older than the latest."
+    )
+    claimed_by: str | None = Field(
+        None, description="The created_by sent, kept beside the principal (null: none)."
+    )
 
 
 class LabelDeleted(BaseModel):

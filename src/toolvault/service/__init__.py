@@ -7,6 +7,7 @@ methods that ``Vault`` inherits, one module per area.
 - :mod:`.publishing`: :class:`~toolvault.service.publishing.NewVersion`, publish, rollback,
   and the building blocks importers write with;
 - :mod:`.governance`: labels, yanks, lifecycles, owners;
+- :mod:`.grants`: maintainers (grant, revoke, grants);
 - :mod:`.keys`: signing keys and the trust store;
 - :mod:`.tokens`: the daemon's bearer tokens;
 - :mod:`.verifying`: ``verify``, over :mod:`toolvault.verify`;

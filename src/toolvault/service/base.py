@@ -70,11 +70,17 @@ class ServiceBase:
         if parsed.kind is Kind.VERSIONS:
             raise InvalidSpec(
                 f"'{parsed}' names the version listing, not one version; "
-                f"use 'toolvault versions {parsed.name}' or 'toolvault cat {parsed}'"
+                f"use 'toolvault versions {parsed.name}' or 'toolvault cat {parsed}'",
+                {"spec": str(parsed)},
+            )
+        if parsed.kind is Kind.RANGE:
+            raise InvalidSpec(
+                f"'{parsed}' names a range of versions, not one version; give one version "
+                f"such as {parsed.name}:{parsed.bounds[0].value} ('toolvault context' takes ranges)"
             )
         found = self._find(parsed, content)
         if found is None:
-            raise NotFound(self._missing(parsed))
+            raise self._not_found(parsed)
         return found
 
     def cat(self, spec: str | Spec) -> Version:
@@ -85,7 +91,7 @@ class ServiceBase:
         """A tool's summary, or :class:`NotFound` naming similar tools."""
         found = self.store.tool(specs.parse_name(name))
         if found is None:
-            raise NotFound(self._no_tool(name))
+            raise self._no_such_tool(name)
         return found
 
     def yank_of(self, version: Version) -> Yank | None:
@@ -94,30 +100,56 @@ class ServiceBase:
             (y for y in self.store.yanks(version.name) if y.version == version.version), None
         )
 
-    def _may_write(self, owner: str | None, name: str) -> None:
-        """A principal publishes new tools and new versions of the tools it owns
-        (``owner`` is None for a new tool)."""
+    def _may_write(self, owner: str | None, name: str, owner_only: str | None = None) -> str:
+        """Whether the principal may change tool ``name`` (``owner`` None: a new tool,
+        which any principal may create); returns the right it acts by: ``local`` (no
+        daemon), ``new``, ``owner``, ``admin`` or ``maintainer`` (SPEC §11: a maintainer
+        publishes, rolls back, labels and deprecates). ``owner_only`` names a change that
+        stays with the owner and admins ("yank its versions"): no maintainer may."""
         p = self.principal
         if p is None:
-            return
+            return "local"
         if p.read_only:
-            raise PermissionDenied(f"{p.name}'s token is read-only; it cannot change '{name}'")
-        if owner is not None and owner != p.name and not p.admin:
             raise PermissionDenied(
-                f"tool '{name}' is owned by {owner}, not {p.name}; ask the owner to "
-                "transfer it ('toolvault owner') or an admin to make the change"
+                f"{p.name}'s token is read-only; it cannot change '{name}'",
+                {"principal": p.name, "tool": name, "read_only": True, "needs": "write"},
             )
+        if owner is None:
+            return "new"
+        if owner == p.name:
+            return "owner"
+        if p.admin:
+            return "admin"
+        # one more query, only for a principal that neither owns the tool nor is an admin
+        if owner_only is None and self.store.grant_of(name, p.name) is not None:
+            return "maintainer"
+        details = {"principal": p.name, "tool": name, "owner": owner, "needs": "owner"}
+        if owner_only is not None:
+            raise PermissionDenied(
+                f"tool '{name}' is owned by {owner}, not {p.name}; only its owner or an admin "
+                f"may {owner_only} (a maintainer may not)",
+                details,
+            )
+        raise PermissionDenied(
+            f"tool '{name}' is owned by {owner}, not {p.name}; ask the owner to make you a "
+            f"maintainer ('toolvault grant {name} {p.name}'), or to transfer it "
+            "('toolvault owner'), or an admin to make the change",
+            details | {"needs": "maintainer"},
+        )
 
-    def _may_change(self, name: str) -> None:
+    def _may_change(self, name: str, owner_only: str | None = None) -> str:
         """:meth:`_may_write` for a tool that exists; call inside the write transaction,
-        so that the owner checked is the owner when the change is written."""
+        so that the owner and maintainers checked are those when the change is written."""
         state = self.store.tool_state(name)
-        self._may_write(state and state[0], name)
+        return self._may_write(state and state[0], name, owner_only)
 
     def _require_admin(self, what: str) -> None:
         p = self.principal
         if p is not None and not p.admin:
-            raise PermissionDenied(f"only an admin may {what}; {p.name} is not one")
+            raise PermissionDenied(
+                f"only an admin may {what}; {p.name} is not one",
+                {"principal": p.name, "needs": "admin"},
+            )
 
     def sync(self) -> list[str]:
         """Rebuild ``commands/`` from the database; returns what it had to fix."""
@@ -136,7 +168,9 @@ class ServiceBase:
             if found and s.sha256 and not found.sha256.startswith(s.sha256):
                 raise NotFound(
                     f"{s.name}:{s.value} has sha256 {found.sha256}, not {s.sha256}; "
-                    f"the reference '{s}' does not match this vault"
+                    f"the reference '{s}' does not match this vault",
+                    {"spec": str(s), "tool": s.name, "version": s.value}
+                    | {"expected": s.sha256, "found": found.sha256, "ref": found.ref},
                 )
             return found
         if s.kind is Kind.SHA:
@@ -145,7 +179,8 @@ class ServiceBase:
             if len({m.sha256 for m in matches}) > 1:
                 raise InvalidSpec(
                     f"'{s}' is ambiguous: {len(matches)} versions of {s.name} have hashes "
-                    "starting with it; give more hex digits"
+                    "starting with it; give more hex digits",
+                    {"spec": str(s), "matches": sorted({m.ref for m in matches})},
                 )
             return matches[0] if matches else None
         assert isinstance(s.value, str)
@@ -153,30 +188,45 @@ class ServiceBase:
         return self.store.version(s.name, label.version, content) if label else None
 
     def _missing(self, s: Spec) -> str:
+        return str(self._not_found(s))
+
+    def _not_found(self, s: Spec) -> NotFound:
+        """The error of a well-formed spec that matches nothing: its message and details
+        say what exists (the versions, the latest, the labels)."""
         tool = self.store.tool(s.name)
         if tool is None:
-            return self._no_tool(s.name)
+            return self._no_such_tool(s.name, str(s))
+        details: dict[str, Any] = {"spec": str(s), "tool": s.name, "versions": tool.versions}
+        details["latest"] = tool.latest_version
         have = f"tool '{s.name}' has versions 1..{tool.versions}"
         if tool.versions == 1:
             have = f"tool '{s.name}' has only version 1"
         if tool.latest_version is None and s.back is not None:
-            return f"every version of '{s.name}' is yanked; name one by number ({have[5:]})"
-        if s.kind is Kind.NUMBER:
-            return f"{have}; there is no version {s.value}"
-        if s.kind is Kind.SHA:
-            return f"{have}; none has a sha256 starting with {s.value}"
-        if s.kind is Kind.LABEL:
-            names = ", ".join(lb.label for lb in self.store.labels(s.name)) or "none"
-            return f"tool '{s.name}' has no label '{s.value}' (labels: {names})"
-        return f"{have}; there is no version {s.back} before the latest"
+            message = f"every version of '{s.name}' is yanked; name one by number ({have[5:]})"
+        elif s.kind is Kind.NUMBER:
+            message = f"{have}; there is no version {s.value}"
+        elif s.kind is Kind.SHA:
+            message = f"{have}; none has a sha256 starting with {s.value}"
+        elif s.kind is Kind.LABEL:
+            details["labels"] = [lb.label for lb in self.store.labels(s.name)]
+            names = ", ".join(details["labels"]) or "none"
+            message = f"tool '{s.name}' has no label '{s.value}' (labels: {names})"
+        else:
+            message = f"{have}; there is no version {s.back} before the latest"
+        return NotFound(message, details)
 
     def _no_tool(self, name: str) -> str:
+        return str(self._no_such_tool(name))
+
+    def _no_such_tool(self, name: str, spec: str | None = None) -> NotFound:
+        """The error of a tool name that names no tool, with the names close to it."""
         import difflib
 
         names = [t.name for t in self.store.tools()]
         close = difflib.get_close_matches(name, names, n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else "; 'toolvault ls' lists tools"
-        return f"no tool named '{name}'{hint}"
+        details = {"spec": spec or name, "tool": name, "similar": close}
+        return NotFound(f"no tool named '{name}'{hint}", details)
 
     # -- building blocks for importers (call inside ``store.write()``) -----------------------
 
@@ -189,7 +239,10 @@ class ServiceBase:
     def _blob(self, sha256: str) -> bytes:
         data = self.store.blob(sha256)
         if data is None:
-            raise NotFound(f"blob {sha256} is missing from the database; run 'toolvault verify'")
+            raise NotFound(
+                f"blob {sha256} is missing from the database; run 'toolvault verify'",
+                {"sha256": sha256},
+            )
         return data
 
     def _views(self, names: Iterable[str] | None = None) -> list[ToolView]:

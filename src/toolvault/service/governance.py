@@ -4,11 +4,21 @@ from __future__ import annotations
 
 from toolvault import spec as specs
 from toolvault import validate
-from toolvault.errors import Conflict, InvalidInput, NotFound
+from toolvault.errors import Conflict, InvalidInput
 from toolvault.models import Label, Tool, Yank
 from toolvault.service.base import ServiceBase
 from toolvault.spec import Kind, Spec
 from toolvault.store.sql import utcnow
+
+
+def _owner_only(lifecycle: str, current: str) -> str | None:
+    """What a lifecycle change is when only the owner and admins may make it (SPEC §11:
+    a maintainer deprecates, and undoes that, but neither retires nor brings back)."""
+    if lifecycle == "retired":
+        return "retire it"
+    if lifecycle == "active" and current == "retired":
+        return "reactivate a retired tool"
+    return None
 
 
 class Governing(ServiceBase):
@@ -37,7 +47,7 @@ class Governing(ServiceBase):
             self._may_change(tool.name)
             old = self.store.label(tool.name, label)
             if old is None:
-                raise NotFound(self._missing(Spec(tool.name, Kind.LABEL, label)))
+                raise self._not_found(Spec(tool.name, Kind.LABEL, label))
             self.store.delete_label(tool.name, label)
             self.record("unlabel", tool.name, old.version, {"label": label})
 
@@ -48,9 +58,13 @@ class Governing(ServiceBase):
         validate.given(validate.REASON, reason)
         target = self.get(spec)
         with self.store.write():
-            self._may_change(target.name)
-            if self.yank_of(target):
-                raise Conflict(f"{target.name}:{target.version} is yanked already")
+            self._may_change(target.name, "yank its versions")
+            existing = self.yank_of(target)
+            if existing:
+                raise Conflict(
+                    f"{target.name}:{target.version} is yanked already",
+                    {"ref": target.ref, "yanked": existing.reason},
+                )
             y = Yank(target.name, target.version, reason, utcnow(), self.actor)
             self.store.yank(y)
             self.record("yank", target.name, target.version, {"reason": reason})
@@ -65,7 +79,9 @@ class Governing(ServiceBase):
         validate.text(validate.MESSAGE, message)
         tool = self.tool(name)
         with self.store.write():
-            self._may_change(tool.name)
+            state = self.store.tool_state(tool.name)
+            current = state[1] if state else tool.lifecycle
+            self._may_change(tool.name, _owner_only(lifecycle, current))
             if tool.lifecycle == lifecycle:
                 return tool
             self.store.set_lifecycle(tool.name, lifecycle, message, utcnow())
@@ -78,7 +94,7 @@ class Governing(ServiceBase):
         validate.given(validate.OWNER, new_owner)
         tool = self.tool(name)
         with self.store.write():
-            self._may_change(tool.name)
+            self._may_change(tool.name, "transfer it")
             self.store.set_owner(tool.name, new_owner, utcnow())
             self.record("owner", tool.name, None, {"from": tool.owner, "to": new_owner})
         self.refresh_tree({tool.name})

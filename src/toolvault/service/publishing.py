@@ -13,6 +13,7 @@ from toolvault import spec as specs
 from toolvault import validate
 from toolvault.errors import InvalidInput, NotFound, PermissionDenied, TooLarge
 from toolvault.models import Published, Version
+from toolvault.service import expectations
 from toolvault.service.base import ServiceBase
 from toolvault.spec import Kind, Spec
 from toolvault.store.sql import utcnow
@@ -49,6 +50,10 @@ class NewVersion:
     extra: dict[str, str] = field(default_factory=dict)
     # A reference that does not resolve is stored as written instead of refused.
     allow_dangling: bool = False
+    # Compare-and-set (SPEC §11): publish only while the latest is this spec's version,
+    # or only while the tool does not exist (service/expectations.py).
+    expect_latest: str | None = None
+    expect_new: bool = False
 
     def __post_init__(self) -> None:
         # Tools are text: a str is welcome too, stored as UTF-8.
@@ -170,11 +175,31 @@ class Publishing(ServiceBase):
             return self.principal.name  # a principal cannot create tools for someone else
         return item.owner or (self.principal.name if self.principal else self.config.owner)
 
+    def _may_publish(self, name: str, chain: _Chain) -> None:
+        """:meth:`_may_write` for a publish: a maintainer may publish, but not to a retired
+        tool, which publishing would bring back (SPEC §11: retiring is the owner's)."""
+        if self._may_write(chain.owner, name) == "maintainer" and chain.lifecycle == "retired":
+            raise PermissionDenied(
+                f"tool '{name}' is retired; only its owner ({chain.owner}) or an admin may "
+                "bring it back by publishing, not a maintainer",
+                {"tool": name, "owner": chain.owner, "lifecycle": "retired"},
+            )
+
+    def _authors(self, item: NewVersion) -> tuple[str, str | None]:
+        """(created_by, claimed_by) of a new version. Through the daemon the author is the
+        token's principal, and another author the client named is kept as claimed_by
+        (SPEC §11); locally the author is who the request names, else the actor."""
+        if self.principal is None:
+            return item.created_by or self.actor, None
+        claimed = item.created_by if item.created_by != self.principal.name else None
+        return self.principal.name, claimed
+
     def check(self, item: NewVersion) -> NewVersion:
         """Validate a publish request (name, text, size, metadata, references) before any
         write; ``created_at`` comes back normalised to UTC (see :mod:`toolvault.validate`)."""
         validate.of_type(item, NewVersion, "each item", "a NewVersion(name, content, …)")
         fields = validate.new_version(item)
+        expectations.check(item)
         executable = self.check_content(item.name, item.content, item.source, item.executable)
         refs = [self._resolve_ref(r, item.allow_dangling) for r in fields.pop("references")]
         return replace(item, executable=executable, references=tuple(refs), **fields)
@@ -190,7 +215,8 @@ class Publishing(ServiceBase):
         if len(data) > limit:
             raise TooLarge(
                 f"{where} is {len(data):,} bytes; the limit is {limit:,} "
-                "(raise max_tool_size in config.toml for larger tools)"
+                "(raise max_tool_size in config.toml for larger tools)",
+                {"name": name, "size": len(data), "limit": limit},
             )
         nul = data.find(b"\0")
         if nul >= 0:
@@ -214,7 +240,9 @@ class Publishing(ServiceBase):
             if allow_dangling:
                 return ref  # well-formed (get parsed it), kept as written
             raise NotFound(
-                f"reference '{ref}' does not resolve: {exc} (--allow-dangling stores it as written)"
+                f"reference '{ref}' does not resolve: {exc} "
+                "(--allow-dangling stores it as written)",
+                {**exc.details, "reference": ref},
             ) from None
 
     def signer(self, name: str | None) -> Signer | None:
@@ -225,7 +253,8 @@ class Publishing(ServiceBase):
             if self.config.require_signatures:
                 raise PermissionDenied(
                     "this vault requires signatures (require_signatures = true): publish with "
-                    "--sign KEY, or set sign_with = KEY in config.toml"
+                    "--sign KEY, or set sign_with = KEY in config.toml",
+                    {"needs": "signature"},
                 )
             return None
         return self.keys.load(name)
@@ -305,7 +334,8 @@ class Publishing(ServiceBase):
         """One item against its tool's chain (which it moves on); rows are written later."""
         sha = hashlib.sha256(item.content).hexdigest()
         chain = chains[item.name]
-        self._may_write(chain.owner, item.name)
+        self._may_publish(item.name, chain)
+        expectations.hold(self, item, chain)  # under the write lock: what it read still holds
         if chain.lifecycle == "retired":
             self.store.set_lifecycle(item.name, "active", None, now)  # publishing reactivates
             chain.lifecycle = "active"
@@ -317,6 +347,7 @@ class Publishing(ServiceBase):
         if chain.latest_sha256 == sha:
             return Published(item.name, chain.latest, sha, False), None
         owner = chain.owner or self._new_owner(item)
+        created_by, claimed_by = self._authors(item)
         described = _described(item)
         version = Version(
             name=item.name,
@@ -328,7 +359,7 @@ class Publishing(ServiceBase):
             previous_sha256=chain.head_sha256,
             created_at=item.created_at or now,
             recorded_at=now,
-            created_by=self.principal.name if self.principal else item.created_by or self.actor,
+            created_by=created_by,
             owner=owner,
             origin=item.origin,
             session_id=item.session_id,
@@ -339,12 +370,14 @@ class Publishing(ServiceBase):
             rollback_of=item.rollback_of,
             description=described[0],
             usage=described[1],
+            claimed_by=claimed_by,
         )
         if signer is not None:
             version = _signed(version, signer)
+        warnings = expectations.older_base(item, chain.latest, chain.latest_sha256)
         chain.advance(owner, version.version, sha)
         if audit:
             from toolvault.signing import audit_record  # the digests verify holds it to
 
             self.record("publish", item.name, version.version, audit_record(version))
-        return Published(item.name, version.version, sha, True), version
+        return Published(item.name, version.version, sha, True, warnings, claimed_by), version

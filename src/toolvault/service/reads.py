@@ -10,7 +10,7 @@ from typing import Any
 
 from toolvault import spec as specs
 from toolvault import validate
-from toolvault.errors import InvalidInput, NotFound
+from toolvault.errors import InvalidInput
 from toolvault.models import AuditEntry, Diff, Label, Migration, Tool, Version, Yank
 from toolvault.service.base import ServiceBase
 from toolvault.spec import Kind, Spec
@@ -22,10 +22,13 @@ def _terminated(lines: Iterable[str]) -> Iterable[str]:
 
 
 def _with_yanks(listing: list[dict[str, Any]], yanks: list[Yank]) -> list[dict[str, Any]]:
-    """A listing's versions with ``yanked``: a listing must show what not to use."""
+    """A listing's versions with their pinned ``ref`` and ``yanked``: a listing must show
+    what not to use, and an agent builds on a ref, never on a ref rebuilt by hand."""
     reasons = {(y.name, y.version): y.reason for y in yanks}
     for item in listing:
-        item["yanked"] = reasons.get((item["name"], item["version"]))
+        name, number = item["name"], item["version"]
+        item["ref"] = f"{name}:{number}@sha256:{item['sha256']}"
+        item["yanked"] = reasons.get((name, number))
     return listing
 
 
@@ -41,7 +44,7 @@ class Reads(ServiceBase):
         name = specs.parse_name(name)
         found = self.store.versions(name)
         if not found:
-            raise NotFound(self._no_tool(name))
+            raise self._no_such_tool(name)
         return found
 
     def version_listing(self, name: str) -> list[dict[str, Any]]:
@@ -51,7 +54,7 @@ class Reads(ServiceBase):
         name = specs.parse_name(name)
         found = self.store.version_dicts(name)
         if not found:
-            raise NotFound(self._no_tool(name))
+            raise self._no_such_tool(name)
         return _with_yanks(found, self.store.yanks(name))
 
     def all_version_listing(self) -> list[dict[str, Any]]:
@@ -59,6 +62,17 @@ class Reads(ServiceBase):
         (``ls --all --json``)."""
         found = [v.to_dict() for v in self.store.all_versions()]
         return _with_yanks(found, self.store.yanks())
+
+    def history(self, name: str) -> list[dict[str, Any]]:
+        """What ``versions NAME history`` shows of each version, oldest first: the listing
+        (fields, ``ref``, ``yanked``) with ``previous`` (the pinned ref it came after, or
+        None) and the labels on it (``versions NAME history --json``)."""
+        from toolvault.history import history
+
+        found = self.version_listing(name)
+        return history(
+            found, [(lb.label, lb.version) for lb in self.store.labels(found[0]["name"])]
+        )
 
     def all_versions(self) -> list[Version]:
         """Every version of every tool."""
@@ -88,6 +102,7 @@ class Reads(ServiceBase):
             lb.label for lb in self.store.labels(version.name) if lb.version == version.version
         ]
         return {
+            "ref": version.ref,
             **version.to_dict(),
             "signature_status": self.signature_status(version),
             "yanked": yanked.reason if yanked else None,

@@ -54,7 +54,10 @@ class Tokens(ServiceBase):
         with self.store.write():
             token = next((t for t in self.store.tokens() if t.id == token_id), None)
             if token is None:
-                raise NotFound(f"no token with id {token_id!r}; 'toolvault token list' shows them")
+                raise NotFound(
+                    f"no token with id {token_id!r}; 'toolvault token list' shows them",
+                    {"token": token_id},
+                )
             if token.revoked_at is None:
                 self.store.revoke_token(token_id, utcnow())
                 self.record("token-revoke", None, None, {"id": token_id})

@@ -50,7 +50,10 @@ def read_regular(
         info = os.fstat(fd)
         refuse_other_kinds(where, info.st_mode)  # what was opened, if it changed meanwhile
         if info.st_size > limit:
-            raise TooLarge(f"{where} is {info.st_size:,} bytes; the limit is {limit:,} ({hint})")
+            raise TooLarge(
+                f"{where} is {info.st_size:,} bytes; the limit is {limit:,} ({hint})",
+                {"path": where, "size": info.st_size, "limit": limit},
+            )
         with os.fdopen(fd, "rb", closefd=False) as stream:
             return read_stream(stream, limit, where, hint=hint), info
     finally:
@@ -65,7 +68,10 @@ def read_stream(stream: BinaryIO, limit: int, where: str, *, hint: str = SIZE_HI
         chunks.append(chunk)
         size += len(chunk)
         if size > limit:
-            raise TooLarge(f"{where} holds more than {limit:,} bytes, the limit ({hint})")
+            raise TooLarge(
+                f"{where} holds more than {limit:,} bytes, the limit ({hint})",
+                {"path": where, "size": size, "limit": limit},  # size: as far as read
+            )
     return b"".join(chunks)
 
 

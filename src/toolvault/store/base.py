@@ -25,6 +25,8 @@ from toolvault.models import Migration
 from toolvault.store.audit import AuditQueries, Head
 from toolvault.store.checkpointing import CheckpointQueries
 from toolvault.store.governance import GovernanceQueries
+from toolvault.store.grants import GrantQueries
+from toolvault.store.lineage import LineageQueries
 from toolvault.store.migrations import Step
 from toolvault.store.packs import PackQueries
 from toolvault.store.search import SearchQueries
@@ -54,12 +56,14 @@ class Sealer(Protocol):
 class SQLStore(
     VersionQueries,
     GovernanceQueries,
+    GrantQueries,
     AuditQueries,
     VerifyQueries,
     PackQueries,
     TokenQueries,
     CheckpointQueries,
     SearchQueries,
+    LineageQueries,
 ):
     """Every query of the vault over a DB-API connection; subclasses connect."""
 

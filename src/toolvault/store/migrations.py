@@ -412,3 +412,29 @@ def index_existing(store: Any) -> None:
 
 
 STEPS = (*STEPS, Step(8, "search", SEARCH_SQLITE, index_existing, postgres=SEARCH_POSTGRES))
+
+
+GRANTS_SQLITE = """
+-- Maintainers (SPEC §11): principals a tool's owner (or an admin) lets publish, roll
+-- back, label and deprecate the tool besides the owner; transfer, retire, yank and the
+-- grants themselves stay with the owner and admins. One row per (tool, principal),
+-- deleted when revoked (a revoked maintainer has no rights left). Every grant and
+-- revoke is an audit entry, and verify replays them against this table, as it does
+-- owners. A transfer keeps the tool's maintainers (the new owner may revoke them).
+CREATE TABLE grants (
+    name       TEXT NOT NULL REFERENCES tools (name),
+    principal  TEXT NOT NULL,
+    granted_at TEXT NOT NULL,
+    granted_by TEXT NOT NULL,
+    PRIMARY KEY (name, principal)
+);
+
+-- Through the daemon a version's created_by is the token's principal (who wrote it, as
+-- far as the daemon can tell); the author a client named instead is kept here, so that
+-- an agent's own account of itself is not lost. NULL when none was named or it was the
+-- principal, and on every version from before this migration (and so signed and
+-- digested only when set: existing signatures and audit entries still hold).
+ALTER TABLE versions ADD COLUMN claimed_by TEXT;
+"""
+
+STEPS = (*STEPS, Step(9, "grants", GRANTS_SQLITE))

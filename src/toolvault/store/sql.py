@@ -9,15 +9,16 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from toolvault.models import Version
+from toolvault.models import VERSION_FIELDS, Version
 
 IN_CHUNK = 500  # names per "IN (…)" query: far below either database's parameter limit
 
 VERSION_COLUMNS = (
     "name, version, sha256, size, executable, previous_version, previous_sha256, created_at, "
     "recorded_at, created_by, owner, origin, session_id, prompt, message, refs, transforms, "
-    "rollback_of, signature, key_id, description, usage"
+    "rollback_of, signature, key_id, description, usage, claimed_by"
 )
+VERSION_WIDTH = len(VERSION_FIELDS)  # the columns of a version row, before any joined ones
 V_COLS = ", ".join(f"v.{c.strip()}" for c in VERSION_COLUMNS.split(","))
 
 
@@ -64,7 +65,7 @@ def json_list(text: str) -> tuple[str, ...]:
 
 def version_values(row: Sequence[Any]) -> list[Any]:
     """A row in ``VERSION_COLUMNS`` order as the values of ``VERSION_FIELDS``."""
-    values = list(row[:22])
+    values = list(row[:VERSION_WIDTH])
     values[4] = bool(values[4])
     values[15] = json_list(values[15])
     values[16] = json_list(values[16])

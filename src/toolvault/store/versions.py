@@ -11,6 +11,7 @@ from toolvault.store.fastread import NOT_YANKED
 from toolvault.store.sql import (
     V_COLS,
     VERSION_COLUMNS,
+    VERSION_WIDTH,
     Queries,
     chunks,
     json_list,
@@ -127,8 +128,10 @@ class VersionQueries(Queries):
         """Every version of every tool, by name then number. ``classic``: only the columns
         a schema before migration 7 has (for the migrations that run before it)."""
         if classic:
-            columns = VERSION_COLUMNS.removesuffix(", description, usage")
-            rows = self._q(f"SELECT {columns}, NULL, NULL FROM versions ORDER BY name, version")
+            columns = VERSION_COLUMNS.removesuffix(", description, usage, claimed_by")
+            rows = self._q(
+                f"SELECT {columns}, NULL, NULL, NULL FROM versions ORDER BY name, version"
+            )
         else:
             rows = self._q(f"SELECT {VERSION_COLUMNS} FROM versions ORDER BY name, version")
         return (row_to_version(r) for r in rows)
@@ -157,7 +160,7 @@ class VersionQueries(Queries):
                 f"SELECT {V_COLS}, b.content FROM versions v JOIN blobs b ON b.sha256 = v.sha256 "
                 f"WHERE {where} {tail}"
             )
-            return [row_to_version(r, bytes(r[22])) for r in self._q(sql, params)]
+            return [row_to_version(r, bytes(r[VERSION_WIDTH])) for r in self._q(sql, params)]
         sql = f"SELECT {V_COLS} FROM versions v WHERE {where} {tail}"
         return [row_to_version(r) for r in self._q(sql, params)]
 
@@ -226,7 +229,7 @@ class VersionQueries(Queries):
         search in the same transaction."""
         versions = list(versions)
         self._qmany(
-            f"INSERT INTO versions ({VERSION_COLUMNS}) VALUES ({', '.join('?' * 22)})",
+            f"INSERT INTO versions ({VERSION_COLUMNS}) VALUES ({', '.join('?' * VERSION_WIDTH)})",
             [
                 (
                     v.name,
@@ -251,6 +254,7 @@ class VersionQueries(Queries):
                     v.key_id,
                     v.description,
                     v.usage,
+                    v.claimed_by,
                 )
                 for v in versions
             ],

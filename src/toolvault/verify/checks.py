@@ -31,7 +31,7 @@ from toolvault.store.sql import version_values
 # content (None, None: no blob).
 NAME, NUMBER, SHA, SIZE, EXECUTABLE, PREV_VERSION, PREV_SHA = range(7)
 CREATED_AT, RECORDED_AT, CREATED_BY, ROLLBACK_OF, SIGNATURE, KEY_ID = 7, 8, 9, 17, 18, 19
-BLOB_SIZE, CONTENT = 22, 23
+BLOB_SIZE, CONTENT = len(VERSION_FIELDS), len(VERSION_FIELDS) + 1
 _SIGNED_AT = [(f, VERSION_FIELDS.index(f)) for f in (*SIGNED_FIELDS, *OPTIONAL_SIGNED)]
 
 # (name, number, text) triples, packed (see :func:`pack`) to cross a process boundary.

@@ -1,11 +1,11 @@
-"""The governance replay: labels, yanks, owners, lifecycles and trusted keys rebuilt
+"""The governance replay: labels, yanks, owners, maintainers, lifecycles and trusted keys rebuilt
 from the audit log and compared with the tables (with :mod:`toolvault.verify.history`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from toolvault.models import Label, Problem, TrustedKey, Yank
@@ -22,6 +22,8 @@ class Governance:
     trusted: list[TrustedKey]
     history: list[tuple[str, str, str | None]]  # (name, created_at, lifecycle_message)
     pack_imports: list[tuple[str, int, str, str]]  # (name, version, manifest sha, source)
+    # (name, principal, granted_at, granted_by): the maintainers (SPEC §11)
+    grants: list[tuple[str, str, str, str]] = field(default_factory=list)
 
 
 class Replay:
@@ -33,6 +35,7 @@ class Replay:
         self.owners: dict[str, str] = {}
         self.lifecycles: dict[str, str] = {}
         self.trust: dict[str, str] = {}
+        self.grants: dict[tuple[str, str], str] = {}
 
     def apply(self, action: str, tool: str | None, version: int | None, d: Any) -> None:
         """Fold one entry into the state."""
@@ -56,6 +59,14 @@ class Replay:
 
     def on_owner(self, tool: str, version: int | None, d: dict[str, Any]) -> None:
         self.owners[tool] = str(d.get("to"))
+
+    def on_grant(self, tool: str, version: int | None, d: dict[str, Any]) -> None:
+        self.grants[(tool, str(d.get("principal")))] = _granted(
+            d.get("granted_by"), d.get("granted_at")
+        )
+
+    def on_revoke(self, tool: str, version: int | None, d: dict[str, Any]) -> None:
+        self.grants.pop((tool, str(d.get("principal"))), None)
 
     def on_deprecate(self, tool: str, version: int | None, d: dict[str, Any]) -> None:
         self.lifecycles[tool] = "deprecated"
@@ -91,7 +102,8 @@ def check_governance(
     events: Iterable[tuple[str, str | None, int | None, dict[str, Any]]],
     firsts: dict[str, str] | None = None,
 ) -> list[Problem]:
-    """Labels, yanks, owners, lifecycles and trusted keys are what the audit log says;
+    """Labels, yanks, owners, maintainers, lifecycles and trusted keys are what the audit
+    log says;
     so are the tools' creation times and lifecycle messages and the pack imports
     (:mod:`toolvault.verify.history`; ``firsts``: each tool's version 1's recorded_at)."""
     from toolvault.verify.history import ToolHistory
@@ -114,6 +126,9 @@ def check_governance(
             {name: replay.lifecycles.get(name, "active") for name, _, _ in state.tools},
         )
         + _compare("trust", {k.name: k.key_id for k in state.trusted}, replay.trust)
+        + _compare(
+            "grant", {(g[0], g[1]): _granted(g[3], g[2]) for g in state.grants}, replay.grants
+        )
         + history.problems(state.history, state.pack_imports, firsts or {})
     )
 
@@ -135,6 +150,11 @@ def _compare(kind: str, have: dict[Any, Any], want: dict[Any, Any]) -> list[Prob
         )
         problems.append(Problem(kind, name, version, detail))
     return problems
+
+
+def _granted(by: Any, at: Any) -> str:
+    """A grant as the replay compares it: who granted it and when (the row's fields)."""
+    return f"granted by {by} at {at}"
 
 
 def _show(key: Any) -> str:

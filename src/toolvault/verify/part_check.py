@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any, Protocol
 
 from toolvault.materialize import CommandsTree
-from toolvault.models import Label, Problem, TrustedKey, Yank
+from toolvault.models import Grant, Label, Problem, TrustedKey, Yank
 from toolvault.verify.audit import AuditScan
 from toolvault.verify.checks import (
     NAME,
@@ -47,6 +47,7 @@ class Reader(Protocol):
     def trusted_keys(self) -> list[TrustedKey]: ...
     def tool_history_rows(self) -> list[tuple[str, str, str | None]]: ...
     def pack_import_rows(self) -> list[tuple[str, int, str, str]]: ...
+    def grants(self) -> list[Grant]: ...
 
 
 # -- one part -----------------------------------------------------------------------------
@@ -162,6 +163,7 @@ def _governance(reader: Reader, yanks: list[Yank], trusted: list[TrustedKey]) ->
         trusted,
         reader.tool_history_rows(),
         reader.pack_import_rows(),
+        [(g.name, g.principal, g.granted_at, g.granted_by) for g in reader.grants()],
     )
 
 

@@ -1,0 +1,122 @@
+"""The daemon's lineage routes (SPEC §11): ``GET /v1/refs/{spec}`` with ``depth`` for the
+lineage graph, and ``POST /v1/diff`` for a version against content not yet published.
+
+Included by :func:`toolvault.server.app.create_app`; imported there when the app is
+made, as this module takes the app's shared parts (the guard, the bearer dependency).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from toolvault.server import schemas as s
+from toolvault.server.app import ERRORS, Credentials, SpecPath, as_json, guard
+
+router = APIRouter(responses=ERRORS)
+
+
+class NodeOut(BaseModel):
+    """A version of a lineage graph."""
+
+    ref: str
+    name: str
+    version: int
+    sha256: str
+    created_at: str
+    created_by: str | None
+    owner: str | None
+    session_id: str | None
+    prompt: str | None
+    message: str | None
+    yanked: str | None = Field(description="The yank's reason, null when not yanked.")
+    depth: int = Field(description="Levels from the root (0: the root).")
+    truncated: bool = Field(description="The depth asked for stopped the walk here.")
+
+
+class EdgeOut(BaseModel):
+    """A stored reference, from the version holding it to the version it names."""
+
+    from_: str = Field(alias="from")
+    to: str = Field(description="The pinned ref reached, or the stored text if none is.")
+    status: Literal["exact", "changed", "dangling", "resolves"]
+    ref: str = Field(description="The reference as stored.")
+
+
+class LineageOut(BaseModel):
+    """A lineage graph: each version once, root first, then by depth."""
+
+    root: str
+    direction: Literal["ancestors", "descendants"]
+    depth: int | Literal["all"]
+    nodes: list[NodeOut]
+    edges: list[EdgeOut]
+
+
+class ContentDiffOut(BaseModel):
+    """A version diff whose new side is not published (``new`` is null)."""
+
+    old: str
+    new: None
+    file: str
+    sha256: str = Field(description="The unpublished content's hash.")
+    size: int
+    added: int
+    removed: int
+    diff: str
+    old_version: s.VersionOut
+    new_version: None
+
+
+class ContentDiffRequest(s.Body):
+    """A version and the content to compare it with."""
+
+    old: str = Field(description="A spec: the published side.", examples=["fmt:2"])
+    content: str = Field(description="The unpublished text (UTF-8, no NUL byte).")
+    file: str = Field("unpublished", description="Where the content came from, to show.")
+    context: int = Field(3, ge=0, le=100_000, description="Lines of context.")
+
+
+Depth = Annotated[
+    str | None,
+    Query(
+        description="Follow references this many levels (a number, or all): the lineage "
+        "graph. Without it, one level in the shape of refs --json.",
+        examples=["3", "all"],
+    ),
+]
+
+
+@router.get(
+    "/v1/refs/{spec:path}",
+    summary="What a version references, or what references it; with depth, the graph",
+    response_model=LineageOut | dict[str, Any],
+)
+def refs(
+    request: Request,
+    creds: Credentials,
+    spec: SpecPath,
+    reverse: bool = False,
+    depth: Depth = None,
+) -> JSONResponse:
+    """The shape of ``refs [--reverse] --json``; with ``depth``, of ``refs --depth N --json``
+    (``{"nodes", "edges"}``, see LineageOut)."""
+    vault = guard(request).reader(creds)
+    if depth is None:
+        return as_json(vault.refs_report(spec, reverse))
+    return as_json(vault.lineage(spec, depth, reverse).to_dict())
+
+
+@router.post(
+    "/v1/diff",
+    summary="Unified diff of a version against unpublished content",
+    response_model=ContentDiffOut,
+)
+def diff_content(request: Request, creds: Credentials, body: ContentDiffRequest) -> JSONResponse:
+    """What ``diff SPEC FILE --json`` prints: a read, sent as a POST for its body."""
+    vault = guard(request).reader(creds)
+    found = vault.diff_content(body.old, body.content, file=body.file, context=body.context)
+    return as_json(found.to_dict())

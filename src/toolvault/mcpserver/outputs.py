@@ -77,6 +77,9 @@ class ContextOut(BaseModel):
 
     markdown: str
     versions: list[dict[str, Any]]
+    warnings: list[str] = Field(
+        [], description="What to know about them: a yanked version, a reference left out."
+    )
 
 
 class Listed(Open):
@@ -110,7 +113,7 @@ class DiffOut(BaseModel):
     removed: int
 
 
-class PublishOut(BaseModel):
+class PublishOut(Open):
     """What a publish made: the new version's ref, or the unchanged latest's."""
 
     ref: str

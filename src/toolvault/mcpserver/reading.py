@@ -4,24 +4,25 @@ run on a worker thread, returning the tools' structured outputs."""
 
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
-from toolvault import lineage as lineages
+from toolvault import contextdoc
 from toolvault.errors import InvalidInput
 from toolvault.mcpserver import outputs as o
 
-
-def pinned(name: str, version: int, sha256: str) -> str:
-    """The pinned ref ``name:N@sha256:<hex>`` (SPEC §2)."""
-    return f"{name}:{version}@sha256:{sha256}"
+# The context document's opening, for an agent that publishes through the publish tool.
+INTRO = (
+    "Each section is one exact, immutable version. To build on one, call the publish "
+    "tool with the whole new content and base_ref set to its ref, so that a concurrent "
+    "change is not lost and the lineage is kept.\n"
+)
 
 
 def latest_refs(vault: Any) -> dict[str, str]:
     """Each tool's latest version's pinned ref (one listing of every version)."""
     latest = {t.name: t.latest_version for t in vault.tools()}
     return {
-        v["name"]: pinned(v["name"], v["version"], v["sha256"])
+        v["name"]: v["ref"]
         for v in vault.all_version_listing()
         if latest.get(v["name"]) == v["version"]
     }
@@ -45,63 +46,50 @@ def search(
 
 def describe(vault: Any, spec: str) -> o.Described:
     """Everything ``show --json`` says about a version, with its ref."""
-    data = vault.describe(spec)
-    return o.Described(**{**data, "ref": pinned(data["name"], data["version"], data["sha256"])})
+    return o.Described(**vault.describe(spec))
 
 
-def context(vault: Any, specs: list[str], max_bytes: int | None) -> o.ContextOut:
-    """The versions with content, as Markdown for a prompt and as data."""
+def context(vault: Any, specs: list[str], max_bytes: int | None, with_refs: int) -> o.ContextOut:
+    """The versions ``specs`` name (and, ``with_refs`` levels deep, what they reference),
+    their content cut to ``max_bytes`` in all: Markdown for a prompt, and as data. The
+    shared :mod:`toolvault.context`, so the same document as ``toolvault context``."""
+    from toolvault.context import gather
+
     if not specs:
         raise InvalidInput("give at least one spec, such as fmt or fmt:2")
-    found = lineages.context(vault, specs)
-    markdown = lineages.render_context(found)
-    if max_bytes is not None and len(markdown.encode()) > max_bytes:
-        cut = markdown.encode()[:max_bytes].decode(errors="ignore")
-        left = len(markdown.encode()) - len(cut.encode())
-        markdown = f"{cut}\n[… {left:,} more bytes left out: ask with a larger max_bytes]\n"
-    return o.ContextOut(markdown=markdown, versions=lineages.context_json(found))
+    found = gather(vault, specs, with_refs=with_refs, max_bytes=max_bytes)
+    return o.ContextOut(
+        markdown=contextdoc.render(found.items, INTRO),
+        versions=found.items,
+        warnings=found.warnings,
+    )
 
 
 def versions(vault: Any, name: str) -> o.VersionsOut:
     """A tool's versions, oldest first, each with its ref and yank."""
     listing = vault.version_listing(name)
-    items = [o.Listed(**v, ref=pinned(v["name"], v["version"], v["sha256"])) for v in listing]
     latest = vault.tool(name).latest_version
-    latest_ref = next((i.ref for i in items if i.version == latest), None)
-    return o.VersionsOut(name=listing[0]["name"], latest_ref=latest_ref, versions=items)
+    latest_ref = next((v["ref"] for v in listing if v["version"] == latest), None)
+    return o.VersionsOut(
+        name=listing[0]["name"], latest_ref=latest_ref, versions=[o.Listed(**v) for v in listing]
+    )
 
 
 def diff(vault: Any, old: str, new: str | None, content: str | None, context: int) -> o.DiffOut:
     """Two versions, a version and its previous, or a version and unpublished content."""
     if new is not None and content is not None:
-        raise InvalidInput("give new (a spec) or content (unpublished text), not both")
+        raise InvalidInput(
+            "give new (a spec) or content (unpublished text), not both",
+            details={"fields": ["new", "content"]},
+        )
     if content is None:
         d = vault.diff(old, new, context=context)
-        text = "".join(d.lines)
-        return o.DiffOut(
-            old_ref=d.old.ref if d.old else None,
-            new_ref=d.new.ref,
-            diff=text,
-            added=d.added,
-            removed=d.removed,
-        )
-    base = vault.cat(old)
-    lines = list(
-        difflib.unified_diff(
-            base.text.splitlines(keepends=True),
-            content.splitlines(keepends=True),
-            fromfile=f"{base.name}:{base.version}",
-            tofile="unpublished",
-            n=context,
-        )
-    )
-    body = [
-        line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines
-    ]
-    added = sum(1 for line in lines if line.startswith("+") and not line.startswith("+++"))
-    removed = sum(1 for line in lines if line.startswith("-") and not line.startswith("---"))
+        old_ref, new_ref = (d.old.ref if d.old else None), d.new.ref
+    else:
+        d = vault.diff_content(old, content, file="unpublished", context=context)
+        old_ref, new_ref = d.old.ref, None
     return o.DiffOut(
-        old_ref=base.ref, new_ref=None, diff="".join(body), added=added, removed=removed
+        old_ref=old_ref, new_ref=new_ref, diff="".join(d.lines), added=d.added, removed=d.removed
     )
 
 

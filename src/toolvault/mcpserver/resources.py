@@ -23,7 +23,7 @@ from mcp.server.mcpserver.prompts.base import Message, UserMessage
 from mcp.shared.exceptions import MCPError
 from mcp.types import INTERNAL_ERROR, INVALID_PARAMS, Annotations
 
-from toolvault import lineage as lineages
+from toolvault import contextdoc
 from toolvault.errors import InvalidInput, ToolvaultError
 from toolvault.mcpserver import reading
 from toolvault.mcpserver.backend import Backend
@@ -46,7 +46,7 @@ MIME = {
 
 def mime_type(text: str) -> str:
     """The MIME type a version's shebang says (``text/plain`` without one)."""
-    return MIME.get(lineages._language(text), "text/plain")
+    return MIME.get(contextdoc._language(text), "text/plain")
 
 
 def protocol_error(exc: ToolvaultError) -> MCPError:
@@ -159,9 +159,9 @@ def _register_prompt(server: MCPServer, backend: Backend) -> None:
     )
     async def improve_tool(spec: str, goal: str, ctx: Context) -> list[Message]:
         vault = backend.reader(ctx.headers)
-        found = await answer(lambda: lineages.context(vault, [spec]))
-        (version,) = found
-        return [UserMessage(_instruction(lineages.render_context(found), version.ref, goal))]
+        found = await answer(lambda: reading.context(vault, [spec], None, 0))
+        (version,) = found.versions
+        return [UserMessage(_instruction(found.markdown, version["ref"], goal))]
 
 
 def _instruction(context: str, ref: str, goal: str) -> str:

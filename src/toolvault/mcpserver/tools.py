@@ -18,6 +18,7 @@ from mcp.server.mcpserver import Context
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
+from toolvault.context import MAX_DEPTH
 from toolvault.mcpserver import outputs as o
 from toolvault.mcpserver import reading
 from toolvault.mcpserver.backend import Backend
@@ -110,13 +111,28 @@ def _register_discovery(server: MCPServer, backend: Backend) -> None:
     async def get_context(
         specs: Annotated[list[Spec], Field(min_length=1, max_length=50)],
         ctx: Context,
-        max_bytes: Annotated[int | None, Field(ge=1024)] = None,
+        max_bytes: Annotated[
+            int | None,
+            Field(
+                ge=0,
+                description="At most this many bytes of content in all, spent in the "
+                "order asked; each cut version says so (truncated, omitted_bytes).",
+            ),
+        ] = None,
+        with_refs: Annotated[
+            int,
+            Field(
+                ge=0,
+                le=MAX_DEPTH,
+                description="Also the versions these reference, this many levels deep.",
+            ),
+        ] = 0,
     ) -> o.ContextOut:
         """Load versions to read or build on: each with its pinned ref, provenance,
-        usage and full content, as Markdown for your context and as data. Use the ref
-        as base_ref when you publish an improved version."""
+        usage and full content, as Markdown for your context and as data. A spec may be
+        a range NAME:A..B. Use the ref as base_ref when you publish an improved version."""
         vault = backend.reader(headers(ctx))
-        return await off_loop(lambda: reading.context(vault, specs, max_bytes))
+        return await off_loop(lambda: reading.context(vault, specs, max_bytes, with_refs))
 
 
 def _register_history(server: MCPServer, backend: Backend) -> None:

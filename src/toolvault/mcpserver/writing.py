@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from toolvault.mcpserver import outputs as o
-from toolvault.mcpserver.reading import pinned
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,14 +45,7 @@ def publish(vault: Any, r: Request) -> o.PublishOut:
         expect_new=r.base_ref is None,
     )
     (done,) = vault.publish_many([item])
-    return o.PublishOut(
-        ref=pinned(done.name, done.version, done.sha256),
-        name=done.name,
-        version=done.version,
-        sha256=done.sha256,
-        created=done.created,
-        warnings=list(getattr(done, "warnings", ()) or ()),
-    )
+    return o.PublishOut(**done.to_dict())
 
 
 def label(vault: Any, spec: str, name: str) -> o.LabelOut:

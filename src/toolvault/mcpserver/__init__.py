@@ -53,5 +53,9 @@ def build(backend: Backend, *, interval: float = INTERVAL) -> tuple[MCPServer, C
         low.create_initialization_options, NotificationOptions(resources_changed=True)
     )
     tools.register(server, backend, changes)
+    if backend.run_place is not None:
+        from toolvault.mcpserver import run_tool
+
+        run_tool.register(server, backend, backend.run_place)
     resources.register(server, backend)
     return server, changes

@@ -6,28 +6,45 @@ token of each HTTP request allows (the REST API's guard, so its rules exactly).
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from toolvault.errors import Unauthorized
+from toolvault.errors import PermissionDenied, Unauthorized
 
 if TYPE_CHECKING:
     from toolvault.client import RemoteVault
     from toolvault.server.hot import Guard
     from toolvault.vault import Vault
 
+@dataclass(frozen=True, slots=True)
+class RunPlace:
+    """Where a backend's ``run`` runs tools (:mod:`toolvault.mcpserver.run_tool`):
+    ``scratch``, in an empty temporary folder per run, else in the server's current
+    folder; ``net_allowed``, whether a run may ask for the network."""
+
+    scratch: bool = False
+    net_allowed: bool = True
+
+
 # A tool's latest as the change watcher compares it: (latest version, lifecycle).
 Snapshot = dict[str, tuple[int | None, str]]
 
 
 class Backend(Protocol):
-    """The vault a request acts on, and what the change watcher reads."""
+    """The vault a request acts on, what the change watcher reads, and where ``run``
+    runs tools (``run_place`` None: the server offers no ``run``)."""
+
+    run_place: RunPlace | None
 
     def reader(self, headers: Any) -> Any:
         """The vault (or RemoteVault) a read acts on, for a request with ``headers``."""
 
     def writer(self, headers: Any) -> Any:
         """The vault a write acts on; Unauthorized without a valid token (daemon)."""
+
+    def runner(self, headers: Any) -> Any:
+        """The vault a ``run`` reads its version from; refused where running is not."""
 
     def marker(self) -> object | None:
         """A cheap value that changes whenever anything was written (None: unknown)."""
@@ -44,6 +61,9 @@ def snapshot_of(vault: Any) -> Snapshot:
 class LocalBackend:
     """One local vault, for ``toolvault mcp`` without ``TOOLVAULT_URL``."""
 
+    # The user's own machine, as 'toolvault run --sandbox' in the server's folder.
+    run_place: RunPlace | None = RunPlace()
+
     def __init__(self, vault: Vault) -> None:
         self.vault = vault
 
@@ -53,6 +73,10 @@ class LocalBackend:
 
     def writer(self, headers: Any) -> Vault:
         """The vault itself, acting for its configured owner."""
+        return self.vault
+
+    def runner(self, headers: Any) -> Vault:
+        """The vault itself."""
         return self.vault
 
     def marker(self) -> object | None:
@@ -67,6 +91,9 @@ class LocalBackend:
 class RemoteBackend:
     """The daemon at ``TOOLVAULT_URL``, for ``toolvault mcp`` beside it: one
     :class:`RemoteVault` per worker thread (a RemoteVault keeps one connection)."""
+
+    # The daemon serves the content; it runs here, on the user's machine.
+    run_place: RunPlace | None = RunPlace()
 
     def __init__(self, url: str, token: str | None, home: Path) -> None:
         self.url, self.token, self.home = url, token, home
@@ -94,6 +121,10 @@ class RemoteBackend:
         """The daemon, with the token of TOOLVAULT_TOKEN (it checks the rights)."""
         return self.remote()
 
+    def runner(self, headers: Any) -> RemoteVault:
+        """The daemon, for the version's content (which runs on this machine)."""
+        return self.remote()
+
     def marker(self) -> object | None:
         """Unknown: the watcher compares listings."""
         return None
@@ -113,8 +144,9 @@ class DaemonBackend:
     ``Authorization`` header goes through the REST API's :class:`Guard` (owner,
     maintainers, admin, read-only tokens, ``--public-read``)."""
 
-    def __init__(self, guard: Guard) -> None:
+    def __init__(self, guard: Guard, run_place: RunPlace | None = None) -> None:
         self.guard = guard
+        self.run_place = run_place
 
     def reader(self, headers: Any) -> Vault:
         """The vault for a read by this request's token (or anyone, --public-read)."""
@@ -123,6 +155,19 @@ class DaemonBackend:
     def writer(self, headers: Any) -> Vault:
         """The vault acting for this request's token; Unauthorized without one."""
         return self.guard.writer(self._secret(headers))
+
+    def runner(self, headers: Any) -> Vault:
+        """A run executes on the daemon's machine: only for a token that may write
+        (never anonymously under --public-read, never a read-only token)."""
+        vault = self.guard.writer(self._secret(headers))
+        who = vault.principal
+        if who is not None and who.read_only:
+            raise PermissionDenied(
+                f"{who.name}'s token is read-only; running a tool on the daemon's machine "
+                "needs a token that may write",
+                {"principal": who.name, "read_only": True, "needs": "write"},
+            )
+        return vault
 
     def marker(self) -> object | None:
         """The audit log's newest sequence number, whichever process wrote."""

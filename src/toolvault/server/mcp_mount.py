@@ -9,7 +9,8 @@ the token of its own request, so owner, maintainers, admin, read-only tokens and
 token that opened it (the SDK answers 404 to another). The SDK's DNS-rebinding
 protection accepts the daemon's own host names: loopback, this machine's names, the
 address it was told to listen on, and ``[mcp] allowed_hosts`` in config.toml. Its
-session manager (and the change watcher) run in the daemon's lifespan.
+session manager (and the change watcher) run in the daemon's lifespan. The ``run`` tool
+is offered only with ``[mcp] run = true`` (see :mod:`toolvault.mcpserver.run_tool`).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def mount(app: FastAPI, guard: Guard, hosts: Sequence[str] = ()) -> None:
 
     from toolvault.mcpserver import DaemonBackend, build
 
-    server, _ = build(DaemonBackend(guard))
+    server, _ = build(DaemonBackend(guard, _run_place(guard)))
     names = host_names([*hosts, *_configured(guard)])
     security = TransportSecuritySettings(
         enable_dns_rebinding_protection=True,
@@ -69,6 +70,20 @@ def host_names(extra: Sequence[str]) -> list[str]:
             continue
         names.append(f"[{host}]" if ":" in host and not host.startswith("[") else host)
     return list(dict.fromkeys(n.lower() for n in names if n))
+
+
+def _run_place(guard: Guard) -> Any:
+    """Where MCP's ``run`` runs tools, or None: not offered. A tool would execute on the
+    daemon's machine, so only when ``[mcp] run = true`` says so; then each run in an
+    empty temporary folder and without network (it could reach what only this machine
+    can: other services, cloud metadata)."""
+    from toolvault.mcpserver.backend import RunPlace
+
+    section = guard.vault.config.raw_get("mcp") or {}
+    wanted = section.get("run", False) if isinstance(section, dict) else None
+    if not isinstance(wanted, bool):
+        raise InvalidInput("config.toml: [mcp] run must be true or false, e.g. [mcp] run = true")
+    return RunPlace(scratch=True, net_allowed=False) if wanted else None
 
 
 def _configured(guard: Guard) -> list[str]:

@@ -29,6 +29,7 @@ TOOLS = {
     "verify": "read",
     "publish": "write",
     "label": "write",
+    "run": "run",
 }
 
 
@@ -45,6 +46,8 @@ def test_every_tool_has_a_schema_an_output_schema_annotations_and_a_description(
             assert tool.output_schema and tool.output_schema["type"] == "object"
             assert tool.annotations is not None
             assert tool.annotations.read_only_hint is (kind == "read"), name
+            if kind == "run":  # it may change the current folder: a client should ask
+                assert tool.annotations.destructive_hint is True
             if kind == "write":
                 assert tool.annotations.destructive_hint is False
                 assert tool.annotations.idempotent_hint is True
@@ -81,6 +84,42 @@ def test_reads_name_every_version_by_its_pinned_ref(vault: Vault) -> None:
             assert [v["ref"] for v in versions["versions"]] == [vault.get("csv-sum:1").ref, ref]
 
     run(body)
+
+
+def test_get_context_is_the_shared_context_with_refs_ranges_and_a_byte_budget(
+    vault: Vault,
+) -> None:
+    vault.publish("base", SH)
+    vault.publish("base", SH + "# two\n")
+    base1 = vault.get("base:1").ref
+    vault.publish("user", PY, references=[base1])
+    vault.yank("base:1", "wrong greeting")
+    user = vault.get("user").ref
+
+    async def body() -> dict[str, Any]:
+        async with connected(vault) as client:
+            return {
+                "refs": await ok(client, "get_context", specs=["user"], with_refs=1),
+                "range": await ok(client, "get_context", specs=["base:1..2"]),
+                "cut": await ok(client, "get_context", specs=["user", "base"], max_bytes=30),
+                "deep": await refused(client, "get_context", specs=["user"], with_refs=99),
+            }
+
+    got = run(body)
+    refs = got["refs"]
+    assert [(v["ref"], v["depth"], v["via"]) for v in refs["versions"]] == [
+        (user, 0, None),
+        (base1, 1, user),
+    ]
+    assert refs["warnings"] == ["base:1 is yanked: wrong greeting"]
+    assert f"- referenced by: {user}" in refs["markdown"]
+    assert "base_ref" in refs["markdown"] and "toolvault add" not in refs["markdown"]
+    assert [v["version"] for v in got["range"]["versions"]] == [1, 2]
+    cut = got["cut"]["versions"]
+    assert [(v["truncated"], len(v["content"].encode())) for v in cut] == [(True, 30), (True, 0)]
+    assert cut[0]["omitted_bytes"] == len(PY.encode()) - 30
+    assert "content cut at 30 of" in got["cut"]["markdown"]
+    assert got["deep"]["code"] == "invalid_input"
 
 
 def test_diff_of_two_versions_of_a_previous_and_of_unpublished_content(vault: Vault) -> None:

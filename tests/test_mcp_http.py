@@ -160,3 +160,93 @@ def test_public_read_serves_reads_without_a_token_and_refuses_writes(tmp_path: P
         assert run(body)["code"] == "unauthorized"
     finally:
         daemon.stop()
+
+
+def test_a_maintainer_publishes_to_another_owners_tool_and_labels_it(
+    daemon: Daemon, daemon_home: Path, tokens: dict[str, str]
+) -> None:
+    carol = make_token(daemon_home, "carol")
+
+    async def body() -> dict[str, Any]:
+        async with mcp_client(daemon, tokens["alice"]) as alice:
+            made = await ok(alice, "publish", name="shared-fmt", content=SH)
+        granted = daemon.call(
+            "POST", "/v1/tools/shared-fmt/grants", tokens["alice"], json={"principal": "bob"}
+        )
+        assert granted.status_code == 200, granted.text
+        async with mcp_client(daemon, tokens["bob"]) as bob:
+            two = await ok(
+                bob, "publish", name="shared-fmt", content=SH + "# bob\n", base_ref=made["ref"]
+            )
+            await ok(bob, "label", spec="shared-fmt:2", label="stable")
+        async with mcp_client(daemon, carol) as stranger:
+            refusal = await refused(
+                stranger, "publish", name="shared-fmt", content=SH + "# c\n", base_ref=two["ref"]
+            )
+        return {"two": two, "refusal": refusal}
+
+    got = run(body)
+    assert got["two"]["version"] == 2
+    assert (got["refusal"]["code"], got["refusal"]["details"]["needs"]) == (
+        "forbidden",
+        "maintainer",
+    )
+    with Vault.open(daemon_home) as vault:
+        assert vault.get("shared-fmt").ref == got["two"]["ref"]
+        assert vault.get("shared-fmt").created_by == "bob"
+        assert vault.get("shared-fmt:stable").version == 2
+        assert vault.tool("shared-fmt").owner == "alice"
+
+
+def test_with_mcp_run_the_daemon_runs_in_an_empty_folder_without_network_for_writers(
+    daemon: Daemon, tokens: dict[str, str], tmp_path: Path
+) -> None:
+    async def listed() -> set[str]:
+        async with mcp_client(daemon, tokens["alice"]) as client:
+            return {t.name for t in (await client.list_tools()).tools}
+
+    assert "run" not in run(listed)  # not without [mcp] run = true: it runs on this machine
+    home = tmp_path / "runs"
+    alice = make_token(home, "alice")
+    reader = make_token(home, "reader", "--read-only")
+    (home / "config.toml").write_text("[mcp]\nrun = true\n")
+    runs = Daemon(home, "--public-read")  # with run = true
+    probe = '#!/bin/sh\npwd; ls -A; ls -A "$1" 2>/dev/null; echo done\n'
+    try:
+
+        async def body() -> dict[str, Any]:
+            async with mcp_client(runs, alice) as client:
+                await ok(client, "publish", name="probe", content=probe)
+                ran = await ok(client, "run", spec="probe", args=[str(home)])
+                net = await refused(client, "run", spec="probe", net=True)
+            async with mcp_client(runs, reader) as client:
+                read_only = await refused(client, "run", spec="probe")
+            async with mcp_client(runs, None) as client:
+                anyone = await refused(client, "run", spec="probe")
+            return {"ran": ran, "net": net, "read_only": read_only, "anyone": anyone}
+
+        got = run(body)
+    finally:
+        runs.stop()
+    folder, *rest = got["ran"]["stdout"].splitlines()
+    assert folder.startswith("/") and "toolvault-mcp-run-" in folder
+    assert rest == ["done"], got["ran"]  # an empty folder; the vault's home shows nothing
+    assert not Path(folder).exists()  # removed after the run
+    assert got["ran"]["exit_code"] == 0 and got["ran"]["ref"].startswith("probe:1@sha256:")
+    assert (got["net"]["code"], got["net"]["details"]) == ("forbidden", {"net": True})
+    assert got["read_only"]["code"] == "forbidden"
+    assert got["read_only"]["details"]["read_only"] is True
+    assert got["anyone"]["code"] == "unauthorized"
+
+
+def test_a_bad_mcp_run_setting_stops_the_daemon_from_starting(home: Path) -> None:
+    from toolvault.errors import InvalidInput
+    from toolvault.server.app import create_app
+
+    home.mkdir(parents=True)
+    (home / "config.toml").write_text('[mcp]\nrun = "yes"\n')
+    with (
+        Vault.open(home, create=True) as vault,
+        pytest.raises(InvalidInput, match=r"\[mcp\] run must be true or false"),
+    ):
+        create_app(vault)

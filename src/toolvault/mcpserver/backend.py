@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from toolvault.server.hot import Guard
     from toolvault.vault import Vault
 
+
 @dataclass(frozen=True, slots=True)
 class RunPlace:
     """Where a backend's ``run`` runs tools (:mod:`toolvault.mcpserver.run_tool`):

@@ -154,6 +154,8 @@ def usage_block(usage: str | None) -> str:
 
 
 def _fence(text: str) -> str:
+    if "`" not in text:  # most tools: no scan for runs (a tenth of rendering a version)
+        return "```"
     longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
     return "`" * max(3, longest + 1)
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from mcp.types import CallToolResult, TextContent
+
 from toolvault import contextdoc
 from toolvault.errors import InvalidInput
 from toolvault.mcpserver import outputs as o
@@ -49,20 +51,27 @@ def describe(vault: Any, spec: str) -> o.Described:
     return o.Described(**vault.describe(spec))
 
 
-def context(vault: Any, specs: list[str], max_bytes: int | None, with_refs: int) -> o.ContextOut:
+def context(vault: Any, specs: list[str], max_bytes: int | None, with_refs: int) -> dict[str, Any]:
     """The versions ``specs`` name (and, ``with_refs`` levels deep, what they reference),
-    their content cut to ``max_bytes`` in all: Markdown for a prompt, and as data. The
-    shared :mod:`toolvault.context`, so the same document as ``toolvault context``."""
+    their content cut to ``max_bytes`` in all: ``markdown`` for a prompt, ``versions``
+    as data, ``warnings`` (the shape of :class:`~toolvault.mcpserver.outputs.ContextOut`,
+    built as a dict: the SDK validates the answer once). The shared
+    :mod:`toolvault.context`, so the same document as ``toolvault context``."""
     from toolvault.context import gather
 
     if not specs:
         raise InvalidInput("give at least one spec, such as fmt or fmt:2")
     found = gather(vault, specs, with_refs=with_refs, max_bytes=max_bytes)
-    return o.ContextOut(
-        markdown=contextdoc.render(found.items, INTRO),
-        versions=found.items,
-        warnings=found.warnings,
-    )
+    markdown = contextdoc.render(found.items, INTRO)
+    return {"markdown": markdown, "versions": found.items, "warnings": found.warnings}
+
+
+def context_result(data: dict[str, Any]) -> CallToolResult:
+    """``get_context``'s answer: the data as structured content, and as its text the
+    Markdown document a model reads (rather than the data again as JSON: the content
+    would be on the wire twice more, and a model reads the Markdown better)."""
+    text = TextContent(type="text", text=data["markdown"])
+    return CallToolResult(content=[text], structured_content=data)
 
 
 def versions(vault: Any, name: str) -> o.VersionsOut:

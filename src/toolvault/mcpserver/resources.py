@@ -160,8 +160,8 @@ def _register_prompt(server: MCPServer, backend: Backend) -> None:
     async def improve_tool(spec: str, goal: str, ctx: Context) -> list[Message]:
         vault = backend.reader(ctx.headers)
         found = await answer(lambda: reading.context(vault, [spec], None, 0))
-        (version,) = found.versions
-        return [UserMessage(_instruction(found.markdown, version["ref"], goal))]
+        (version,) = found["versions"]
+        return [UserMessage(_instruction(found["markdown"], version["ref"], goal))]
 
 
 def _instruction(context: str, ref: str, goal: str) -> str:

@@ -15,7 +15,7 @@ from typing import Annotated, Any, TypeVar
 import anyio.to_thread
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
-from mcp.types import ToolAnnotations
+from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from toolvault.context import MAX_DEPTH
@@ -127,12 +127,13 @@ def _register_discovery(server: MCPServer, backend: Backend) -> None:
                 description="Also the versions these reference, this many levels deep.",
             ),
         ] = 0,
-    ) -> o.ContextOut:
+    ) -> Annotated[CallToolResult, o.ContextOut]:
         """Load versions to read or build on: each with its pinned ref, provenance,
         usage and full content, as Markdown for your context and as data. A spec may be
         a range NAME:A..B. Use the ref as base_ref when you publish an improved version."""
         vault = backend.reader(headers(ctx))
-        return await off_loop(lambda: reading.context(vault, specs, max_bytes, with_refs))
+        data = await off_loop(lambda: reading.context(vault, specs, max_bytes, with_refs))
+        return reading.context_result(data)
 
 
 def _register_history(server: MCPServer, backend: Backend) -> None:

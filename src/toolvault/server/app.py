@@ -81,18 +81,22 @@ def create_app(
     for router in (meta, reads, writes, grants, lineage.router):
         app.include_router(router)
     app.add_middleware(BodyLimit, max_body=max_body)
-    mcp_mount.mount(app, guard, hosts)
+    app.mcp = mcp_mount.mount(app, guard, hosts)
     app.hot_reads = hot.HotReads(guard, _hot_routes())
     _document_no_422(app)
     return app
 
 
 class DaemonAPI(FastAPI):
-    """The FastAPI app, with the hot reads answered before its middleware."""
+    """The FastAPI app, with the hot reads and /mcp answered before its middleware."""
 
     hot_reads: hot.HotReads | None = None
+    mcp: ASGIApp | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.mcp is not None and scope["type"] == "http" and scope["path"] == mcp_mount.PATH:
+            await self.mcp(scope, receive, send)  # its own errors, limits and tokens
+            return
         found = self.hot_reads.match(scope) if self.hot_reads else None
         if found is None:
             await super().__call__(scope, receive, send)

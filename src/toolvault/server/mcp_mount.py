@@ -15,7 +15,9 @@ is offered only with ``[mcp] run = true`` (see :mod:`toolvault.mcpserver.run_too
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import logging
 import socket
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -23,17 +25,19 @@ from typing import Any
 
 from fastapi import FastAPI
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from toolvault.errors import InvalidInput, ToolvaultError
-from toolvault.server.hot import Guard, bearer_secret, error_rendered
+from toolvault.server.hot import Guard, bearer_secret, error_rendered, internal_error
 
 PATH = "/mcp"
 
 
-def mount(app: FastAPI, guard: Guard, hosts: Sequence[str] = ()) -> None:
+def mount(app: FastAPI, guard: Guard, hosts: Sequence[str] = ()) -> ASGIApp:
     """Serve MCP at ``/mcp`` of ``app`` and run its session manager in the app's lifespan;
-    ``hosts`` are the names the daemon was asked to listen on."""
+    ``hosts`` are the names the daemon was asked to listen on. Returns the endpoint, which
+    the app may call before its own middleware (the SDK has its own body limit, and
+    answers its errors itself)."""
     from mcp.server.transport_security import TransportSecuritySettings
 
     from toolvault.mcpserver import DaemonBackend, build
@@ -52,7 +56,8 @@ def mount(app: FastAPI, guard: Guard, hosts: Sequence[str] = ()) -> None:
     )
     server.streamable_http_app(streamable_http_path=PATH, transport_security=security)
     manager = server.session_manager
-    app.router.routes.append(Route(PATH, endpoint=Authenticated(manager.handle_request, guard)))
+    endpoint = Authenticated(manager.handle_request, guard)
+    app.router.routes.append(Route(PATH, endpoint=endpoint))
 
     @asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[None]:
@@ -60,6 +65,7 @@ def mount(app: FastAPI, guard: Guard, hosts: Sequence[str] = ()) -> None:
             yield
 
     app.router.lifespan_context = lifespan
+    return endpoint
 
 
 def host_names(extra: Sequence[str]) -> list[str]:
@@ -115,14 +121,32 @@ class Authenticated:
             return
         if secret is not None:
             scope = {**scope, "user": _user(secret)}
-        await self.app(scope, receive, send)
+        started = False
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except Exception as exc:  # a bug: the one error body if nothing was sent yet
+            if started:
+                raise
+            logging.getLogger(__name__).exception("toolvault: /mcp failed")
+            await internal_error(exc).send(send)
 
 
 def _user(secret: str) -> Any:
     """The SDK's authenticated user for a token: the session manager refuses a session to
     any other token (identified by its hash, never the secret)."""
+    return _user_of(hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest())
+
+
+@functools.lru_cache(maxsize=256)
+def _user_of(digest: str) -> Any:
+    """Kept per token hash: only a name for it, given after the guard checked the token."""
     from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
     from mcp.server.auth.provider import AccessToken
 
-    digest = hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
     return AuthenticatedUser(AccessToken(token=digest, client_id=digest, scopes=[]))

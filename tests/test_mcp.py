@@ -169,7 +169,15 @@ def test_publish_builds_on_a_base_ref_and_a_stale_one_writes_nothing(vault: Vaul
                 client, "publish", name="fmt", content=SH + "# three\n", base_ref=made["ref"]
             )
             assert stale["code"] == "stale_base"
-            assert two["sha256"] in json.dumps(stale["details"])
+            assert stale["details"]["current"]["ref"] == two["ref"]
+            assert f'publish again with base_ref "{two["ref"]}"' in stale["message"]
+            assert "--expect" not in stale["message"] + again["message"]
+            assert "get_context" in again["message"]
+            nothing = await refused(
+                client, "publish", name="new-tool", content=SH, base_ref="new-tool:1"
+            )
+            assert (nothing["code"], nothing["details"]["current"]) == ("stale_base", None)
+            assert "without base_ref creates a new tool" in nothing["message"]
 
     run(body)
     assert [v.version for v in vault.versions("fmt")] == [1, 2]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from toolvault.errors import StaleBase
 from toolvault.mcpserver import outputs as o
 
 
@@ -44,8 +45,29 @@ def publish(vault: Any, r: Request) -> o.PublishOut:
         expect_latest=r.base_ref,
         expect_new=r.base_ref is None,
     )
-    (done,) = vault.publish_many([item])
+    try:
+        (done,) = vault.publish_many([item])
+    except StaleBase as exc:
+        raise StaleBase(stale_message(str(exc), exc.details), exc.details) from None
     return o.PublishOut(**done.to_dict())
+
+
+def stale_message(said: str, details: dict[str, Any]) -> str:
+    """The service's ``stale_base`` message (which speaks of ``--expect-latest``) with
+    what to do next said in this server's terms: get_context, merge, base_ref."""
+    head, found, _ = said.partition("nothing was published")
+    if not found:
+        return said
+    current = details.get("current")
+    if current:
+        ref = current["ref"]
+        return (
+            f"{head}nothing was published. The latest is {ref}: load it with get_context, "
+            f'merge your change into it, and publish again with base_ref "{ref}"'
+        )
+    if details.get("expect_new"):  # every version is yanked
+        return f"{head}nothing was published; list_versions shows them"
+    return f"{head}nothing was published; publish without base_ref creates a new tool"
 
 
 def label(vault: Any, spec: str, name: str) -> o.LabelOut:

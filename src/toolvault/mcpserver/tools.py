@@ -58,6 +58,7 @@ async def off_loop(fn: Callable[[], T]) -> T:
 def register(server: MCPServer, backend: Backend, changes: Changes) -> None:
     """Add every tool to ``server``."""
     _register_discovery(server, backend)
+    _register_context(server, backend)
     _register_history(server, backend)
     _register_publish(server, backend, changes)
     _register_label(server, backend, changes)
@@ -106,6 +107,8 @@ def _register_discovery(server: MCPServer, backend: Backend) -> None:
         vault = backend.reader(headers(ctx))
         return await off_loop(lambda: reading.describe(vault, spec))
 
+
+def _register_context(server: MCPServer, backend: Backend) -> None:
     @server.tool(annotations=READ)
     @coded
     async def get_context(

@@ -55,6 +55,8 @@ COMMANDS = {
     "mcp": "mcp",
     "status": "status",
     "completion": "completion",
+    "lock": "lock",
+    "install": "lock",
 }
 
 

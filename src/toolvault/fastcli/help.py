@@ -73,6 +73,8 @@ Commands:
   mcp             Serve the vault to an agent over MCP on stdin/stdout.
   status          Show the home, database, schema, counts, last write,...
   completion      Print the shell completion script for bash, zsh or fish.
+  lock            Pin tools to exact versions in a lockfile.
+  install         Install the versions a lockfile pins into a folder.
 """
 
 

@@ -22,7 +22,7 @@ import re
 import sqlite3
 import stat
 
-try:  # the C SHA-256 built into Python: hashlib loads OpenSSL, a tenth of this command
+try:  # the C SHA-256 built into Python: hashlib loads OpenSSL, milliseconds a start
     from _sha2 import sha256  # type: ignore[import-not-found,unused-ignore]  # Python 3.12+
 except ImportError:
     try:
@@ -164,7 +164,7 @@ def _read(path: str) -> str:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_BYTES:
             raise Fallback
-        data = os.read(fd, MAX_BYTES + 1)
+        data = os.read(fd, info.st_size + 1)  # a short read is not the form: falls back
         return data.decode("utf-8")
     except (OSError, UnicodeDecodeError):
         raise Fallback from None
@@ -185,9 +185,9 @@ def render(pins: list[Pin], digest: str) -> str:
 
 def content(pins: list[Pin]) -> bytes:
     """``Lock.content()``: the canonical JSON the digest covers, written out directly
-    (json's encoder is a tenth of this command): every text here is one JSON writes as
-    it is, between quotes (names and hashes are plain ASCII; a source holds no quote,
-    backslash or control character, and JSON keeps DEL and non-ASCII as they are)."""
+    (``json.dumps`` of 1,000 pins costs more than reading them): every text here is one
+    JSON writes as it is, between quotes (names and hashes are plain ASCII; a source
+    holds no quote, backslash or control character, and JSON keeps DEL and non-ASCII)."""
     tools = ",".join(
         f'{{"executable":{"true" if executable else "false"},"name":"{name}",'
         f'"ref":"{name}:{number}@sha256:{sha}","signer":null,"size":{size},'

@@ -264,6 +264,7 @@ def test_a_pin_from_another_vault_falls_back(
         ["verify", "--lock", "LOCK", "--into", "LOCK"],
         ["verify", "--lock", "NOWHERE"],
         ["verify", "--lock", "INTO"],
+        ["verify", "--lock", "FIFO"],  # never blocks
         ["verify", "--lock", "LOCK", "--home", "LOCK"],
         ["verify"],
     ],
@@ -274,7 +275,9 @@ def test_everything_else_falls_back_having_printed_nothing(
 ) -> None:
     same(into(project), capsys)
     (project / "link").symlink_to(project / "into")
+    os.mkfifo(project / "fifo")
     where = {
+        "FIFO": str(project / "fifo"),
         "LOCK": str(project / "toolvault.lock"),
         "INTO": str(project / "into"),
         "NOWHERE": str(project / "nowhere"),

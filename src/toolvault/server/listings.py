@@ -56,12 +56,13 @@ def list_tools(
     ] = None,
     lifecycle: Annotated[
         Literal["active", "deprecated", "retired", "all"] | None,
-        Query(description="A page parameter; default all (as without one)."),
+        Query(description="A page parameter; default active and deprecated (as /v1/search)."),
     ] = None,
 ) -> JSONResponse:
     """The shape of ``ls --json``; with ``all=true`` that of ``ls --all --json``. Any page
     parameter (limit, offset, sort, owner, label, lifecycle) makes it the web UI's tools
-    page as JSON: the same items, filtered and paged in the database."""
+    page as JSON: the same items, filtered and paged in the database (retired tools only
+    with lifecycle=retired or all, as in a search)."""
     from toolvault.errors import InvalidInput
 
     vault = guard(request).reader(creds)
@@ -73,7 +74,7 @@ def list_tools(
     if not paged:
         return as_json([t.to_dict() for t in vault.tools()])
     found, total = vault.tool_page(
-        lifecycle=lifecycle or "all", owner=owner, label=label, sort=sort or "name",
+        lifecycle=lifecycle, owner=owner, label=label, sort=sort or "name",
         offset=offset or 0, limit=limit,
     )  # fmt: skip
     return _page(request, [t.to_dict() for t in found], total, offset or 0)

@@ -8,6 +8,7 @@ import contextlib
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -78,14 +79,24 @@ def test_tools_paged_filtered_and_sorted_in_the_api(daemon: Daemon, token: str) 
     assert names(get(daemon, token, "/v1/tools?offset=10")) == ["t11"]
 
 
+TAKES = "it takes all, label, lifecycle, limit, offset, owner, sort"
+
+
 @pytest.mark.parametrize(
-    "query",
-    ["limit=0", "limit=1001", "limit=x", "offset=-1", "sort=size", "lifecycle=gone",
-     "all=true&limit=3", "page=2", "cursor=abc", "owner=" + "o" * 201],
+    ("query", "says"),
+    [("limit=0", "query.limit: Input should be greater than or equal to 1"),
+     ("limit=1001", "query.limit: Input should be less than or equal to 1000"),
+     ("limit=x", "query.limit: Input should be a valid integer"),
+     ("offset=-1", "query.offset: Input should be greater than or equal to 0"),
+     ("sort=size", "query.sort: Input should be 'name', 'updated', 'created' or 'owner'"),
+     ("lifecycle=gone", "query.lifecycle: Input should be 'active'"),
+     ("all=true&limit=3", "all=true lists every version and takes no page parameters"),
+     ("page=2", TAKES), ("cursor=abc", TAKES),
+     ("owner=" + "o" * 201, "query.owner: String should have at most 200 characters")],
 )  # fmt: skip
-def test_a_bad_page_of_tools_is_400(daemon: Daemon, token: str, query: str) -> None:
-    answer = get(daemon, token, f"/v1/tools?{query}", 400)
-    assert answer.json()["error"]["code"] == "invalid_input"
+def test_a_bad_page_of_tools_is_400(daemon: Daemon, token: str, query: str, says: str) -> None:
+    error = get(daemon, token, f"/v1/tools?{query}", 400).json()["error"]
+    assert error["code"] == "invalid_input" and says in error["message"]
 
 
 def test_the_audit_log_paged_and_filtered_in_the_api(daemon: Daemon, token: str) -> None:
@@ -103,11 +114,16 @@ def test_the_audit_log_paged_and_filtered_in_the_api(daemon: Daemon, token: str)
         )
 
 
+TOOL_PAGES: list[dict[str, Any]] = [
+    {}, {"limit": 3, "offset": 2}, {"owner": "carol", "sort": "updated"},
+    {"lifecycle": "all", "label": "stable"}, {"limit": None, "lifecycle": "retired"},
+]  # fmt: skip
+
+
 def test_the_remote_client_pages_as_the_vault_does(daemon: Daemon, token: str, home: Path) -> None:
     with Vault.open(home) as local, RemoteVault(daemon.url, token, home=home.parent) as remote:
-        for kw in ({}, {"limit": 3, "offset": 2}, {"owner": "carol", "sort": "updated"},
-                   {"lifecycle": "all", "label": "stable"}, {"limit": None, "lifecycle": "retired"}):  # fmt: skip
-            (found, total), (want, count) = remote.tool_page(**kw), local.tool_page(**kw)  # type: ignore[arg-type]
+        for kw in TOOL_PAGES:
+            (found, total), (want, count) = remote.tool_page(**kw), local.tool_page(**kw)
             assert [t.to_dict() for t in found] == [t.to_dict() for t in want] and total == count
         for kw in ({}, {"limit": 2, "offset": 1}, {"action": "lifecycle", "newest_first": False},
                    {"tool": "t03"}):  # fmt: skip

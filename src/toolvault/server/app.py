@@ -16,6 +16,7 @@ same guard and the same service calls; their routes here document them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
@@ -26,7 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from toolvault import __version__
 from toolvault import spec as specs
-from toolvault.server import failures, hot
+from toolvault.server import failures, hot, mcp_mount
 from toolvault.server import schemas as s
 from toolvault.server.failures import STATUS_CODES, error_response
 from toolvault.server.hot import Guard
@@ -58,11 +59,11 @@ async def _secret(
 Credentials = Annotated[str | None, Depends(_secret)]
 
 
-def create_app(vault: Vault, *, public_read: bool = False, max_body: int = MAX_BODY) -> FastAPI:
-    """The daemon's app over ``vault``; reads need a token unless ``public_read``.
-
-    Request bodies over ``max_body`` bytes are refused with 413.
-    """
+def create_app(
+    vault: Vault, *, public_read: bool = False, max_body: int = MAX_BODY, hosts: Sequence[str] = ()
+) -> FastAPI:
+    """The daemon's app over ``vault``; reads need a token unless ``public_read``; MCP at
+    /mcp (``hosts``: the names it listens on). Bodies over ``max_body`` bytes: 413."""
     vault.config  # noqa: B018 -- read config.toml once; every per-request view shares it
     app = DaemonAPI(
         title="toolvault",
@@ -85,17 +86,22 @@ def create_app(vault: Vault, *, public_read: bool = False, max_body: int = MAX_B
 
     mount(app, guard)
     app.add_middleware(BodyLimit, max_body=max_body)
+    app.mcp = mcp_mount.mount(app, guard, hosts)
     app.hot_reads = hot.HotReads(guard, _hot_routes())
     _document_no_422(app)
     return app
 
 
 class DaemonAPI(FastAPI):
-    """The FastAPI app, with the hot reads answered before its middleware."""
+    """The FastAPI app, with the hot reads and /mcp answered before its middleware."""
 
     hot_reads: hot.HotReads | None = None
+    mcp: ASGIApp | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.mcp is not None and scope["type"] == "http" and scope["path"] == mcp_mount.PATH:
+            await self.mcp(scope, receive, send)  # its own errors, limits and tokens
+            return
         found = self.hot_reads.match(scope) if self.hot_reads else None
         if found is None:
             await super().__call__(scope, receive, send)

@@ -78,8 +78,9 @@ def create_app(
     from toolvault.server import lineage  # its routes take this module's shared parts
     from toolvault.server.grants import router as grants  # imports this module: here
     from toolvault.server.hooks import router as hooks
+    from toolvault.server.listings import router as listings
 
-    for router in (meta, reads, writes, grants, lineage.router, hooks):
+    for router in (meta, listings, reads, writes, grants, lineage.router, hooks):
         app.include_router(router)
     from toolvault.web import mount  # the pages for people (SPEC §14), in no OpenAPI document
 
@@ -250,19 +251,6 @@ SpecPath = Annotated[str, Path(description=SpecText, examples=["fmt:1"])]
 
 
 @reads.get(
-    "/v1/tools",
-    summary="List tools, or every version with all=true",
-    response_model=list[s.ToolOut] | list[s.ListedVersion],
-)
-def list_tools(request: Request, creds: Credentials, every: All = False) -> JSONResponse:
-    """The shape of ``ls --json``; with ``all=true`` that of ``ls --all --json``."""
-    vault = guard(request).reader(creds)
-    if every:
-        return as_json(vault.all_version_listing())
-    return as_json([t.to_dict() for t in vault.tools()])
-
-
-@reads.get(
     "/v1/tools/{name}", summary="One tool: owner, lifecycle, labels", response_model=s.ToolDetail
 )
 def get_tool(request: Request, creds: Credentials, name: Name) -> JSONResponse:
@@ -336,17 +324,6 @@ def diff(
     return as_json(vault.diff(old, new, context=context).to_dict())
 
 
-@reads.get("/v1/audit", summary="The audit log", response_model=list[s.AuditOut])
-def audit(
-    request: Request,
-    creds: Credentials,
-    tool: Annotated[str | None, Query(description="A tool name.", examples=["fmt"])] = None,
-) -> JSONResponse:
-    """Every entry, or the entries about one tool."""
-    vault = guard(request).reader(creds)
-    return as_json([e.to_dict() for e in vault.audit(tool)])
-
-
 @reads.get(
     "/v1/checkpoint",
     summary="The audit log's signed head, and the entries since a head seen before",
@@ -376,7 +353,8 @@ def verify(
     name: Annotated[list[str] | None, Query(description="Tools to check (default all).")] = None,
 ) -> JSONResponse:
     """Always 200: ``ok`` says whether problems were found, ``problems`` lists them."""
-    return as_json(guard(request).reader(creds).verify(name or ()).to_dict())
+    # kept as the last report, for the web UI's audit page (toolvault.lastverify)
+    return as_json(guard(request).reader(creds).verify_kept(name or ()).to_dict())
 
 
 @reads.get(

@@ -8,10 +8,10 @@ versions, so a page costs the same whatever the number of tools.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
-from toolvault.columns import MAX_INTEGER, TOOL_SELECT, described
+from toolvault.columns import MAX_INTEGER
 from toolvault.models import Tool
 from toolvault.store.sql import Queries
 
@@ -25,7 +25,11 @@ TOOL_ORDERS = {
 
 
 class ToolPageQueries(Queries):
-    """Tools a page at a time, and tools by name."""
+    """Tools a page at a time (their summaries are :class:`VersionQueries`'s)."""
+
+    if TYPE_CHECKING:  # VersionQueries.tools_named, beside this mixin in SQLStore
+
+        def tools_named(self, names: Iterable[str]) -> list[Tool]: ...
 
     def tool_page(
         self,
@@ -48,14 +52,6 @@ class ToolPageQueries(Queries):
         names = [r[0] for r in rows]
         found = {t.name: t for t in self.tools_named(names)}
         return [found[n] for n in names if n in found], int(total)
-
-    def tools_named(self, names: Sequence[str]) -> list[Tool]:
-        """The summaries of the tools named (those that exist), by name."""
-        if not names:
-            return []
-        marks = ", ".join("?" for _ in names)
-        sql = described(f"{TOOL_SELECT} WHERE t.name IN ({marks}) GROUP BY t.name")
-        return [Tool(*r) for r in self._q(sql, tuple(names))]
 
 
 def _filters(

@@ -4,9 +4,10 @@ the fast path (:mod:`toolvault.fastcli.graph`): standard library only.
 Every query answers rows of :data:`~toolvault.lineage_walk.Row`: a node's columns, then
 the stored references. Deep graphs come from one recursive query that follows the pinned
 references (``name:N@sha256:HEX``) inside the database, from the stored JSON texts:
-SQLite reads them with ``json_each``, PostgreSQL with a regular expression (a cast to
-jsonb would fail the whole query on a text altered by hand; a pattern only misses it, and
-the walk reads what was missed).
+SQLite reads them with ``json_each``, PostgreSQL by cutting the text at its commas (a
+cast to jsonb would fail the whole query on a text altered by hand, and a regular
+expression cost a tenth of a millisecond a row; a cut only misses what it cannot read,
+and the walk reads what was missed).
 """
 
 from __future__ import annotations
@@ -46,17 +47,22 @@ WITH RECURSIVE reach(name, version) AS (
 )
 SELECT r.name, r.version, {ROW_COLUMNS}
 FROM reach r LEFT JOIN versions v ON v.name = r.name AND v.version = r.version""",
+    # each element of the JSON list, cut at its commas and trimmed of brackets and quotes
+    # (a pinned reference holds none of them); the version only where it is digits
     "postgres": f"""
 WITH RECURSIVE reach(name, version) AS (
     VALUES {{start}}
     UNION
-    SELECT m[1], m[2]::integer
+    SELECT split_part(t.ref, ':', 1), CAST(t.number AS INTEGER)
     FROM reach r
     JOIN versions v ON v.name = r.name AND v.version = r.version
-    CROSS JOIN LATERAL regexp_matches(
-        v.refs, '"([A-Za-z0-9][A-Za-z0-9._-]*):([1-9][0-9]{{0,8}})@sha256:[0-9a-f]{{64}}"', 'g'
-    ) AS m
-    WHERE v.refs <> '[]'
+    CROSS JOIN LATERAL unnest(string_to_array(v.refs, ',')) AS p(piece)
+    CROSS JOIN LATERAL (
+        SELECT btrim(p.piece, ' []"') AS ref,
+               split_part(split_part(p.piece, ':', 2), '@', 1) AS number
+    ) AS t
+    WHERE v.refs <> '[]' AND t.ref LIKE '%_:_%@sha256:%'
+      AND length(t.number) BETWEEN 1 AND 9 AND translate(t.number, '0123456789', '') = ''
 )
 SELECT r.name, r.version, {ROW_COLUMNS}
 FROM reach r LEFT JOIN versions v ON v.name = r.name AND v.version = r.version

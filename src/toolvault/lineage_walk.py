@@ -31,6 +31,11 @@ PINNED = re.compile(
     rf"(?P<name>{NAME_RE.pattern}):(?P<version>{NUMBER_RE.pattern})@sha256:(?P<sha>[0-9a-f]{{64}})"
 )
 
+# the same, matching whole lines of a text (each line a reference, none holding "\n")
+PINNED_LINE = re.compile(
+    rf"^{NAME_RE.pattern}:{NUMBER_RE.pattern}@sha256:[0-9a-f]{{64}}$", re.MULTILINE
+)
+
 Key = tuple[str, int]
 # name, version, sha256, created_at, created_by, owner, session_id, prompt, message (the
 # columns of a node, lineage_graph.Node's second to tenth fields), then the stored
@@ -208,42 +213,48 @@ def _follow(w: Walk, met: list[tuple[Key, str, Target | None]], level: int) -> l
 def _descendants(w: Walk) -> None:
     w.add(w.source.lineage_referrers())
     pinned, loose = _referrers(w.held)
+    rows, refs = w.rows, w.refs
     frontier, level = [w.root], 1
     while frontier:
-        found: list[tuple[Key, Key, str]] = []
+        found: list[tuple[Key, Key, str, str]] = []
         for k in frontier:
-            found += [(k, *held) for held in pinned.get(w.refs[k], [])]
-            for child, stored in loose.get(k[0], []):
-                target = w.target(stored)
+            ref = refs[k]
+            found += [(k, child, ref, "exact") for child in pinned.get(ref, ())]
+            for child, stored in loose.get(k[0], ()):
+                target = w.loose(stored)
                 if target is not None and target[0] == k:
-                    found.append((k, child, stored))
+                    found.append((k, child, stored, "resolves"))
         if w.stops_at(level):
             w.truncated.update(k for k, *_ in found)
             return
         frontier = []
-        for k, child, stored in sorted(found, key=lambda f: (f[1], f[0])):
-            status = "exact" if PINNED.fullmatch(stored) else "resolves"
-            ref = ref_of(child, w.rows[child][2])  # type: ignore[index]
-            w.edges.append(Edge(ref, w.refs[k], status, stored))
-            if w.reach(child, ref, level):
+        for k, child, stored, status in sorted(found, key=lambda f: (f[1], f[0])):
+            ref = ref_of(child, rows[child][2])  # type: ignore[index]
+            w.edges.append(Edge(ref, refs[k], status, stored))
+            if child not in w.depth:
+                w.reach(child, ref, level)
                 frontier.append(child)
         level += 1
 
 
 def _referrers(
     held: dict[Key, tuple[str, ...]],
-) -> tuple[dict[str, list[tuple[Key, str]]], dict[str, list[tuple[Key, str]]]]:
+) -> tuple[dict[str, list[Key]], dict[str, list[tuple[Key, str]]]]:
     """Who holds each pinned reference (by its text), and who holds a reference stored as
     written (by the tool it names: resolved only when the walk reaches that tool)."""
     from toolvault import spec as specs
     from toolvault.errors import ToolvaultError
 
-    pinned: dict[str, list[tuple[Key, str]]] = {}
+    # the pinned texts, found in one pass of the pattern over all of them, a line each
+    # (not a call per reference: a vault holds tens of thousands)
+    every = [stored for references in held.values() for stored in references]
+    valid = set(PINNED_LINE.findall("\n".join(every)))
+    pinned: dict[str, list[Key]] = {}
     loose: dict[str, list[tuple[Key, str]]] = {}
     for key, references in held.items():
         for stored in references:
-            if PINNED.fullmatch(stored):
-                pinned.setdefault(stored, []).append((key, stored))
+            if stored in valid:
+                pinned.setdefault(stored, []).append(key)
                 continue
             try:
                 loose.setdefault(specs.parse(stored).name, []).append((key, stored))

@@ -39,6 +39,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/legacy.py
 	$(BIN)/python bench/daemon.py
 	-$(BIN)/python bench/sandbox.py
+	$(BIN)/python bench/web.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build src/*.egg-info

@@ -39,6 +39,7 @@ if ! command -v bwrap >/dev/null 2>&1; then
     echo "bubblewrap (bwrap) not found: the sandbox tests will be skipped" >&2
   fi
 fi
+scripts/web-deps.sh  # chromium and graphviz for the web UI's browser tests
 before=$(dirt)
 "$PYTEST" -q "$@"
 status=$?

@@ -53,3 +53,17 @@ def test_the_openapi_test_fails_under_ci_without_schemathesis(tmp_path: Path) ->
     failed = pytest_in(project, "test_openapi.py", True)
     assert failed.returncode != 0, failed.stdout
     assert "CI needs schemathesis" in failed.stdout
+
+
+def test_the_browser_tests_fail_under_ci_without_a_browser(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    only = ("-k", "keyboard", "-p", "no:randomly")
+    os.environ["TOOLVAULT_TEST_CHROMIUM"] = str(tmp_path / "no-chromium")
+    try:
+        skipped = pytest_in(project, "test_web_browser.py", False, *only)
+        failed = pytest_in(project, "test_web_browser.py", True, *only)
+    finally:
+        del os.environ["TOOLVAULT_TEST_CHROMIUM"]
+    assert skipped.returncode == 0 and "1 skipped" in skipped.stdout, skipped.stdout
+    assert failed.returncode == 1, failed.stdout
+    assert "CI needs the browser tests: no chromium at" in failed.stdout

@@ -49,11 +49,13 @@ def git(cwd: Path, *args: str) -> None:
 
 @pytest.fixture
 def checkout(tmp_path: Path) -> Path:
-    """A git checkout holding scripts/test.sh, committed and clean."""
+    """A git checkout holding scripts/test.sh (and web-deps.sh, which it runs), committed
+    and clean."""
     needs_git()
     repo = tmp_path / "repo"
     (repo / "scripts").mkdir(parents=True)
-    shutil.copy2(ROOT / "scripts" / "test.sh", repo / "scripts" / "test.sh")
+    for script in ("test.sh", "web-deps.sh"):
+        shutil.copy2(ROOT / "scripts" / script, repo / "scripts" / script)
     shutil.copy2(ROOT / ".gitignore", repo / ".gitignore")
     (repo / "kept.txt").write_text("committed\n")
     git(repo, "init", "-q")

@@ -455,7 +455,7 @@ UNKNOWN = [
     ("GET", "/v1/content/httpd:1?raw=1"),
     ("GET", "/commands/httpd?x="),
     ("GET", "/commands/httpd:versions?json=1"),
-    ("GET", "/v1/refs/httpd:1?reverse=true&depth=2"),
+    ("GET", "/v1/refs/httpd:1?reverse=true&depth=2&deep=2"),
     ("GET", "/v1/diff?old=httpd:1&colour=never"),
     ("GET", "/v1/audit?tool=httpd&limit=1"),
     ("GET", "/v1/verify?fast=1"),

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 HEAVY = ("fastapi", "uvicorn", "psycopg", "rich", "cryptography", "starlette", "pydantic")
+HEAVY += ("jinja2", "pygments", "graphviz", "markupsafe")  # the web UI's, in the daemon only
 
 
 def loaded_modules(

@@ -494,7 +494,7 @@ def test_a_vault_from_before_grants_upgrades_and_takes_maintainers(home: Path) -
     assert CliRunner().invoke(cli, ["--home", str(home), "sync"]).exit_code == 0
     with Vault.open(home) as vault:
         applied = [(m.id, m.name) for m in vault.migrations() if m.applied_at is not None]
-        assert applied[-1] == (9, "grants") and len(applied) == 9
+        assert (9, "grants") in applied and applied[-1][0] == len(applied)  # and every later one
     assert tv(home, "verify")["ok"] is True
     assert tv(home, "show", "prune:1")["claimed_by"] is None
     assert tv(home, "show", "prune:1")["signature_status"] == "valid (key release)"

@@ -291,6 +291,27 @@ def grants(old: OldVault) -> None:
     seal_again(old, at)
 
 
+def hooks(old: OldVault) -> None:
+    """A webhook endpoint with its hook-add entry, one delivered event and its attempt."""
+    at = T0.format(10)
+    details = {"id": "0a1b2c3d4e5f", "url": "https://chat.example.com/hooks/tv", "events": []}
+    details |= {"tools": ["fmt"], "signing": "v1", "key_id": None}
+    old.audit("hook-add", None, None, details, at)
+    (seq,) = old.db.execute("SELECT MAX(seq) FROM audit").fetchone()
+    old._sql(
+        "INSERT INTO hooks VALUES ('0a1b2c3d4e5f', 'https://chat.example.com/hooks/tv', '[]', "
+        "'[\"fmt\"]', ?, NULL, NULL, ?, 'alice', ?, 'active', NULL, NULL, NULL)",
+        "whsec_" + "A" * 32, at, seq,
+    )  # fmt: skip
+    old._sql(
+        "INSERT INTO hook_deliveries VALUES ('0a1b2c3d4e5f', ?, 'delivered', 1, 1, NULL, 200, "
+        "NULL, ?)",
+        seq, at,
+    )  # fmt: skip
+    old._sql("INSERT INTO hook_attempts VALUES ('0a1b2c3d4e5f', ?, 1, ?, 200, 3.5, NULL)", seq, at)
+    seal_again(old, at)
+
+
 # Representative data per migration, by name. A new migration needs an entry here.
 DATA: dict[str, Callable[[OldVault], None]] = {
     "initial_schema": initial_schema,
@@ -302,6 +323,7 @@ DATA: dict[str, Callable[[OldVault], None]] = {
     "descriptions": descriptions,
     "search": search,
     "grants": grants,
+    "hooks": hooks,
 }
 
 
@@ -374,6 +396,14 @@ def test_an_old_database_upgrades_with_its_data_intact(tmp_path: Path, k: int) -
         else:
             assert vault.grants("lint") == []
             assert {v.claimed_by for v in vault.all_versions()} == {None}
+        if k >= 10:
+            (hook,) = vault.hooks()
+            assert (hook.url, hook.tools, hook.signing) == (
+                "https://chat.example.com/hooks/tv", ("fmt",), "v1",
+            )  # fmt: skip
+            assert [d.state for d in vault.hook_deliveries(hook.id)] == ["delivered"]
+        else:
+            assert vault.hooks() == []
     after = rows(db)
     for table, old_rows in before.items():  # later migrations may add columns, never drop
         width = len(old_rows[0]) if old_rows else 0

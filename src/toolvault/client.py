@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from toolvault import errors
+from toolvault.client_hooks import RemoteHooks
 from toolvault.client_lineage import RemoteLineages
 from toolvault.models import (
     AuditEntry,
@@ -56,7 +57,7 @@ BY_STATUS = {
 }
 
 
-class RemoteVault(RemoteLineages):
+class RemoteVault(RemoteLineages, RemoteHooks):
     """The daemon at ``url`` seen through the Vault interface."""
 
     def __init__(

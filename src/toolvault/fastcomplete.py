@@ -52,8 +52,9 @@ POSITIONS: dict[tuple[str, ...], tuple[str, ...]] = {
     ("context",): (SPEC,),
     ("verify",): (NAME,),
     ("pack", "export"): (SPEC,),
+    ("lock",): (SPEC,),
 }
-REPEATING = frozenset({("context",), ("verify",), ("pack", "export")})
+REPEATING = frozenset({("context",), ("verify",), ("pack", "export"), ("lock",)})
 GLOBAL_FLAGS = ("--json",)
 
 

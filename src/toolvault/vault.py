@@ -26,6 +26,7 @@ from toolvault.materialize import CommandsTree
 from toolvault.models import Principal, Version
 from toolvault.service.governance import Governing
 from toolvault.service.grants import Grants
+from toolvault.service.hooks import Hooks
 from toolvault.service.imports import Imports
 from toolvault.service.keys import KeysAndTrust
 from toolvault.service.lineage import Lineages
@@ -45,6 +46,7 @@ class Vault(
     Publishing,
     Governing,
     Grants,
+    Hooks,
     KeysAndTrust,
     Tokens,
     Verifying,

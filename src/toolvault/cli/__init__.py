@@ -40,6 +40,8 @@ COMMANDS = {
     "grant": "grants",
     "revoke": "grants",
     "grants": "grants",
+    "hook": "hooks",
+    "watch": "hooks",
     "audit": "govern",
     "keys": "govern",
     "trust": "govern",
@@ -54,6 +56,8 @@ COMMANDS = {
     "token": "serve",
     "status": "status",
     "completion": "completion",
+    "lock": "lock",
+    "install": "lock",
 }
 
 

@@ -54,12 +54,25 @@ def init(as_json: bool) -> None:
     help="A head kept elsewhere ('toolvault checkpoint' JSON, or a file holding it) that "
     "the log must still extend.",
 )
+@click.option("--lock", "lock_path", metavar="FILE", help="Check a lockfile's pins instead.")
+@click.option("--into", metavar="DIR", help="With --lock: check the tools installed in DIR too.")
 @json_option
-def verify(names: tuple[str, ...], home: str | None, since: str | None, as_json: bool) -> None:
+def verify(
+    names: tuple[str, ...],
+    home: str | None,
+    since: str | None,
+    lock_path: str | None,
+    into: str | None,
+    as_json: bool,
+) -> None:
     """Check hashes, chains, the audit log, signatures, checkpoints and commands/; exit 1 on
-    any problem."""
+    any problem. With --lock FILE: check that every pin of the lockfile holds."""
     if home is not None:
         obj().home = home
+    if lock_path is not None or into is not None:
+        from toolvault.cli.lock import verify_lock
+
+        return verify_lock(lock_path, into, names, since, wants_json(as_json))
     witness = None
     if since is not None:
         from toolvault.checkpoints import load

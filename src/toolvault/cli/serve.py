@@ -61,12 +61,20 @@ def serve(host: str, port: int, db: str | None, public_read: bool, access_log: b
             "pip install 'toolvault[server]'"
         ) from None
     sock = listen(host, port)  # a busy port is refused before a vault is created
-    app = create_app(obj().open(create=True, db=db), public_read=public_read)
+    vault = obj().open(create=True, db=db)
+    app = create_app(vault, public_read=public_read)
+    from toolvault.events import worker
+
+    deliveries = worker.start(vault)  # webhooks (SPEC §15), in a thread beside the server
     bound = sock.getsockname()
     where = f"[{bound[0]}]" if sock.family == socket.AF_INET6 else bound[0]
     click.echo(f"{SERVING}http://{where}:{bound[1]}", err=True)
     sys.stderr.flush()
-    run_server(app, sock, access_log=access_log)
+    try:
+        run_server(app, sock, access_log=access_log)
+    finally:
+        if deliveries is not None:
+            deliveries.stop.set()
 
 
 def run_server(app: Any, sock: socket.socket, *, access_log: bool = False) -> None:

@@ -76,9 +76,13 @@ def create_app(vault: Vault, *, public_read: bool = False, max_body: int = MAX_B
     failures.install(app)
     from toolvault.server import lineage  # its routes take this module's shared parts
     from toolvault.server.grants import router as grants  # imports this module: here
+    from toolvault.server.hooks import router as hooks
 
-    for router in (meta, reads, writes, grants, lineage.router):
+    for router in (meta, reads, writes, grants, lineage.router, hooks):
         app.include_router(router)
+    from toolvault.web import mount  # the pages for people (SPEC §14), in no OpenAPI document
+
+    mount(app, guard)
     app.add_middleware(BodyLimit, max_body=max_body)
     app.hot_reads = hot.HotReads(guard, _hot_routes())
     _document_no_422(app)

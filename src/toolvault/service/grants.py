@@ -5,7 +5,7 @@ replayed by ``verify`` like owners (:mod:`toolvault.verify.governance`)."""
 from __future__ import annotations
 
 from toolvault import validate
-from toolvault.errors import InvalidInput, NotFound
+from toolvault.errors import InvalidInput, NotFound, PermissionDenied
 from toolvault.models import Grant
 from toolvault.service.base import ServiceBase
 from toolvault.store.sql import utcnow
@@ -24,6 +24,19 @@ def check_principal(principal: object) -> str:
     return checked
 
 
+# Each right, and what it is when only the owner and admins have it (None: a maintainer too).
+RIGHTS = {
+    "publish": None,
+    "label": None,
+    "rollback": None,
+    "deprecate": None,
+    "yank": "yank its versions",
+    "retire": "retire it",
+    "transfer": "transfer it",
+    "grant": "grant maintainer rights",
+}
+
+
 class Grants(ServiceBase):
     """Granting, revoking and listing the maintainers of a tool."""
 
@@ -33,6 +46,22 @@ class Grants(ServiceBase):
         """The maintainers of a tool, by principal (anyone who may read the tool may see
         them: the audit log shows every grant anyway)."""
         return self.store.grants(self.tool(name).name)
+
+    def rights(self, name: str) -> frozenset[str]:
+        """What this vault's principal may change of tool ``name``, by the rules every
+        write checks: of ``label``, ``rollback``, ``deprecate`` (and undo it), ``publish``
+        (those a maintainer has too), ``yank``, ``retire``, ``transfer`` and ``grant``
+        (owner and admins). Writes nothing; a vault with no principal (no daemon) may do
+        all. The web UI shows the controls of these only."""
+        tool = self.tool(name)
+        found = set()
+        for right, owner_only in RIGHTS.items():
+            try:
+                self._may_write(tool.owner, tool.name, owner_only)
+            except PermissionDenied:
+                continue
+            found.add(right)
+        return frozenset(found)
 
     def grant(self, name: str, principal: str) -> Grant:
         """Make ``principal`` a maintainer of tool ``name`` (its owner or an admin may);

@@ -74,6 +74,39 @@ class Reads(ServiceBase):
             found, [(lb.label, lb.version) for lb in self.store.labels(found[0]["name"])]
         )
 
+    def tool_page(
+        self,
+        *,
+        lifecycle: str | None = None,
+        owner: str | None = None,
+        label: str | None = None,
+        sort: str = "name",
+        offset: int = 0,
+        limit: int = 50,
+    ) -> tuple[list[Tool], int]:
+        """One page of the tools (``offset``, ``limit``) and how many match in all: of a
+        ``lifecycle`` (active, deprecated, retired, all; default active and deprecated),
+        an ``owner``, with a ``label``; ``sort`` by name, updated, created or owner."""
+        from toolvault.search.run import LIFECYCLES
+        from toolvault.store.toolpages import TOOL_ORDERS
+
+        if lifecycle not in LIFECYCLES:
+            raise InvalidInput(
+                f"unknown lifecycle '{lifecycle}'; use active, deprecated, retired or all"
+            )
+        if sort not in TOOL_ORDERS:
+            raise InvalidInput(f"unknown sort '{sort}'; use {', '.join(TOOL_ORDERS)}")
+        validate.of_type(offset, int, "offset", "a whole number of tools")
+        validate.of_type(limit, int, "limit", "a whole number of tools")
+        if offset < 0 or not 1 <= limit <= 1_000:
+            raise InvalidInput(f"offset must be 0 or more and limit 1 to 1,000: {offset}, {limit}")
+        with self.store.snapshot():
+            return self.store.tool_page(LIFECYCLES[lifecycle], owner, label, sort, offset, limit)
+
+    def tools_named(self, names: Iterable[str]) -> list[Tool]:
+        """The summaries of the tools named that exist, by name."""
+        return self.store.tools_named([specs.parse_name(n) for n in names])
+
     def all_versions(self) -> list[Version]:
         """Every version of every tool."""
         return list(self.store.all_versions())

@@ -21,17 +21,20 @@ from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from toolvault.errors import SchemaTooNew
+from toolvault.events.bell import BELL
 from toolvault.models import Migration
 from toolvault.store.audit import AuditQueries, Head
 from toolvault.store.checkpointing import CheckpointQueries
 from toolvault.store.governance import GovernanceQueries
 from toolvault.store.grants import GrantQueries
+from toolvault.store.hooks import HookQueries
 from toolvault.store.lineage import LineageQueries
 from toolvault.store.migrations import Step
 from toolvault.store.packs import PackQueries
 from toolvault.store.search import SearchQueries
 from toolvault.store.sql import row_to_version, utcnow, version_values
 from toolvault.store.tokens import TokenQueries
+from toolvault.store.toolpages import ToolPageQueries
 from toolvault.store.verifying import VerifyQueries
 from toolvault.store.versions import VersionQueries
 
@@ -57,6 +60,7 @@ class SQLStore(
     VersionQueries,
     GovernanceQueries,
     GrantQueries,
+    HookQueries,
     AuditQueries,
     VerifyQueries,
     PackQueries,
@@ -64,6 +68,7 @@ class SQLStore(
     CheckpointQueries,
     SearchQueries,
     LineageQueries,
+    ToolPageQueries,
 ):
     """Every query of the vault over a DB-API connection; subclasses connect."""
 
@@ -154,10 +159,15 @@ class SQLStore(
         ``self._local.appended = None``; :meth:`append_audit` sets it."""
         head = getattr(self._local, "appended", None)
         self._local.appended = None
+        self._local.ring = head is not None  # after the COMMIT: wake this process's listeners
         return None if head is None or self.sealer is None else self.sealer.seal(self, head)
 
     def _sealed(self, result: Any) -> None:
-        """After COMMIT: hand the sealer's record back to it (it writes HOME/checkpoint)."""
+        """After COMMIT: hand the sealer's record back to it (it writes HOME/checkpoint),
+        and ring the events bell when the transaction appended audit entries."""
+        if getattr(self._local, "ring", False):
+            self._local.ring = False
+            BELL.ring()
         if result is not None and self.sealer is not None:
             self.sealer.sealed(result)
 

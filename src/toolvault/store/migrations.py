@@ -438,3 +438,63 @@ ALTER TABLE versions ADD COLUMN claimed_by TEXT;
 """
 
 STEPS = (*STEPS, Step(9, "grants", GRANTS_SQLITE))
+
+
+HOOKS_SQLITE = """
+-- Webhook endpoints (SPEC §15). What happened is the audit log's: an endpoint keeps only
+-- where its delivery stands (delivered_through, the last audit seq it is done with) and
+-- how to reach and sign for it. The secret signs v1 (HMAC) and is never returned by the
+-- API; sign_key names a vault key (keys/) that signs v1a (Ed25519) instead. Adding and
+-- removing an endpoint are audited (hook-add, hook-remove) and verify replays them.
+-- lease_owner / lease_until: the delivery worker that holds the endpoint (one at a time,
+-- across every daemon on a shared PostgreSQL), until when (seconds since the epoch).
+CREATE TABLE hooks (
+    id                TEXT PRIMARY KEY,
+    url               TEXT NOT NULL,
+    events            TEXT NOT NULL,
+    tools             TEXT NOT NULL,
+    secret            TEXT,
+    sign_key          TEXT,
+    key_id            TEXT,
+    created_at        TEXT NOT NULL,
+    created_by        TEXT NOT NULL,
+    delivered_through INTEGER NOT NULL,
+    state             TEXT NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'disabled')),
+    disabled_reason   TEXT,
+    lease_owner       TEXT,
+    lease_until       DOUBLE PRECISION
+);
+
+-- One row per (endpoint, audit entry) that was attempted: delivered, pending (a retry
+-- due at next_at, or a redelivery asked for) or failed (the endpoint is then disabled
+-- and waits for 'hook redeliver'). attempts counts every attempt; tries those since it
+-- was last queued, the step of the retry schedule.
+CREATE TABLE hook_deliveries (
+    hook_id     TEXT NOT NULL REFERENCES hooks (id) ON DELETE CASCADE,
+    seq         INTEGER NOT NULL,
+    state       TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+    attempts    INTEGER NOT NULL,
+    tries       INTEGER NOT NULL,
+    next_at     DOUBLE PRECISION,
+    last_status INTEGER,
+    last_error  TEXT,
+    updated_at  TEXT NOT NULL,
+    PRIMARY KEY (hook_id, seq)
+);
+CREATE INDEX hook_deliveries_state ON hook_deliveries (hook_id, state, seq);
+
+-- Every attempt: when, the HTTP status (NULL when none came back), how long, what failed.
+CREATE TABLE hook_attempts (
+    hook_id    TEXT NOT NULL,
+    seq        INTEGER NOT NULL,
+    attempt    INTEGER NOT NULL,
+    at         TEXT NOT NULL,
+    status     INTEGER,
+    latency_ms DOUBLE PRECISION,
+    error      TEXT,
+    PRIMARY KEY (hook_id, seq, attempt),
+    FOREIGN KEY (hook_id, seq) REFERENCES hook_deliveries (hook_id, seq) ON DELETE CASCADE
+);
+"""
+
+STEPS = (*STEPS, Step(10, "hooks", HOOKS_SQLITE))

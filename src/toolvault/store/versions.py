@@ -9,6 +9,7 @@ from toolvault.columns import MAX_INTEGER, TOOL_SELECT, described
 from toolvault.models import ENTRY_COLUMNS, VERSION_FIELDS, Entry, Tool, Version
 from toolvault.store.fastread import NOT_YANKED
 from toolvault.store.sql import (
+    IN_CHUNK,
     V_COLS,
     VERSION_COLUMNS,
     VERSION_WIDTH,
@@ -122,6 +123,17 @@ class VersionQueries(Queries):
             )
             for row in rows:
                 found.setdefault(row[0], []).append(Entry._make(row[1:]))
+        return found
+
+    def versions_at(self, pairs: Sequence[tuple[str, int]], content: bool = False) -> list[Version]:
+        """The versions at these (name, number) pairs that exist, a few hundred a query
+        (a lockfile's pins: one query a pin would cost more than installing them)."""
+        found: list[Version] = []
+        wanted = sorted({(n, k) for n, k in pairs if k <= MAX_INTEGER})
+        for i in range(0, len(wanted), IN_CHUNK // 2):
+            chunk = wanted[i : i + IN_CHUNK // 2]
+            where = " OR ".join(["(v.name = ? AND v.version = ?)"] * len(chunk))
+            found += self._many(where, [x for pair in chunk for x in pair], content)
         return found
 
     def all_versions(self, *, classic: bool = False) -> Iterator[Version]:

@@ -24,6 +24,8 @@ class Governance:
     pack_imports: list[tuple[str, int, str, str]]  # (name, version, manifest sha, source)
     # (name, principal, granted_at, granted_by): the maintainers (SPEC §11)
     grants: list[tuple[str, str, str, str]] = field(default_factory=list)
+    # (id, what the hook-add entry states of it): the webhook endpoints (SPEC §15)
+    hooks: list[tuple[str, str]] = field(default_factory=list)
 
 
 class Replay:
@@ -36,6 +38,7 @@ class Replay:
         self.lifecycles: dict[str, str] = {}
         self.trust: dict[str, str] = {}
         self.grants: dict[tuple[str, str], str] = {}
+        self.hooks: dict[str, str] = {}
 
     def apply(self, action: str, tool: str | None, version: int | None, d: Any) -> None:
         """Fold one entry into the state."""
@@ -67,6 +70,13 @@ class Replay:
 
     def on_revoke(self, tool: str, version: int | None, d: dict[str, Any]) -> None:
         self.grants.pop((tool, str(d.get("principal"))), None)
+
+    def on_hook_add(self, tool: str, version: int | None, d: dict[str, Any]) -> None:
+        events, tools = d.get("events") or [], d.get("tools") or []
+        self.hooks[str(d.get("id"))] = _hooked(d.get("url"), events, tools, d.get("key_id"))
+
+    def on_hook_remove(self, tool: str, version: int | None, d: dict[str, Any]) -> None:
+        self.hooks.pop(str(d.get("id")), None)
 
     def on_deprecate(self, tool: str, version: int | None, d: dict[str, Any]) -> None:
         self.lifecycles[tool] = "deprecated"
@@ -129,6 +139,7 @@ def check_governance(
         + _compare(
             "grant", {(g[0], g[1]): _granted(g[3], g[2]) for g in state.grants}, replay.grants
         )
+        + _compare("hook", dict(state.hooks), replay.hooks)
         + history.problems(state.history, state.pack_imports, firsts or {})
     )
 
@@ -155,6 +166,23 @@ def _compare(kind: str, have: dict[Any, Any], want: dict[Any, Any]) -> list[Prob
 def _granted(by: Any, at: Any) -> str:
     """A grant as the replay compares it: who granted it and when (the row's fields)."""
     return f"granted by {by} at {at}"
+
+
+def hook_state(
+    hook_id: str, url: str, events: str, tools: str, key_id: str | None, key: str | None
+) -> tuple[str, str]:
+    """A ``hooks`` row as the replay compares it (events and tools as stored, JSON)."""
+    from toolvault.store.sql import json_list
+
+    signing = key_id if key else None
+    return hook_id, _hooked(url, list(json_list(events)), list(json_list(tools)), signing)
+
+
+def _hooked(url: Any, events: Any, tools: Any, key_id: Any) -> str:
+    """A webhook as the replay compares it: where it goes, what it gets, how it signs."""
+    signing = f"v1a key {key_id}" if key_id else "v1"
+    chosen = f"events={','.join(map(str, events)) or '*'} tools={','.join(map(str, tools)) or '*'}"
+    return f"{url} {chosen} {signing}"
 
 
 def _show(key: Any) -> str:

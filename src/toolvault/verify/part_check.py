@@ -25,7 +25,7 @@ from toolvault.verify.checks import (
     tool_views,
     trusted_public_keys,
 )
-from toolvault.verify.governance import Governance
+from toolvault.verify.governance import Governance, hook_state
 from toolvault.verify.sharing import Part, Share, pack
 
 
@@ -48,6 +48,8 @@ class Reader(Protocol):
     def tool_history_rows(self) -> list[tuple[str, str, str | None]]: ...
     def pack_import_rows(self) -> list[tuple[str, int, str, str]]: ...
     def grants(self) -> list[Grant]: ...
+
+    def hook_rows(self) -> list[tuple[Any, ...]]: ...
 
 
 # -- one part -----------------------------------------------------------------------------
@@ -164,6 +166,7 @@ def _governance(reader: Reader, yanks: list[Yank], trusted: list[TrustedKey]) ->
         reader.tool_history_rows(),
         reader.pack_import_rows(),
         [(g.name, g.principal, g.granted_at, g.granted_by) for g in reader.grants()],
+        [hook_state(r[0], r[1], r[2], r[3], r[6], r[5]) for r in reader.hook_rows()],
     )
 
 

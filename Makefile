@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -e '.[test,server,postgres]'
+	$(BIN)/python -m pip install --quiet -e '.[test,server,mcp,postgres]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/daemon.py
 	-$(BIN)/python bench/sandbox.py
 	$(BIN)/python bench/web.py
+	$(BIN)/python bench/mcp.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build src/*.egg-info

@@ -448,7 +448,7 @@ def test_the_remote_client_shows_them(
 
 UNKNOWN = [
     ("GET", "/v1/tools?q=csv"),
-    ("GET", "/v1/tools?all=true&limit=3"),
+    ("GET", "/v1/tools?all=true&limit=3&page=2"),  # limit is a page parameter; page is not
     ("GET", "/v1/tools/httpd?verbose=1"),
     ("GET", "/v1/tools/httpd/versions?since=1"),
     ("GET", "/v1/versions/httpd:1?fields=description"),
@@ -457,7 +457,7 @@ UNKNOWN = [
     ("GET", "/commands/httpd:versions?json=1"),
     ("GET", "/v1/refs/httpd:1?reverse=true&depth=2&deep=2"),
     ("GET", "/v1/diff?old=httpd:1&colour=never"),
-    ("GET", "/v1/audit?tool=httpd&limit=1"),
+    ("GET", "/v1/audit?tool=httpd&limit=1&cursor=1"),
     ("GET", "/v1/verify?fast=1"),
     ("POST", "/v1/publish?dry_run=1"),
     ("POST", "/v1/yank?force=1"),

@@ -305,3 +305,39 @@ def test_phone_screenshots(chromium: Any, site: websites.Site) -> None:
         shot(tab.page, name)
     tab.inert()
     context.close()
+
+
+def test_the_audit_log_pages_filters_and_shows_the_last_verify_of_the_api(
+    tab: Watched, site: websites.Site
+) -> None:
+    import httpx
+
+    from toolvault import NewVersion, Vault
+
+    with Vault.open(site.home) as vault:  # more than a page of entries (100 a page)
+        vault.publish_many(
+            [
+                NewVersion(f"busy{i:03d}", f"#!/bin/sh\necho {i}\n", owner="alice")
+                for i in range(105)
+            ]
+        )
+        newest = vault.audit()[-1].seq
+    answer = httpx.get(f"{site.url}/v1/verify", headers={"Authorization": f"Bearer {site.reader}"})
+    assert answer.status_code == 200 and answer.json()["ok"] is True
+    page = tab.page
+    sign_in(tab, site, site.owner)
+    page.get_by_role("link", name="Audit").click()
+    rows = page.locator("table.audit tbody tr")
+    assert rows.count() == 100 and rows.first.locator("td").first.inner_text() == str(newest)
+    card = page.locator("#verify")  # the report of the API's verify, by its principal
+    assert card.get_by_text("No problems.").is_visible() and "by reader" in card.inner_text()
+    page.get_by_role("link", name="Next").click()
+    page.wait_for_url("**/ui/audit?*page=2*")
+    assert rows.first.locator("td").first.inner_text() == str(newest - 100)
+    page.get_by_label("Action").select_option("label")
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_url("**/ui/audit?*action=label*")
+    actions = rows.locator("td:nth-child(4)").all_inner_texts()
+    assert actions and set(actions) == {"label"}
+    shot(page, "audit-paged")
+    tab.inert()

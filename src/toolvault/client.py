@@ -20,6 +20,7 @@ from urllib.parse import quote, urlencode, urlsplit
 from toolvault import errors
 from toolvault.client_hooks import RemoteHooks
 from toolvault.client_lineage import RemoteLineages
+from toolvault.client_pages import RemotePages
 from toolvault.models import (
     AuditEntry,
     Diff,
@@ -57,7 +58,7 @@ BY_STATUS = {
 }
 
 
-class RemoteVault(RemoteLineages, RemoteHooks):
+class RemoteVault(RemoteLineages, RemoteHooks, RemotePages):
     """The daemon at ``url`` seen through the Vault interface."""
 
     def __init__(

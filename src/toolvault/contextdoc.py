@@ -68,10 +68,11 @@ def fit(items: list[dict[str, Any]], max_bytes: int | None) -> None:
             found["content"], found["truncated"], found["omitted_bytes"] = shown, True, omitted
 
 
-def render(items: list[dict[str, Any]]) -> str:
+def render(items: list[dict[str, Any]], intro: str = INTRO) -> str:
     """Markdown for a prompt: per version a header of its identity, provenance and state,
-    then its content in a fence longer than any run of backticks inside it."""
-    parts = [f"# Tool versions from toolvault ({len(items)})\n\n{INTRO}"]
+    then its content in a fence longer than any run of backticks inside it. ``intro``
+    says how to build on a version (MCP's says publish with base_ref)."""
+    parts = [f"# Tool versions from toolvault ({len(items)})\n\n{intro}"]
     parts += [_section(v) for v in items]
     return "\n".join(parts)
 
@@ -153,6 +154,8 @@ def usage_block(usage: str | None) -> str:
 
 
 def _fence(text: str) -> str:
+    if "`" not in text:  # most tools: no scan for runs (a tenth of rendering a version)
+        return "```"
     longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
     return "`" * max(3, longest + 1)
 

@@ -24,6 +24,7 @@ from toolvault.config import Config, make_home, resolve_home
 from toolvault.errors import InvalidInput, InvalidSpec, NotFound
 from toolvault.materialize import CommandsTree
 from toolvault.models import Principal, Version
+from toolvault.service.auditviews import AuditViews
 from toolvault.service.governance import Governing
 from toolvault.service.grants import Grants
 from toolvault.service.hooks import Hooks
@@ -53,6 +54,7 @@ class Vault(
     Imports,
     Searching,
     Lineages,
+    AuditViews,
 ):
     """A versioned tool vault in a home folder: ``vault.db`` plus ``commands/``."""
 

@@ -54,6 +54,7 @@ COMMANDS = {
     "pull": "transfer",
     "serve": "serve",
     "token": "serve",
+    "mcp": "mcp",
     "status": "status",
     "completion": "completion",
     "lock": "lock",

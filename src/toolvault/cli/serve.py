@@ -62,7 +62,7 @@ def serve(host: str, port: int, db: str | None, public_read: bool, access_log: b
         ) from None
     sock = listen(host, port)  # a busy port is refused before a vault is created
     vault = obj().open(create=True, db=db)
-    app = create_app(vault, public_read=public_read)
+    app = create_app(vault, public_read=public_read, hosts=[host])
     from toolvault.events import worker
 
     deliveries = worker.start(vault)  # webhooks (SPEC §15), in a thread beside the server
@@ -97,7 +97,7 @@ def run_server(app: Any, sock: socket.socket, *, access_log: bool = False) -> No
         app,
         log_level="info" if access_log else "warning",
         access_log=access_log,
-        lifespan="off",
+        lifespan="auto",  # the daemon's MCP session manager runs in it
         timeout_graceful_shutdown=10,
     )
     uvicorn.Server(config).run(sockets=[sock])

@@ -1,5 +1,6 @@
 """The read commands' fast paths: ``ls``, ``show``, ``versions``, ``diff``, ``refs``,
-``context``, ``status``, ``search``, ``--version`` and ``--help`` without click or the service.
+``context``, ``status``, ``search``, ``verify --lock``, ``--version`` and ``--help`` without
+click or the service.
 
 An agent calling the CLI in a loop pays its start-up every time, and click alone costs
 more to import than Python and ``sqlite3`` together (the floor that ``bench/read_path.py``
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import os
 
-from toolvault.fastcli.rows import Fallback
+from toolvault.fastcli.base import Fallback
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -44,14 +45,21 @@ VALUED = {"refs": "--depth"}
 
 
 def serve(argv: list[str]) -> bool:
-    """Answer ``argv`` if it is a plain read; False (nothing printed) to fall back."""
+    """Answer ``argv`` if it is a plain read; False (nothing printed) to fall back. A
+    command that found problems (``verify --lock``) exits with its status once printed."""
     if argv in (["--version"], ["--help"], ["-h"]):
         return _about(argv[0])
     try:
-        home, command, args, flags = _split(argv)
-        _run(home, command, args, flags)
+        home, flags, rest = _globals(argv)
+        if rest[:1] == ["verify"]:
+            status = _verify_lock(home, flags, rest[1:])
+        else:
+            _run(*_split(home, flags, rest))
+            status = 0
     except Fallback:
         return False
+    if status:
+        raise SystemExit(status)
     return True
 
 
@@ -68,9 +76,9 @@ def _about(flag: str) -> bool:
     return True
 
 
-def _split(argv: list[str]) -> tuple[str, str, list[str], set[str]]:
-    """Home, command, positional arguments and flags of a command line this module
-    serves; :class:`Fallback` for any other."""
+def _globals(argv: list[str]) -> tuple[str | None, set[str], list[str]]:
+    """toolvault's own options (``--home H``, ``--json``) and the words after them;
+    :class:`Fallback` for a daemon, PostgreSQL or anything unusual."""
     if os.environ.get("TOOLVAULT_URL") or os.environ.get("TOOLVAULT_DB"):
         raise Fallback  # a daemon or PostgreSQL: not the vault.db read here
     home, flags, rest = None, set(), list(argv)
@@ -81,6 +89,14 @@ def _split(argv: list[str]) -> tuple[str, str, list[str], set[str]]:
             raise Fallback
         else:
             home = rest.pop(0)
+    return home, flags, rest
+
+
+def _split(
+    home: str | None, flags: set[str], rest: list[str]
+) -> tuple[str, str, list[str], set[str]]:
+    """Home, command, positional arguments and flags of a command line this module
+    serves; :class:`Fallback` for any other."""
     if not rest or rest[0] not in COMMANDS:
         raise Fallback
     command, args, words = rest[0], [], iter(rest[1:])
@@ -119,6 +135,25 @@ def _home(home: str | None) -> str:
     if home is not None and os.path.exists(where) and not os.path.isdir(where):
         raise Fallback  # click refuses a --home that is a file
     return where
+
+
+def _verify_lock(home: str | None, flags: set[str], words: list[str]) -> int:
+    """``verify --lock FILE [--into DIR] [--home DIR] [--json]``: its exit status."""
+    from toolvault.fastcli import verifylock
+    from toolvault.fastcli.base import connect
+    from toolvault.fastcli.render import Out
+    from toolvault.fastcli.status import spelled
+
+    lock_path, into, verify_home, as_json = verifylock.options(words)
+    where = _home(verify_home or home)
+    out = Out()
+    conn = connect(where)
+    try:
+        verifylock.verify(conn, spelled(where), lock_path, into, as_json or "--json" in flags, out)
+    finally:
+        conn.close()
+    out.flush()
+    return out.status
 
 
 def _run(home: str, command: str, args: list[str], flags: set[str]) -> None:

@@ -6,10 +6,9 @@ has printed nothing and the full command line starts clean.
 
 from __future__ import annotations
 
-import json
 import sys
 
-from toolvault.fastcli.rows import Fallback
+from toolvault.fastcli.base import Fallback
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -21,6 +20,12 @@ class Out:
 
     def __init__(self) -> None:
         self.parts: list[str] = []
+        self.errors: list[str] = []  # warnings, for stderr
+        self.status = 0  # the exit status once printed
+
+    def warn(self, message: str) -> None:
+        """As ``cli._common.warn``: a warning line on stderr."""
+        self.errors.append(f"toolvault: warning: {message}\n")
 
     def echo(self, text: str, nl: bool = True) -> None:
         """As ``click.echo(text, nl=nl)``."""
@@ -28,6 +33,8 @@ class Out:
 
     def json(self, data: Any) -> None:
         """As ``cli._common.emit_json``."""
+        import json  # here: verify --lock's text needs none of it
+
         self.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
     def table(self, rows: list[list[str]], header: list[str]) -> None:
@@ -40,8 +47,11 @@ class Out:
     def flush(self) -> None:
         """Write everything. click strips ANSI escapes from what goes to a pipe, and
         keeps them for a terminal: text holding one is left to click."""
-        text = "".join(self.parts)
-        if "\x1b" in text:
+        text, errors = "".join(self.parts), "".join(self.errors)
+        if "\x1b" in text or "\x1b" in errors:
             raise Fallback
+        if errors:
+            sys.stderr.write(errors)
+            sys.stderr.flush()
         sys.stdout.write(text)
         sys.stdout.flush()

@@ -8,13 +8,13 @@ equal. Anything outside the plain case raises :class:`Fallback`.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import stat
 
 from toolvault.columns import MAX_INTEGER, TOOL_SELECT, VERSION_FIELDS, described
+from toolvault.fastcli.base import Fallback as Fallback  # where the other fast paths find it
+from toolvault.fastcli.base import connect as connect
 from toolvault.spec import Kind
-from toolvault.store.fastread import NOT_YANKED, SCHEMA_VERSION
+from toolvault.store.fastread import NOT_YANKED
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
 if TYPE_CHECKING:
@@ -30,33 +30,6 @@ V_COLS = (
 )
 
 WIDTH = len(VERSION_FIELDS)  # the columns of a version row, before any joined ones
-
-
-class Fallback(Exception):
-    """The plain case does not hold: the full command line answers (or explains)."""
-
-
-def connect(home: str) -> sqlite3.Connection:
-    """A connection to ``home/vault.db`` at the current schema, in one read transaction."""
-    db = os.path.join(home, "vault.db")
-    try:  # an empty file is left to the full path, which refuses it and says why
-        info = os.stat(db)
-    except OSError:
-        raise Fallback from None
-    if not stat.S_ISREG(info.st_mode) or not info.st_size:
-        raise Fallback
-    conn = sqlite3.connect(db, isolation_level=None)
-    try:
-        conn.execute("PRAGMA busy_timeout = 5000")
-        conn.execute("BEGIN")  # every query of one command sees the same moment
-        (schema,) = conn.execute("SELECT max(id) FROM schema_migrations").fetchone()
-    except sqlite3.Error:
-        conn.close()
-        raise Fallback from None
-    if schema != SCHEMA_VERSION:  # the full path migrates, or refuses a newer vault
-        conn.close()
-        raise Fallback
-    return conn
 
 
 def _json_list(text: str) -> list[str]:

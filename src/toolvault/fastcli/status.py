@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 import sqlite3
 
+from toolvault.fastcli.base import Fallback
 from toolvault.fastcli.render import Out
-from toolvault.fastcli.rows import Fallback
 from toolvault.store.fastread import SCHEMA_VERSION
 
 TYPE_CHECKING = False

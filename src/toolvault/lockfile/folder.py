@@ -82,13 +82,15 @@ def sha256_of(name: str, folder: int, limit: int) -> str | None:
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return None
-        h, total = hashlib.sha256(), 0
-        while chunk := os.read(fd, CHUNK):
-            total += len(chunk)
-            if total > limit:
-                return None
-            h.update(chunk)
-        return h.hexdigest()
+        # a tool's usual size in one read(2): asking one byte more than the limit shows
+        # the end of the file without a second call (a short read just reads on)
+        data = os.read(fd, limit + 1) if limit < CHUNK else b""
+        h, total = hashlib.sha256(data), len(data)
+        if total < limit or limit >= CHUNK:
+            while total <= limit and (chunk := os.read(fd, CHUNK)):
+                total += len(chunk)
+                h.update(chunk)
+        return h.hexdigest() if total <= limit else None
     finally:
         os.close(fd)
 

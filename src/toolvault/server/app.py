@@ -16,6 +16,7 @@ same guard and the same service calls; their routes here document them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
@@ -26,7 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from toolvault import __version__
 from toolvault import spec as specs
-from toolvault.server import failures, hot
+from toolvault.server import failures, hot, mcp_mount
 from toolvault.server import schemas as s
 from toolvault.server.failures import STATUS_CODES, error_response
 from toolvault.server.hot import Guard
@@ -58,11 +59,11 @@ async def _secret(
 Credentials = Annotated[str | None, Depends(_secret)]
 
 
-def create_app(vault: Vault, *, public_read: bool = False, max_body: int = MAX_BODY) -> FastAPI:
-    """The daemon's app over ``vault``; reads need a token unless ``public_read``.
-
-    Request bodies over ``max_body`` bytes are refused with 413.
-    """
+def create_app(
+    vault: Vault, *, public_read: bool = False, max_body: int = MAX_BODY, hosts: Sequence[str] = ()
+) -> FastAPI:
+    """The daemon's app over ``vault``; reads need a token unless ``public_read``; MCP at
+    /mcp (``hosts``: the names it listens on). Bodies over ``max_body`` bytes: 413."""
     vault.config  # noqa: B018 -- read config.toml once; every per-request view shares it
     app = DaemonAPI(
         title="toolvault",
@@ -77,24 +78,30 @@ def create_app(vault: Vault, *, public_read: bool = False, max_body: int = MAX_B
     from toolvault.server import lineage  # its routes take this module's shared parts
     from toolvault.server.grants import router as grants  # imports this module: here
     from toolvault.server.hooks import router as hooks
+    from toolvault.server.listings import router as listings
 
-    for router in (meta, reads, writes, grants, lineage.router, hooks):
+    for router in (meta, listings, reads, writes, grants, lineage.router, hooks):
         app.include_router(router)
     from toolvault.web import mount  # the pages for people (SPEC §14), in no OpenAPI document
 
     mount(app, guard)
     app.add_middleware(BodyLimit, max_body=max_body)
+    app.mcp = mcp_mount.mount(app, guard, hosts)
     app.hot_reads = hot.HotReads(guard, _hot_routes())
     _document_no_422(app)
     return app
 
 
 class DaemonAPI(FastAPI):
-    """The FastAPI app, with the hot reads answered before its middleware."""
+    """The FastAPI app, with the hot reads and /mcp answered before its middleware."""
 
     hot_reads: hot.HotReads | None = None
+    mcp: ASGIApp | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.mcp is not None and scope["type"] == "http" and scope["path"] == mcp_mount.PATH:
+            await self.mcp(scope, receive, send)  # its own errors, limits and tokens
+            return
         found = self.hot_reads.match(scope) if self.hot_reads else None
         if found is None:
             await super().__call__(scope, receive, send)
@@ -244,19 +251,6 @@ SpecPath = Annotated[str, Path(description=SpecText, examples=["fmt:1"])]
 
 
 @reads.get(
-    "/v1/tools",
-    summary="List tools, or every version with all=true",
-    response_model=list[s.ToolOut] | list[s.ListedVersion],
-)
-def list_tools(request: Request, creds: Credentials, every: All = False) -> JSONResponse:
-    """The shape of ``ls --json``; with ``all=true`` that of ``ls --all --json``."""
-    vault = guard(request).reader(creds)
-    if every:
-        return as_json(vault.all_version_listing())
-    return as_json([t.to_dict() for t in vault.tools()])
-
-
-@reads.get(
     "/v1/tools/{name}", summary="One tool: owner, lifecycle, labels", response_model=s.ToolDetail
 )
 def get_tool(request: Request, creds: Credentials, name: Name) -> JSONResponse:
@@ -330,17 +324,6 @@ def diff(
     return as_json(vault.diff(old, new, context=context).to_dict())
 
 
-@reads.get("/v1/audit", summary="The audit log", response_model=list[s.AuditOut])
-def audit(
-    request: Request,
-    creds: Credentials,
-    tool: Annotated[str | None, Query(description="A tool name.", examples=["fmt"])] = None,
-) -> JSONResponse:
-    """Every entry, or the entries about one tool."""
-    vault = guard(request).reader(creds)
-    return as_json([e.to_dict() for e in vault.audit(tool)])
-
-
 @reads.get(
     "/v1/checkpoint",
     summary="The audit log's signed head, and the entries since a head seen before",
@@ -370,7 +353,8 @@ def verify(
     name: Annotated[list[str] | None, Query(description="Tools to check (default all).")] = None,
 ) -> JSONResponse:
     """Always 200: ``ok`` says whether problems were found, ``problems`` lists them."""
-    return as_json(guard(request).reader(creds).verify(name or ()).to_dict())
+    # kept as the last report, for the web UI's audit page (toolvault.lastverify)
+    return as_json(guard(request).reader(creds).verify_kept(name or ()).to_dict())
 
 
 @reads.get(

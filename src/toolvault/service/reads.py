@@ -82,11 +82,12 @@ class Reads(ServiceBase):
         label: str | None = None,
         sort: str = "name",
         offset: int = 0,
-        limit: int = 50,
+        limit: int | None = 50,
     ) -> tuple[list[Tool], int]:
-        """One page of the tools (``offset``, ``limit``) and how many match in all: of a
-        ``lifecycle`` (active, deprecated, retired, all; default active and deprecated),
-        an ``owner``, with a ``label``; ``sort`` by name, updated, created or owner."""
+        """One page of the tools (``offset``, ``limit``; None: all from ``offset``) and how
+        many match in all: of a ``lifecycle`` (active, deprecated, retired, all; default
+        active and deprecated), an ``owner``, with a ``label``; ``sort`` by name, updated,
+        created or owner. The web UI's tools page and ``GET /v1/tools?…`` serve it."""
         from toolvault.search.run import LIFECYCLES
         from toolvault.store.toolpages import TOOL_ORDERS
 
@@ -97,8 +98,9 @@ class Reads(ServiceBase):
         if sort not in TOOL_ORDERS:
             raise InvalidInput(f"unknown sort '{sort}'; use {', '.join(TOOL_ORDERS)}")
         validate.of_type(offset, int, "offset", "a whole number of tools")
-        validate.of_type(limit, int, "limit", "a whole number of tools")
-        if offset < 0 or not 1 <= limit <= 1_000:
+        if limit is not None:
+            validate.of_type(limit, int, "limit", "a whole number of tools")
+        if offset < 0 or (limit is not None and not 1 <= limit <= 1_000):
             raise InvalidInput(f"offset must be 0 or more and limit 1 to 1,000: {offset}, {limit}")
         with self.store.snapshot():
             return self.store.tool_page(LIFECYCLES[lifecycle], owner, label, sort, offset, limit)

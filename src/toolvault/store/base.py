@@ -24,6 +24,7 @@ from toolvault.errors import SchemaTooNew
 from toolvault.events.bell import BELL
 from toolvault.models import Migration
 from toolvault.store.audit import AuditQueries, Head
+from toolvault.store.auditpages import AuditPageQueries
 from toolvault.store.checkpointing import CheckpointQueries
 from toolvault.store.governance import GovernanceQueries
 from toolvault.store.grants import GrantQueries
@@ -69,6 +70,7 @@ class SQLStore(
     SearchQueries,
     LineageQueries,
     ToolPageQueries,
+    AuditPageQueries,
 ):
     """Every query of the vault over a DB-API connection; subclasses connect."""
 

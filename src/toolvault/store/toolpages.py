@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from toolvault.columns import TOOL_SELECT, described
+from toolvault.columns import MAX_INTEGER, TOOL_SELECT, described
 from toolvault.models import Tool
 from toolvault.store.sql import Queries
 
@@ -34,16 +34,16 @@ class ToolPageQueries(Queries):
         label: str | None,
         order: str,
         offset: int,
-        limit: int,
+        limit: int | None,
     ) -> tuple[list[Tool], int]:
         """The tools of one page (``order`` a key of TOOL_ORDERS) and how many match in
         all: those with one of ``lifecycles``, of ``owner``, with a label ``label``."""
         where, params = _filters(lifecycles, owner, label)
         total = self._q(f"SELECT count(*) FROM tools t WHERE {where}", params).fetchone()[0]
         rows = self._q(
-            f"SELECT t.name FROM tools t WHERE {where} ORDER BY {TOOL_ORDERS[order]} "
-            "LIMIT ? OFFSET ?",
-            (*params, limit, offset),
+            f"SELECT t.name FROM tools t WHERE {where} ORDER BY {TOOL_ORDERS[order]}"
+            " LIMIT ? OFFSET ?",
+            (*params, MAX_INTEGER if limit is None else limit, offset),  # one form for both
         )
         names = [r[0] for r in rows]
         found = {t.name: t for t in self.tools_named(names)}

@@ -1,0 +1,38 @@
+"""What every fast path needs first, and nothing more: :class:`Fallback` and the
+connection to ``vault.db`` (stdlib ``os``, ``stat`` and ``sqlite3``: the fast paths that
+need no spec, such as ``verify --lock``, do not pay for ``rows``' imports)."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+
+from toolvault.store.fastread import SCHEMA_VERSION
+
+
+class Fallback(Exception):
+    """The plain case does not hold: the full command line answers (or explains)."""
+
+
+def connect(home: str) -> sqlite3.Connection:
+    """A connection to ``home/vault.db`` at the current schema, in one read transaction."""
+    db = os.path.join(home, "vault.db")
+    try:  # an empty file is left to the full path, which refuses it and says why
+        info = os.stat(db)
+    except OSError:
+        raise Fallback from None
+    if not stat.S_ISREG(info.st_mode) or not info.st_size:
+        raise Fallback
+    conn = sqlite3.connect(db, isolation_level=None)
+    try:
+        conn.execute("PRAGMA busy_timeout = 5000")
+        conn.execute("BEGIN")  # every query of one command sees the same moment
+        (schema,) = conn.execute("SELECT max(id) FROM schema_migrations").fetchone()
+    except sqlite3.Error:
+        conn.close()
+        raise Fallback from None
+    if schema != SCHEMA_VERSION:  # the full path migrates, or refuses a newer vault
+        conn.close()
+        raise Fallback
+    return conn

@@ -71,6 +71,15 @@ SERVED = [
     ["refs", "fmt:2", "--reverse"],
     ["refs", "fmt", "--reverse", "--json"],
     ["refs", "uni"],
+    ["refs", "user", "--depth", "all"],  # the lineage graph (issue 14)
+    ["refs", "user", "--depth", "all", "--json"],
+    ["refs", "--json", "user", "--depth=1"],
+    ["refs", "user", "--depth", "0", "--json"],
+    ["refs", "fmt:2", "--depth", "all", "--reverse"],
+    ["refs", "fmt:2", "--reverse", "--depth", "2", "--json"],
+    ["refs", "loose", "--depth", "all"],  # references stored as written
+    ["refs", "loose", "--depth", "9", "--json"],
+    ["refs", "fmt:4", "--depth", "all", "--reverse", "--json"],  # nothing: the root alone
     ["context", "fmt", "uni", "fmt:4", "noeol"],
     ["context", "user", "fmt:1", "--json"],
     ["show", "csvsum"],
@@ -113,6 +122,11 @@ def vault(tmp_path: Path) -> None:
     # a description and usage read from the header (SPEC §10)
     header = '#!/usr/bin/env python3\n"""Summarise the columns of a CSV — per column.\n\n'
     ok("add", str(write(src / "csvsum.py", header + 'Usage: csvsum FILE\n  -n  rows\n"""\n')))
+    # references stored as written (dangling when published): one resolves now, to a
+    # version with references of its own, the other to nothing
+    refs = ("--ref", "later", "--ref", "ghost", "--allow-dangling")
+    ok("add", str(write(src / "loose.sh", "#!/bin/sh\nlater\n")), *refs)
+    ok("add", str(write(src / "later.sh", "#!/bin/sh\nuser\n")), "--ref", "user")
 
 
 @pytest.mark.parametrize("argv", SERVED, ids=" ".join)
@@ -160,6 +174,15 @@ def test_home_given_on_the_command_line(
         ["diff", "fmt", "-U", "1"],
         ["diff", "fmt:1", "nope"],
         ["refs", "nope"],
+        ["refs", "user", "--depth"],  # no value: click explains
+        ["refs", "user", "--depth", "-1"],
+        ["refs", "user", "--depth=-1"],
+        ["refs", "user", "--depth="],
+        ["refs", "user", "--depth", "x"],  # a bad depth: click explains
+        ["refs", "user", "--depth", "1", "--depth", "2"],
+        ["refs", "user", "--depth", "1", "--help"],
+        ["refs", "nope", "--depth", "all"],
+        ["ls", "--depth", "1"],  # only refs takes a depth
         ["context", "fmt", "nope"],
         ["context"],
         ["context", "fmt:3"],  # yanked: the full command warns on stderr
@@ -313,6 +336,8 @@ def test_status_spells_the_home_as_pathlib_does(path: str) -> None:
         ["versions", "fmt"],
         ["diff", "fmt"],
         ["refs", "user"],
+        ["refs", "user", "--depth", "all", "--json"],
+        ["refs", "fmt:2", "--reverse", "--depth", "3"],
         ["context", "fmt"],
         ["status"],
         ["--version"],

@@ -320,3 +320,62 @@ def test_local_and_remote_graphs_are_equal(
         assert response.status_code == 400 and "'deep'" in response.json()["error"]["message"]
     finally:
         daemon.stop()
+
+
+# -- deep graphs: one recursive query ----------------------------------------------------
+
+
+def test_a_deep_graph_is_read_in_one_recursive_query(
+    vault: Vault, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    refs = chain(vault)
+    vault.get("t4:10")  # the walk's own get, below, then costs what any get costs
+    counted = Counted(vault, monkeypatch)
+    vault.get("t4:10")
+    get = counted.n
+    counted.n = 0
+    graph = vault.lineage("t4:10", "all")
+    # the root, one recursive query for the 49 versions behind it, the yanks: not a
+    # query a level (8 of them), then one over every reference, then the nodes
+    assert counted.n <= get + 2, counted.n
+    assert [n.ref for n in graph.nodes] == refs[::-1]
+    counted.n = 0
+    assert [n.ref for n in vault.lineage("t4:10", 20).nodes] == refs[::-1][:21]
+    assert counted.n <= get + 2, counted.n
+
+
+def test_a_deep_reference_stored_as_written_is_followed_with_what_it_reaches(
+    vault: Vault, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base = chain(vault, 3, 1)  # t0:1 <- t0:2 <- t0:3
+    vault.publish("mid", "echo mid\n", references=[base[-1], "later"], allow_dangling=True)
+    refs = [vault.get("mid").ref]
+    for i in range(11):  # mid is 11 levels below the root: past the levels read one by one
+        vault.publish("top", f"echo {i}\n", references=refs[-1:])
+        refs.append(vault.get("top").ref)
+    vault.publish("lib", "echo lib\n")
+    vault.publish("later", "echo later\n", references=["lib"])  # pinned: lib:1
+    counted = Counted(vault, monkeypatch)
+    graph = vault.lineage("top", "all")
+    assert counted.n <= 12  # the walk reads what "later" reaches in one more query
+    later, lib = vault.get("later:1").ref, vault.get("lib:1").ref
+    depth = {n.ref: n.depth for n in graph.nodes}
+    assert depth[refs[0]] == 11 and depth[base[-1]] == depth[later] == 12
+    assert depth[lib] == 13 and depth[base[0]] == 14 and len(graph.nodes) == 12 + 5
+    mid = [(e.target, e.status, e.stored) for e in graph.edges if e.source == refs[0]]
+    assert mid == [(base[-1], "exact", base[-1]), (later, "resolves", "later")]
+
+
+@pytest.mark.parametrize(
+    "altered", ['["t0:1@sha256:', '{"a": "b"}', '"t0:1"', "[1, 2]", "[[]]", "null", "[]x"]
+)
+def test_a_reference_text_altered_by_hand_deep_in_a_graph_is_shown_not_fatal(
+    vault: Vault, altered: str
+) -> None:
+    refs = chain(vault, 12, 2)
+    drop_triggers(vault, "versions")
+    raw(vault, "UPDATE versions SET refs = ? WHERE name = 't1' AND version = 1", (altered,))
+    graph = vault.lineage(refs[-1], "all")  # t1:1 is 10 levels down: the recursive query's
+    assert [n.ref for n in graph.nodes] == refs[::-1][:11]
+    last = [e for e in graph.edges if e.source == refs[1]]
+    assert [(e.status, e.stored) for e in last] == [("dangling", f"<unreadable: {altered}>")]

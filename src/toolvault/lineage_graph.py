@@ -12,8 +12,7 @@ parsing and the text tree; :mod:`toolvault.lineage_walk` walks the store.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, NamedTuple
 
 from toolvault.errors import InvalidInput
 
@@ -56,8 +55,12 @@ def too_many(root: str, limit: int, depth: int | None) -> InvalidInput:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Node:
+# Node, Edge and Lineage are named tuples, not dataclasses: a graph of 10,000 versions
+# makes 20,000 of them (a frozen dataclass costs several times as much to make), they
+# flatten to their values for lineage_json, and the fast path may not load dataclasses.
+
+
+class Node(NamedTuple):
     """One version of a lineage graph, at its distance from the root."""
 
     ref: str
@@ -76,14 +79,13 @@ class Node:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON shape of one node."""
-        return {f: getattr(self, f) for f in NODE_FIELDS}
+        return dict(zip(NODE_FIELDS, self, strict=True))
 
 
-NODE_FIELDS = tuple(f.name for f in fields(Node))
+NODE_FIELDS = Node._fields
 
 
-@dataclass(frozen=True, slots=True)
-class Edge:
+class Edge(NamedTuple):
     """A stored reference: ``source`` holds ``stored``, which names ``target``.
 
     ``status`` is as ``refs`` says it: ``exact`` (pinned, present), ``changed`` (pinned,
@@ -107,8 +109,7 @@ class Edge:
         return self.status in ("exact", "resolves")
 
 
-@dataclass(frozen=True, slots=True)
-class Lineage:
+class Lineage(NamedTuple):
     """A lineage graph: the root first, then the versions by depth, each once."""
 
     root: str

@@ -1,57 +1,60 @@
-"""Walking a lineage graph through the store, a level at a time (SPEC §11).
+"""Walking a lineage graph through the store (SPEC §11).
 
-Ancestors: each level's references are read in one query for the whole level (a few
-hundred versions an ``IN`` list), never one per version. A graph deeper than
-:data:`LEVEL_QUERIES` levels (a chain of a thousand versions is a thousand levels) is
-then finished from one pass over every stored reference, read once. Descendants: no
-index finds the versions whose references name a version, so that pass comes first.
-Either way the versions reached are then read in a few batched queries, and a graph
-over ``max_nodes`` versions is refused as soon as the walk passes that many.
+The walk reads each version's row once: the columns a node shows and its stored
+references (:data:`Row`). Ancestors a few levels deep are read a level at a time, one
+query a level; deeper (or ``all``), one recursive query (``WITH RECURSIVE`` over the
+stored references) returns every version the root reaches through pinned references, and
+the walk runs over them in memory. A reference stored as written (``lib``) is resolved by
+the spec resolver when the walk meets it, and what it reaches is read then.
+Descendants: no index finds the versions whose references name a version, so one pass
+reads every version that references something. A graph over ``max_nodes`` versions is
+refused as soon as the walk passes that many.
+
+It imports neither the service nor dataclasses: the fast path
+(:mod:`toolvault.fastcli.lineage`) walks a local vault with it too.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from itertools import chain
 from typing import Any, Protocol
 
-from toolvault import spec as specs
-from toolvault.errors import ToolvaultError
 from toolvault.lineage_graph import ANCESTORS, DESCENDANTS, Edge, Lineage, Node, too_many
-from toolvault.models import Version, Yank
-from toolvault.spec import NAME_RE, NUMBER_RE, Kind
+from toolvault.spec import NAME_RE, NUMBER_RE
 
-LEVEL_QUERIES = 8  # levels read one query each before one pass reads every reference
+LEVEL_QUERIES = 8  # up to this depth, a query a level; deeper, one recursive query
 
 PINNED = re.compile(
     rf"(?P<name>{NAME_RE.pattern}):(?P<version>{NUMBER_RE.pattern})@sha256:(?P<sha>[0-9a-f]{{64}})"
 )
 
+# the same, matching whole lines of a text (each line a reference, none holding "\n")
+PINNED_LINE = re.compile(
+    rf"^{NAME_RE.pattern}:{NUMBER_RE.pattern}@sha256:[0-9a-f]{{64}}$", re.MULTILINE
+)
+
 Key = tuple[str, int]
-Link = tuple[str, int, str, tuple[str, ...]]  # name, version, sha256, stored references
+# name, version, sha256, created_at, created_by, owner, session_id, prompt, message (the
+# columns of a node, lineage_graph.Node's second to tenth fields), then the stored
+# references: a JSON text as the store answers, a tuple once the walk has read it
+Row = tuple[Any, ...]
+REFS = 9  # the references' column in a Row
+Target = tuple[Key, str | None]  # a reference's version, and the hash it pins (None: as written)
 
 
 class Source(Protocol):
-    """The store's queries a walk needs (:mod:`toolvault.store.lineage`)."""
+    """The queries a walk needs (:mod:`toolvault.store.lineage`, or the fast path's)."""
 
-    def links(self, keys: Iterable[Key]) -> list[Link]: ...
+    def lineage_rows(self, keys: Iterable[Key]) -> list[Row]: ...
 
-    def all_links(self) -> list[Link]: ...
+    def lineage_closure(self, keys: Iterable[Key], cap: int) -> list[Row]: ...
 
-    def node_rows(self, keys: Iterable[Key]) -> list[tuple[Any, ...]]: ...
+    def lineage_referrers(self) -> list[Row]: ...
 
-    def yanks(self, name: str | None = None) -> list[Yank]: ...
-
-
-class Resolver(Protocol):
-    """What a walk reads of the vault: its store, and ``get`` for references stored as
-    written (which only the spec resolver can follow)."""
-
-    @property
-    def store(self) -> Source: ...
-
-    def get(self, spec: str) -> Version: ...
+    def yank_reasons(self) -> dict[Key, str]: ...
 
 
 def ref_of(key: Key, sha256: str) -> str:
@@ -59,171 +62,204 @@ def ref_of(key: Key, sha256: str) -> str:
     return f"{key[0]}:{key[1]}@sha256:{sha256}"
 
 
-@dataclass
 class Walk:
-    """One walk's state: the versions reached, in order, with their depth and hash."""
+    """One walk's state: the rows read, the versions reached (in order, with their depth
+    and pinned ref), the edges met."""
 
-    vault: Resolver
-    limit: int | None
-    max_nodes: int
-    root: Version
-    depth: dict[Key, int] = field(default_factory=dict)  # insertion order: breadth first
-    sha: dict[Key, str] = field(default_factory=dict)
-    edges: list[Edge] = field(default_factory=list)
-    truncated: set[Key] = field(default_factory=set)
-    resolved: dict[str, Version | None] = field(default_factory=dict)
+    __slots__ = (
+        *("source", "find", "limit", "max_nodes", "root", "rows", "held"),
+        *("depth", "refs", "edges", "truncated", "resolved"),
+    )
 
-    def __post_init__(self) -> None:
-        self.reach((self.root.name, self.root.version), self.root.sha256, 0)
+    def __init__(
+        self, source: Source, find: Callable[[str], Key | None], root: Row, limit: int | None
+    ) -> None:
+        self.source, self.find, self.limit, self.max_nodes = source, find, limit, 0
+        self.root: Key = (root[0], root[1])
+        self.rows: dict[Key, Row | None] = {self.root: root}  # None: no such version
+        self.held: dict[Key, tuple[str, ...]] = {self.root: root[REFS]}  # references
+        self.depth: dict[Key, int] = {}  # insertion order: breadth first
+        self.refs: dict[Key, str] = {}
+        self.edges: list[Edge] = []
+        self.truncated: set[Key] = set()
+        self.resolved: dict[str, Key | None] = {}
 
-    def reach(self, key: Key, sha256: str, level: int) -> bool:
+    def reach(self, key: Key, ref: str, level: int) -> bool:
         """Add a version at ``level``; False if it was reached already."""
         if key in self.depth:
             return False
         if len(self.depth) >= self.max_nodes:
-            raise too_many(self.root.ref, self.max_nodes, self.limit)
+            raise too_many(self.refs[self.root], self.max_nodes, self.limit)
         self.depth[key] = level
-        self.sha[key] = sha256
+        self.refs[key] = ref
         return True
 
     def stops_at(self, level: int) -> bool:
         """Whether the depth asked for ends the walk before ``level``."""
         return self.limit is not None and level > self.limit
 
-    def resolve(self, stored: str) -> Version | None:
-        """What a reference stored as written resolves to today (once per text)."""
+    def add(self, rows: list[Row], asked: Iterable[Key] = ()) -> None:
+        """Keep rows read (their references parsed); an ``asked`` key without one, or a
+        row without a hash (the recursive query's versions that are not there), is no
+        version."""
+        there = [r for r in rows if r[2] is not None]
+        for r in rows:
+            if r[2] is None:
+                self.rows.setdefault((r[0], r[1]), None)
+        keys = [(r[0], r[1]) for r in there]
+        self.rows.update(zip(keys, there, strict=True))
+        self.held.update(zip(keys, parse_references([r[REFS] for r in there]), strict=True))
+        for key in asked:
+            self.rows.setdefault(key, None)
+
+    def target(self, stored: str) -> Target | None:
+        """The version a stored reference names (None: it resolves to nothing)."""
+        m = PINNED.fullmatch(stored)
+        if m is not None:
+            return (m["name"], int(m["version"])), m["sha"]
+        return self.loose(stored)
+
+    def loose(self, stored: str) -> Target | None:
+        """The version a reference stored as written resolves to today (once per text)."""
         if stored not in self.resolved:
-            try:
-                parsed = specs.parse(stored)
-                found = None if parsed.kind is Kind.VERSIONS else self.vault.get(stored)
-            except ToolvaultError:
-                found = None
-            self.resolved[stored] = found
-        return self.resolved[stored]
+            self.resolved[stored] = self.find(stored)
+        key = self.resolved[stored]
+        return None if key is None else (key, None)
 
 
 def walk(
-    vault: Resolver, root: Version, limit: int | None, reverse: bool, max_nodes: int
+    source: Source,
+    find: Callable[[str], Key | None],
+    root: Row,
+    limit: int | None,
+    reverse: bool,
+    max_nodes: int,
 ) -> Lineage:
-    """The lineage graph of ``root`` (see :mod:`toolvault.lineage_graph`)."""
-    state = Walk(vault, limit, max_nodes, root)
+    """The lineage graph of the version whose :data:`Row` is ``root`` (references
+    parsed), ``limit`` levels deep (None: all); ``find`` resolves a reference stored as
+    written to a version, or None (see :mod:`toolvault.lineage_graph`)."""
+    w = Walk(source, find, root, limit)
+    w.max_nodes = max_nodes
+    w.reach(w.root, ref_of(w.root, root[2]), 0)
     if reverse:
-        _descendants(state)
+        _descendants(w)
     else:
-        _ancestors(state)
-    return _finish(state, DESCENDANTS if reverse else ANCESTORS)
+        _ancestors(w)
+    return _finish(w, DESCENDANTS if reverse else ANCESTORS)
 
 
 # -- ancestors -----------------------------------------------------------------------------
 
 
 def _ancestors(w: Walk) -> None:
-    root = (w.root.name, w.root.version)
-    links: dict[Key, tuple[str, tuple[str, ...]]] = {root: (w.root.sha256, w.root.references)}
-    everything = False  # True once every stored reference has been read
-    frontier, level = [root], 1
+    deep = w.limit is None or w.limit > LEVEL_QUERIES
+    if deep and w.held[w.root]:
+        w.add(w.source.lineage_closure([w.root], w.max_nodes + 1))
+    frontier, level = [w.root], 1
     while frontier:
-        held = [(k, stored) for k in frontier for stored in links.get(k, ("", ()))[1]]
         if w.stops_at(level):
-            w.truncated.update(k for k, _ in held)
+            w.truncated.update(k for k in frontier if w.held[k])
             return
-        if not everything and level > LEVEL_QUERIES:
-            everything = True
-            links.update(((n, v), (sha, refs)) for n, v, sha, refs in w.vault.store.all_links())
-        if not everything:
-            wanted = {_pinned_key(stored) for _, stored in held} - {None} - links.keys()
-            found = w.vault.store.links(k for k in wanted if k is not None)
-            links.update(((n, v), (sha, refs)) for n, v, sha, refs in found)
-        frontier = []
-        for k, stored in held:
-            reached = _follow(w, links, everything, (k, stored), level)
-            if reached is not None:
-                frontier.append(reached)
+        frontier = _follow(w, _meet(w, frontier, deep), level)
         level += 1
 
 
-def _pinned_key(stored: str) -> Key | None:
-    m = PINNED.fullmatch(stored)
-    return (m["name"], int(m["version"])) if m else None
+def _meet(w: Walk, frontier: list[Key], deep: bool) -> list[tuple[Key, str, Target | None]]:
+    """The references a level holds, each with the version it names; the rows of those
+    versions not read yet are read now, in one query."""
+    held, rows, pinned = w.held, w.rows, PINNED.fullmatch
+    met: list[tuple[Key, str, Target | None]] = []
+    missing: set[Key] = set()
+    for k in frontier:
+        for stored in held[k]:
+            m = pinned(stored)
+            t = ((m[1], int(m[2])), m[3]) if m is not None else w.loose(stored)
+            met.append((k, stored, t))
+            if t is not None and t[0] not in rows:
+                missing.add(t[0])
+    if missing:  # as written, or not found by the query's reading of the text
+        found = w.source.lineage_closure(missing, w.max_nodes + 1) if deep else None
+        w.add(w.source.lineage_rows(missing) if found is None else found, missing)
+    return met
 
 
-def _follow(
-    w: Walk,
-    links: dict[Key, tuple[str, tuple[str, ...]]],
-    everything: bool,
-    held: tuple[Key, str],
-    level: int,
-) -> Key | None:
-    """Record the edge of one stored reference; the version it reaches if it is new."""
-    source, stored = held
-    frm = ref_of(source, w.sha[source])
-    m = PINNED.fullmatch(stored)
-    if m is None:
-        target = w.resolve(stored)
-        if target is None:
-            w.edges.append(Edge(frm, stored, "dangling", stored))
-            return None
-        key, sha, status = (target.name, target.version), target.sha256, "resolves"
-        links.setdefault(key, (sha, target.references))
-    else:
-        key, sha, status = (m["name"], int(m["version"])), m["sha"], "exact"
-        known = links.get(key)
-        # after the pass over every reference, a version absent from it references nothing
-        # (or does not exist): _finish reads it, and says "changed" if it is not there
-        if (known is None and not everything) or (known is not None and known[0] != sha):
-            w.edges.append(Edge(frm, stored, "changed", stored))
-            return None
-    w.edges.append(Edge(frm, ref_of(key, sha), status, stored))
-    return key if w.reach(key, sha, level) else None
+def _follow(w: Walk, met: list[tuple[Key, str, Target | None]], level: int) -> list[Key]:
+    """Record the edge of each reference met; the versions reached first at ``level``.
+    (One loop, no call per reference: a chain of 10,000 versions is 10,000 levels.)"""
+    rows, depth, refs, edge = w.rows, w.depth, w.refs, w.edges.append
+    reached = []
+    for source, stored, target in met:
+        row = None if target is None else rows.get(target[0])
+        if target is None or row is None or (target[1] is not None and target[1] != row[2]):
+            status = "changed" if target is not None and target[1] is not None else "dangling"
+            edge(Edge(refs[source], stored, status, stored))
+            continue
+        key = target[0]
+        if target[1] is not None:  # pinned, and as it was: the stored text is the ref
+            edge(Edge(refs[source], stored, "exact", stored))
+            to = stored
+        else:
+            to = ref_of(key, row[2])
+            edge(Edge(refs[source], to, "resolves", stored))
+        if key not in depth:
+            w.reach(key, to, level)
+            reached.append(key)
+    return reached
 
 
 # -- descendants ---------------------------------------------------------------------------
 
 
 def _descendants(w: Walk) -> None:
-    pinned, loose = _referrers(w.vault.store.all_links())
-    frontier, level = [(w.root.name, w.root.version)], 1
+    w.add(w.source.lineage_referrers())
+    pinned, loose = _referrers(w.held)
+    rows, refs = w.rows, w.refs
+    frontier, level = [w.root], 1
     while frontier:
-        found: list[tuple[Key, str, Key, str, str]] = []
+        found: list[tuple[Key, Key, str, str]] = []
         for k in frontier:
-            sha = w.sha[k]
-            found += [(k, sha, *held) for held in pinned.get((*k, sha), [])]
-            for child, child_sha, stored in loose.get(k[0], []):
-                target = w.resolve(stored)
-                if target is not None and (target.name, target.version) == k:
-                    found.append((k, sha, child, child_sha, stored))
+            ref = refs[k]
+            found += [(k, child, ref, "exact") for child in pinned.get(ref, ())]
+            for child, stored in loose.get(k[0], ()):
+                target = w.loose(stored)
+                if target is not None and target[0] == k:
+                    found.append((k, child, stored, "resolves"))
         if w.stops_at(level):
             w.truncated.update(k for k, *_ in found)
             return
         frontier = []
-        for k, sha, child, child_sha, stored in sorted(found, key=lambda f: (f[2], f[0])):
-            status = "exact" if PINNED.fullmatch(stored) else "resolves"
-            w.edges.append(Edge(ref_of(child, child_sha), ref_of(k, sha), status, stored))
-            if w.reach(child, child_sha, level):
+        for k, child, stored, status in sorted(found, key=lambda f: (f[1], f[0])):
+            ref = ref_of(child, rows[child][2])  # type: ignore[index]
+            w.edges.append(Edge(ref, refs[k], status, stored))
+            if child not in w.depth:
+                w.reach(child, ref, level)
                 frontier.append(child)
         level += 1
 
 
 def _referrers(
-    links: list[Link],
-) -> tuple[
-    dict[tuple[str, int, str], list[tuple[Key, str, str]]], dict[str, list[tuple[Key, str, str]]]
-]:
-    """Who holds each pinned reference (by name, version and hash), and who holds a
-    reference stored as written (by the tool it names: resolved only when reached)."""
-    pinned: dict[tuple[str, int, str], list[tuple[Key, str, str]]] = {}
-    loose: dict[str, list[tuple[Key, str, str]]] = {}
-    for name, version, sha, refs in links:
-        for stored in refs:
-            m = PINNED.fullmatch(stored)
-            held = ((name, version), sha, stored)
-            if m:
-                pinned.setdefault((m["name"], int(m["version"]), m["sha"]), []).append(held)
-            else:
-                try:
-                    loose.setdefault(specs.parse(stored).name, []).append(held)
-                except ToolvaultError:
-                    continue  # unreadable: it resolves to nothing, so it names no version
+    held: dict[Key, tuple[str, ...]],
+) -> tuple[dict[str, list[Key]], dict[str, list[tuple[Key, str]]]]:
+    """Who holds each pinned reference (by its text), and who holds a reference stored as
+    written (by the tool it names: resolved only when the walk reaches that tool)."""
+    from toolvault import spec as specs
+    from toolvault.errors import ToolvaultError
+
+    # the pinned texts, found in one pass of the pattern over all of them, a line each
+    # (not a call per reference: a vault holds tens of thousands)
+    every = [stored for references in held.values() for stored in references]
+    valid = set(PINNED_LINE.findall("\n".join(every)))
+    pinned: dict[str, list[Key]] = {}
+    loose: dict[str, list[tuple[Key, str]]] = {}
+    for key, references in held.items():
+        for stored in references:
+            if stored in valid:
+                pinned.setdefault(stored, []).append(key)
+                continue
+            try:
+                loose.setdefault(specs.parse(stored).name, []).append((key, stored))
+            except ToolvaultError:
+                continue  # unreadable: it resolves to nothing, so it names no version
     return pinned, loose
 
 
@@ -231,41 +267,43 @@ def _referrers(
 
 
 def _finish(w: Walk, direction: str) -> Lineage:
-    """Read the versions reached; a reference to a version that is not there as it was
-    referenced becomes ``changed`` (only a walk that read every reference at once
-    meets those here: it took a version that references nothing on trust)."""
-    found = {(r[0], r[1]): r for r in w.vault.store.node_rows(w.depth)}
-    actual = {ref_of(k, r[2]) for k, r in found.items()}
-    edges = tuple(
-        e if not e.reaches or e.target in actual else Edge(e.source, e.stored, "changed", e.stored)
-        for e in w.edges
+    """The graph: a node for each version reached, in the order reached."""
+    yanks = w.source.yank_reasons()
+    make, rows, refs, cut = Node._make, w.rows, w.refs, w.truncated
+    nodes = tuple(
+        make((refs[k], *rows[k][:REFS], yanks.get(k), level, k in cut))  # type: ignore[index]
+        for k, level in w.depth.items()
     )
-    # the versions that hold a reference were read as they are; a target only as named
-    reached = {w.root.ref} | {e.source for e in edges} | {e.target for e in edges if e.reaches}
-    yanks = {(y.name, y.version): y.reason for y in w.vault.store.yanks()}
-    nodes = []
-    for k, level in w.depth.items():
-        row = found.get(k)
-        ref = ref_of(k, row[2]) if row else ""
-        if ref in reached:
-            assert row is not None
-            name, number, sha, at, by, owner, session, prompt, message = row
-            yanked, cut = yanks.get(k), k in w.truncated
-            nodes.append(
-                Node(
-                    ref,
-                    name,
-                    number,
-                    sha,
-                    at,
-                    by,
-                    owner,
-                    session,
-                    prompt,
-                    message,
-                    yanked,
-                    level,
-                    cut,
-                )
-            )
-    return Lineage(w.root.ref, direction, w.limit, tuple(nodes), edges)
+    return Lineage(refs[w.root], direction, w.limit, nodes, tuple(w.edges))
+
+
+# -- references as stored ----------------------------------------------------------------
+
+
+def parse_references(texts: list[str]) -> list[tuple[str, ...]]:
+    """Stored reference lists (JSON texts) as tuples. Joined, the texts are one JSON list
+    of lists, parsed in one call (a call per row cost more than the query); a text altered
+    by hand sends them back to one call each, and an unreadable one is kept visible as
+    ``json_list`` keeps it (it resolves to nothing: an edge ``dangling``)."""
+    try:
+        parsed = json.loads("[" + ",".join(texts) + "]")
+        if len(parsed) != len(texts):  # a text altered into two lists, or none
+            raise ValueError
+    except (ValueError, TypeError):
+        parsed = [_one(t) for t in texts]
+    if set(map(type, parsed)) <= {list} and set(map(type, chain.from_iterable(parsed))) <= {str}:
+        return list(map(tuple, parsed))  # lists of strings, as written: no check one by one
+    return [_strings(p, t) for p, t in zip(parsed, texts, strict=True)]
+
+
+def _one(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except (ValueError, TypeError):
+        return None
+
+
+def _strings(value: Any, text: str) -> tuple[str, ...]:
+    if isinstance(value, list) and all(isinstance(x, str) for x in value):
+        return tuple(value)
+    return (f"<unreadable: {text}>",)

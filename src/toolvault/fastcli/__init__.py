@@ -40,6 +40,8 @@ COMMANDS: dict[str, tuple[int, int | None, frozenset[str]]] = {
     "status": (0, 0, frozenset()),
     "search": (1, None, frozenset({"--all-versions"})),
 }
+# Options that take a value, by command: the value travels in the flags as "--depth=V"
+VALUED = {"refs": "--depth"}
 
 
 def serve(argv: list[str]) -> bool:
@@ -97,18 +99,33 @@ def _split(
     serves; :class:`Fallback` for any other."""
     if not rest or rest[0] not in COMMANDS:
         raise Fallback
-    command, args = rest[0], []
+    command, args, words = rest[0], [], iter(rest[1:])
     least, most, known = COMMANDS[command]
-    for word in rest[1:]:
+    valued = VALUED.get(command, "\0")
+    for word in words:
         if word in known or word == "--json":
             flags.add(word)
+        elif word == valued:
+            flags.add(_valued(word, next(words, "-")))
+        elif word.startswith(f"{valued}="):
+            flags.add(_valued(*word.split("=", 1)))
         elif word.startswith("-"):  # -h, --help, another option, "--": click's
             raise Fallback
         else:
             args.append(word)
     if len(args) < least or (most is not None and len(args) > most):
         raise Fallback
+    if sum(f.startswith("--depth=") for f in flags) > 1:
+        raise Fallback
     return _home(home), command, args, flags
+
+
+def _valued(option: str, value: str) -> str:
+    """An option's value as a flag ``OPTION=VALUE``; a missing value, one that looks like
+    an option, or the option given twice is click's to explain."""
+    if not value or value.startswith("-"):
+        raise Fallback
+    return f"{option}={value}"
 
 
 def _home(home: str | None) -> str:

@@ -37,7 +37,13 @@ def resolve(conn: sqlite3.Connection, text: str) -> dict[str, Any] | None:
 
 
 def refs(conn: sqlite3.Connection, args: list[str], flags: set[str], out: Out) -> None:
-    """``refs SPEC [--reverse]``."""
+    """``refs SPEC [--reverse] [--depth N|all]``."""
+    depth = [f.split("=", 1)[1] for f in flags if f.startswith("--depth=")]
+    if depth:
+        from toolvault.fastcli import graph
+
+        graph.refs(conn, args[0], depth[0], flags, out)
+        return
     version, _ = rows.find(conn, parse(args[0]))
     reverse = "--reverse" in flags
     report = _referenced_by(conn, version) if reverse else _references(conn, version)

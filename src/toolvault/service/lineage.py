@@ -32,7 +32,25 @@ class Lineages(ServiceBase):
         from toolvault.lineage_walk import walk
 
         limit = parse_depth(depth)
-        return walk(self, self.get(spec), limit, bool(reverse), max_nodes or MAX_NODES)
+        v = self.get(spec)
+        root = (
+            *(v.name, v.version, v.sha256, v.created_at, v.created_by, v.owner),
+            *(v.session_id, v.prompt, v.message, v.references),
+        )
+        return walk(self.store, self._lineage_find, root, limit, reverse, max_nodes or MAX_NODES)
+
+    def _lineage_find(self, stored: str) -> tuple[str, int] | None:
+        """The version a reference stored as written resolves to today, if any."""
+        from toolvault import spec as specs
+        from toolvault.errors import ToolvaultError
+
+        try:
+            if specs.parse(stored).kind is specs.Kind.VERSIONS:
+                return None
+            found = self.get(stored)
+        except ToolvaultError:
+            return None
+        return found.name, found.version
 
     def diff_content(
         self, spec: str | Spec, content: str | bytes, *, file: str = "unpublished", context: int = 3

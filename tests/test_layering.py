@@ -272,6 +272,9 @@ def test_importing_the_service_loads_none_of_its_heavy_parts(tmp_path: Path) -> 
     assert "toolvault.vault" in loaded
     heavy = ("toolvault.verify", "toolvault.signing", "toolvault.checkpoints")
     heavy += ("toolvault.sources", "toolvault.server", "toolvault.cli", "cryptography")
+    heavy += ("toolvault.events.model", "toolvault.events.policy", "toolvault.events.send")
+    heavy += ("toolvault.mcpserver", "toolvault.web", "toolvault.sandbox", "toolvault.lockfile")
+    heavy += ("secrets", "hmac", "mcp", "jinja2")
     assert sorted(m for m in loaded if under(m, heavy)) == []
 
 

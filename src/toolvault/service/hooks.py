@@ -10,24 +10,17 @@ the vault, and each attempt is kept in ``hook_attempts``.
 
 from __future__ import annotations
 
-import base64
-import secrets
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from toolvault.errors import InvalidInput, NotFound
-from toolvault.events.model import (
-    Attempt,
-    Delivery,
-    Event,
-    EventFilter,
-    Hook,
-    event_from_row,
-    parse_delivery_id,
-)
 from toolvault.service.base import ServiceBase
 from toolvault.store.sql import json_list, json_text, utcnow
+
+if TYPE_CHECKING:  # the events' model is loaded by the methods that use it: opening a
+    # vault (every command) must not pay for it (tests/test_layering.py holds that)
+    from toolvault.events.model import Delivery, Event, EventFilter, Hook
 
 
 class Hooks(ServiceBase):
@@ -46,7 +39,11 @@ class Hooks(ServiceBase):
     ) -> tuple[Hook, str | None]:
         """Add an endpoint; returns it and its secret (made when neither ``secret``
         nor ``sign`` is given), which is shown this once and never again."""
+        import base64
+        import secrets
+
         from toolvault.events import policy
+        from toolvault.events.model import EventFilter
         from toolvault.events.send import secret_bytes
 
         self._require_admin("add webhooks")
@@ -116,6 +113,8 @@ class Hooks(ServiceBase):
     def redeliver(self, delivery: str) -> Delivery:
         """Queue a delivery again, due now (and enable its endpoint if it was disabled):
         a failed one resumes the endpoint from there, a delivered one is sent once more."""
+        from toolvault.events.model import parse_delivery_id
+
         hook_id, seq = parse_delivery_id(delivery)
         hook = self.hook(hook_id)
         if not self.store.event_row(seq) or not hook.filter.matches(self._event(seq)):
@@ -139,6 +138,8 @@ class Hooks(ServiceBase):
     ) -> tuple[list[Event], int]:
         """Events past ``after`` that pass ``chosen``, at most ``limit`` entries read;
         and the seq read up to (where the next call starts)."""
+        from toolvault.events.model import event_from_row
+
         rows = self.store.event_rows(after, limit)
         events = [event_from_row(r) for r in rows]
         through = events[-1].seq if events else after
@@ -156,11 +157,17 @@ class Hooks(ServiceBase):
         return HookSettings.load(self.config.raw_get("hooks"))
 
     def _event(self, seq: int) -> Event:
+        from toolvault.events.model import event_from_row
+
         row = self.store.event_row(seq)
         assert row is not None
         return event_from_row(row)
 
     def _hook(self, row: tuple[Any, ...]) -> Hook:
+        import base64
+
+        from toolvault.events.model import Hook
+
         signing = "v1a" if row[5] else "v1"
         public = None
         if row[5]:
@@ -175,6 +182,8 @@ class Hooks(ServiceBase):
         )  # fmt: skip
 
     def _delivery(self, row: tuple[Any, ...]) -> Delivery:
+        from toolvault.events.model import Attempt, Delivery
+
         tried = [Attempt(*a) for a in self.store.attempt_rows(row[0], row[1])]
         hook_id, seq, state, attempts, next_at, status, error, at = row[:8]
         return Delivery(hook_id, seq, state, attempts, next_at, status, error, at, tuple(tried))

@@ -41,6 +41,10 @@ bench: $(STAMP)
 	-$(BIN)/python bench/sandbox.py
 	$(BIN)/python bench/web.py
 	$(BIN)/python bench/mcp.py
+	$(BIN)/python bench/compare_and_set.py
+	$(BIN)/python bench/lineage.py
+	$(BIN)/python bench/lock.py
+	$(BIN)/python bench/events.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build src/*.egg-info

@@ -68,7 +68,21 @@ class Source:
 
 
 def refs(conn: sqlite3.Connection, spec: str, depth: str, flags: set[str], out: Out) -> None:
-    """``refs SPEC --depth DEPTH [--reverse] [--json]``."""
+    """``refs SPEC --depth DEPTH [--reverse] [--json]``. The cyclic garbage collector is
+    off meanwhile: a deep graph makes hundreds of thousands of tuples and strings, none
+    in a cycle, and the collector's passes over them cost more than the walk's levels."""
+    import gc
+
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        _refs(conn, spec, depth, flags, out)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _refs(conn: sqlite3.Connection, spec: str, depth: str, flags: set[str], out: Out) -> None:
     from toolvault import lineage_json
     from toolvault.lineage_graph import MAX_NODES, parse_depth, render_tree
     from toolvault.lineage_walk import walk

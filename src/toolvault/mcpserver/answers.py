@@ -52,6 +52,7 @@ class Answers:
         self.max_entries, self.max_bytes = max_entries, max_bytes
         self.kept: OrderedDict[Hashable, tuple[Hashable, CallToolResult, int]] = OrderedDict()
         self.size = 0
+        self.hits = self.misses = 0  # how often a call was answered from what was kept
         self.lock = threading.Lock()  # worker threads put while others get
 
     def answer(self, key: Hashable, compute: Callable[[], dict[str, Any]]) -> CallToolResult:
@@ -63,7 +64,9 @@ class Answers:
             return reading.context_result(compute())
         found = self.get(key, head)
         if found is not None:
+            self.hits += 1
             return found
+        self.misses += 1
         data = compute()
         result = reading.context_result(data)
         if self.head() == head:  # nothing was written while it was read: one state

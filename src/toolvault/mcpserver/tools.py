@@ -19,8 +19,8 @@ from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from toolvault.context import MAX_DEPTH
-from toolvault.mcpserver import outputs as o
 from toolvault.mcpserver import answers, reading
+from toolvault.mcpserver import outputs as o
 from toolvault.mcpserver.backend import Backend
 from toolvault.mcpserver.changes import Changes
 from toolvault.mcpserver.errors import coded
@@ -55,10 +55,13 @@ async def off_loop(fn: Callable[[], T]) -> T:
     return await anyio.to_thread.run_sync(fn)
 
 
-def register(server: MCPServer, backend: Backend, changes: Changes) -> None:
-    """Add every tool to ``server``."""
+def register(
+    server: MCPServer, backend: Backend, changes: Changes, kept: answers.Answers | None = None
+) -> None:
+    """Add every tool to ``server``; ``kept``: where get_context keeps its answers (by
+    default a cache of its own)."""
     _register_discovery(server, backend)
-    _register_context(server, backend, answers.Answers(backend.marker))
+    _register_context(server, backend, kept or answers.Answers(backend.marker))
     _register_history(server, backend)
     _register_publish(server, backend, changes)
     _register_label(server, backend, changes)

@@ -19,7 +19,7 @@ from typing import Any
 
 from toolvault import validate
 from toolvault.errors import InvalidInput, TooLarge
-from toolvault.models import Version
+from toolvault.models import Version, changed_lines
 
 STDIN_LABEL = "<stdin>"  # the ``file`` of content read from standard input
 
@@ -76,12 +76,12 @@ class ContentDiff:
     @property
     def added(self) -> int:
         """Lines added."""
-        return sum(1 for ln in self.lines if ln.startswith("+") and not ln.startswith("+++"))
+        return changed_lines(self.lines, "+")
 
     @property
     def removed(self) -> int:
         """Lines removed."""
-        return sum(1 for ln in self.lines if ln.startswith("-") and not ln.startswith("---"))
+        return changed_lines(self.lines, "-")
 
     def to_dict(self) -> dict[str, Any]:
         """A version diff's JSON shape, the new side unpublished (``new: null``)."""

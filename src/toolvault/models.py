@@ -312,6 +312,11 @@ class Report:
         }
 
 
+def changed_lines(lines: tuple[str, ...], sign: str) -> int:
+    """The lines of a unified diff that ``sign`` (``+`` or ``-``) marks, headers aside."""
+    return sum(1 for ln in lines if ln.startswith(sign) and not ln.startswith(sign * 3))
+
+
 @dataclass(frozen=True, slots=True)
 class Diff:
     """A unified diff between two versions of tools; ``old`` is None for a first
@@ -324,12 +329,12 @@ class Diff:
     @property
     def added(self) -> int:
         """Lines added."""
-        return sum(1 for ln in self.lines if ln.startswith("+") and not ln.startswith("+++"))
+        return changed_lines(self.lines, "+")
 
     @property
     def removed(self) -> int:
         """Lines removed."""
-        return sum(1 for ln in self.lines if ln.startswith("-") and not ln.startswith("---"))
+        return changed_lines(self.lines, "-")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON shape of a diff."""

@@ -99,17 +99,25 @@ def put_file(name: str, parent: int, data: bytes, mode: int) -> None:
     the umask and whatever set-id bits), then rename it over whatever is at ``name``."""
     tmp = f"{TMP_PREFIX}{name}.{os.getpid()}"
     fd = _create(tmp, parent, mode)
+    fill(fd, tmp, parent, data, mode)
+    _rename_over(tmp, name, parent)
+
+
+def fill(fd: int, name: str, parent: int, data: bytes, mode: int | None) -> None:
+    """Write all of ``data`` to the new file ``fd`` (``name`` in ``parent``), after
+    setting exactly ``mode`` unless None, and close it; on any failure the file is closed
+    and removed."""
     try:
-        os.fchmod(fd, mode)
+        if mode is not None:
+            os.fchmod(fd, mode)
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view) :]
     except BaseException:
         os.close(fd)
-        os.unlink(tmp, dir_fd=parent)
+        os.unlink(name, dir_fd=parent)
         raise
     os.close(fd)
-    _rename_over(tmp, name, parent)
 
 
 def put_link(name: str, parent: int, target: str) -> None:

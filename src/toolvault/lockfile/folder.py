@@ -18,7 +18,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 
 from toolvault.errors import InvalidInput
-from toolvault.safefs import DIR_FLAGS, READ_FLAGS, remove
+from toolvault.safefs import DIR_FLAGS, READ_FLAGS, fill, remove
 
 TMP_PREFIX = ".tmp-toolvault-"
 CHUNK = 1 << 20
@@ -106,17 +106,8 @@ def stage(name: str, folder: int, data: bytes, mode: int, umask: int) -> str:
     except FileExistsError:  # left by a crashed install that had this pid
         remove(tmp, folder)
         fd = os.open(tmp, flags, mode, dir_fd=folder)
-    try:
-        if mode & ~umask != mode:  # the umask took bits off: put exactly ``mode``
-            os.fchmod(fd, mode)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-    except BaseException:
-        os.close(fd)
-        os.unlink(tmp, dir_fd=folder)
-        raise
-    os.close(fd)
+    # put exactly ``mode`` only when the umask took bits off (one system call less)
+    fill(fd, tmp, folder, data, mode if mode & ~umask != mode else None)
     return tmp
 
 

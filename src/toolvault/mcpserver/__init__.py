@@ -16,6 +16,7 @@ from mcp.server import MCPServer
 from mcp.server.lowlevel.server import NotificationOptions
 
 from toolvault import __version__
+from toolvault.mcpserver.answers import Answers
 from toolvault.mcpserver.backend import Backend, DaemonBackend, LocalBackend, RemoteBackend
 from toolvault.mcpserver.changes import INTERVAL, Changes
 
@@ -30,9 +31,12 @@ stale_base means someone published meanwhile: load the newer version and merge.
 """
 
 
-def build(backend: Backend, *, interval: float = INTERVAL) -> tuple[MCPServer, Changes]:
+def build(
+    backend: Backend, *, interval: float = INTERVAL, answers: Answers | None = None
+) -> tuple[MCPServer, Changes]:
     """The MCP server over ``backend``, and its change watcher (which runs in the
-    server's lifespan and looks for changes every ``interval`` seconds)."""
+    server's lifespan and looks for changes every ``interval`` seconds); ``answers``
+    keeps get_context's answers (by default a cache of the server's own)."""
     from toolvault.mcpserver import errors, resources, tools
 
     changes = Changes(backend, interval)
@@ -52,7 +56,7 @@ def build(backend: Backend, *, interval: float = INTERVAL) -> tuple[MCPServer, C
     low.create_initialization_options = functools.partial(  # type: ignore[method-assign]
         low.create_initialization_options, NotificationOptions(resources_changed=True)
     )
-    tools.register(server, backend, changes)
+    tools.register(server, backend, changes, answers)
     if backend.run_place is not None:
         from toolvault.mcpserver import run_tool
 

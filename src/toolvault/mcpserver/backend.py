@@ -48,7 +48,8 @@ class Backend(Protocol):
         """The vault a ``run`` reads its version from; refused where running is not."""
 
     def marker(self) -> object | None:
-        """A cheap value that changes whenever anything was written (None: unknown)."""
+        """A cheap value that changes whenever anything was written (None: unknown);
+        the change watcher and the kept answers of get_context compare it. Blocking."""
 
     def snapshot(self) -> Snapshot:
         """Every tool's latest version and lifecycle."""
@@ -81,8 +82,8 @@ class LocalBackend:
         return self.vault
 
     def marker(self) -> object | None:
-        """The audit log's newest sequence number: every write appends to it."""
-        return self.vault.store.audit_head()[0]
+        """The audit log's head (sequence number and hash): every write appends to it."""
+        return self.vault.store.audit_head()[:2]
 
     def snapshot(self) -> Snapshot:
         """Every tool's latest and lifecycle."""
@@ -171,8 +172,8 @@ class DaemonBackend:
         return vault
 
     def marker(self) -> object | None:
-        """The audit log's newest sequence number, whichever process wrote."""
-        return self.guard.vault.store.audit_head()[0]
+        """The audit log's head (sequence number and hash), whichever process wrote."""
+        return self.guard.vault.store.audit_head()[:2]
 
     def snapshot(self) -> Snapshot:
         """Every tool's latest and lifecycle."""

@@ -1,7 +1,7 @@
 """List-changed notifications: when a tool's latest version moves (a publish, a
 rollback, a yank, a lifecycle change), by this server or by any other process.
 
-A watcher polls the backend's change marker (the audit log's newest sequence number:
+A watcher polls the backend's change marker (the audit log's head:
 one indexed query) every ``interval`` seconds, and at once after this server's own
 writes; when it moved, it compares every tool's (latest, lifecycle) with what it saw
 before. A change is announced both ways the protocol has: on the subscription bus

@@ -19,8 +19,8 @@ from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from toolvault.context import MAX_DEPTH
+from toolvault.mcpserver import answers, reading
 from toolvault.mcpserver import outputs as o
-from toolvault.mcpserver import reading
 from toolvault.mcpserver.backend import Backend
 from toolvault.mcpserver.changes import Changes
 from toolvault.mcpserver.errors import coded
@@ -55,10 +55,13 @@ async def off_loop(fn: Callable[[], T]) -> T:
     return await anyio.to_thread.run_sync(fn)
 
 
-def register(server: MCPServer, backend: Backend, changes: Changes) -> None:
-    """Add every tool to ``server``."""
+def register(
+    server: MCPServer, backend: Backend, changes: Changes, kept: answers.Answers | None = None
+) -> None:
+    """Add every tool to ``server``; ``kept``: where get_context keeps its answers (by
+    default a cache of its own)."""
     _register_discovery(server, backend)
-    _register_context(server, backend)
+    _register_context(server, backend, kept or answers.Answers(backend.marker))
     _register_history(server, backend)
     _register_publish(server, backend, changes)
     _register_label(server, backend, changes)
@@ -108,7 +111,7 @@ def _register_discovery(server: MCPServer, backend: Backend) -> None:
         return await off_loop(lambda: reading.describe(vault, spec))
 
 
-def _register_context(server: MCPServer, backend: Backend) -> None:
+def _register_context(server: MCPServer, backend: Backend, kept: answers.Answers) -> None:
     @server.tool(annotations=READ)
     @coded
     async def get_context(
@@ -135,8 +138,10 @@ def _register_context(server: MCPServer, backend: Backend) -> None:
         usage and full content, as Markdown for your context and as data. A spec may be
         a range NAME:A..B. Use the ref as base_ref when you publish an improved version."""
         vault = backend.reader(headers(ctx))
-        data = await off_loop(lambda: reading.context(vault, specs, max_bytes, with_refs))
-        return reading.context_result(data)
+        key = answers.key_of(vault, specs, max_bytes, with_refs)
+        return await off_loop(
+            lambda: kept.answer(key, lambda: reading.context(vault, specs, max_bytes, with_refs))
+        )
 
 
 def _register_history(server: MCPServer, backend: Backend) -> None:

@@ -149,7 +149,7 @@ def render_tree(graph: Lineage) -> str:
     shown once more by name with ``(shown above)``, never expanded twice; a reference that
     reaches no version is shown as stored, with what is wrong with it."""
     nodes = {n.ref: n for n in graph.nodes}
-    below = _children(graph)
+    below = children(graph)
     lines: list[str] = []
     shown: set[str] = set()
     # a stack, not recursion: a chain of thousands of versions is a tree that deep
@@ -171,7 +171,7 @@ def render_tree(graph: Lineage) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _children(graph: Lineage) -> dict[str, list[tuple[str, Edge]]]:
+def children(graph: Lineage) -> dict[str, list[tuple[str, Edge]]]:
     """Each version's lines below it: what it references (ancestors), or what references
     it (descendants), in the order of the edges."""
     below: dict[str, list[tuple[str, Edge]]] = {}

@@ -133,8 +133,10 @@ def _clean(text: str, limit: int) -> str:
 def items(graph: Lineage) -> list[Item]:
     """The graph as an indented list from its root (as ``refs --depth`` prints it): a
     version reached again is listed once more, marked, and not expanded twice."""
+    from toolvault.lineage_graph import children
+
     nodes = {n.ref: n for n in graph.nodes}
-    below = _children(graph)
+    below = children(graph)
     found: list[Item] = []
     shown: set[str] = set()
     stack: list[tuple[int, str, Edge | None]] = [(0, graph.root, None)]
@@ -152,15 +154,3 @@ def items(graph: Lineage) -> list[Item]:
             shown.add(ref)
             stack += [(level + 1, target, e) for target, e in reversed(below.get(ref, []))]
     return found
-
-
-def _children(graph: Lineage) -> dict[str, list[tuple[str, Edge]]]:
-    from toolvault.lineage_graph import ANCESTORS
-
-    below: dict[str, list[tuple[str, Edge]]] = {}
-    for e in graph.edges:
-        if graph.direction == ANCESTORS:
-            below.setdefault(e.source, []).append((e.target, e))
-        elif e.reaches:
-            below.setdefault(e.target, []).append((e.source, e))
-    return below

@@ -1,0 +1,174 @@
+"""The SQL of a search tier (:mod:`toolvault.search.tiers`) for either store: the
+newest rows whose terms each match one group of fields of equal weight, through the
+full-text indexes; the exact-name rows; and rows in full by id.
+
+Every condition here keeps at least the rows :func:`toolvault.search.rank.matches`
+accepts (a superset): the ranking checks each row it returns. A module of its own,
+light enough for the command line's fast path (no dataclass, no store)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from toolvault.search.query import MIN_SUBSTRING, Term
+from toolvault.search.sql import ROW_COLUMNS, WORD_WEIGHTS, _escaped, _trigrams
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    Statement = tuple[str, list[Any]]
+
+KEY_COLUMNS = "s.id, s.recorded_at, s.name, s.version"
+NEWEST = "ORDER BY s.recorded_at{c} DESC, s.name{c}, s.version DESC LIMIT ?"
+LOOKUP_MAX = 1_000  # past this many full-text matches, walk the rows newest first instead
+PREFIX = 8  # characters of an exact name whose upper and lower case forms are looked up
+NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,127}")  # a tool name, lowercased (spec.NAME_RE)
+# SQLite's LIKE folds ASCII letters only: text holding any other character is kept for
+# the ranking to decide, as Python folds it
+NOT_ASCII = "length({col}) <> length(CAST({col} AS BLOB))"
+
+
+class Tier:
+    """One tier's SQL: ``driver`` (a full-text table and its MATCH, or None) narrows the
+    rows, ``filters`` (SQL and parameters) check each of them."""
+
+    __slots__ = ("driver", "filters")
+
+    def __init__(self, driver: tuple[str, str] | None, filters: list[Statement]) -> None:
+        self.driver, self.filters = driver, filters
+
+
+def tier(dialect: str, terms: tuple[Term, ...], groups: tuple[tuple[str, ...], ...]) -> Tier | None:
+    """The rows where each term matches one field of its group (None: a group this
+    cannot express, mixing word fields with others)."""
+    words: list[str] = []
+    grams: list[str] = []
+    filters: list[Statement] = []
+    for term, group in zip(terms, groups, strict=True):
+        if all(f in WORD_WEIGHTS for f in group):
+            words.append(_words(dialect, term, group))
+        elif len(group) != 1:
+            return None
+        elif group[0] == "content":
+            if dialect == "sqlite" and len(term.text) >= MIN_SUBSTRING:
+                grams.append(_trigrams(term.text))
+            filters.append(_contains(dialect, "content", term))
+        else:
+            filters.append(_meta(dialect, term, group[0]))
+    if dialect == "postgres":
+        if words:
+            filters.insert(0, ("s.words @@ to_tsquery('simple', ?)", [" & ".join(words)]))
+        return Tier(None, filters)
+    if words:
+        return Tier(("search_words", " AND ".join(words)), filters)
+    return Tier(("search_trigram", " AND ".join(grams)) if grams else None, filters)
+
+
+def _words(dialect: str, term: Term, group: tuple[str, ...]) -> str:
+    """The full-text query for ``term``'s words one after another in a field of ``group``."""
+    if dialect == "sqlite":
+        return "{" + " ".join(group) + '} : "' + " ".join(term.words) + '"'
+    weights = "".join(sorted({WORD_WEIGHTS[f] for f in group}))
+    return "(" + " <-> ".join(f"{w}:{weights}" for w in term.words) + ")"
+
+
+def _contains(dialect: str, column: str, term: Term) -> Statement:
+    """SQL true at least when ``term`` matches the text of ``column`` (a substring of 3
+    or more characters, else its words in order)."""
+    if len(term.text) >= MIN_SUBSTRING:
+        pattern = f"%{_escaped(term.text.lower())}%"
+    else:
+        pattern = "%" + "%".join(_escaped(w) for w in term.words) + "%"
+    if dialect == "postgres":
+        return f"s.{column} ILIKE ?", [pattern]
+    col = f"s.{column}"
+    return f"({col} LIKE ? ESCAPE '\\' OR {NOT_ASCII.format(col=col)})", [pattern]
+
+
+def _meta(dialect: str, term: Term, field: str) -> Statement:
+    """SQL true at least when ``term`` matches ``field`` (author, owner, session, label,
+    uses)."""
+    if field in ("label", "uses"):  # a name among the space-separated ones
+        text = _escaped(term.text.lower())
+        return f"(' ' || lower(s.{field}) || ' ') LIKE ? ESCAPE '\\'", [f"% {text} %"]
+    return _contains(dialect, field, term)
+
+
+def newest(
+    dialect: str, tier: Tier, where: Statement, size: int, ids: list[int] | None
+) -> Statement:
+    """The ``size`` newest rows' keys of ``tier`` within ``where`` (latest, lifecycle):
+    from ``ids`` (the driver's rows, when few), else walking the rows newest first."""
+    c = ' COLLATE "C"' if dialect == "postgres" else ""
+    conds, params = [where[0]], list(where[1])
+    if ids is not None:
+        source = "json_each(?) j CROSS JOIN search_index s ON s.id = j.value"
+        params.insert(0, json.dumps(ids))
+    else:
+        walk = dialect == "sqlite" and where[0].startswith("s.latest = 1")
+        source = "search_index s" + (" INDEXED BY search_index_rank" if walk else "")
+        if tier.driver and tier.driver[0] == "search_words":  # else the filters check it
+            table = tier.driver[0]
+            conds.append(f"s.id IN (SELECT rowid FROM {table} WHERE {table} MATCH ?)")
+            params.append(tier.driver[1])
+    for sql, ps in tier.filters:
+        conds.append(sql)
+        params += ps
+    order = NEWEST.format(c=c)
+    return f"SELECT {KEY_COLUMNS} FROM {source} WHERE {' AND '.join(conds)} {order}", [
+        *params,
+        size,
+    ]
+
+
+def driver_rows(tier: Tier) -> Statement:
+    """The driver's rows, one more than :data:`LOOKUP_MAX` at most."""
+    assert tier.driver is not None
+    table, match = tier.driver
+    return f"SELECT rowid FROM {table} WHERE {table} MATCH ? LIMIT ?", [match, LOOKUP_MAX + 1]
+
+
+def exact(dialect: str, name: str, words: tuple[str, ...], where: Statement) -> Statement | None:
+    """The rows of the tool named ``name`` in any case (None: no tool can be named so),
+    found through the name index: its upper and lower case forms of the first
+    :data:`PREFIX` characters, each a range of names."""
+    if not NAME.fullmatch(name):
+        return None
+    if dialect == "postgres":
+        phrase = " <-> ".join(f"{w}:A" for w in words)
+        return (
+            f"SELECT s.id, {ROW_COLUMNS} FROM search_index s WHERE {where[0]} AND "
+            "s.words @@ to_tsquery('simple', ?) AND lower(s.name) = ?",
+            [*where[1], phrase, name],
+        )
+    forms = [""]
+    for ch in name[:PREFIX]:
+        forms = [f + c for f in forms for c in dict.fromkeys((ch, ch.upper()))]
+    # each form one probe of the name index, a range when the name is longer ('~' sorts
+    # after every name character); '+' keeps the planner off the rank index here
+    on = (
+        "s.name = j.value"
+        if len(name) <= PREFIX
+        else "s.name >= j.value AND s.name < j.value || '~'"
+    )
+    return (
+        f"SELECT s.id, {ROW_COLUMNS} FROM json_each(?) j CROSS JOIN search_index s ON {on} "
+        f"WHERE lower(s.name) = ? AND {where[0].replace('s.', '+s.')}",
+        [json.dumps(forms), name, *where[1]],
+    )
+
+
+def by_id(ids: list[int]) -> Statement:
+    """These rows in full."""
+    marks = ", ".join("?" * len(ids))
+    return f"SELECT s.id, {ROW_COLUMNS} FROM search_index s WHERE s.id IN ({marks})", [*ids]
+
+
+def scope(all_versions: bool, lifecycle: str) -> Statement:
+    """The rows a search looks at in one lifecycle: each tool's latest version unless
+    ``all_versions``."""
+    if all_versions:
+        return "s.lifecycle = ?", [lifecycle]
+    return "s.latest = 1 AND s.lifecycle = ?", [lifecycle]

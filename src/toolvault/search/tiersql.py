@@ -74,10 +74,10 @@ def _words(dialect: str, term: Term, group: tuple[str, ...]) -> str:
     return "(" + " <-> ".join(f"{w}:{weights}" for w in term.words) + ")"
 
 
-def _contains(dialect: str, column: str, term: Term) -> Statement:
-    """SQL true at least when ``term`` matches the text of ``column`` (a substring of 3
-    or more characters, else its words in order)."""
-    if len(term.text) >= MIN_SUBSTRING:
+def _contains(dialect: str, column: str, term: Term, words: bool = False) -> Statement:
+    """SQL true at least when ``term`` matches the text of ``column``: its words in
+    order (``words``, or a content term under 3 characters), else a substring."""
+    if len(term.text) >= MIN_SUBSTRING and not words:
         pattern = f"%{_escaped(term.text.lower())}%"
     else:
         pattern = "%" + "%".join(_escaped(w) for w in term.words) + "%"
@@ -93,7 +93,7 @@ def _meta(dialect: str, term: Term, field: str) -> Statement:
     if field in ("label", "uses"):  # a name among the space-separated ones
         text = _escaped(term.text.lower())
         return f"(' ' || lower(s.{field}) || ' ') LIKE ? ESCAPE '\\'", [f"% {text} %"]
-    return _contains(dialect, field, term)
+    return _contains(dialect, field, term, words=True)
 
 
 def newest(

@@ -222,7 +222,7 @@ class Lifecycle:
         ids = None
         if sql.driver is not None:
             ids = [r[0] for r in self.store.search_select(*tiersql.driver_rows(sql))]
-            ids = ids if len(ids) <= tiersql.LOOKUP_MAX else None
+            ids = ids if len(ids) <= tiersql.LOOKUP_MAX[sql.driver[0]] else None
         rows = self.store.search_select(*tiersql.newest(dialect, sql, self.where, size, ids))
         key = None
         for i, at, name, version in rows:

@@ -22,11 +22,16 @@ if TYPE_CHECKING:
 
 KEY_COLUMNS = "s.id, s.recorded_at, s.name, s.version"
 NEWEST = "ORDER BY s.recorded_at{c} DESC, s.name{c}, s.version DESC LIMIT ?"
-LOOKUP_MAX = 1_000  # past this many full-text matches, walk the rows newest first instead
+# past this many full-text matches, walk the rows newest first instead (the content's
+# trigrams take longer to list, and the walk checks the text itself there)
+LOOKUP_MAX = {"search_words": 1_000, "search_trigram": 200}
 PREFIX = 8  # characters of an exact name whose upper and lower case forms are looked up
 NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,127}")  # a tool name, lowercased (spec.NAME_RE)
-# SQLite's LIKE folds ASCII letters only: text holding any other character is kept for
-# the ranking to decide, as Python folds it
+# SQLite's LIKE folds ASCII letters only, Python all: of the other characters only two
+# fold to ASCII ones (str.lower: U+0130 to 'i' and a combining dot, U+212A to 'k'), so
+# 'i' and 'k' in a pattern are any one character; a pattern with other characters keeps
+# every text with them too, for the ranking to decide
+FOLDED = str.maketrans("ik", "__")
 NOT_ASCII = "length({col}) <> length(CAST({col} AS BLOB))"
 
 
@@ -52,7 +57,8 @@ def tier(dialect: str, terms: tuple[Term, ...], groups: tuple[tuple[str, ...], .
         elif len(group) != 1:
             return None
         elif group[0] == "content":
-            if dialect == "sqlite" and len(term.text) >= MIN_SUBSTRING:
+            # Python folds U+0130 to two characters, the trigrams to one: no index then
+            if len(term.text) >= MIN_SUBSTRING and "\u0307" not in term.text.lower():
                 grams.append(_trigrams(term.text))
             filters.append(_contains(dialect, "content", term))
         else:
@@ -78,12 +84,15 @@ def _contains(dialect: str, column: str, term: Term, words: bool = False) -> Sta
     """SQL true at least when ``term`` matches the text of ``column``: its words in
     order (``words``, or a content term under 3 characters), else a substring."""
     if len(term.text) >= MIN_SUBSTRING and not words:
-        pattern = f"%{_escaped(term.text.lower())}%"
+        parts = [term.text.lower()]
     else:
-        pattern = "%" + "%".join(_escaped(w) for w in term.words) + "%"
+        parts = list(term.words)
+    pattern = "%" + "%".join(map(_escaped, parts)) + "%"
     if dialect == "postgres":
         return f"s.{column} ILIKE ?", [pattern]
     col = f"s.{column}"
+    if pattern.isascii():
+        return f"{col} LIKE ? ESCAPE '\\'", [pattern.translate(FOLDED)]
     return f"({col} LIKE ? ESCAPE '\\' OR {NOT_ASCII.format(col=col)})", [pattern]
 
 
@@ -124,10 +133,13 @@ def newest(
 
 
 def driver_rows(tier: Tier) -> Statement:
-    """The driver's rows, one more than :data:`LOOKUP_MAX` at most."""
+    """The driver's rows, one more than its :data:`LOOKUP_MAX` at most."""
     assert tier.driver is not None
     table, match = tier.driver
-    return f"SELECT rowid FROM {table} WHERE {table} MATCH ? LIMIT ?", [match, LOOKUP_MAX + 1]
+    return f"SELECT rowid FROM {table} WHERE {table} MATCH ? LIMIT ?", [
+        match,
+        LOOKUP_MAX[table] + 1,
+    ]
 
 
 def exact(dialect: str, name: str, words: tuple[str, ...], where: Statement) -> Statement | None:

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 
 from toolvault.search import tiersql
 from toolvault.search.query import Query
-from toolvault.search.rank import EXACT_NAME, LIFECYCLE_ORDER, SCALE, WEIGHTS, Hit, Row, score
+from toolvault.search.rank import LIFECYCLE_ORDER, SCALE, WEIGHTS, Hit, Row, score
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -93,8 +93,10 @@ def search(
     """The best ``limit`` hits, as :func:`toolvault.search.rank.rank` over every row
     would give them; None when the query has too many tiers to read this way."""
     hits: list[Hit] = []
+    found_in = present(store, query, levels(query, within))
     for lifecycle in sorted(lifecycles, key=lambda name: LIFECYCLE_ORDER.get(name, 3)):
-        found = Lifecycle(store, query, within, tiersql.scope(all_versions, lifecycle))
+        where = tiersql.scope(all_versions, lifecycle)
+        found = Lifecycle(store, query, within, found_in, where)
         more = found.best(limit - len(hits))
         if more is None:
             return None
@@ -104,13 +106,30 @@ def search(
     return hits
 
 
+def present(store: Any, query: Query, levels: tuple[Levels, ...]) -> tuple[Levels, ...]:
+    """``levels`` without the word fields a term matches in no row at all: every tier
+    holding one is empty (a query's rare word leaves few tiers to read)."""
+    kept = []
+    for term, options in zip(query.terms, levels, strict=True):
+        found = []
+        for weight, group in options:
+            statement = tiersql.any_row(store.dialect, term, group)
+            if statement is None or store.search_select(*statement):
+                found.append((weight, group))
+        kept.append(tuple(found))
+    return tuple(kept)
+
+
 class Lifecycle:
     """The search within one lifecycle: its candidates, read tier by tier."""
 
-    def __init__(self, store: Any, query: Query, within: tuple[str, ...], where: Any) -> None:
+    def __init__(
+        self, store: Any, query: Query, within: tuple[str, ...], levels: tuple[Levels, ...],
+        where: Any,
+    ) -> None:  # fmt: skip
         self.store, self.query, self.within, self.where = store, query, within, where
-        self.levels = levels(query, within)
-        self.order = tiers(self.levels)
+        self.levels = levels
+        self.order = tiers(levels) if all(levels) else iter(())  # a term matching nowhere
         self.next = next(self.order, None)
         self.read, self.size = 0, SLACK
         self.keys: dict[int, Key] = {}  # the candidates: where their tiers rank them
@@ -192,9 +211,7 @@ class Lifecycle:
         statement = tiersql.exact(self.store.dialect, name, self.query.terms[0].words, self.where)
         if statement is None:
             return
-        top = sum(lv[0][0] for lv in self.levels) + EXACT_NAME
         for r in self.store.search_select(*statement):
-            self.keys[r[0]] = Key(top, LAST)
             self.take(r)
 
     def extend(self, bound: Key) -> bool:
@@ -219,11 +236,14 @@ class Lifecycle:
         sql = tiersql.tier(dialect, self.query.terms, groups)
         if sql is None:
             return False
-        ids = None
-        if sql.driver is not None:
-            ids = [r[0] for r in self.store.search_select(*tiersql.driver_rows(sql))]
-            ids = ids if len(ids) <= tiersql.LOOKUP_MAX[sql.driver[0]] else None
-        rows = self.store.search_select(*tiersql.newest(dialect, sql, self.where, size, ids))
+        ids, listed = None, None
+        for table, match in sql.drivers:  # the first that lists few rows gives them
+            found = [r[0] for r in self.store.search_select(*tiersql.driver_rows(table, match))]
+            if len(found) <= tiersql.LOOKUP_MAX[table]:
+                ids, listed = found, table
+                break
+        statement = tiersql.newest(dialect, sql, self.where, size, ids, listed)
+        rows = self.store.search_select(*statement)
         key = None
         for i, at, name, version in rows:
             key = Key(total, at, name, version)

@@ -36,13 +36,14 @@ NOT_ASCII = "length({col}) <> length(CAST({col} AS BLOB))"
 
 
 class Tier:
-    """One tier's SQL: ``driver`` (a full-text table and its MATCH, or None) narrows the
-    rows, ``filters`` (SQL and parameters) check each of them."""
+    """One tier's SQL: ``drivers`` (full-text tables and their MATCH: the word fields',
+    then the content's trigrams) narrow the rows, ``filters`` (SQL and parameters) check
+    each of them."""
 
-    __slots__ = ("driver", "filters")
+    __slots__ = ("drivers", "filters")
 
-    def __init__(self, driver: tuple[str, str] | None, filters: list[Statement]) -> None:
-        self.driver, self.filters = driver, filters
+    def __init__(self, drivers: list[tuple[str, str]], filters: list[Statement]) -> None:
+        self.drivers, self.filters = drivers, filters
 
 
 def tier(dialect: str, terms: tuple[Term, ...], groups: tuple[tuple[str, ...], ...]) -> Tier | None:
@@ -66,10 +67,23 @@ def tier(dialect: str, terms: tuple[Term, ...], groups: tuple[tuple[str, ...], .
     if dialect == "postgres":
         if words:
             filters.insert(0, ("s.words @@ to_tsquery('simple', ?)", [" & ".join(words)]))
-        return Tier(None, filters)
-    if words:
-        return Tier(("search_words", " AND ".join(words)), filters)
-    return Tier(("search_trigram", " AND ".join(grams)) if grams else None, filters)
+        return Tier([], filters)
+    drivers = [("search_words", " AND ".join(words))] if words else []
+    return Tier(drivers + ([("search_trigram", " AND ".join(grams))] if grams else []), filters)
+
+
+def any_row(dialect: str, term: Term, group: tuple[str, ...]) -> Statement | None:
+    """One row, if any, where ``term`` matches a word field of ``group`` (None: not a
+    group of word fields)."""
+    if not all(f in WORD_WEIGHTS for f in group):
+        return None
+    if dialect == "sqlite":
+        return "SELECT 1 FROM search_words WHERE search_words MATCH ? LIMIT 1", [
+            _words(dialect, term, group)
+        ]
+    return "SELECT 1 FROM search_index s WHERE s.words @@ to_tsquery('simple', ?) LIMIT 1", [
+        _words(dialect, term, group)
+    ]
 
 
 def _words(dialect: str, term: Term, group: tuple[str, ...]) -> str:
@@ -106,10 +120,13 @@ def _meta(dialect: str, term: Term, field: str) -> Statement:
 
 
 def newest(
-    dialect: str, tier: Tier, where: Statement, size: int, ids: list[int] | None
-) -> Statement:
+    dialect: str, tier: Tier, where: Statement, size: int, ids: list[int] | None,
+    listed: str | None = None,
+) -> Statement:  # fmt: skip
     """The ``size`` newest rows' keys of ``tier`` within ``where`` (latest, lifecycle):
-    from ``ids`` (the driver's rows, when few), else walking the rows newest first."""
+    from ``ids`` (the rows of the driver ``listed``, when few), else walking the rows
+    newest first. The word fields' driver is a condition too (the filters check the
+    content)."""
     c = ' COLLATE "C"' if dialect == "postgres" else ""
     conds, params = [where[0]], list(where[1])
     if ids is not None:
@@ -118,10 +135,10 @@ def newest(
     else:
         walk = dialect == "sqlite" and where[0].startswith("s.latest = 1")
         source = "search_index s" + (" INDEXED BY search_index_rank" if walk else "")
-        if tier.driver and tier.driver[0] == "search_words":  # else the filters check it
-            table = tier.driver[0]
+    for table, match in tier.drivers[:1]:
+        if table == "search_words" and listed != table:
             conds.append(f"s.id IN (SELECT rowid FROM {table} WHERE {table} MATCH ?)")
-            params.append(tier.driver[1])
+            params.append(match)
     for sql, ps in tier.filters:
         conds.append(sql)
         params += ps
@@ -132,10 +149,8 @@ def newest(
     ]
 
 
-def driver_rows(tier: Tier) -> Statement:
-    """The driver's rows, one more than its :data:`LOOKUP_MAX` at most."""
-    assert tier.driver is not None
-    table, match = tier.driver
+def driver_rows(table: str, match: str) -> Statement:
+    """A driver's rows, one more than its :data:`LOOKUP_MAX` at most."""
     return f"SELECT rowid FROM {table} WHERE {table} MATCH ? LIMIT ?", [
         match,
         LOOKUP_MAX[table] + 1,

@@ -108,7 +108,11 @@ def search(
 
 def present(store: Any, query: Query, levels: tuple[Levels, ...]) -> tuple[Levels, ...]:
     """``levels`` without the word fields a term matches in no row at all: every tier
-    holding one is empty (a query's rare word leaves few tiers to read)."""
+    holding one is empty (a query's rare word leaves few tiers to read). SQLite's index
+    says so at once; PostgreSQL's planner scans the table for a word in no row, and
+    finds an empty tier through its index anyway."""
+    if store.dialect != "sqlite":
+        return levels
     kept = []
     for term, options in zip(query.terms, levels, strict=True):
         found = []
@@ -245,10 +249,13 @@ class Lifecycle:
         statement = tiersql.newest(dialect, sql, self.where, size, ids, listed)
         rows = self.store.search_select(*statement)
         key = None
-        for i, at, name, version in rows:
+        for r in rows:
+            i, at, name, version = r[:4]
             key = Key(total, at, name, version)
             if i not in self.keys or key < self.keys[i]:
                 self.keys[i] = key
+            if len(r) > 4 and i not in self.checked:  # the full row came with it
+                self.take((i, *r[4:]))
         self.open.pop(tier, None)
         if key is not None and len(rows) == size:
             self.open[tier] = (key, size)

@@ -143,7 +143,10 @@ def newest(
         conds.append(sql)
         params += ps
     order = NEWEST.format(c=c)
-    return f"SELECT {KEY_COLUMNS} FROM {source} WHERE {' AND '.join(conds)} {order}", [
+    # PostgreSQL: the rows in full at once, a round trip less (SQLite reads them apart,
+    # only those the search checks: the others' long rows are never read)
+    columns = KEY_COLUMNS + (f", {ROW_COLUMNS}" if dialect == "postgres" else "")
+    return f"SELECT {columns} FROM {source} WHERE {' AND '.join(conds)} {order}", [
         *params,
         size,
     ]
@@ -163,16 +166,22 @@ def exact(dialect: str, name: str, words: tuple[str, ...], where: Statement) -> 
     :data:`PREFIX` characters, each a range of names."""
     if not NAME.fullmatch(name):
         return None
-    if dialect == "postgres":
+    forms = [""]
+    for ch in name[:PREFIX]:
+        forms = [f + c for f in forms for c in dict.fromkeys((ch, ch.upper()))]
+    if dialect == "postgres":  # a name index probe for each form of a short name
+        if len(name) <= PREFIX:
+            return (
+                f"SELECT s.id, {ROW_COLUMNS} FROM search_index s WHERE s.name = ANY(?) "
+                f"AND lower(s.name) = ? AND {where[0]}",
+                [forms, name, *where[1]],
+            )
         phrase = " <-> ".join(f"{w}:A" for w in words)
         return (
             f"SELECT s.id, {ROW_COLUMNS} FROM search_index s WHERE {where[0]} AND "
             "s.words @@ to_tsquery('simple', ?) AND lower(s.name) = ?",
             [*where[1], phrase, name],
         )
-    forms = [""]
-    for ch in name[:PREFIX]:
-        forms = [f + c for f in forms for c in dict.fromkeys((ch, ch.upper()))]
     # each form one probe of the name index, a range when the name is longer ('~' sorts
     # after every name character); '+' keeps the planner off the rank index here
     on = (

@@ -12,9 +12,13 @@ parsing and the text tree; :mod:`toolvault.lineage_walk` walks the store.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
-
 from toolvault.errors import InvalidInput
+
+TYPE_CHECKING = False  # not typing's: importing typing costs the fast path's start-up
+if TYPE_CHECKING:
+    from typing import Any, NamedTuple
+else:
+    from toolvault.records import NamedTuple
 
 MAX_NODES = 100_000  # a graph beyond this is refused: ask for a smaller depth
 MAX_DEPTH = 1_000_000  # any depth this deep is "all" in practice; a bigger number is a typo

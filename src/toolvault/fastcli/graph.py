@@ -96,6 +96,6 @@ def _refs(conn: sqlite3.Connection, spec: str, depth: str, flags: set[str], out:
     except ToolvaultError:
         raise rows.Fallback from None
     if "--json" in flags:
-        out.echo(lineage_json.dumps(graph))
+        out.stream(lineage_json.pieces(graph))
     else:
         out.echo(render_tree(graph), nl=False)

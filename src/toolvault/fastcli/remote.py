@@ -20,7 +20,21 @@ from toolvault.fastcli.render import Out
 
 
 def refs(url: str, spec: str, flags: set[str], out: Out) -> None:
-    """Print the lineage graph the daemon at ``url`` answers for ``spec``."""
+    """Print the lineage graph the daemon at ``url`` answers for ``spec``. The cyclic
+    garbage collector is off meanwhile, as on a local vault (:mod:`.graph`): the parse
+    makes hundreds of thousands of objects, none in a cycle."""
+    import gc
+
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        _refs(url, spec, flags, out)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _refs(url: str, spec: str, flags: set[str], out: Out) -> None:
     import json
 
     from toolvault import fastremote, lineage_json

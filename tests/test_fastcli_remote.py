@@ -48,26 +48,31 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Dae
     """A vault with every shape of graph, a daemon over it, and a token for it."""
     home = tmp_path_factory.mktemp("remote-refs") / "home"
     with Vault.open(home) as vault:
-        vault.publish("fmt", "echo 1\n", prompt=PROMPT, created_by="zoé")
-        vault.publish("fmt", "echo 2\n", references=["fmt:1"], message="two\nlines")
-        vault.yank("fmt:2", "leaks\ttabs")
-        held = ["fmt:2"]
-        for i in range(30):  # a chain over three tools, deeper than the level queries
-            p = vault.publish(f"chain{i % 3}", f"echo {i}\n", references=held)
-            held = [f"{p.name}:{p.version}"]
-        vault.publish_many(
-            [NewVersion("left", b"l\n", references=tuple(held)), NewVersion("right", b"r\n")]
-        )
-        vault.publish("right", "r2\n", references=[held[0], "left:1"])
-        vault.publish("loose", "x\n", references=["later", "ghost"], allow_dangling=True)
-        vault.publish("later", "y\n", references=["right"])
-        vault.publish("top", "t\n", references=["left:1", "right:2", "loose:1"])
+        publish_graphs(vault)
     token = make_token(home, "alice")
     daemon = Daemon(home)
     try:
         yield home, daemon, token
     finally:
         daemon.stop()
+
+
+def publish_graphs(vault: Vault) -> None:
+    """Every shape of graph (see SERVED)."""
+    vault.publish("fmt", "echo 1\n", prompt=PROMPT, created_by="zoé")
+    vault.publish("fmt", "echo 2\n", references=["fmt:1"], message="two\nlines")
+    vault.yank("fmt:2", "leaks\ttabs")
+    held = ["fmt:2"]
+    for i in range(30):  # a chain over three tools, deeper than the level queries
+        p = vault.publish(f"chain{i % 3}", f"echo {i}\n", references=held)
+        held = [f"{p.name}:{p.version}"]
+    vault.publish_many(
+        [NewVersion("left", b"l\n", references=tuple(held)), NewVersion("right", b"r\n")]
+    )
+    vault.publish("right", "r2\n", references=[held[0], "left:1"])
+    vault.publish("loose", "x\n", references=["later", "ghost"], allow_dangling=True)
+    vault.publish("later", "y\n", references=["right"])
+    vault.publish("top", "t\n", references=["left:1", "right:2", "loose:1"])
 
 
 def _local(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:

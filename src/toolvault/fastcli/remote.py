@@ -55,10 +55,10 @@ def _refs(url: str, spec: str, flags: set[str], out: Out) -> None:
         found = fastremote.get(url, token, path, fastremote.TIMEOUT, ACCEPT)
     except TimeoutError as exc:
         raise SystemExit(_unreachable(url, exc, "--json" in flags)) from None
-    if found is None or found[0].status != 200:
+    if found is None or found[0] != 200:
         raise Fallback
     try:
-        graph = Lineage.from_dict(json.loads(found[1]))
+        graph = Lineage.from_dict(json.loads(found[2]))
     except (ValueError, KeyError, TypeError, AttributeError):
         raise Fallback from None  # not a graph: the client says what the daemon answered
     if "--json" in flags:

@@ -195,7 +195,7 @@ def _levels(w: Walk, deep: bool) -> None:
                 if key is not None and key not in rows and not read:
                     read = _read_missing(w, frontier, deep)
                 row = None if key is None else rows[key]
-                if row is None or (sha is not None and sha != row[2]):
+                if key is None or row is None or (sha is not None and sha != row[2]):
                     status = "dangling" if sha is None else "changed"
                     edge(new(Edge, (here, stored, status, stored)))
                     continue
@@ -203,13 +203,13 @@ def _levels(w: Walk, deep: bool) -> None:
                     edge(new(Edge, (here, stored, "exact", stored)))
                     to = stored
                 else:
-                    to = ref_of(key, row[2])  # type: ignore[arg-type]
+                    to = ref_of(key, row[2])
                     edge(new(Edge, (here, to, "resolves", stored)))
                 if key not in depth:
                     if len(depth) >= w.max_nodes:
                         raise too_many(refs[w.root], w.max_nodes, w.limit)
-                    depth[key], refs[key] = level, to  # type: ignore[index]
-                    reached.append(key)  # type: ignore[arg-type]
+                    depth[key], refs[key] = level, to
+                    reached.append(key)
         frontier = reached
         level += 1
 

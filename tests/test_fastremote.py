@@ -88,6 +88,8 @@ def test_an_error_status_is_an_answer_too(canned: list[Canned]) -> None:
         b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n{}",  # cut short
         b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n{}",  # more than it says
         b"HTTP/1.1 200 OK\r\nContent-Length: -2\r\n\r\n{}",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999\r\n\r\n{}",  # never allocated
+        b"HTTP/1.1 200 OK\r\nContent-Length: 1073741825\r\n\r\n{}",
         b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}",
         b"HTTP/1.1 100 Continue\r\nContent-Length: 0\r\n\r\n",
         b"HTTP/1.1 2x0 OK\r\nContent-Length: 2\r\n\r\n{}",
@@ -97,7 +99,7 @@ def test_an_error_status_is_an_answer_too(canned: list[Canned]) -> None:
         b"HTTP/1.1 200 OK\r\n" + b"X: " + b"y" * 70_000 + b"\r\n\r\n",  # an endless head
         b"",  # closed at once
     ],
-    ids=range(13),
+    ids=range(15),
 )
 def test_anything_but_a_whole_final_answer_is_none(canned: list[Canned], answer: bytes) -> None:
     server = serve(canned, answer)

@@ -112,6 +112,7 @@ def _http(
 
 
 MAX_HEAD = 1 << 16  # bytes of status line and header fields, at most
+MAX_BODY = 1 << 30  # bytes of body read into place, at most (a lineage of 10,000: 6.6 MB)
 
 
 def _head(top: bytes) -> tuple[int, dict[str, str], int] | None:
@@ -131,6 +132,8 @@ def _head(top: bytes) -> tuple[int, dict[str, str], int] | None:
     length = fields.get("content-length", "")
     if "transfer-encoding" in fields or not (length.isascii() and length.isdigit()):
         return None
+    if len(length) > 12 or int(length) > MAX_BODY:
+        return None  # not allocated up front: the full command line's client reads on
     if int(code) < 200:
         return None
     return int(code), fields, int(length)

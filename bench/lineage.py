@@ -12,7 +12,10 @@ Then times, interleaved round by round so that drift hits all alike:
 - ``Vault.lineage(HEAD, "all")`` (ancestors) of the chain and of the layers, and
   ``Vault.lineage(FIRST, "all", reverse=True)`` (descendants) of the chain;
 - the command ``toolvault refs HEAD --depth all --json`` on the chain (a new process
-  each time: Python's start-up, the walk, 10,000 nodes of JSON written to a pipe).
+  each time: Python's start-up, the walk, 10,000 nodes of JSON written to a pipe);
+- the same command against ``toolvault serve`` on 127.0.0.1 over the same vault
+  (``TOOLVAULT_URL``, with a token: the remote CLI), and the daemon's own answer to its
+  request, ``GET /v1/refs/HEAD?depth=all`` read whole by ``http.client`` (its floor).
 
 On SQLite, and on PostgreSQL too when ``TOOLVAULT_BENCH_PG`` (or ``TOOLVAULT_TEST_PG``)
 holds a URL (a fresh schema is made there and dropped after).
@@ -143,10 +146,54 @@ def measure_store(
             tmp, TOOLVAULT_HOME=str(home), **({"TOOLVAULT_DB": db} if db else {})
         )
         argv = [exe, "refs", last, "--depth", "all", "--json"]
-        calls["chain: toolvault refs --depth all --json"] = lambda: len(
-            json.loads(benchlib.run_timed(argv, env, "toolvault refs")[1])["nodes"]
-        )
-        return _interleaved(calls, r.sizes)
+        calls["chain: toolvault refs --depth all --json"] = lambda: _nodes(argv, env)
+        _, token = vault.create_token("bench")
+        with _daemon(exe, home, env, db) as url:
+            remote = {**env, "TOOLVAULT_URL": url, "TOOLVAULT_TOKEN": token}
+            remote.pop("TOOLVAULT_DB", None)  # the client knows only the daemon
+            calls["chain: remote CLI, the same through the daemon"] = lambda: _nodes(argv, remote)
+            path = f"/v1/refs/{last}?depth=all"
+            calls["daemon: its answer on the chain, GET /v1/refs?depth=all"] = lambda: _get(
+                url, path, token
+            )
+            return _interleaved(calls, r.sizes)
+
+
+def _nodes(argv: list[str], env: dict[str, str]) -> int:
+    """Run the command; the nodes of the graph it printed."""
+    return len(json.loads(benchlib.run_timed(argv, env, "toolvault refs")[1])["nodes"])
+
+
+@contextmanager
+def _daemon(exe: str, home: Path, env: dict[str, str], db: str | None) -> Iterator[str]:
+    """``toolvault serve`` on a free loopback port, over the vault just built; its URL."""
+    from toolvault.cli.served import ServerProcess
+
+    argv = [exe, "--home", str(home), "serve", "--port", "0", *(["--db", db] if db else [])]
+    server = ServerProcess(argv, env)
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+def _get(url: str, path: str, token: str) -> int:
+    """The daemon's answer to one request (a new connection, as the command makes): the
+    nodes of the graph it holds."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=60)
+    try:
+        conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+        response = conn.getresponse()
+        body = response.read()
+    finally:
+        conn.close()
+    if response.status != 200:
+        raise RuntimeError(f"GET {path}: HTTP {response.status}: {body[:200]!r}")
+    return len(json.loads(body)["nodes"])
 
 
 def _interleaved(calls: dict[str, Callable[[], int]], sizes: Sizes) -> dict[str, Stats]:

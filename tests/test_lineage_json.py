@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from toolvault import Vault
 from toolvault.lineage_graph import Edge, Lineage, Node
-from toolvault.lineage_json import dumps
+from toolvault.lineage_json import CHUNK, compact, dumps, pieces
 
 TRICKY = [
     "",
@@ -32,6 +32,19 @@ def stdlib(graph: Lineage) -> str:
     return json.dumps(graph.to_dict(), indent=2, ensure_ascii=False)
 
 
+def starlette(graph: Lineage) -> str:
+    """What the daemon's JSONResponse wrote of ``to_dict()`` (its render, before bytes)."""
+    return json.dumps(
+        graph.to_dict(), ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
+    )
+
+
+def same(graph: Lineage) -> None:
+    """Both forms, byte for byte as the standard library writes them."""
+    assert dumps(graph) == stdlib(graph)
+    assert compact(graph) == starlette(graph)
+
+
 def node(i: int, text: str | None) -> Node:
     return Node(
         f"t:{i}@sha256:{'a' * 64}", f"t{i}", i, "a" * 64, text or "-", text, None, text,
@@ -48,7 +61,19 @@ def test_tricky_values_empty_lists_and_every_depth() -> None:
         Lineage("", "ancestors", 0, (), ()),
         Lineage(TRICKY[5], "ancestors", 1_000_000, (), edges[:1]),
     ):
-        assert dumps(graph) == stdlib(graph)
+        same(graph)
+
+
+def test_graphs_longer_than_a_piece() -> None:
+    """Objects across pieces (CHUNK a piece): a piece ends and the next begins with an
+    object, each form as the standard library writes it."""
+    for count in (CHUNK - 1, CHUNK, CHUNK + 1, 2 * CHUNK + 3):
+        texts = [TRICKY[i % len(TRICKY)] for i in range(count)]
+        nodes = tuple(node(i, t) for i, t in enumerate(texts))
+        edges = tuple(Edge(t, str(i), "exact", t[::-1]) for i, t in enumerate(texts))
+        graph = Lineage("root", "ancestors", None, nodes, edges)
+        same(graph)
+        assert len(list(pieces(graph))) > count // CHUNK  # written as it is made
 
 
 @given(
@@ -62,7 +87,7 @@ def test_any_text_is_written_as_the_standard_library_writes_it(
     nodes = tuple(Node(a, a, n, a, a, b, b, None, b, a, b, n, n % 3 == 0) for a, b, n in values)
     edges = tuple(Edge(a, b, c, a + c) for a, b, c in links)
     graph = Lineage(values[0][0] if values else "r", "ancestors", depth, nodes, edges)
-    assert dumps(graph) == stdlib(graph)
+    same(graph)
 
 
 def test_a_graph_from_the_vault(vault: Vault) -> None:
@@ -76,4 +101,4 @@ def test_a_graph_from_the_vault(vault: Vault) -> None:
     for reverse in (False, True):
         graph = vault.lineage(held[0] if reverse else held[-1], "all", reverse)
         assert len(graph.nodes) == len(printable)
-        assert dumps(graph) == stdlib(graph)
+        same(graph)

@@ -11,8 +11,10 @@ expected and found hash, the versions that exist…).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+TYPE_CHECKING = False  # not typing's: importing typing costs the fast paths' start-up
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
 
 
 class ToolvaultError(Exception):

@@ -18,12 +18,36 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable
-from itertools import chain
-from typing import Any, Protocol
+from itertools import chain, repeat
 
 from toolvault.lineage_graph import ANCESTORS, DESCENDANTS, Edge, Lineage, Node, too_many
 from toolvault.spec import NAME_RE, NUMBER_RE
+
+TYPE_CHECKING = False  # not typing's: importing typing costs the fast path's start-up
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+    from typing import Any, Protocol
+
+    Key = tuple[str, int]
+    # name, version, sha256, created_at, created_by, owner, session_id, prompt, message
+    # (the columns of a node, lineage_graph.Node's second to tenth fields), then the
+    # stored references: a JSON text as the store answers, a tuple once the walk read it
+    Row = tuple[Any, ...]
+    # a reference's version, and the hash it pins (None: stored as written)
+    Target = tuple[Key, str | None]
+
+    class Source(Protocol):
+        """The queries a walk needs (:mod:`toolvault.store.lineage`, or the fast
+        path's)."""
+
+        def lineage_rows(self, keys: Iterable[Key]) -> list[Row]: ...
+
+        def lineage_closure(self, keys: Iterable[Key], cap: int) -> list[Row]: ...
+
+        def lineage_referrers(self) -> list[Row]: ...
+
+        def yank_reasons(self) -> dict[Key, str]: ...
+
 
 LEVEL_QUERIES = 8  # up to this depth, a query a level; deeper, one recursive query
 
@@ -36,25 +60,7 @@ PINNED_LINE = re.compile(
     rf"^{NAME_RE.pattern}:{NUMBER_RE.pattern}@sha256:[0-9a-f]{{64}}$", re.MULTILINE
 )
 
-Key = tuple[str, int]
-# name, version, sha256, created_at, created_by, owner, session_id, prompt, message (the
-# columns of a node, lineage_graph.Node's second to tenth fields), then the stored
-# references: a JSON text as the store answers, a tuple once the walk has read it
-Row = tuple[Any, ...]
 REFS = 9  # the references' column in a Row
-Target = tuple[Key, str | None]  # a reference's version, and the hash it pins (None: as written)
-
-
-class Source(Protocol):
-    """The queries a walk needs (:mod:`toolvault.store.lineage`, or the fast path's)."""
-
-    def lineage_rows(self, keys: Iterable[Key]) -> list[Row]: ...
-
-    def lineage_closure(self, keys: Iterable[Key], cap: int) -> list[Row]: ...
-
-    def lineage_referrers(self) -> list[Row]: ...
-
-    def yank_reasons(self) -> dict[Key, str]: ...
 
 
 def ref_of(key: Key, sha256: str) -> str:
@@ -155,50 +161,57 @@ def _ancestors(w: Walk) -> None:
     deep = w.limit is None or w.limit > LEVEL_QUERIES
     if deep and w.held[w.root]:
         w.add(w.source.lineage_closure([w.root], w.max_nodes + 1))
-    frontier, level = [w.root], 1
+    _levels(w, deep)
+
+
+def _levels(w: Walk, deep: bool) -> None:
+    """Walk level after level from the root: record the edge of each reference the
+    frontier holds, and reach the versions met first. The first reference to a version
+    not read yet has the whole level's missing versions read, in one query, before it is
+    followed.
+
+    One loop for all the levels, no call per version or level (a chain of 10,000
+    versions is 10,000 levels: the constant cost of a level is most of the walk), and
+    edges made with ``tuple.__new__`` (a third of the cost of ``Edge(...)``)."""
+    held, rows, depth, refs, edge = w.held, w.rows, w.depth, w.refs, w.edges.append
+    pinned, new = PINNED.fullmatch, tuple.__new__
+    frontier: list[Key] = [w.root]
+    level = 1
     while frontier:
         if w.stops_at(level):
-            w.truncated.update(k for k in frontier if w.held[k])
+            w.truncated.update(k for k in frontier if held[k])
             return
-        frontier = _level(w, frontier, level, deep)
+        reached: list[Key] = []
+        read = False
+        for source in frontier:
+            here = refs[source]
+            for stored in held[source]:
+                m = pinned(stored)
+                if m is not None:
+                    name, number, sha = m.groups()
+                    key: Key | None = (name, int(number))
+                else:  # stored as written: whatever it resolves to today
+                    key, sha = w.loose(stored) or (None, None)
+                if key is not None and key not in rows and not read:
+                    read = _read_missing(w, frontier, deep)
+                row = None if key is None else rows[key]
+                if key is None or row is None or (sha is not None and sha != row[2]):
+                    status = "dangling" if sha is None else "changed"
+                    edge(new(Edge, (here, stored, status, stored)))
+                    continue
+                if sha is not None:  # pinned, and as it was: the stored text is the ref
+                    edge(new(Edge, (here, stored, "exact", stored)))
+                    to = stored
+                else:
+                    to = ref_of(key, row[2])
+                    edge(new(Edge, (here, to, "resolves", stored)))
+                if key not in depth:
+                    if len(depth) >= w.max_nodes:
+                        raise too_many(refs[w.root], w.max_nodes, w.limit)
+                    depth[key], refs[key] = level, to
+                    reached.append(key)
+        frontier = reached
         level += 1
-
-
-def _level(w: Walk, frontier: list[Key], level: int, deep: bool) -> list[Key]:
-    """Record the edge of each reference the frontier holds; the versions reached first
-    at ``level``. The first reference to a version not read yet has the whole level's
-    missing versions read, in one query, before it is followed.
-
-    One loop, no call per version (a chain of 10,000 versions is 10,000 levels: the
-    constant cost of a level is most of the walk), and edges made with ``tuple.__new__``
-    (a third of the cost of ``Edge(...)``)."""
-    held, rows, depth, refs, edge = w.held, w.rows, w.depth, w.refs, w.edges.append
-    pinned, new, read = PINNED.fullmatch, tuple.__new__, False
-    reached = []
-    for source in frontier:
-        for stored in held[source]:
-            m = pinned(stored)
-            target = ((m[1], int(m[2])), m[3]) if m is not None else w.loose(stored)
-            if target is not None and target[0] not in rows and not read:
-                read = _read_missing(w, frontier, deep)
-            row = None if target is None else rows[target[0]]
-            if target is None or row is None or (target[1] is not None and target[1] != row[2]):
-                status = "changed" if target is not None and target[1] is not None else "dangling"
-                edge(new(Edge, (refs[source], stored, status, stored)))
-                continue
-            key = target[0]
-            if target[1] is not None:  # pinned, and as it was: the stored text is the ref
-                edge(new(Edge, (refs[source], stored, "exact", stored)))
-                to = stored
-            else:
-                to = ref_of(key, row[2])
-                edge(new(Edge, (refs[source], to, "resolves", stored)))
-            if key not in depth:
-                if len(depth) >= w.max_nodes:
-                    raise too_many(refs[w.root], w.max_nodes, w.limit)
-                depth[key], refs[key] = level, to  # as Walk.reach, without a call
-                reached.append(key)
-    return reached
 
 
 def _read_missing(w: Walk, frontier: list[Key], deep: bool) -> bool:
@@ -275,14 +288,22 @@ def _referrers(
 
 
 def _finish(w: Walk, direction: str) -> Lineage:
-    """The graph: a node for each version reached, in the order reached."""
+    """The graph: a node for each version reached, in the order reached. Made a column at
+    a time, and the nodes from the columns, in C (a Python step a node cost a third of
+    the walk of a chain)."""
     yanks = w.source.yank_reasons()
-    new, rows, refs, cut = tuple.__new__, w.rows, w.refs, w.truncated
-    nodes = tuple(  # tuple.__new__: Node._make is a call in Python, this one in C
-        new(Node, (refs[k], *rows[k][:REFS], yanks.get(k), level, k in cut))  # type: ignore[index]
-        for k, level in w.depth.items()
+    keys = list(w.depth)  # w.refs holds the same keys, in the same order
+    columns = list(zip(*map(w.rows.__getitem__, keys), strict=True))[:REFS] or [()] * REFS
+    values = zip(
+        w.refs.values(),
+        *columns,
+        map(yanks.get, keys),
+        w.depth.values(),
+        map(w.truncated.__contains__, keys),
+        strict=True,
     )
-    return Lineage(refs[w.root], direction, w.limit, nodes, tuple(w.edges))
+    nodes = tuple(map(tuple.__new__, repeat(Node), values))
+    return Lineage(w.refs[w.root], direction, w.limit, nodes, tuple(w.edges))
 
 
 # -- references as stored ----------------------------------------------------------------

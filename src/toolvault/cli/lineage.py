@@ -37,8 +37,10 @@ def refs(spec: str, reverse: bool, depth: str | None, as_json: bool) -> None:
         from toolvault.lineage_graph import render_tree
 
         graph = obj().service().lineage(spec, depth, reverse)
-        if wants_json(as_json):
-            click.echo(lineage_json.dumps(graph))  # as emit_json writes it, faster
+        if wants_json(as_json):  # as emit_json writes it, faster, and as it is made
+            for piece in lineage_json.pieces(graph):
+                click.echo(piece, nl=False)
+            click.echo()
         else:
             click.echo(render_tree(graph), nl=False)
         return

@@ -50,7 +50,15 @@ def serve(argv: list[str]) -> bool:
     if argv in (["--version"], ["--help"], ["-h"]):
         return _about(argv[0])
     try:
-        home, flags, rest = _globals(argv)
+        url = os.environ.get("TOOLVAULT_URL")
+        if url:
+            _remote(url, argv)
+            return True
+        db = os.environ.get("TOOLVAULT_DB")
+        if db:
+            _postgres(db, argv)
+            return True
+        home, flags, rest = _words(argv)
         if rest[:1] == ["verify"]:
             status = _verify_lock(home, flags, rest[1:])
         else:
@@ -76,11 +84,9 @@ def _about(flag: str) -> bool:
     return True
 
 
-def _globals(argv: list[str]) -> tuple[str | None, set[str], list[str]]:
+def _words(argv: list[str]) -> tuple[str | None, set[str], list[str]]:
     """toolvault's own options (``--home H``, ``--json``) and the words after them;
-    :class:`Fallback` for a daemon, PostgreSQL or anything unusual."""
-    if os.environ.get("TOOLVAULT_URL") or os.environ.get("TOOLVAULT_DB"):
-        raise Fallback  # a daemon or PostgreSQL: not the vault.db read here
+    :class:`Fallback` for anything unusual."""
     home, flags, rest = None, set(), list(argv)
     while rest and rest[0] in ("--home", "--json"):
         if rest.pop(0) == "--json":
@@ -135,6 +141,42 @@ def _home(home: str | None) -> str:
     if home is not None and os.path.exists(where) and not os.path.isdir(where):
         raise Fallback  # click refuses a --home that is a file
     return where
+
+
+def _remote(url: str, argv: list[str]) -> None:
+    """``refs SPEC --depth N|all`` against the daemon at ``url`` (:mod:`.remote`); any
+    other command is the full command line's, through its client."""
+    from toolvault.fastcli.render import Out
+
+    _, command, args, flags = _split(*_words(argv))
+    if command != "refs" or not any(f.startswith("--depth=") for f in flags):
+        raise Fallback
+    from toolvault.fastcli import remote
+
+    out = Out()
+    remote.refs(url, args[0], flags, out)
+    out.flush()
+
+
+def _postgres(db: str, argv: list[str]) -> None:
+    """``refs SPEC --depth N|all`` on the PostgreSQL vault at ``db`` (:mod:`.postgres`);
+    any other command is the full command line's."""
+    home, command, args, flags = _split(*_words(argv))
+    if command != "refs" or not any(f.startswith("--depth=") for f in flags):
+        raise Fallback
+    if not os.path.isdir(home):
+        raise Fallback  # the full command line makes it (config.toml and keys/ live there)
+    from toolvault.fastcli import graph, postgres
+    from toolvault.fastcli.render import Out
+
+    (depth,) = [f.split("=", 1)[1] for f in flags if f.startswith("--depth=")]
+    out = Out()
+    conn = postgres.connect(db)
+    try:
+        graph.refs(conn, args[0], depth, flags, out, dialect="postgres")
+    finally:
+        conn.close()
+    out.flush()
 
 
 def _verify_lock(home: str | None, flags: set[str], words: list[str]) -> int:

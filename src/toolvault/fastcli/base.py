@@ -1,14 +1,16 @@
 """What every fast path needs first, and nothing more: :class:`Fallback` and the
-connection to ``vault.db`` (stdlib ``os``, ``stat`` and ``sqlite3``: the fast paths that
-need no spec, such as ``verify --lock``, do not pay for ``rows``' imports)."""
+connection to ``vault.db`` (stdlib ``os``, ``stat`` and, once it connects, ``sqlite3``:
+the fast paths that need no spec, such as ``verify --lock``, do not pay for ``rows``'
+imports, nor the one that asks a daemon for sqlite3's)."""
 
 from __future__ import annotations
 
 import os
-import sqlite3
 import stat
 
-from toolvault.store.fastread import SCHEMA_VERSION
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import sqlite3
 
 
 class Fallback(Exception):
@@ -24,6 +26,10 @@ def connect(home: str) -> sqlite3.Connection:
         raise Fallback from None
     if not stat.S_ISREG(info.st_mode) or not info.st_size:
         raise Fallback
+    import sqlite3  # here: the remote fast path (fastcli.remote) reads no vault.db
+
+    from toolvault.store.fastread import SCHEMA_VERSION
+
     conn = sqlite3.connect(db, isolation_level=None)
     try:
         conn.execute("PRAGMA busy_timeout = 5000")

@@ -29,8 +29,8 @@ ROOT_FIELDS = (
 class Source:
     """:class:`toolvault.lineage_walk.Source` over the fast path's connection."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
+    def __init__(self, conn: sqlite3.Connection, dialect: str = "sqlite") -> None:
+        self.conn, self.dialect = conn, dialect  # dialect: of the recursive query
 
     def lineage_rows(self, keys: Iterable[tuple[str, int]]) -> list[tuple[Any, ...]]:
         """As the store's."""
@@ -43,7 +43,7 @@ class Source:
         """As the store's."""
         found: list[tuple[Any, ...]] = []
         for marks, params in q.chunks(keys):
-            sql = q.CLOSURE["sqlite"].replace("{start}", marks)
+            sql = q.CLOSURE[self.dialect].replace("{start}", marks)
             found += self.conn.execute(sql, [*params, cap]).fetchall()
         return found
 
@@ -67,35 +67,45 @@ class Source:
         return None if row is None else (row[0], row[1])
 
 
-def refs(conn: sqlite3.Connection, spec: str, depth: str, flags: set[str], out: Out) -> None:
-    """``refs SPEC --depth DEPTH [--reverse] [--json]``. The cyclic garbage collector is
-    off meanwhile: a deep graph makes hundreds of thousands of tuples and strings, none
-    in a cycle, and the collector's passes over them cost more than the walk's levels."""
+def refs(
+    conn: sqlite3.Connection,
+    spec: str,
+    depth: str,
+    flags: set[str],
+    out: Out,
+    dialect: str = "sqlite",
+) -> None:
+    """``refs SPEC --depth DEPTH [--reverse] [--json]`` (``dialect``: the database's, for
+    its recursive query). The cyclic garbage collector is off meanwhile: a deep graph
+    makes hundreds of thousands of tuples and strings, none in a cycle, and the
+    collector's passes over them cost more than the walk's levels."""
     import gc
 
     enabled = gc.isenabled()
     gc.disable()
     try:
-        _refs(conn, spec, depth, flags, out)
+        _refs(conn, spec, depth, flags, out, dialect)
     finally:
         if enabled:
             gc.enable()
 
 
-def _refs(conn: sqlite3.Connection, spec: str, depth: str, flags: set[str], out: Out) -> None:
+def _refs(
+    conn: sqlite3.Connection, spec: str, depth: str, flags: set[str], out: Out, dialect: str
+) -> None:
     from toolvault import lineage_json
     from toolvault.lineage_graph import MAX_NODES, parse_depth, render_tree
     from toolvault.lineage_walk import walk
 
     version, _ = rows.find(conn, parse(spec))
     root = (*(version[f] for f in ROOT_FIELDS[:-1]), tuple(version["references"]))
-    source = Source(conn)
+    source = Source(conn, dialect)
     try:
         limit = parse_depth(depth)
         graph = walk(source, source.find, root, limit, "--reverse" in flags, MAX_NODES)
     except ToolvaultError:
         raise rows.Fallback from None
     if "--json" in flags:
-        out.echo(lineage_json.dumps(graph))
+        out.stream(lineage_json.pieces(graph))
     else:
         out.echo(render_tree(graph), nl=False)

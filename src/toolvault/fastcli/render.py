@@ -7,11 +7,13 @@ has printed nothing and the full command line starts clean.
 from __future__ import annotations
 
 import sys
+from itertools import chain
 
 from toolvault.fastcli.base import Fallback
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from typing import Any
 
 
@@ -22,6 +24,7 @@ class Out:
         self.parts: list[str] = []
         self.errors: list[str] = []  # warnings, for stderr
         self.status = 0  # the exit status once printed
+        self.streamed: Iterable[str] = ()  # written after the lines, as it is made
 
     def warn(self, message: str) -> None:
         """As ``cli._common.warn``: a warning line on stderr."""
@@ -30,6 +33,12 @@ class Out:
     def echo(self, text: str, nl: bool = True) -> None:
         """As ``click.echo(text, nl=nl)``."""
         self.parts.append(f"{text}\n" if nl else text)
+
+    def stream(self, pieces: Iterable[str]) -> None:
+        """Print ``pieces`` (then a newline) after the lines, each as it comes: a large
+        answer is never held whole. They may hold no escape sequence (as JSON, whose
+        encoder escapes every control character): they are not checked for one."""
+        self.streamed = chain(pieces, ["\n"])
 
     def json(self, data: Any) -> None:
         """As ``cli._common.emit_json``."""
@@ -54,4 +63,6 @@ class Out:
             sys.stderr.write(errors)
             sys.stderr.flush()
         sys.stdout.write(text)
+        for piece in self.streamed:
+            sys.stdout.write(piece)
         sys.stdout.flush()

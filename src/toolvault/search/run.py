@@ -30,7 +30,14 @@ def search(
     lifecycles: tuple[str, ...], limit: int,
 ) -> list[SearchResult]:  # fmt: skip
     """The best ``limit`` results of ``query`` from ``store`` (a
-    :class:`~toolvault.store.search.SearchQueries`), read in the caller's snapshot."""
+    :class:`~toolvault.store.search.SearchQueries`), read in the caller's snapshot:
+    tier by tier (:mod:`toolvault.search.tiers`), else a page of every candidate
+    ranked in SQL at a time."""
+    from toolvault.search import tiers
+
+    found = tiers.search(store, query, within, all_versions, lifecycles, limit)
+    if found is not None:
+        return [result(hit) for hit in found]
     page = Page(within, all_versions, lifecycles, limit + SLACK)
     hits: list[Hit] = []
     while True:  # bounded: each page moves on, and the rows run out

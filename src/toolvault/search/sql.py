@@ -116,16 +116,25 @@ def _flag(dialect: str, term: Term, field: str) -> tuple[str, list[Any]]:
         return "s.words @@ to_tsquery('simple', ?)", [phrase]
     like = "LIKE" if dialect == "sqlite" else "ILIKE"
     text = _escaped(term.text.lower())
+    # words match whatever is between them (a short term in content, and the fields
+    # other than content, labels and uses)
+    pattern = _words_pattern(term)
     if field == "content":
         if dialect == "sqlite" and len(term.text) >= MIN_SUBSTRING:
             return (
                 "s.id IN (SELECT rowid FROM search_trigram WHERE search_trigram MATCH ?)",
                 [_trigrams(term.text)],
             )
-        return f"s.content {like} ? ESCAPE '\\'", [f"%{text}%"]
+        substring = len(term.text) >= MIN_SUBSTRING
+        return f"s.content {like} ? ESCAPE '\\'", [f"%{text}%" if substring else pattern]
     if field in ("label", "uses"):  # a name among the space-separated ones
         return f"(' ' || lower(s.{field}) || ' ') LIKE ? ESCAPE '\\'", [f"% {text} %"]
-    return f"lower(s.{field}) LIKE ? ESCAPE '\\'", [f"%{text}%"]
+    return f"lower(s.{field}) LIKE ? ESCAPE '\\'", [pattern]
+
+
+def _words_pattern(term: Term) -> str:
+    """A LIKE pattern holding ``term``'s words in order, anything between them."""
+    return "%" + "%".join(_escaped(w) for w in term.words) + "%"
 
 
 def _trigrams(text: str) -> str:

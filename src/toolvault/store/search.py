@@ -225,6 +225,10 @@ class SearchQueries(Queries):
                 return f"{table}: {exc}"
         return None
 
+    def search_select(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        """The rows of one of the search's reads (:mod:`toolvault.search.tiersql`)."""
+        return list(self._q(sql, params))
+
     def search_page(self, query: Query, page: Page) -> list[Row]:
         """One page of the rows that match ``query``, ranked as the ranking ranks them
         (:func:`toolvault.search.sql.page_query`)."""

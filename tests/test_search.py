@@ -286,10 +286,10 @@ def test_a_failed_write_leaves_the_index_as_it_was(
 ) -> None:
     vault.publish("okapi-tool", b"#!/bin/sh\n# okapi\n")
 
-    def fail(names: object) -> None:  # after the new row is in the index: a lost link
+    def fail(newest: object) -> None:  # after the new row is in the index: a lost link
         raise StoreError("injected: the connection was lost")
 
-    monkeypatch.setattr(vault.store, "refresh_search", fail)
+    monkeypatch.setattr(vault.store, "pass_latest", fail)
     with pytest.raises(StoreError, match="injected"):
         vault.publish("okapi-tool", b"#!/bin/sh\n# okapi 2\n")
     monkeypatch.undo()

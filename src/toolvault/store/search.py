@@ -28,6 +28,10 @@ SOURCE = (
     "b.content, v.created_by, v.session_id, v.refs, v.recorded_at "
     "FROM versions v JOIN blobs b ON b.sha256 = v.sha256"
 )
+# SOURCE with the tool's lifecycle and owner: what a new version's row takes of its tool
+SOURCE_NEW = SOURCE.replace(" FROM ", ", t.lifecycle, t.owner FROM ", 1) + (
+    " JOIN tools t ON t.name = v.name"
+)
 # SQLite's FTS5 tables over search_index, and the columns each holds
 FTS_TABLES = {
     "search_words": "name, description, usage, prompt, message",
@@ -66,15 +70,37 @@ class SearchQueries(Queries):
     # -- writes (inside write()) -------------------------------------------------
 
     def index_versions(self, keys: Iterable[tuple[str, int]]) -> None:
-        """Index these newly inserted versions, then bring their tools' rows in step."""
+        """Index these newly inserted versions, each row already in step with its tool.
+
+        A new version is its tool's newest (numbers go on from the head; a restored tool
+        is new to the vault) and can have no label nor yank yet (both refer to a version
+        that exists): so its row takes the tool's lifecycle and owner, no label, not
+        yanked, latest when it is the tool's highest new number, and the only other row
+        that changes is the previous latest. That is one statement, where bringing every
+        row of the tool in step (:meth:`refresh_search`) reads the tool's versions,
+        labels and yanks again: the rest of the rows are in step already (every other
+        write refreshes them), and verify would say if they were not."""
         keys = list(keys)
         if not keys or not self._indexed():
             return
         rows = []
         for name, number in keys:
-            rows += list(self._q(f"{SOURCE} WHERE v.name = ? AND v.version = ?", (name, number)))
-        self._insert_search(rows)
-        self.refresh_search({name for name, _ in keys})
+            rows += list(
+                self._q(f"{SOURCE_NEW} WHERE v.name = ? AND v.version = ?", (name, number))
+            )
+        top: dict[str, int] = {}
+        for name, number in keys:
+            top[name] = max(number, top.get(name, 0))
+        self._insert_search(rows, top)
+        self.pass_latest(top)
+
+    def pass_latest(self, newest: dict[str, int]) -> None:
+        """Unmark the previous latest row of each tool whose newest version is now the
+        given number (the new row is marked already, as it was inserted)."""
+        self._qmany(
+            "UPDATE search_index SET latest = 0 WHERE name = ? AND latest = 1 AND version < ?",
+            list(newest.items()),
+        )
 
     def rebuild_search(self, stream: TextIO | None = None) -> None:
         """Index every version afresh (a migration, ``sync``), with a progress line on
@@ -94,17 +120,32 @@ class SearchQueries(Queries):
             self.refresh_search(chunk)
             done += len(rows)
             progress(done)
+        self.optimize_search()
         progress.close()
 
-    def _insert_search(self, rows: Sequence[Sequence[Any]]) -> None:
+    def optimize_search(self) -> None:
+        """Merge SQLite's full-text indexes into one segment each. A bulk insert leaves
+        them as many large segments at the lowest levels, which every later publish's
+        small segment is then merged with (FTS5's automerge), several times the cost of
+        writing it; merged once, a publish merges only with the small segments that
+        publishes made since. (PostgreSQL's GIN indexes need nothing of the kind.)"""
+        if self.dialect == "sqlite":
+            for table in FTS_TABLES:
+                self._q(f"INSERT INTO {table} ({table}) VALUES ('optimize')")
+
+    def _insert_search(
+        self, rows: Sequence[Sequence[Any]], top: dict[str, int] | None = None
+    ) -> None:
         """Insert index rows, and their text into SQLite's FTS tables in one statement
-        each (PostgreSQL's tsvector is a generated column)."""
+        each (PostgreSQL's tsvector is a generated column). With ``top`` (the highest
+        new number of each tool), the rows are new versions with their state
+        (:meth:`index_versions`); without, the caller brings their state in step."""
         if not rows:
             return
         sqlite = self.dialect == "sqlite"
         if sqlite:
             (last,) = self._q("SELECT coalesce(max(id), 0) FROM search_index").fetchone()
-        self._insert_rows(rows)
+        self._insert_rows(rows, top)
         if sqlite:  # writers are serialized: the rows past ``last`` are these
             for table, columns in FTS_TABLES.items():
                 self._q(
@@ -113,11 +154,18 @@ class SearchQueries(Queries):
                     (last,),
                 )
 
-    def _insert_rows(self, rows: Sequence[Sequence[Any]]) -> None:
+    def _insert_rows(
+        self, rows: Sequence[Sequence[Any]], top: dict[str, int] | None = None
+    ) -> None:
+        def state(r: Sequence[Any]) -> tuple[Any, ...]:
+            if top is None:
+                return ("active", "", 0)
+            return (r[12], r[13], int(top[r[0]] == r[1]))
+
         self._qmany(
             "INSERT INTO search_index (name, version, sha256, description, usage, prompt, "
-            "message, content, author, session, uses, recorded_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "message, content, author, session, uses, recorded_at, lifecycle, owner, latest) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
                     r[0],
@@ -132,6 +180,7 @@ class SearchQueries(Queries):
                     r[9] or "",
                     " ".join(sorted({ref_name(x) for x in json_list(r[10])})),
                     r[11],
+                    *state(r),
                 )
                 for r in rows
             ],

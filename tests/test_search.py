@@ -286,10 +286,10 @@ def test_a_failed_write_leaves_the_index_as_it_was(
 ) -> None:
     vault.publish("okapi-tool", b"#!/bin/sh\n# okapi\n")
 
-    def fail(newest: object) -> None:  # after the new row is in the index: a lost link
+    def fail(last: object) -> None:  # after the new row is in the index: a lost link
         raise StoreError("injected: the connection was lost")
 
-    monkeypatch.setattr(vault.store, "pass_latest", fail)
+    monkeypatch.setattr(vault.store, "_insert_text", fail)
     with pytest.raises(StoreError, match="injected"):
         vault.publish("okapi-tool", b"#!/bin/sh\n# okapi 2\n")
     monkeypatch.undo()

@@ -199,7 +199,7 @@ class SearchQueries(Queries):
     def _insert_text(self, last: int) -> None:
         """Put the text of the rows past ``last`` into SQLite's FTS tables, one statement
         each: FTS5 writes its pending terms out at every statement that opens a
-        savepoint, so a statement a row would write a segment a row. (PostgreSQL's
+        savepoint, so a statement per row would write a segment per row. (PostgreSQL's
         tsvector is a generated column, its GIN indexes kept by the table.)"""
         if self.dialect != "sqlite":
             return

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from toolvault import shebang
+
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
 if TYPE_CHECKING:
     from typing import Any
@@ -166,12 +168,4 @@ def _one_line(text: str) -> str:
 
 def _language(text: str) -> str:
     """A fence language from the shebang (``#!/usr/bin/env python3`` -> python)."""
-    if not text.startswith("#!"):
-        return ""
-    words = text[2:].split("\n", 1)[0].split()
-    if not words:
-        return ""
-    program = words[0].rsplit("/", 1)[-1]
-    if program == "env":
-        program = next((w for w in words[1:] if not w.startswith("-")), "")
-    return LANGUAGES.get(program, "")
+    return shebang.lookup(LANGUAGES, text)

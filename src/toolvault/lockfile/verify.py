@@ -18,7 +18,7 @@ from toolvault.lockfile.format import Lock
 from toolvault.lockfile.install import check_signature
 from toolvault.lockfile.pins import check, installed_problem
 from toolvault.lockfile.sources import Source
-from toolvault.models import Problem
+from toolvault.models import Problem, Report
 
 
 @dataclass
@@ -33,16 +33,20 @@ class LockReport:
     moved: list[dict[str, Any]] = field(default_factory=list)
 
     @property
+    def report(self) -> Report:
+        """The part every ``verify`` reports: what was checked and the problems."""
+        return Report(self.checked, tuple(self.problems))
+
+    @property
     def ok(self) -> bool:
         """True when every pin holds and every installed file equals its pin."""
-        return not self.problems
+        return self.report.ok
 
     def to_dict(self) -> dict[str, Any]:
-        """``{ok, checked, problems, warnings, moved, lock, source}``."""
+        """``verify``'s shape ``{ok, checked, problems}``, then ``warnings, moved, lock,
+        source``."""
         return {
-            "ok": self.ok,
-            "checked": dict(self.checked),
-            "problems": [p.to_dict() for p in self.problems],
+            **self.report.to_dict(),
             "warnings": self.warnings,
             "moved": self.moved,
             "lock": self.lock,

@@ -10,6 +10,8 @@ import threading
 from collections import OrderedDict
 from html import escape
 
+from toolvault import shebang
+
 KEEP_BYTES = 64 * 1024 * 1024  # highlighted HTML kept at most
 MAX_HIGHLIGHT = 2 * 1024 * 1024  # larger content is shown plain (escaped) rather than coloured
 # The interpreter a shebang names -> a Pygments lexer (a guess over every lexer is slow).
@@ -63,16 +65,9 @@ def language(name: str, text: str) -> str:
     from pygments.lexers import get_lexer_for_filename
     from pygments.util import ClassNotFound
 
-    first = text.split("\n", 1)[0]
-    if first.startswith("#!"):
-        words = first[2:].split()
-        if words:
-            program = words[0].rsplit("/", 1)[-1]
-            if program == "env" and len(words) > 1:
-                program = next((w for w in words[1:] if not w.startswith("-")), program)
-            program = program.rstrip("0123456789.") or program
-            if program in SHEBANG_LEXERS:
-                return SHEBANG_LEXERS[program]
+    found = shebang.lookup(SHEBANG_LEXERS, text)
+    if found:
+        return found
     if "." in name:
         try:
             return str(get_lexer_for_filename(name).aliases[0])

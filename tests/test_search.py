@@ -21,6 +21,7 @@ from conftest import Raw
 from toolvault import Vault
 from toolvault.cli import cli
 from toolvault.errors import InvalidInput, StoreError
+from toolvault.service.publishing import NewVersion
 from toolvault.sources import ingest
 from toolvault.store.postgres import PostgresStore
 
@@ -286,10 +287,10 @@ def test_a_failed_write_leaves_the_index_as_it_was(
 ) -> None:
     vault.publish("okapi-tool", b"#!/bin/sh\n# okapi\n")
 
-    def fail(names: object) -> None:  # after the new row is in the index: a lost link
+    def fail(last: object) -> None:  # after the new row is in the index: a lost link
         raise StoreError("injected: the connection was lost")
 
-    monkeypatch.setattr(vault.store, "refresh_search", fail)
+    monkeypatch.setattr(vault.store, "_insert_text", fail)
     with pytest.raises(StoreError, match="injected"):
         vault.publish("okapi-tool", b"#!/bin/sh\n# okapi 2\n")
     monkeypatch.undo()
@@ -297,6 +298,24 @@ def test_a_failed_write_leaves_the_index_as_it_was(
         assert run("SELECT name, version, latest FROM search_index") == [("okapi-tool", 1, 1)]
     assert [r.version for r in vault.search("okapi")] == [1]
     assert index_problems(vault) == []
+
+
+def test_a_rebuilt_index_is_one_segment_per_full_text_table(sqlite_vault: Vault) -> None:
+    """sync's rebuild (as the migration's) leaves each FTS5 table merged into one segment:
+    a later publish's small segment is then merged with the few that publishes made
+    since, not with the large ones a bulk insert leaves (several times its own cost)."""
+    batch = [NewVersion(f"seg-{i}", b"#!/bin/sh\n# segment %d\n" % i) for i in range(600)]
+    sqlite_vault.publish_many(batch)  # more tools than one IN list: two bulk statements
+    for i in range(3):
+        sqlite_vault.publish(f"seg-{i}", b"#!/bin/sh\n# again %d\n" % i)  # a segment each
+    with sqlite_vault.store.write():
+        sqlite_vault.store.rebuild_search()  # type: ignore[attr-defined]
+    with Raw(sqlite_vault) as run:
+        for table in ("search_words", "search_trigram"):
+            assert run(f"SELECT count(DISTINCT segid) FROM {table}_idx") == [(1,)], table
+    assert index_problems(sqlite_vault) == []
+    assert sorted(names(sqlite_vault, "again")) == ["seg-0", "seg-1", "seg-2"]
+    assert names(sqlite_vault, "seg-599")[:1] == ["seg-599"]
 
 
 NAMES = st.lists(

@@ -305,7 +305,7 @@ class Publishing(ServiceBase):
         blobs = {v.sha256: item.content for item, (_, v) in zip(items, outcomes, strict=True) if v}
         self.store.ensure_tools({v.name: v.owner or "" for v in stored}.items(), now)
         self.store.put_blobs(blobs.items())
-        self.store.insert_versions(stored)
+        self.store.insert_versions(stored, blobs)
         return outcomes
 
     def _chains(self, names: set[str]) -> dict[str, _Chain]:

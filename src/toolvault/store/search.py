@@ -10,13 +10,14 @@ Every write that changes what is found calls :meth:`SearchQueries.index_versions
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from toolvault.progress import Progress
 from toolvault.store.sql import Queries, chunks, json_list
 
 if TYPE_CHECKING:
+    from toolvault.models import Version
     from toolvault.search.query import Query
     from toolvault.search.rank import Row
     from toolvault.search.sql import Page
@@ -28,6 +29,17 @@ SOURCE = (
     "b.content, v.created_by, v.session_id, v.refs, v.recorded_at "
     "FROM versions v JOIN blobs b ON b.sha256 = v.sha256"
 )
+# the columns of an index row that hold what its version says (SOURCE's, in its order)
+TEXT_COLUMNS = (
+    "name, version, sha256, description, usage, prompt, message, content, author, session, "
+    "uses, recorded_at"
+)
+# a new version's row: its text, whether it is latest, and its tool's lifecycle and owner
+INSERT_NEW = (
+    f"INSERT INTO search_index ({TEXT_COLUMNS}, latest, lifecycle, owner) "
+    f"SELECT {', '.join('?' * 13)}, t.lifecycle, t.owner FROM tools t"
+)
+PASS_LATEST = "UPDATE search_index SET latest = 0 WHERE name = ? AND latest = 1 AND version < ?"
 # SQLite's FTS5 tables over search_index, and the columns each holds
 FTS_TABLES = {
     "search_words": "name, description, usage, prompt, message",
@@ -43,6 +55,27 @@ def content_text(content: bytes) -> str:
     if b"\x00" in head:
         return ""
     return head.decode("utf-8", errors="replace")
+
+
+def _text_columns(v: Version, content: bytes) -> tuple[Any, ...]:
+    """TEXT_COLUMNS of a version's row."""
+    uses = " ".join(sorted({ref_name(x) for x in v.references}))
+    return (
+        *(v.name, v.version, v.sha256),
+        *(v.description or "", v.usage or "", v.prompt or "", v.message or ""),
+        content_text(content).replace("\x00", ""),
+        *(v.created_by or "", v.session_id or "", uses, v.recorded_at),
+    )
+
+
+def _source_columns(r: Sequence[Any]) -> tuple[Any, ...]:
+    """TEXT_COLUMNS of a row read with SOURCE."""
+    return (
+        *(r[0], r[1], r[2], r[3] or "", r[4] or "", r[5] or "", r[6] or ""),
+        content_text(r[7]).replace("\x00", ""),
+        *(r[8] or "", r[9] or "", " ".join(sorted({ref_name(x) for x in json_list(r[10])}))),
+        r[11],
+    )
 
 
 def ref_name(reference: str) -> str:
@@ -65,16 +98,53 @@ class SearchQueries(Queries):
 
     # -- writes (inside write()) -------------------------------------------------
 
-    def index_versions(self, keys: Iterable[tuple[str, int]]) -> None:
-        """Index these newly inserted versions, then bring their tools' rows in step."""
-        keys = list(keys)
-        if not keys or not self._indexed():
+    def index_versions(
+        self, versions: Sequence[Version], contents: Mapping[str, bytes] | None = None
+    ) -> None:
+        """Index these newly inserted versions (``contents`` by sha256 where the versions
+        were not read with theirs), each row already in step with its tool.
+
+        A new version is its tool's newest (numbers go on from the head; a restored tool
+        is new to the vault) and can have no label nor yank yet (both refer to a version
+        that exists): so its row takes the tool's lifecycle and owner, no label, not
+        yanked, latest when it is the tool's highest new number, and the only other row
+        that changes is the previous latest. The row is made of the values the write
+        has, not read back, and the state is the tool's own row's: bringing every row
+        of the tool in step (:meth:`refresh_search`) would read the tool's versions,
+        labels and yanks again, and the rest of its rows are in step already (every
+        other write refreshes them; verify would say if they were not)."""
+        if not versions or not self._indexed():
             return
-        rows = []
-        for name, number in keys:
-            rows += list(self._q(f"{SOURCE} WHERE v.name = ? AND v.version = ?", (name, number)))
-        self._insert_search(rows)
-        self.refresh_search({name for name, _ in keys})
+        top: dict[str, int] = {}
+        for v in versions:
+            top[v.name] = max(v.version, top.get(v.name, 0))
+        rows = [
+            (*_text_columns(v, self._content(v, contents)), int(top[v.name] == v.version))
+            for v in versions
+        ]
+        last = self._last_search_id()
+        if self.dialect == "sqlite":
+            self._qmany(f"{INSERT_NEW} WHERE t.name = ?", [(*r, r[0]) for r in rows])
+            self.pass_latest(top)
+        else:  # one round trip: the previous latest unmarked by the same statement
+            self._qmany(
+                f"WITH passed AS ({PASS_LATEST}) {INSERT_NEW} WHERE t.name = ?",
+                [(r[0], r[1], *r, r[0]) for r in rows],
+            )
+        self._insert_text(last)
+
+    def pass_latest(self, newest: dict[str, int]) -> None:
+        """Unmark the previous latest row of each tool whose newest version is now the
+        given number (the new row is marked already, as it was inserted)."""
+        self._qmany(PASS_LATEST, list(newest.items()))
+
+    def _content(self, v: Version, contents: Mapping[str, bytes] | None) -> bytes:
+        if v.content is not None:
+            return v.content
+        if contents and v.sha256 in contents:
+            return contents[v.sha256]
+        (content,) = self._q("SELECT content FROM blobs WHERE sha256 = ?", (v.sha256,)).fetchone()
+        return bytes(content)
 
     def rebuild_search(self, stream: TextIO | None = None) -> None:
         """Index every version afresh (a migration, ``sync``), with a progress line on
@@ -94,48 +164,51 @@ class SearchQueries(Queries):
             self.refresh_search(chunk)
             done += len(rows)
             progress(done)
+        self.optimize_search()
         progress.close()
 
+    def optimize_search(self) -> None:
+        """Merge SQLite's full-text indexes into one segment each. A bulk insert leaves
+        them as many large segments at the lowest levels, which every later publish's
+        small segment is then merged with (FTS5's automerge), several times the cost of
+        writing it; merged once, a publish merges only with the small segments that
+        publishes made since. (PostgreSQL's GIN indexes need nothing of the kind.)"""
+        if self.dialect == "sqlite":
+            for table in FTS_TABLES:
+                self._q(f"INSERT INTO {table} ({table}) VALUES ('optimize')")
+
     def _insert_search(self, rows: Sequence[Sequence[Any]]) -> None:
-        """Insert index rows, and their text into SQLite's FTS tables in one statement
-        each (PostgreSQL's tsvector is a generated column)."""
+        """Insert index rows read with SOURCE (their state left to the caller), and their
+        text into SQLite's FTS tables."""
         if not rows:
             return
-        sqlite = self.dialect == "sqlite"
-        if sqlite:
-            (last,) = self._q("SELECT coalesce(max(id), 0) FROM search_index").fetchone()
-        self._insert_rows(rows)
-        if sqlite:  # writers are serialized: the rows past ``last`` are these
-            for table, columns in FTS_TABLES.items():
-                self._q(
-                    f"INSERT INTO {table} (rowid, {columns}) SELECT id, {columns} "
-                    "FROM search_index WHERE id > ?",
-                    (last,),
-                )
-
-    def _insert_rows(self, rows: Sequence[Sequence[Any]]) -> None:
+        last = self._last_search_id()
         self._qmany(
-            "INSERT INTO search_index (name, version, sha256, description, usage, prompt, "
-            "message, content, author, session, uses, recorded_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    r[0],
-                    r[1],
-                    r[2],
-                    r[3] or "",
-                    r[4] or "",
-                    r[5] or "",
-                    r[6] or "",
-                    content_text(r[7]).replace("\x00", ""),
-                    r[8] or "",
-                    r[9] or "",
-                    " ".join(sorted({ref_name(x) for x in json_list(r[10])})),
-                    r[11],
-                )
-                for r in rows
-            ],
+            f"INSERT INTO search_index ({TEXT_COLUMNS}) VALUES ({', '.join('?' * 12)})",
+            [_source_columns(r) for r in rows],
         )
+        self._insert_text(last)
+
+    def _last_search_id(self) -> int:
+        """The highest row id of the index (SQLite; 0 on PostgreSQL, which needs none)."""
+        if self.dialect != "sqlite":
+            return 0
+        (last,) = self._q("SELECT coalesce(max(id), 0) FROM search_index").fetchone()
+        return int(last)
+
+    def _insert_text(self, last: int) -> None:
+        """Put the text of the rows past ``last`` into SQLite's FTS tables, one statement
+        each: FTS5 writes its pending terms out at every statement that opens a
+        savepoint, so a statement per row would write a segment per row. (PostgreSQL's
+        tsvector is a generated column, its GIN indexes kept by the table.)"""
+        if self.dialect != "sqlite":
+            return
+        for table, columns in FTS_TABLES.items():  # writers are serialized: these rows
+            self._q(
+                f"INSERT INTO {table} (rowid, {columns}) SELECT id, {columns} "
+                "FROM search_index WHERE id > ?",
+                (last,),
+            )
 
     def refresh_search(self, names: Iterable[str]) -> None:
         """Bring the mutable columns (lifecycle, owner, labels, yanked, latest) of these

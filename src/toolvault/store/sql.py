@@ -5,7 +5,7 @@ for ranges and ``IN`` lists, and turning rows into :class:`~toolvault.models.Ver
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -98,7 +98,9 @@ class Queries:
         """Run one statement once per row of parameters, batched by the driver."""
         raise NotImplementedError
 
-    def index_versions(self, keys: Iterable[tuple[str, int]]) -> None:
+    def index_versions(
+        self, versions: Sequence[Version], contents: Mapping[str, bytes] | None = None
+    ) -> None:
         """Index newly inserted versions for search (:mod:`toolvault.store.search`)."""
         raise NotImplementedError
 

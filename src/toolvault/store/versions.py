@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from toolvault.columns import MAX_INTEGER, TOOL_SELECT, described
@@ -236,9 +236,12 @@ class VersionQueries(Queries):
         """Insert one version row (the UNIQUE key refuses a duplicate number)."""
         self.insert_versions([v])
 
-    def insert_versions(self, versions: Iterable[Version]) -> None:
+    def insert_versions(
+        self, versions: Iterable[Version], contents: Mapping[str, bytes] | None = None
+    ) -> None:
         """:meth:`insert_version` for each, in one batched statement, and index them for
-        search in the same transaction."""
+        search in the same transaction (``contents`` by sha256, for versions given
+        without theirs: else the search index reads them back from the blobs)."""
         versions = list(versions)
         self._qmany(
             f"INSERT INTO versions ({VERSION_COLUMNS}) VALUES ({', '.join('?' * VERSION_WIDTH)})",
@@ -271,4 +274,4 @@ class VersionQueries(Queries):
                 for v in versions
             ],
         )
-        self.index_versions((v.name, v.version) for v in versions)
+        self.index_versions(versions, contents)

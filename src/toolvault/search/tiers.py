@@ -17,7 +17,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterator
 
-from toolvault.search import tiersql
+from toolvault.search import cells, tiersql
 from toolvault.search.query import Query
 from toolvault.search.rank import LIFECYCLE_ORDER, SCALE, WEIGHTS, Hit, Row, score
 
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 MAX_TIERS = 24  # tiers read before ranking every candidate at once is the cheaper way
+MANY_TERMS = 3  # terms from which cells cover tiers first (toolvault.search.cells)
 SLACK = 10  # rows read past those needed, for the ones the ranking drops
 LAST = "\U0010ffff"  # sorts after every timestamp: a bound above every row of its score
 Levels = tuple[tuple[int, tuple[str, ...]], ...]
@@ -134,6 +135,7 @@ class Lifecycle:
         self.store, self.query, self.within, self.where = store, query, within, where
         self.levels = levels
         self.order = tiers(levels) if all(levels) else iter(())  # a term matching nowhere
+        self.covered: set[tuple[int, ...]] = set()  # tiers whose rows are all ranked
         self.next = next(self.order, None)
         self.read, self.size = 0, SLACK
         self.keys: dict[int, Key] = {}  # the candidates: where their tiers rank them
@@ -145,6 +147,9 @@ class Lifecycle:
         """The best ``limit`` hits of this lifecycle (None: too many tiers)."""
         self.size = limit + SLACK
         self.exact()
+        if len(self.query.terms) >= MANY_TERMS:  # many tiers: cover the few-row ones at once
+            self.covered = cells.cover(self, limit)
+            self.advance()
         while True:  # bounded: each turn reads a new tier or more of one
             bound = self.bound()
             done = self.settle(bound, limit)
@@ -231,7 +236,19 @@ class Lifecycle:
             return False
         total, tier = self.next
         self.next = next(self.order, None)
+        self.advance()
         return self.fetch(tier, total, self.size)
+
+    def advance(self) -> None:
+        """Move the next tier past those covered (their rows are ranked already)."""
+        while self.next is not None and self.next[1] in self.covered:  # bounded: tiers run out
+            self.next = next(self.order, None)
+
+    def limit_key(self, limit: int) -> Key | None:
+        """Where the ``limit``-th best ranked hit ranks (None: fewer hits)."""
+        if len(self.ranked) < limit:
+            return None
+        return heapq.nsmallest(limit, self.ranked.values())[-1]
 
     def fetch(self, tier: tuple[int, ...], total: float, size: int) -> bool:
         """Read the ``size`` newest rows of ``tier`` as candidates."""

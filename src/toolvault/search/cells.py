@@ -18,6 +18,7 @@ import heapq
 import itertools
 
 from toolvault.search import tiersql
+from toolvault.search.rank import EXACT_NAME, WEIGHTS, Row, exact_name, matches
 from toolvault.search.sql import WORD_WEIGHTS
 
 TYPE_CHECKING = False
@@ -41,22 +42,59 @@ def cover(found: Any, limit: int) -> set[tuple[int, ...]]:
         return covered
     start: Cell = tuple((0, len(options) - 1) for options in levels)
     heap = [(-bound(levels, start), start)]
-    listings = 0
+    listings, memo = 0, {}
+    order = [
+        sorted((term.field,) if term.field else found.within, key=lambda f: -WEIGHTS[f])
+        for term in found.query.terms
+    ]  # each term's fields, best first, as the ranking reads them
     while heap and listings < MAX_LISTINGS:  # bounded: each cell is split into smaller ones
         negative, cell = heapq.heappop(heap)
-        worst = found.limit_key(limit)
+        worst = limit_key(found, limit)
         if worst is not None and worst < Key(-negative, LAST):
             break  # ``limit`` ranked rows outrank every row of this cell and the rest
         listings += 1
-        rows = listing(found, cell)
+        rows = listing(found, cell, memo)
         if rows is not None:
             for r in rows:
-                found.take(r)
+                candidate(found, r, order)
             covered.update(itertools.product(*(range(lo, hi + 1) for lo, hi in cell)))
             continue
         for part in split(levels, cell):
             heapq.heappush(heap, (-bound(levels, part), part))
     return covered
+
+
+def candidate(found: Any, r: Any, order: list[list[str]]) -> None:
+    """Make row ``r`` (in full) a candidate of ``found`` where the ranking will rank it:
+    its score found as :func:`toolvault.search.rank.score` finds it, but without the
+    snippet and stopping at each term's best field. Only the candidates that can make
+    the page are then ranked by the ranking itself (most of a cell's rows are not)."""
+    from toolvault.search.tiers import Key
+
+    i = r[0]
+    if i in found.keys or i in found.checked:
+        return
+    row = Row(*r[1:15], bool(r[15]), r[16])  # type: ignore[call-arg]
+    cache: dict[str, list[str]] = {}
+    total = 0
+    for term, options in zip(found.query.terms, order, strict=True):
+        weight = next((WEIGHTS[f] for f in options if matches(term, f, row, cache)), 0)
+        if not weight:
+            found.checked[i] = None
+            return
+        total += weight
+    if exact_name(found.query) == row.name.lower():
+        total += EXACT_NAME
+    found.keys[i] = Key(total, row.recorded_at, row.name, row.version)
+    found.pending[i] = r
+
+
+def limit_key(found: Any, limit: int) -> Any:
+    """Where the ``limit``-th best row known ranks (None: fewer rows): the ranked hits and
+    the candidates, whose keys here are the ranking's own."""
+    known = [k for i, k in found.keys.items() if i not in found.checked]
+    known += found.ranked.values()
+    return heapq.nsmallest(limit, known)[-1] if len(known) >= limit else None
 
 
 def bound(levels: Any, cell: Cell) -> int:
@@ -94,9 +132,10 @@ def split(levels: Any, cell: Cell) -> list[Cell]:
     ]
 
 
-def listing(found: Any, cell: Cell) -> list[Any] | None:
+def listing(found: Any, cell: Cell, memo: dict[str, list[int] | None]) -> list[Any] | None:
     """Every row of ``cell`` in scope, in full (a superset: the ranking decides), or None
-    when the indexes cannot list them or they are more than :data:`RESOLVE_MAX`."""
+    when the indexes cannot list them or they are more than :data:`RESOLVE_MAX`. ``memo``
+    keeps the drivers' rows (a cell and the parts it splits into often share one)."""
     store, levels = found.store, found.levels
     terms, groups = [], []
     for i, (lo, hi) in enumerate(cell):
@@ -110,9 +149,12 @@ def listing(found: Any, cell: Cell) -> list[Any] | None:
         return None
     ids, listed = None, None
     for table, match in sql.drivers:  # the first that lists few rows gives them
-        rows = store.search_select(*tiersql.driver_rows(table, match))
-        if len(rows) <= tiersql.LOOKUP_MAX[table]:
-            ids, listed = [r[0] for r in rows], table
+        if match not in memo:
+            rows = store.search_select(*tiersql.driver_rows(table, match))
+            few = len(rows) <= tiersql.LOOKUP_MAX[table]
+            memo[match] = [r[0] for r in rows] if few else None
+        if memo[match] is not None:
+            ids, listed = memo[match], table
             break
     if store.dialect == "sqlite" and ids is None:
         return None  # many rows, or no index to list them: walking them costs more

@@ -141,6 +141,7 @@ class Lifecycle:
         self.keys: dict[int, Key] = {}  # the candidates: where their tiers rank them
         self.open: dict[tuple[int, ...], tuple[Key, int]] = {}  # tiers read in part
         self.checked: dict[int, Hit | None] = {}
+        self.pending: dict[int, Any] = {}  # full rows read ahead of checking them
         self.ranked: dict[int, Key] = {}  # the hits: where the ranking ranks them
 
     def best(self, limit: int) -> list[Hit] | None:
@@ -199,7 +200,9 @@ class Lifecycle:
 
     def check(self, ids: list[int]) -> None:
         """Rank these candidates by the ranking itself, from their full rows."""
-        for r in self.store.search_select(*tiersql.by_id(ids)):
+        rows = [self.pending.pop(i) for i in ids if i in self.pending]
+        rest = [i for i in ids if i not in self.checked and i not in {r[0] for r in rows}]
+        for r in rows + (self.store.search_select(*tiersql.by_id(rest)) if rest else []):
             self.take(r)
         for i in ids:
             self.checked.setdefault(i, None)
@@ -243,12 +246,6 @@ class Lifecycle:
         """Move the next tier past those covered (their rows are ranked already)."""
         while self.next is not None and self.next[1] in self.covered:  # bounded: tiers run out
             self.next = next(self.order, None)
-
-    def limit_key(self, limit: int) -> Key | None:
-        """Where the ``limit``-th best ranked hit ranks (None: fewer hits)."""
-        if len(self.ranked) < limit:
-            return None
-        return heapq.nsmallest(limit, self.ranked.values())[-1]
 
     def fetch(self, tier: tuple[int, ...], total: float, size: int) -> bool:
         """Read the ``size`` newest rows of ``tier`` as candidates."""

@@ -42,7 +42,8 @@ def cover(found: Any, limit: int) -> set[tuple[int, ...]]:
         return covered
     start: Cell = tuple((0, len(options) - 1) for options in levels)
     heap = [(-bound(levels, start), start)]
-    listings, memo = 0, {}
+    listings = 0
+    memo: dict[str, list[int] | None] = {}  # a driver's rows (None: too many)
     order = [
         sorted((term.field,) if term.field else found.within, key=lambda f: -WEIGHTS[f])
         for term in found.query.terms

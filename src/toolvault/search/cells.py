@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     Cell = tuple[tuple[int, int], ...]  # per term, its first and last level
 
-RESOLVE_MAX = 100  # rows of a cell ranked one by one; past this, the cell is split
+RESOLVE_MAX = 200  # rows of a cell ranked one by one; past this, the cell is split
 MAX_LISTINGS = 40  # cells listed before leaving the rest to the tiers
 
 

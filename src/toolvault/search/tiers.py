@@ -9,7 +9,9 @@ tier of its own score. Tiers are read best score first, each its newest rows fir
 page at a time. Every row not read yet ranks below a *bound*: the next tier's score, or
 a page's last row. Read rows that rank above the bound are checked by the ranking, in
 order, and once ``limit`` of them outrank everything not yet known, they are the
-answer. Lifecycles are read one after another (active before deprecated).
+answer. Lifecycles are read one after another (active before deprecated). A query of
+three or more terms on SQLite first covers many tiers at once (:mod:`toolvault.search.cells`):
+their rows are candidates keyed as the ranking ranks them, and those tiers are not read.
 """
 
 from __future__ import annotations

@@ -98,7 +98,10 @@ WORDS = [
 ]
 QUERIES = ["csv", "summarise columns", "backup rotate", "load_json", "name:git", "docker",
            "invoice email", '"rotate logs"', "content:parse_rows", "kube secret", "cron",
-           "tarball compress", "prompt:upload", "metric alert", "timezone"]  # fmt: skip
+           "tarball compress", "prompt:upload", "metric alert", "timezone",
+           # an agent's natural queries: three or four common words
+           "summarise csv columns", "backup rotate disk", "convert markdown pdf",
+           "clean docker image", "parse syslog alert email"]  # fmt: skip
 
 
 def script(rng: random.Random, name: str, version: int) -> bytes:

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from toolvault import Vault
 from toolvault.errors import InvalidInput
+from toolvault.search import cells, tiers, tiersql
 from toolvault.search import query as queries
-from toolvault.search import tiers, tiersql
 from toolvault.search.rank import Row, rank
 from toolvault.search.result import SearchResult
 from toolvault.search.run import LIFECYCLES, result
@@ -104,7 +104,8 @@ TERMS = st.one_of(
         lambda t: f"{t[0]}:{t[1]}"
     ),
 )
-QUERIES = st.lists(TERMS, min_size=1, max_size=3).map(" ".join)
+QUERIES = st.lists(TERMS, min_size=1, max_size=4).map(" ".join)
+MANY = st.lists(TERMS, min_size=3, max_size=4).map(" ".join)  # cells cover their tiers
 OPTIONS = st.fixed_dictionaries(
     {},
     optional={
@@ -129,6 +130,7 @@ def corpus(vault: Vault, request: pytest.FixtureRequest, monkeypatch: pytest.Mon
 def tight(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tiers, "SLACK", 0)
     monkeypatch.setattr(tiersql, "LOOKUP_MAX", dict.fromkeys(tiersql.LOOKUP_MAX, 2))
+    monkeypatch.setattr(cells, "RESOLVE_MAX", 3)  # most cells split down to their tiers
 
 
 @settings(
@@ -141,6 +143,18 @@ def test_the_search_is_ranking_every_row(corpus: Vault, text: str, options: dict
     same(corpus, text, **options)
 
 
+@settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(text=MANY, options=OPTIONS)
+def test_many_terms_are_ranking_every_row(
+    corpus: Vault, text: str, options: dict[str, Any]
+) -> None:
+    same(corpus, text, **options)
+
+
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**32), tools=st.integers(1, 25), queries_=st.lists(QUERIES, max_size=6))
 def test_generated_vaults(
@@ -150,7 +164,8 @@ def test_generated_vaults(
     with Vault.open(home) as vault, pytest.MonkeyPatch.context() as monkeypatch:
         populate(vault, random.Random(seed), tools)
         for _ in range(2):
-            for text in [*queries_, "csv", "rows", "csv rows", "content:csv_r", "read"]:
+            for text in [*queries_, "csv", "rows", "csv rows", "content:csv_r", "read",
+                         "csv rows read", "read csv_r parse Data"]:  # fmt: skip
                 for limit in (1, 3, 20):
                     same(vault, text, limit=limit)
                     same(vault, text, limit=limit, all_versions=True, lifecycle="all")

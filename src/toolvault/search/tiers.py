@@ -9,7 +9,9 @@ tier of its own score. Tiers are read best score first, each its newest rows fir
 page at a time. Every row not read yet ranks below a *bound*: the next tier's score, or
 a page's last row. Read rows that rank above the bound are checked by the ranking, in
 order, and once ``limit`` of them outrank everything not yet known, they are the
-answer. Lifecycles are read one after another (active before deprecated).
+answer. Lifecycles are read one after another (active before deprecated). A query of
+three or more terms on SQLite first covers many tiers at once (:mod:`toolvault.search.cells`):
+their rows are candidates keyed as the ranking ranks them, and those tiers are not read.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterator
 
-from toolvault.search import tiersql
+from toolvault.search import cells, tiersql
 from toolvault.search.query import Query
 from toolvault.search.rank import LIFECYCLE_ORDER, SCALE, WEIGHTS, Hit, Row, score
 
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 MAX_TIERS = 24  # tiers read before ranking every candidate at once is the cheaper way
+MANY_TERMS = 3  # terms from which cells cover tiers first (toolvault.search.cells)
 SLACK = 10  # rows read past those needed, for the ones the ranking drops
 LAST = "\U0010ffff"  # sorts after every timestamp: a bound above every row of its score
 Levels = tuple[tuple[int, tuple[str, ...]], ...]
@@ -134,17 +137,24 @@ class Lifecycle:
         self.store, self.query, self.within, self.where = store, query, within, where
         self.levels = levels
         self.order = tiers(levels) if all(levels) else iter(())  # a term matching nowhere
+        self.covered: set[tuple[int, ...]] = set()  # tiers whose rows are all ranked
         self.next = next(self.order, None)
         self.read, self.size = 0, SLACK
         self.keys: dict[int, Key] = {}  # the candidates: where their tiers rank them
         self.open: dict[tuple[int, ...], tuple[Key, int]] = {}  # tiers read in part
         self.checked: dict[int, Hit | None] = {}
+        self.pending: dict[int, Any] = {}  # full rows read ahead of checking them
         self.ranked: dict[int, Key] = {}  # the hits: where the ranking ranks them
 
     def best(self, limit: int) -> list[Hit] | None:
         """The best ``limit`` hits of this lifecycle (None: too many tiers)."""
         self.size = limit + SLACK
         self.exact()
+        # many tiers: cover the few-row ones at once (SQLite: on PostgreSQL a listing
+        # costs about what a tier does, and the 4-term bench queries were slower)
+        if len(self.query.terms) >= MANY_TERMS and self.store.dialect == "sqlite":
+            self.covered = cells.cover(self, limit)
+            self.advance()
         while True:  # bounded: each turn reads a new tier or more of one
             bound = self.bound()
             done = self.settle(bound, limit)
@@ -194,7 +204,9 @@ class Lifecycle:
 
     def check(self, ids: list[int]) -> None:
         """Rank these candidates by the ranking itself, from their full rows."""
-        for r in self.store.search_select(*tiersql.by_id(ids)):
+        rows = [self.pending.pop(i) for i in ids if i in self.pending]
+        rest = [i for i in ids if i not in self.checked and i not in {r[0] for r in rows}]
+        for r in rows + (self.store.search_select(*tiersql.by_id(rest)) if rest else []):
             self.take(r)
         for i in ids:
             self.checked.setdefault(i, None)
@@ -231,7 +243,13 @@ class Lifecycle:
             return False
         total, tier = self.next
         self.next = next(self.order, None)
+        self.advance()
         return self.fetch(tier, total, self.size)
+
+    def advance(self) -> None:
+        """Move the next tier past those covered (their rows are ranked already)."""
+        while self.next is not None and self.next[1] in self.covered:  # bounded: tiers run out
+            self.next = next(self.order, None)
 
     def fetch(self, tier: tuple[int, ...], total: float, size: int) -> bool:
         """Read the ``size`` newest rows of ``tier`` as candidates."""

@@ -1,0 +1,168 @@
+"""Many tiers covered at once (for queries of three or more terms): a *cell* gives each
+term a run of its levels (:func:`toolvault.search.tiers.levels`), and holds the rows of
+all the tiers it spans. A cell whose rows are few is listed through the full-text
+indexes and every row ranked by :func:`toolvault.search.rank.score` itself; its tiers
+are then *covered* and never read one by one.
+
+A query of three common words has over a hundred tiers, most of them empty (a name
+holds one word), and the best rows lie a few dozen tiers down: reading them one at a
+time cost more than ranking every row. Cells are split best score first (branch and
+bound): a term's content apart from its word fields (the content's rows are many), else
+its best level apart from the rest, until a cell is few rows, one tier (left to be read
+as a tier), or outranked by ``limit`` rows ranked already.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+
+from toolvault.search import tiersql
+from toolvault.search.rank import EXACT_NAME, WEIGHTS, Row, exact_name, matches
+from toolvault.search.sql import WORD_WEIGHTS
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    Cell = tuple[tuple[int, int], ...]  # per term, its first and last level
+
+RESOLVE_MAX = 200  # rows of a cell ranked one by one; past this, the cell is split
+MAX_LISTINGS = 40  # cells listed before leaving the rest to the tiers
+
+
+def cover(found: Any, limit: int) -> set[tuple[int, ...]]:
+    """Rank the rows of the few-row cells of ``found`` (a
+    :class:`toolvault.search.tiers.Lifecycle`) and return the tiers they cover."""
+    from toolvault.search.tiers import LAST, Key
+
+    levels = found.levels
+    covered: set[tuple[int, ...]] = set()
+    if not all(levels):
+        return covered
+    start: Cell = tuple((0, len(options) - 1) for options in levels)
+    heap = [(-bound(levels, start), start)]
+    listings = 0
+    memo: dict[str, list[int] | None] = {}  # a driver's rows (None: too many)
+    order = [
+        sorted((term.field,) if term.field else found.within, key=lambda f: -WEIGHTS[f])
+        for term in found.query.terms
+    ]  # each term's fields, best first, as the ranking reads them
+    while heap and listings < MAX_LISTINGS:  # bounded: each cell is split into smaller ones
+        negative, cell = heapq.heappop(heap)
+        worst = limit_key(found, limit)
+        if worst is not None and worst < Key(-negative, LAST):
+            break  # ``limit`` ranked rows outrank every row of this cell and the rest
+        listings += 1
+        rows = listing(found, cell, memo)
+        if rows is not None:
+            for r in rows:
+                candidate(found, r, order)
+            covered.update(itertools.product(*(range(lo, hi + 1) for lo, hi in cell)))
+            continue
+        for part in split(levels, cell):
+            heapq.heappush(heap, (-bound(levels, part), part))
+    return covered
+
+
+def candidate(found: Any, r: Any, order: list[list[str]]) -> None:
+    """Make row ``r`` (in full) a candidate of ``found`` where the ranking will rank it:
+    its score found as :func:`toolvault.search.rank.score` finds it, but without the
+    snippet and stopping at each term's best field. Only the candidates that can make
+    the page are then ranked by the ranking itself (most of a cell's rows are not)."""
+    from toolvault.search.tiers import Key
+
+    i = r[0]
+    if i in found.keys or i in found.checked:
+        return
+    row = Row(*r[1:15], bool(r[15]), r[16])  # type: ignore[call-arg]
+    cache: dict[str, list[str]] = {}
+    total = 0
+    for term, options in zip(found.query.terms, order, strict=True):
+        weight = next((WEIGHTS[f] for f in options if matches(term, f, row, cache)), 0)
+        if not weight:
+            found.checked[i] = None
+            return
+        total += weight
+    if exact_name(found.query) == row.name.lower():
+        total += EXACT_NAME
+    found.keys[i] = Key(total, row.recorded_at, row.name, row.version)
+    found.pending[i] = r
+
+
+def limit_key(found: Any, limit: int) -> Any:
+    """Where the ``limit``-th best row known ranks (None: fewer rows): the ranked hits and
+    the candidates, whose keys here are the ranking's own."""
+    known = [k for i, k in found.keys.items() if i not in found.checked]
+    known += found.ranked.values()
+    return heapq.nsmallest(limit, known)[-1] if len(known) >= limit else None
+
+
+def bound(levels: Any, cell: Cell) -> int:
+    """The best score of a row of ``cell``."""
+    return sum(levels[i][lo][0] for i, (lo, _) in enumerate(cell))
+
+
+def fields(levels: Any, i: int, lo: int, hi: int) -> tuple[str, ...]:
+    """The fields of term ``i``'s levels ``lo`` to ``hi``."""
+    return tuple(f for _, group in levels[i][lo : hi + 1] for f in group)
+
+
+def split(levels: Any, cell: Cell) -> list[Cell]:
+    """``cell`` in two (none: one tier): a term's non-word field (the content) apart from
+    its word fields, else the term losing most weight past its best level split there."""
+    best, at = None, 0
+    for i, (lo, hi) in enumerate(cell):
+        if lo == hi:
+            continue
+        last = fields(levels, i, hi, hi)
+        if any(f not in WORD_WEIGHTS for f in last) and any(
+            f in WORD_WEIGHTS for f in fields(levels, i, lo, hi - 1)
+        ):
+            best, at = i, hi
+            break
+        drop = levels[i][lo][0] - levels[i][lo + 1][0]
+        if best is None or drop > levels[best][cell[best][0]][0] - levels[best][at][0]:
+            best, at = i, lo + 1
+    if best is None:
+        return []
+    lo, hi = cell[best]
+    return [
+        (*cell[:best], (lo, at - 1), *cell[best + 1 :]),
+        (*cell[:best], (at, hi), *cell[best + 1 :]),
+    ]
+
+
+def listing(found: Any, cell: Cell, memo: dict[str, list[int] | None]) -> list[Any] | None:
+    """Every row of ``cell`` in scope, in full (a superset: the ranking decides), or None
+    when the indexes cannot list them or they are more than :data:`RESOLVE_MAX`. ``memo``
+    keeps the drivers' rows (a cell and the parts it splits into often share one)."""
+    store, levels = found.store, found.levels
+    terms, groups = [], []
+    for i, (lo, hi) in enumerate(cell):
+        group = fields(levels, i, lo, hi)
+        # a term that may match in word fields or in another gives no condition
+        if all(f in WORD_WEIGHTS for f in group) or len(group) == 1:
+            terms.append(found.query.terms[i])
+            groups.append(group)
+    sql = tiersql.tier(store.dialect, tuple(terms), tuple(groups))
+    if sql is None or not (sql.drivers or sql.filters):
+        return None
+    ids, listed = None, None
+    for table, match in sql.drivers:  # the first that lists few rows gives them
+        if match not in memo:
+            rows = store.search_select(*tiersql.driver_rows(table, match))
+            few = len(rows) <= tiersql.LOOKUP_MAX[table]
+            memo[match] = [r[0] for r in rows] if few else None
+        if memo[match] is not None:
+            ids, listed = memo[match], table
+            break
+    if store.dialect == "sqlite" and ids is None:
+        return None  # many rows, or no index to list them: walking them costs more
+    statement = tiersql.newest(store.dialect, sql, found.where, RESOLVE_MAX + 1, ids, listed)
+    rows = store.search_select(*statement)
+    if len(rows) > RESOLVE_MAX:
+        return None
+    if store.dialect == "postgres":  # the rows came in full
+        return [(r[0], *r[4:]) for r in rows]
+    return store.search_select(*tiersql.by_id([r[0] for r in rows])) if rows else []

@@ -383,11 +383,7 @@ class RemoteVault(RemoteLineages, RemoteHooks, RemotePages):
             except (OSError, http.client.HTTPException) as exc:
                 self.close()
                 if attempt == 2 or not isinstance(exc, STALE):
-                    raise errors.Unreachable(
-                        f"cannot reach the toolvault daemon at {self.url}: {exc}; "
-                        "check TOOLVAULT_URL and that 'toolvault serve' is running",
-                        {"url": self.url},
-                    ) from None
+                    raise errors.Unreachable.daemon(self.url, exc) from None
         raise AssertionError("unreachable")
 
     def _connection(self) -> http.client.HTTPConnection:

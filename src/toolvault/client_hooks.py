@@ -106,11 +106,7 @@ class RemoteHooks:
                     yield event
             except (OSError, http.client.HTTPException) as exc:
                 if not self._stream_opened:  # never reached: say so rather than retry in silence
-                    raise errors.Unreachable(
-                        f"cannot reach the toolvault daemon at {self.url}: {exc}; "
-                        "check TOOLVAULT_URL and that 'toolvault serve' is running",
-                        {"url": self.url},
-                    ) from None
+                    raise errors.Unreachable.daemon(self.url, exc) from None
             time.sleep(RECONNECT)  # dropped (or ended): resume after the last id seen
 
     def _events_once(

@@ -141,6 +141,16 @@ class Unreachable(ToolvaultError):
     http_status = 502
     code = "unreachable"
 
+    @classmethod
+    def daemon(cls, url: str, why: object) -> Unreachable:
+        """The one wording of a daemon not reached (the client, its event stream and the
+        command line's fast paths), with ``why`` (the connection's error)."""
+        return cls(
+            f"cannot reach the toolvault daemon at {url}: {why}; "
+            "check TOOLVAULT_URL and that 'toolvault serve' is running",
+            {"url": url},
+        )
+
 
 class CannotExecute(ToolvaultError):
     """``run`` cannot execute the version: it is not executable, or the system refused

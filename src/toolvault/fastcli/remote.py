@@ -76,10 +76,4 @@ def _unreachable(url: str, exc: TimeoutError, as_json: bool) -> int:
     from toolvault.cli.failures import report_error
     from toolvault.errors import Unreachable
 
-    where = url.rstrip("/")
-    error = Unreachable(
-        f"cannot reach the toolvault daemon at {where}: {exc}; "
-        "check TOOLVAULT_URL and that 'toolvault serve' is running",
-        {"url": where},
-    )
-    return report_error(error, as_json)
+    return report_error(Unreachable.daemon(url.rstrip("/"), exc), as_json)

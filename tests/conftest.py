@@ -217,3 +217,34 @@ def run_together(
                 proc.kill()
                 proc.communicate()
     return [(p.returncode, out, err) for p, (out, err) in zip(procs, outputs, strict=True)]
+
+
+# -- one real daemon per module ------------------------------------------------------
+# `toolvault serve` on a home of its own, with alice's token; a module lists the tools to
+# publish first as DAEMON_TOOLS: (name, content, fields of Daemon.publish). A module
+# that needs another daemon (tokens of several principals, a shared home) defines its own.
+
+
+@pytest.fixture(scope="module")
+def daemon_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("daemon") / "home"
+
+
+@pytest.fixture(scope="module")
+def token(daemon_home: Path) -> str:
+    from test_server import make_token
+
+    return make_token(daemon_home, "alice")
+
+
+@pytest.fixture(scope="module")
+def daemon(request: pytest.FixtureRequest, daemon_home: Path, token: str) -> Iterator[Any]:
+    from test_server import Daemon
+
+    running = Daemon(daemon_home)
+    try:
+        for name, content, fields in getattr(request.module, "DAEMON_TOOLS", ()):
+            assert running.publish(token, name, content, **fields).status_code == 200
+        yield running
+    finally:
+        running.stop()

@@ -7,14 +7,13 @@ import dataclasses
 import json
 import stat
 import tomllib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
 
-from test_server import Daemon, make_token
+from test_server import Daemon
 from toolvault.cli import cli
 from toolvault.lockfile.format import Lock, load, render
 
@@ -23,23 +22,7 @@ FMT2 = "#!/bin/sh\necho fmt two\n"
 CSV = "print('csv')\n"
 
 
-@pytest.fixture(scope="module")
-def daemon_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("lock-daemon") / "home"
-
-
-@pytest.fixture(scope="module")
-def token(daemon_home: Path) -> str:
-    return make_token(daemon_home, "alice")
-
-
-@pytest.fixture(scope="module")
-def daemon(daemon_home: Path, token: str) -> Iterator[Daemon]:
-    running = Daemon(daemon_home)
-    for name, text in (("dfmt", FMT1), ("dcsv", CSV)):
-        assert running.publish(token, name, text).status_code == 200
-    yield running
-    running.stop()
+DAEMON_TOOLS = [("dfmt", FMT1, {}), ("dcsv", CSV, {})]  # published by conftest's daemon
 
 
 @pytest.fixture

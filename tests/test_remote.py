@@ -9,7 +9,6 @@ import os
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,23 +21,6 @@ from toolvault.cli import cli
 
 V1 = '#!/bin/sh\necho one "$@"\n'
 V2 = '#!/bin/sh\necho two "$@"\n'
-
-
-@pytest.fixture(scope="module")
-def daemon_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("daemon") / "home"
-
-
-@pytest.fixture(scope="module")
-def token(daemon_home: Path) -> str:
-    return make_token(daemon_home, "alice")
-
-
-@pytest.fixture(scope="module")
-def daemon(daemon_home: Path, token: str) -> Iterator[Daemon]:
-    running = Daemon(daemon_home)
-    yield running
-    running.stop()
 
 
 @pytest.fixture

@@ -4,36 +4,17 @@ through it (``TOOLVAULT_URL``): results, options, and bad queries answered 400 /
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from test_server import Daemon, error, make_token
+from test_server import Daemon, error
 from toolvault.cli import cli
 
-
-@pytest.fixture(scope="module")
-def daemon_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("search-daemon") / "home"
-
-
-@pytest.fixture(scope="module")
-def token(daemon_home: Path) -> str:
-    return make_token(daemon_home, "alice")
-
-
-@pytest.fixture(scope="module")
-def daemon(daemon_home: Path, token: str) -> Iterator[Daemon]:
-    running = Daemon(daemon_home)
-    for name, content, prompt in (
-        ("csv-summary", "#!/bin/sh\n# summarise csv columns\nread_csv_rows\n", "csv stats"),
-        ("git-prune", "#!/bin/sh\n# delete merged branches\n", "prune branches"),
-    ):
-        assert running.publish(token, name, content, prompt=prompt).status_code == 200
-    yield running
-    running.stop()
+DAEMON_TOOLS = [  # published by conftest's daemon
+    ("csv-summary", "#!/bin/sh\n# summarise csv columns\nread_csv_rows\n", {"prompt": "csv stats"}),
+    ("git-prune", "#!/bin/sh\n# delete merged branches\n", {"prompt": "prune branches"}),
+]
 
 
 def test_get_search(daemon: Daemon, token: str) -> None:

@@ -5,7 +5,8 @@ the walk of :mod:`.graph` over a psycopg connection, without click or the servic
 it away; what the fast path takes away is the rest of the full command line's start-up
 (click, the commands, the service and its store, a third of the remainder). The
 connection is spoken to as :mod:`.rows` speaks to sqlite3's, with ``?`` placeholders
-translated as :class:`~toolvault.store.postgres.PostgresStore` translates them; any
+translated as :class:`~toolvault.store.postgres.PostgresStore` translates them
+(:func:`~toolvault.store.placeholders.to_psycopg`); any
 database error, a schema that is not the current one, or a home not made yet (the full
 command line makes it) falls back, having printed nothing.
 """
@@ -13,6 +14,7 @@ command line makes it) falls back, having printed nothing.
 from __future__ import annotations
 
 from toolvault.fastcli.base import Fallback
+from toolvault.store.placeholders import to_psycopg
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -33,7 +35,7 @@ class Connection:
         try:
             if not params:
                 return self.conn.execute(sql)
-            return self.conn.execute(sql.replace("%", "%%").replace("?", "%s"), tuple(params))
+            return self.conn.execute(to_psycopg(sql), tuple(params))
         except self.psycopg.Error:
             raise Fallback from None
 

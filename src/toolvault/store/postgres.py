@@ -17,6 +17,7 @@ from urllib.parse import unquote
 from toolvault.errors import StoreError
 from toolvault.store.base import SQLStore
 from toolvault.store.migrations import STEPS, Step
+from toolvault.store.placeholders import to_psycopg
 
 WRITE_LOCK = 0x746F6F6C7661  # "toolva": the advisory lock every writer takes
 INSTALL_HINT = "PostgreSQL support needs the postgres extra: pip install 'toolvault[postgres]'"
@@ -94,7 +95,7 @@ class PostgresStore(SQLStore):
         """``?`` placeholders as psycopg's ``%s`` (a literal ``%`` doubled)."""
         translated = self._sql.get(sql)
         if translated is None:
-            translated = self._sql[sql] = sql.replace("%", "%%").replace("?", "%s")
+            translated = self._sql[sql] = to_psycopg(sql)
         return translated
 
     def _error(self, exc: Exception) -> StoreError:

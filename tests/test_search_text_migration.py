@@ -16,7 +16,8 @@ from toolvault.store.sqlite import split_sql
 TOOLS = {
     "csv-summary": b"#!/usr/bin/env python3\n'''Summarise the columns of a CSV file.'''\n"
     b"def read_csv_rows(p):\n    pass\n",
-    "git-prune": b"#!/bin/sh\n# Delete merged branches.\ngit branch --merged | xargs git branch -d\n",
+    "git-prune": b"#!/bin/sh\n# Delete merged branches.\n"
+    b"git branch --merged | xargs git branch -d\n",
     "jq-pretty": b'#!/bin/sh\njq . "$@" # pretty print\n',
     "cafe-menu": b"#!/bin/sh\n# Le caf\xc3\xa9 du coin: menu_du_jour.\n",
 }

@@ -5,13 +5,15 @@ row was altered by hand into a form no pinned ref has must not become an exact t
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
 from conftest import drop_triggers, raw
 from test_lineage_graph import chain
 from toolvault import Vault
-from toolvault.lineage_walk import pinned_refs
+from toolvault.errors import InvalidInput
+from toolvault.lineage_walk import pinned_refs as pinned
 
 
 def _upper_hash(vault: Vault, name: str, version: int) -> str:
@@ -55,6 +57,10 @@ def test_a_hash_altered_out_of_pinned_form_is_not_an_exact_target(
 
 def test_pinned_refs_keeps_only_the_rows_whose_ref_is_a_pinned_ref() -> None:
     good = ("tool", 3, "a" * 64)
+
+    def pinned_refs(rows: list[tuple[Any, ...]]) -> dict[str, tuple[str, int]]:
+        return pinned(rows, [(r[0], r[1]) for r in rows])
+
     assert pinned_refs([good]) == {f"tool:3@sha256:{'a' * 64}": ("tool", 3)}
     altered = [
         ("tool", 4, "A" * 64),  # upper case
@@ -71,3 +77,14 @@ def test_pinned_refs_keeps_only_the_rows_whose_ref_is_a_pinned_ref() -> None:
         found = pinned_refs([good, row, ("other", 1, "b" * 64)])
         assert set(found.values()) == {("tool", 3), ("other", 1)}, row
     assert pinned_refs([]) == {}
+
+
+@pytest.mark.parametrize("cap", [3, 5, 8, 11])
+def test_a_graph_over_a_small_cap_is_refused_not_cut(vault: Vault, cap: int) -> None:
+    """The recursive query stops at the cap; PostgreSQL's may then leave out the very
+    versions it was asked about: they are read, never taken for gone (which made the
+    root's reference "changed" and the graph one version, not the refusal)."""
+    refs = chain(vault, 12, 2)
+    with pytest.raises(InvalidInput, match=f"more than {cap} versions at depth all"):
+        vault.lineage(refs[-1], "all", max_nodes=cap)
+    assert len(vault.lineage(refs[-1], "all", max_nodes=12).nodes) == 12

@@ -107,10 +107,10 @@ class Walk:
         """Whether the depth asked for ends the walk before ``level``."""
         return self.limit is not None and level > self.limit
 
-    def add(self, rows: list[Row], asked: Iterable[Key] = ()) -> None:
+    def add(self, rows: list[Row], asked: Iterable[Key] = ()) -> tuple[list[Row], list[Key]]:
         """Keep rows read (their references parsed); an ``asked`` key without one, or a
         row without a hash (the recursive query's versions that are not there), is no
-        version."""
+        version. The rows of versions, and their keys."""
         there = [r for r in rows if r[2] is not None]
         for r in rows:
             if r[2] is None:
@@ -120,6 +120,7 @@ class Walk:
         self.held.update(zip(keys, parse_references([r[REFS] for r in there]), strict=True))
         for key in asked:
             self.rows.setdefault(key, None)
+        return there, keys
 
     def target(self, stored: str) -> Target | None:
         """The version a stored reference names (None: it resolves to nothing)."""
@@ -162,7 +163,7 @@ def walk(
 
 def _ancestors(w: Walk) -> None:
     deep = w.limit is None or w.limit > LEVEL_QUERIES
-    w.exact.update(pinned_refs([w.rows[w.root]]))  # type: ignore[list-item]
+    w.exact.update(pinned_refs([w.rows[w.root]], [w.root]))  # type: ignore[list-item]
     if deep and w.held[w.root]:
         _read(w, w.source.lineage_closure([w.root], w.max_nodes + 1))
     _levels(w, deep)
@@ -170,8 +171,7 @@ def _ancestors(w: Walk) -> None:
 
 def _read(w: Walk, rows: list[Row], asked: Iterable[Key] = ()) -> None:
     """Keep rows read (:meth:`Walk.add`), and their pinned refs."""
-    w.add(rows, asked)
-    w.exact.update(pinned_refs([r for r in rows if r[2] is not None]))
+    w.exact.update(pinned_refs(*w.add(rows, asked)))
 
 
 def _levels(w: Walk, deep: bool) -> None:
@@ -240,8 +240,15 @@ def _read_missing(w: Walk, frontier: list[Key], deep: bool) -> None:
             t = w.target(stored)
             if t is not None and t[0] not in w.rows:
                 missing.add(t[0])
-    found = w.source.lineage_closure(missing, w.max_nodes + 1) if deep else None
-    _read(w, w.source.lineage_rows(missing) if found is None else found, missing)
+    if not deep:
+        _read(w, w.source.lineage_rows(missing), missing)
+        return
+    cap = w.max_nodes + 1
+    found = w.source.lineage_closure(missing, cap)
+    if len(found) >= cap:  # cut at the cap: PostgreSQL's may have left out those asked for
+        got = {(r[0], r[1]) for r in found}
+        found += w.source.lineage_rows(k for k in missing if k not in got)
+    _read(w, found, missing)
 
 
 # -- descendants ---------------------------------------------------------------------------
@@ -325,13 +332,13 @@ def _finish(w: Walk, direction: str) -> Lineage:
 # -- references as stored ----------------------------------------------------------------
 
 
-def pinned_refs(rows: list[Row]) -> dict[str, Key]:
-    """Each version's pinned ref ``name:N@sha256:HEX``, where it is one (:data:`PINNED`
-    matches it): a stored reference equal to it names that version as it is. The names
-    are checked once each and the hashes in one pass; rows altered by hand (a name, a
-    number or a hash that no pinned ref holds) are then checked one by one."""
+def pinned_refs(rows: list[Row], keys: list[Key]) -> dict[str, Key]:
+    """Each version's pinned ref ``name:N@sha256:HEX`` (``keys``: the rows' own), where it
+    is one (:data:`PINNED` matches it): a stored reference equal to it names that version
+    as it is. The names are checked once each and the hashes in one pass; rows altered by
+    hand (a name, a number or a hash that no pinned ref holds) are then checked one by
+    one."""
     texts = [f"{r[0]}:{r[1]}@sha256:{r[2]}" for r in rows]
-    keys = [(r[0], r[1]) for r in rows]
     if _all_pinnable(rows):
         return dict(zip(texts, keys, strict=True))
     return {

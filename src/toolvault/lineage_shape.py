@@ -12,7 +12,7 @@ anything is printed. Standard library only: the fast path loads it.
 
 from __future__ import annotations
 
-from itertools import chain
+from itertools import chain, compress
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -65,12 +65,14 @@ def check_columns(root: str, nodes: list[tuple[Any, ...]], edges: list[tuple[Any
     if not edges:
         return
     sources, targets, statuses, stored = edges
-    if not set(map(type, chain(sources, targets, stored))) <= {STR}:
+    # the statuses too, before they are hashed: a list there is no TypeError
+    if not set(map(type, chain(sources, targets, statuses, stored))) <= {STR}:
         raise NotAGraph("an edge has a value that is not a text")
     if not set(statuses) <= STATUSES:
         raise NotAGraph("an edge has a status that is none of exact, changed, dangling, resolves")
-    reached = {to for to, status in zip(targets, statuses, strict=True) if status in REACHES}
-    if not set(sources) | reached <= set(nodes[0]):
+    refs = set(nodes[0])
+    reached = compress(targets, map(REACHES.__contains__, statuses))
+    if not all(map(refs.__contains__, chain(sources, reached))):
         raise NotAGraph("an edge that reaches a version names no node")
 
 

@@ -73,7 +73,7 @@ def _refs(url: str, spec: str, flags: set[str], out: Out) -> None:
     except ValueError:  # not JSON, or not a graph: the client says what the daemon answered
         raise Fallback from None
     if graph is None:  # the daemon's text is the one printed locally: checked, not encoded
-        out.stream([text])
+        out.verbatim(text, found[2])
     elif as_json:  # a daemon that answers compact JSON
         out.stream(lineage_json.pieces(graph))
     else:

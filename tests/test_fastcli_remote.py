@@ -208,3 +208,45 @@ def test_a_daemon_that_does_not_answer_is_reported_as_the_client_reports_it(
                 assert json.loads(err) == {"error": error}
             else:
                 assert err == f"toolvault: error: {message}\n"
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_asked_for_indent_2_the_daemon_answers_the_text_the_command_prints(
+    served: tuple[Path, Daemon, str], monkeypatch: pytest.MonkeyPatch, reverse: bool
+) -> None:
+    """What the fast path asks for ``--json``; any other client gets compact JSON."""
+    home, daemon, token = served
+    spec, flags = ("chain0:1", ["--reverse"]) if reverse else ("top", [])
+    _local(home, monkeypatch)
+    printed = tv_stdout(["refs", spec, "--depth", "all", "--json", *flags])
+    path = f"/v1/refs/{spec}?depth=all{'&reverse=true' if reverse else ''}"
+    auth = {"Authorization": f"Bearer {token}"}
+    asked = {**auth, "Accept": "application/json; indent=2"}
+    found = fastremote.get(daemon.url, None, path, 10.0, asked)
+    assert found is not None and found[0] == 200
+    assert found[2].decode() + "\n" == printed
+    compact = fastremote.get(daemon.url, None, path, 10.0, auth)
+    assert compact is not None and json.loads(compact[2]) == json.loads(printed)
+    assert b"\n" not in compact[2]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-8:surrogateescape", "utf-8"])
+def test_the_daemons_bytes_are_written_as_they_came_only_to_a_utf8_stdout(
+    served: tuple[Path, Daemon, str], tmp_path: Path, encoding: str
+) -> None:
+    """Written to a standard output that encodes otherwise, the graph's text is encoded as
+    the local command encodes it (the prompt holds "é✓")."""
+    home, daemon, token = served
+    argv = ["refs", "top", "--depth", "all", "--json"]
+    code = (
+        f"import sys; sys.argv = ['toolvault', *{argv!r}]\nfrom toolvault.main import main\nmain()"
+    )
+    base = {k: v for k, v in os.environ.items() if not k.startswith("TOOLVAULT_")}
+    base["PYTHONIOENCODING"] = encoding
+    _, remote = loaded_modules(
+        code, tmp_path, {**base, "TOOLVAULT_URL": daemon.url, "TOOLVAULT_TOKEN": token}
+    )
+    _, local = loaded_modules(code, tmp_path, {**base, "TOOLVAULT_HOME": str(home)})
+    assert remote == local
+    assert local.decode(encoding.split(":")[0]).startswith('{\n  "root": "top:1@sha256:')
+    assert "écris" in local.decode(encoding.split(":")[0])

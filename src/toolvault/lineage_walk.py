@@ -61,6 +61,7 @@ PINNED_LINE = re.compile(
 )
 
 REFS = 9  # the references' column in a Row
+HEX_DIGITS = b"0123456789abcdef"
 
 
 def ref_of(key: Key, sha256: str) -> str:
@@ -74,7 +75,7 @@ class Walk:
 
     __slots__ = (
         *("source", "find", "limit", "max_nodes", "root", "rows", "held"),
-        *("depth", "refs", "edges", "truncated", "resolved"),
+        *("depth", "refs", "edges", "truncated", "resolved", "exact"),
     )
 
     def __init__(
@@ -89,6 +90,8 @@ class Walk:
         self.edges: list[Edge] = []
         self.truncated: set[Key] = set()
         self.resolved: dict[str, Key | None] = {}
+        # the ancestors' walk: the pinned ref of each version read, when it is one
+        self.exact: dict[str, Key] = {}
 
     def reach(self, key: Key, ref: str, level: int) -> bool:
         """Add a version at ``level``; False if it was reached already."""
@@ -104,10 +107,10 @@ class Walk:
         """Whether the depth asked for ends the walk before ``level``."""
         return self.limit is not None and level > self.limit
 
-    def add(self, rows: list[Row], asked: Iterable[Key] = ()) -> None:
+    def add(self, rows: list[Row], asked: Iterable[Key] = ()) -> tuple[list[Row], list[Key]]:
         """Keep rows read (their references parsed); an ``asked`` key without one, or a
         row without a hash (the recursive query's versions that are not there), is no
-        version."""
+        version. The rows of versions, and their keys."""
         there = [r for r in rows if r[2] is not None]
         for r in rows:
             if r[2] is None:
@@ -117,6 +120,7 @@ class Walk:
         self.held.update(zip(keys, parse_references([r[REFS] for r in there]), strict=True))
         for key in asked:
             self.rows.setdefault(key, None)
+        return there, keys
 
     def target(self, stored: str) -> Target | None:
         """The version a stored reference names (None: it resolves to nothing)."""
@@ -159,52 +163,47 @@ def walk(
 
 def _ancestors(w: Walk) -> None:
     deep = w.limit is None or w.limit > LEVEL_QUERIES
+    w.exact.update(pinned_refs([w.rows[w.root]], [w.root]))  # type: ignore[list-item]
     if deep and w.held[w.root]:
-        w.add(w.source.lineage_closure([w.root], w.max_nodes + 1))
+        _read(w, w.source.lineage_closure([w.root], w.max_nodes + 1))
     _levels(w, deep)
+
+
+def _read(w: Walk, rows: list[Row], asked: Iterable[Key] = ()) -> None:
+    """Keep rows read (:meth:`Walk.add`), and their pinned refs."""
+    w.exact.update(pinned_refs(*w.add(rows, asked)))
 
 
 def _levels(w: Walk, deep: bool) -> None:
     """Walk level after level from the root: record the edge of each reference the
-    frontier holds, and reach the versions met first. The first reference to a version
-    not read yet has the whole level's missing versions read, in one query, before it is
-    followed.
+    frontier holds, and reach the versions met first.
 
     One loop for all the levels, no call per version or level (a chain of 10,000
     versions is 10,000 levels: the constant cost of a level is most of the walk), and
-    edges made with ``tuple.__new__`` (a third of the cost of ``Edge(...)``)."""
-    held, rows, depth, refs, edge = w.held, w.rows, w.depth, w.refs, w.edges.append
-    pinned, new = PINNED.fullmatch, tuple.__new__
+    edges made with ``tuple.__new__`` (a third of the cost of ``Edge(...)``). A reference
+    that is the pinned ref of a version read (``w.exact``: nearly all of them) is an
+    exact edge by one look-up; any other is read by :func:`_follow`."""
+    held, depth, refs, edge, exact = w.held, w.depth, w.refs, w.edges.append, w.exact
+    new, limit = tuple.__new__, w.limit
     frontier: list[Key] = [w.root]
     level = 1
     while frontier:
-        if w.stops_at(level):
+        if limit is not None and level > limit:
             w.truncated.update(k for k in frontier if held[k])
             return
         reached: list[Key] = []
-        read = False
         for source in frontier:
             here = refs[source]
             for stored in held[source]:
-                m = pinned(stored)
-                if m is not None:
-                    name, number, sha = m.groups()
-                    key: Key | None = (name, int(number))
-                else:  # stored as written: whatever it resolves to today
-                    key, sha = w.loose(stored) or (None, None)
-                if key is not None and key not in rows and not read:
-                    read = _read_missing(w, frontier, deep)
-                row = None if key is None else rows[key]
-                if key is None or row is None or (sha is not None and sha != row[2]):
-                    status = "dangling" if sha is None else "changed"
-                    edge(new(Edge, (here, stored, status, stored)))
-                    continue
-                if sha is not None:  # pinned, and as it was: the stored text is the ref
+                key = exact.get(stored)
+                if key is not None:  # pinned, and that version as it is: the text is its ref
                     edge(new(Edge, (here, stored, "exact", stored)))
                     to = stored
                 else:
-                    to = ref_of(key, row[2])
-                    edge(new(Edge, (here, to, "resolves", stored)))
+                    key, to, status = _follow(w, frontier, deep, stored)
+                    edge(new(Edge, (here, to, status, stored)))
+                    if key is None:
+                        continue
                 if key not in depth:
                     if len(depth) >= w.max_nodes:
                         raise too_many(refs[w.root], w.max_nodes, w.limit)
@@ -214,7 +213,25 @@ def _levels(w: Walk, deep: bool) -> None:
         level += 1
 
 
-def _read_missing(w: Walk, frontier: list[Key], deep: bool) -> bool:
+def _follow(w: Walk, frontier: list[Key], deep: bool, stored: str) -> tuple[Key | None, str, str]:
+    """What a reference that is no pinned ref of a version read names: the version (None:
+    none), the edge's target and its status. A version not read yet has the whole level's
+    missing versions read first, in one query."""
+    target = w.target(stored)
+    if target is None:  # stored as written, resolves to nothing
+        return None, stored, "dangling"
+    key, sha = target
+    if key not in w.rows:
+        _read_missing(w, frontier, deep)
+    row = w.rows.get(key)
+    if row is None or (sha is not None and sha != row[2]):
+        return None, stored, "dangling" if sha is None else "changed"
+    if sha is not None:  # pinned, and as it was (a version read whose ref is no pinned ref)
+        return key, stored, "exact"
+    return key, ref_of(key, row[2]), "resolves"
+
+
+def _read_missing(w: Walk, frontier: list[Key], deep: bool) -> None:
     """Read the rows of the versions a level's references name that were not read yet
     (stored as written, or not found by the recursive query's reading of the text)."""
     missing: set[Key] = set()
@@ -223,9 +240,15 @@ def _read_missing(w: Walk, frontier: list[Key], deep: bool) -> bool:
             t = w.target(stored)
             if t is not None and t[0] not in w.rows:
                 missing.add(t[0])
-    found = w.source.lineage_closure(missing, w.max_nodes + 1) if deep else None
-    w.add(w.source.lineage_rows(missing) if found is None else found, missing)
-    return True
+    if not deep:
+        _read(w, w.source.lineage_rows(missing), missing)
+        return
+    cap = w.max_nodes + 1
+    found = w.source.lineage_closure(missing, cap)
+    if len(found) >= cap:  # cut at the cap: PostgreSQL's may have left out those asked for
+        got = {(r[0], r[1]) for r in found}
+        found += w.source.lineage_rows(k for k in missing if k not in got)
+    _read(w, found, missing)
 
 
 # -- descendants ---------------------------------------------------------------------------
@@ -307,6 +330,38 @@ def _finish(w: Walk, direction: str) -> Lineage:
 
 
 # -- references as stored ----------------------------------------------------------------
+
+
+def pinned_refs(rows: list[Row], keys: list[Key]) -> dict[str, Key]:
+    """Each version's pinned ref ``name:N@sha256:HEX`` (``keys``: the rows' own), where it
+    is one (:data:`PINNED` matches it): a stored reference equal to it names that version
+    as it is. The names are checked once each and the hashes in one pass; rows altered by
+    hand (a name, a number or a hash that no pinned ref holds) are then checked one by
+    one."""
+    texts = [f"{r[0]}:{r[1]}@sha256:{r[2]}" for r in rows]
+    if _all_pinnable(rows):
+        return dict(zip(texts, keys, strict=True))
+    return {
+        t: k
+        for t, k in zip(texts, keys, strict=True)
+        if type(k[1]) is int and PINNED.fullmatch(t) is not None
+    }
+
+
+def _all_pinnable(rows: list[Row]) -> bool:
+    """Whether every row's name is a name, its version a number and its hash 64 lowercase
+    hex digits."""
+    names = {r[0] for r in rows}
+    versions = {r[1] for r in rows}
+    shas = [r[2] for r in rows]
+    if {type(n) for n in names} != {str} or {type(v) for v in versions} != {int}:
+        return False
+    if min(versions) < 1 or not all(map(NAME_RE.fullmatch, names)):
+        return False
+    if {type(h) for h in shas} != {str} or {len(h) for h in shas} != {64}:
+        return False
+    joined = "".join(shas)
+    return joined.isascii() and not joined.encode().translate(None, HEX_DIGITS)
 
 
 def parse_references(texts: list[str]) -> list[tuple[str, ...]]:

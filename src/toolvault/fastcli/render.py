@@ -25,6 +25,7 @@ class Out:
         self.errors: list[str] = []  # warnings, for stderr
         self.status = 0  # the exit status once printed
         self.streamed: Iterable[str] = ()  # written after the lines, as it is made
+        self.encoded: bytes | bytearray | None = None  # the streamed text as UTF-8
 
     def warn(self, message: str) -> None:
         """As ``cli._common.warn``: a warning line on stderr."""
@@ -39,6 +40,13 @@ class Out:
         answer is never held whole. They may hold no escape sequence (as JSON, whose
         encoder escapes every control character): they are not checked for one."""
         self.streamed = chain(pieces, ["\n"])
+
+    def verbatim(self, text: str, encoded: bytes | bytearray) -> None:
+        """:meth:`stream` ``text``, which ``encoded`` holds as UTF-8: written as those
+        bytes where standard output writes UTF-8 (encoding 8 MB again cost more than
+        writing it)."""
+        self.stream([text])
+        self.encoded = encoded
 
     def json(self, data: Any) -> None:
         """As ``cli._common.emit_json``."""
@@ -63,6 +71,27 @@ class Out:
             sys.stderr.write(errors)
             sys.stderr.flush()
         sys.stdout.write(text)
+        if self.encoded is not None and _writes_utf8(sys.stdout):
+            sys.stdout.flush()
+            sys.stdout.buffer.write(self.encoded)
+            sys.stdout.buffer.write(b"\n")
+            sys.stdout.buffer.flush()
+            return
         for piece in self.streamed:
             sys.stdout.write(piece)
         sys.stdout.flush()
+
+
+def _writes_utf8(stream: Any) -> bool:
+    """Whether ``stream`` is text over a byte buffer, written as strict UTF-8 with no
+    newline translation (POSIX's line separator): then a text's UTF-8 bytes may go to the
+    buffer as they are."""
+    import codecs
+    import os
+
+    try:
+        name = codecs.lookup(stream.encoding).name
+    except (AttributeError, LookupError, TypeError):
+        return False
+    plain = getattr(stream, "errors", None) == "strict" and hasattr(stream, "buffer")
+    return name == "utf-8" and plain and os.linesep == "\n"

@@ -28,6 +28,7 @@ class Lineages(ServiceBase):
         (a number, or ``"all"``), each version once. More than ``max_nodes`` versions is
         :class:`~toolvault.errors.InvalidInput`: ask for a smaller depth (default
         :data:`~toolvault.lineage_graph.MAX_NODES`)."""
+        from toolvault.gcpause import paused
         from toolvault.lineage_graph import MAX_NODES, parse_depth
         from toolvault.lineage_walk import walk
 
@@ -37,7 +38,10 @@ class Lineages(ServiceBase):
             *(v.name, v.version, v.sha256, v.created_at, v.created_by, v.owner),
             *(v.session_id, v.prompt, v.message, v.references),
         )
-        return walk(self.store, self._lineage_find, root, limit, reverse, max_nodes or MAX_NODES)
+        with paused():  # a walk makes no cycle: the collector's passes only cost
+            return walk(
+                self.store, self._lineage_find, root, limit, reverse, max_nodes or MAX_NODES
+            )
 
     def _lineage_find(self, stored: str) -> tuple[str, int] | None:
         """The version a reference stored as written resolves to today, if any."""

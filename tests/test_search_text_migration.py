@@ -99,6 +99,9 @@ def test_an_existing_vault_moves_to_the_lean_tables_finding_the_same(
         assert any("search index" in line for line in again.sync())
         assert [h.version for h in again.search("csv_header")] == [2]
         assert found(again)['"merged branches"'] == before['"merged branches"']
+        if not postgres:  # the rebuild keeps the tables' settings
+            with Raw(again) as run:
+                assert run("SELECT v FROM search_trigram_config WHERE k = 'automerge'") == [(8,)]
         assert [p.detail for p in again.verify().problems if p.kind == "index"] == []
 
 

@@ -1,5 +1,5 @@
 """Migration 11 (issue 13's publish budget): SQLite's full-text tables remade lighter to
-write (no token counts per row, no columns in the trigram table, automerge 8), an
+write (no token counts per row, no columns in the trigram table), an
 existing vault moved over in one transaction with every search finding what it did."""
 
 from __future__ import annotations
@@ -86,7 +86,6 @@ def test_an_existing_vault_moves_to_the_lean_tables_finding_the_same(
                 assert "columnsize=0" in tables["search_trigram"]
                 assert not {"search_words_docsize", "search_trigram_docsize"} & tables.keys()
                 for table in ("search_words", "search_trigram"):
-                    assert run(f"SELECT v FROM {table}_config WHERE k = 'automerge'") == [(8,)]
                     assert run(f"SELECT count(DISTINCT segid) FROM {table}_idx") == [(1,)]
         assert found(again) == before
         assert found(again, all_versions=True) == before_all
@@ -99,9 +98,6 @@ def test_an_existing_vault_moves_to_the_lean_tables_finding_the_same(
         assert any("search index" in line for line in again.sync())
         assert [h.version for h in again.search("csv_header")] == [2]
         assert found(again)['"merged branches"'] == before['"merged branches"']
-        if not postgres:  # the rebuild keeps the tables' settings
-            with Raw(again) as run:
-                assert run("SELECT v FROM search_trigram_config WHERE k = 'automerge'") == [(8,)]
         assert [p.detail for p in again.verify().problems if p.kind == "index"] == []
 
 

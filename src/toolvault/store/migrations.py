@@ -505,9 +505,8 @@ STEPS = (*STEPS, Step(10, "hooks", HOOKS_SQLITE))
 # token counts of each row that FTS5's bm25 reads (columnsize=0: a table and a page less
 # to write per publish). The trigram table keeps which rows hold each trigram and no
 # more (detail=none: it has one column, and a substring is sought as all of its
-# trigrams anyway, a superset that the ranking checks). Automerge 8: a publish's small
-# segments are merged once eight of a level are there rather than four, so each is
-# rewritten about half as often (a search reads at most seven small ones per level).
+# trigrams anyway, a superset that the ranking checks). (Automerge 8 rather than 4 would
+# save a publish a little more, but a search then reads twice the small segments.)
 # PostgreSQL's index needs no change. The text is indexed again from search_index.
 SEARCH_TEXT_SQLITE = """
 DROP TABLE search_words;
@@ -520,8 +519,6 @@ CREATE VIRTUAL TABLE search_trigram USING fts5(
     content, content='search_index', content_rowid='id', tokenize='trigram', detail=none,
     columnsize=0
 );
-INSERT INTO search_words (search_words, rank) VALUES ('automerge', 8);
-INSERT INTO search_trigram (search_trigram, rank) VALUES ('automerge', 8);
 """
 
 

@@ -53,6 +53,7 @@ def cover(found: Any, limit: int) -> set[tuple[int, ...]]:
         worst = limit_key(found, limit)
         if worst is not None and worst < Key(-negative, LAST):
             break  # ``limit`` ranked rows outrank every row of this cell and the rest
+        cell = trim(levels, cell, worst)
         listings += 1
         rows = listing(found, cell, memo)
         if rows is not None:
@@ -101,6 +102,24 @@ def limit_key(found: Any, limit: int) -> Any:
 def bound(levels: Any, cell: Cell) -> int:
     """The best score of a row of ``cell``."""
     return sum(levels[i][lo][0] for i, (lo, _) in enumerate(cell))
+
+
+def trim(levels: Any, cell: Cell, worst: Any) -> Cell:
+    """``cell`` without each term's lower levels whose rows all rank below ``worst``
+    (the ``limit``-th best row known; None: fewer known): those rows cannot make the
+    page, and a narrower cell lists fewer rows through a more selective match."""
+    from toolvault.search.tiers import LAST, Key
+
+    if worst is None:
+        return cell
+    top = bound(levels, cell)
+    out = []
+    for i, (lo, hi) in enumerate(cell):
+        rest = top - levels[i][lo][0]  # the best of the other terms
+        while hi > lo and worst < Key(rest + levels[i][hi][0], LAST):  # bounded: hi falls
+            hi -= 1
+        out.append((lo, hi))
+    return tuple(out)
 
 
 def fields(levels: Any, i: int, lo: int, hi: int) -> tuple[str, ...]:

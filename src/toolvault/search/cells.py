@@ -18,8 +18,9 @@ import heapq
 import itertools
 
 from toolvault.search import tiersql
-from toolvault.search.rank import EXACT_NAME, WEIGHTS, Row, exact_name, matches
+from toolvault.search.rank import Row
 from toolvault.search.sql import WORD_WEIGHTS
+from toolvault.search.weigh import Weigher
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -44,10 +45,7 @@ def cover(found: Any, limit: int) -> set[tuple[int, ...]]:
     heap = [(-bound(levels, start), start)]
     listings = 0
     memo: dict[str, list[int] | None] = {}  # a driver's rows (None: too many)
-    order = [
-        sorted((term.field,) if term.field else found.within, key=lambda f: -WEIGHTS[f])
-        for term in found.query.terms
-    ]  # each term's fields, best first, as the ranking reads them
+    weigher = Weigher(found.query, found.within)  # each row's score, as the ranking's
     while heap and listings < MAX_LISTINGS:  # bounded: each cell is split into smaller ones
         negative, cell = heapq.heappop(heap)
         worst = limit_key(found, limit)
@@ -58,7 +56,7 @@ def cover(found: Any, limit: int) -> set[tuple[int, ...]]:
         rows = listing(found, cell, memo)
         if rows is not None:
             for r in rows:
-                candidate(found, r, order)
+                candidate(found, r, weigher)
             covered.update(itertools.product(*(range(lo, hi + 1) for lo, hi in cell)))
             continue
         for part in split(levels, cell):
@@ -66,7 +64,7 @@ def cover(found: Any, limit: int) -> set[tuple[int, ...]]:
     return covered
 
 
-def candidate(found: Any, r: Any, order: list[list[str]]) -> None:
+def candidate(found: Any, r: Any, weigher: Weigher) -> None:
     """Make row ``r`` (in full) a candidate of ``found`` where the ranking will rank it:
     its score found as :func:`toolvault.search.rank.score` finds it, but without the
     snippet and stopping at each term's best field. Only the candidates that can make
@@ -77,16 +75,10 @@ def candidate(found: Any, r: Any, order: list[list[str]]) -> None:
     if i in found.keys or i in found.checked:
         return
     row = Row(*r[1:15], bool(r[15]), r[16])  # type: ignore[call-arg]
-    cache: dict[str, list[str]] = {}
-    total = 0
-    for term, options in zip(found.query.terms, order, strict=True):
-        weight = next((WEIGHTS[f] for f in options if matches(term, f, row, cache)), 0)
-        if not weight:
-            found.checked[i] = None
-            return
-        total += weight
-    if exact_name(found.query) == row.name.lower():
-        total += EXACT_NAME
+    total = weigher.score(row)
+    if total is None:
+        found.checked[i] = None
+        return
     found.keys[i] = Key(total, row.recorded_at, row.name, row.version)
     found.pending[i] = r
 

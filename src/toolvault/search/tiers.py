@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from toolvault.search import cells, tiersql
 from toolvault.search.query import Query
 from toolvault.search.rank import LIFECYCLE_ORDER, SCALE, WEIGHTS, Hit, Row, score
+from toolvault.search.sql import WORD_WEIGHTS
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -118,6 +119,9 @@ def present(store: Any, query: Query, levels: tuple[Levels, ...]) -> tuple[Level
         return levels
     kept = []
     for term, options in zip(query.terms, levels, strict=True):
+        if len(query.terms) >= MANY_TERMS:
+            kept.append(_in_words(store, term, options))
+            continue
         found = []
         for weight, group in options:
             statement = tiersql.any_row(store.dialect, term, group)
@@ -125,6 +129,18 @@ def present(store: Any, query: Query, levels: tuple[Levels, ...]) -> tuple[Level
                 found.append((weight, group))
         kept.append(tuple(found))
     return tuple(kept)
+
+
+def _in_words(store: Any, term: Any, options: Levels) -> Levels:
+    """``options`` without its word fields when ``term`` is in no word field of any row
+    (one look-up). Cells (three or more terms) find an empty level when they list it:
+    a level's own look-up reads the word's rows up to its first there (half a
+    millisecond for a common word in a field few rows hold it in, the name)."""
+    words = tuple(f for _, group in options for f in group if f in WORD_WEIGHTS)
+    statement = tiersql.any_row(store.dialect, term, words) if words else None
+    if statement is None or store.search_select(*statement):
+        return options
+    return tuple((w, g) for w, g in options if not all(f in WORD_WEIGHTS for f in g))
 
 
 class Lifecycle:

@@ -14,6 +14,7 @@ as a tier), or outranked by ``limit`` rows ranked already.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import itertools
 
@@ -46,9 +47,10 @@ def cover(found: Any, limit: int) -> set[tuple[int, ...]]:
     listings = 0
     memo: dict[str, list[int] | None] = {}  # a driver's rows (None: too many)
     weigher = Weigher(found.query, found.within)  # each row's score, as the ranking's
+    known = Known(found, limit)
     while heap and listings < MAX_LISTINGS:  # bounded: each cell is split into smaller ones
         negative, cell = heapq.heappop(heap)
-        worst = limit_key(found, limit)
+        worst = known.worst()
         if worst is not None and worst < Key(-negative, LAST):
             break  # ``limit`` ranked rows outrank every row of this cell and the rest
         cell = trim(levels, cell, worst)
@@ -56,7 +58,7 @@ def cover(found: Any, limit: int) -> set[tuple[int, ...]]:
         rows = listing(found, cell, memo)
         if rows is not None:
             for r in rows:
-                candidate(found, r, weigher)
+                known.add(candidate(found, r, weigher))
             covered.update(itertools.product(*(range(lo, hi + 1) for lo, hi in cell)))
             continue
         for part in split(levels, cell):
@@ -64,7 +66,7 @@ def cover(found: Any, limit: int) -> set[tuple[int, ...]]:
     return covered
 
 
-def candidate(found: Any, r: Any, weigher: Weigher) -> None:
+def candidate(found: Any, r: Any, weigher: Weigher) -> Any:
     """Make row ``r`` (in full) a candidate of ``found`` where the ranking will rank it:
     its score found as :func:`toolvault.search.rank.score` finds it, but without the
     snippet and stopping at each term's best field. Only the candidates that can make
@@ -73,22 +75,38 @@ def candidate(found: Any, r: Any, weigher: Weigher) -> None:
 
     i = r[0]
     if i in found.keys or i in found.checked:
-        return
+        return None  # known already (the cells' listings may overlap)
     row = Row(*r[1:15], bool(r[15]), r[16])  # type: ignore[call-arg]
     total = weigher.score(row)
     if total is None:
         found.checked[i] = None
-        return
-    found.keys[i] = Key(total, row.recorded_at, row.name, row.version)
+        return None
+    key = found.keys[i] = Key(total, row.recorded_at, row.name, row.version)
     found.pending[i] = r
+    return key
 
 
-def limit_key(found: Any, limit: int) -> Any:
-    """Where the ``limit``-th best row known ranks (None: fewer rows): the ranked hits and
-    the candidates, whose keys here are the ranking's own."""
-    known = [k for i, k in found.keys.items() if i not in found.checked]
-    known += found.ranked.values()
-    return heapq.nsmallest(limit, known)[-1] if len(known) >= limit else None
+class Known:
+    """The ``limit`` best rows known, best first: the ranked hits and the candidates,
+    whose keys here are the ranking's own."""
+
+    __slots__ = ("keys", "limit")
+
+    def __init__(self, found: Any, limit: int) -> None:
+        known = [k for i, k in found.keys.items() if i not in found.checked]
+        self.keys = heapq.nsmallest(limit, [*known, *found.ranked.values()])
+        self.limit = limit
+
+    def add(self, key: Any) -> None:
+        """Know one more row (None: none)."""
+        if key is None or (len(self.keys) >= self.limit and not key < self.keys[-1]):
+            return
+        bisect.insort(self.keys, key)
+        del self.keys[self.limit :]
+
+    def worst(self) -> Any:
+        """Where the ``limit``-th best row known ranks (None: fewer rows known)."""
+        return self.keys[-1] if len(self.keys) >= self.limit else None
 
 
 def bound(levels: Any, cell: Cell) -> int:

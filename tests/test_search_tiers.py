@@ -172,6 +172,15 @@ def test_generated_vaults(
             tight(monkeypatch)
 
 
+def test_a_word_that_is_also_a_trigram(corpus: Vault) -> None:
+    # a three-letter word over every word field and its content trigram read alike
+    # ('"csv"'): the cells must not take one's rows for the other's
+    for text in ["csv csv csv", "csv rows csv", "csv read csv parse", "json git csv"]:
+        for limit in (3, 20, 25):
+            same(corpus, text, limit=limit)
+            same(corpus, text, limit=limit, all_versions=True, lifecycle="all")
+
+
 def test_an_exact_name_in_any_case_ranks_first(corpus: Vault) -> None:
     corpus.publish("CSV.Rows", b"#!/bin/sh\ntrue\n")  # the newest tool, named as no other
     for text in ["csv.rows", "CSV.ROWS", "Csv.Rows"]:

@@ -14,7 +14,21 @@ from toolvault.search import query as queries
 from toolvault.search.rank import SCALE, Row, score
 from toolvault.search.weigh import Weigher
 
-WORDS = ["csv", "CSV", "rows", "read", "r", "i", "2", "csv2", "ΟΔΟΣ", "οδος", "İd", "id", "\u212asv"]
+WORDS = [
+    "csv",
+    "CSV",
+    "rows",
+    "read",
+    "r",
+    "i",
+    "2",
+    "csv2",
+    "ΟΔΟΣ",
+    "οδος",
+    "İd",
+    "id",
+    "\u212asv",
+]
 GLUE = [" ", "_", "-", ".", "", ":", "\n", "'", "é"]
 FIELDS = ["name", "description", "usage", "prompt", "message", "content", "author", "label"]
 

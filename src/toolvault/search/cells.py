@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     Cell = tuple[tuple[int, int], ...]  # per term, its first and last level
+    Memo = dict[tuple[str, str], list[int] | None]  # by (table, match)
 
 RESOLVE_MAX = 200  # rows of a cell ranked one by one; past this, the cell is split
 MAX_LISTINGS = 40  # cells listed before leaving the rest to the tiers
@@ -45,7 +46,7 @@ def cover(found: Any, limit: int) -> set[tuple[int, ...]]:
     start: Cell = tuple((0, len(options) - 1) for options in levels)
     heap = [(-bound(levels, start), start)]
     listings = 0
-    memo: dict[str, list[int] | None] = {}  # a driver's rows (None: too many)
+    memo: Memo = {}  # a driver's rows (None: too many)
     weigher = Weigher(found.query, found.within)  # each row's score, as the ranking's
     known = Known(found, limit)
     while heap and listings < MAX_LISTINGS:  # bounded: each cell is split into smaller ones
@@ -162,7 +163,7 @@ def split(levels: Any, cell: Cell) -> list[Cell]:
     ]
 
 
-def listing(found: Any, cell: Cell, memo: dict[str, list[int] | None]) -> list[Any] | None:
+def listing(found: Any, cell: Cell, memo: Memo) -> list[Any] | None:
     """Every row of ``cell`` in scope, in full (a superset: the ranking decides), or None
     when the indexes cannot list them or they are more than :data:`RESOLVE_MAX`. ``memo``
     keeps the drivers' rows (a cell and the parts it splits into often share one)."""
@@ -179,15 +180,19 @@ def listing(found: Any, cell: Cell, memo: dict[str, list[int] | None]) -> list[A
         return None
     ids, listed = None, None
     for table, match in sql.drivers:  # the first that lists few rows gives them
-        if match not in memo:
+        if (table, match) not in memo:  # by table: a word and a trigram read alike
             rows = store.search_select(*tiersql.driver_rows(table, match))
             few = len(rows) <= tiersql.LOOKUP_MAX[table]
-            memo[match] = [r[0] for r in rows] if few else None
-        if memo[match] is not None:
-            ids, listed = memo[match], table
+            memo[table, match] = [r[0] for r in rows] if few else None
+        if memo[table, match] is not None:
+            ids, listed = memo[table, match], table
             break
     if store.dialect == "sqlite" and ids is None:
         return None  # many rows, or no index to list them: walking them costs more
+    if store.dialect == "postgres" and not any(all(f in WORD_WEIGHTS for f in g) for g in groups):
+        return None  # no word to look up in the index: the content alone is a long walk
+    if ids == []:
+        return []  # the index lists no row
     statement = tiersql.newest(store.dialect, sql, found.where, RESOLVE_MAX + 1, ids, listed)
     rows = store.search_select(*statement)
     if len(rows) > RESOLVE_MAX:

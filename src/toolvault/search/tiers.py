@@ -168,7 +168,7 @@ class Lifecycle:
         self.exact()
         # many tiers: cover the few-row ones at once (SQLite: on PostgreSQL a listing
         # costs about what a tier does, and the 4-term bench queries were slower)
-        if len(self.query.terms) >= MANY_TERMS and self.store.dialect == "sqlite":
+        if len(self.query.terms) >= MANY_TERMS:
             self.covered = cells.cover(self, limit)
             self.advance()
         while True:  # bounded: each turn reads a new tier or more of one

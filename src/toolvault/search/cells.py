@@ -1,15 +1,18 @@
 """Many tiers covered at once (for queries of three or more terms): a *cell* gives each
 term a run of its levels (:func:`toolvault.search.tiers.levels`), and holds the rows of
 all the tiers it spans. A cell whose rows are few is listed through the full-text
-indexes and every row ranked by :func:`toolvault.search.rank.score` itself; its tiers
-are then *covered* and never read one by one.
+indexes and every row keyed by its score as the ranking finds it
+(:mod:`toolvault.search.weigh`); its tiers are then *covered* and never read one by one.
 
 A query of three common words has over a hundred tiers, most of them empty (a name
 holds one word), and the best rows lie a few dozen tiers down: reading them one at a
 time cost more than ranking every row. Cells are split best score first (branch and
 bound): a term's content apart from its word fields (the content's rows are many), else
 its best level apart from the rest, until a cell is few rows, one tier (left to be read
-as a tier), or outranked by ``limit`` rows ranked already.
+as a tier), or outranked by ``limit`` rows ranked already. Before a cell is listed, each
+term's lower levels whose rows would all rank below the ``limit`` best rows known are
+trimmed off (:func:`trim`): on the bench's 3-word searches the cells a term matches in
+the content alone then ask for the other terms in the name, and list no row.
 """
 
 from __future__ import annotations

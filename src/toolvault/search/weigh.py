@@ -31,26 +31,31 @@ class Weigher:
     def __init__(self, query: Query, within: Sequence[str]) -> None:
         self.exact = exact_name(query)
         self.terms = [
-            (term, _pattern(term), sorted((term.field,) if term.field else within, key=_weight))
+            (term, _pattern(term), max(term.words, key=len), [
+                (field, Row._fields.index(field), field in WORD_WEIGHTS)
+                for field in sorted((term.field,) if term.field else within, key=_weight)
+            ])
             for term in query.terms
-        ]
+        ]  # fmt: skip
 
     def score(self, row: Row) -> int | None:
         """The row's score (the ranking's, in quarters), or None when a term misses."""
         cache: dict[str, list[str]] = {}
-        lowered: dict[str, str | None] = {}
+        lowered: dict[int, str | None] = {}
         total = 0
-        for term, pattern, fields in self.terms:
-            for field in fields:
-                text = row.text(field)
+        for term, pattern, longest, fields in self.terms:
+            for field, at, words in fields:
+                text = row[at]
                 if not text:
                     continue
-                if pattern is not None and field in WORD_WEIGHTS:
-                    if field not in lowered:
-                        lowered[field] = text.lower() if text.isascii() else None
-                    low = lowered[field]
+                if pattern is not None and words:
+                    low = lowered.get(at, "")
+                    if low == "":
+                        low = lowered[at] = text.lower() if text.isascii() else None
                     if low is not None:
-                        if pattern.search(low):
+                        # the substring first: most fields lack the word, and this is
+                        # several times cheaper than the expression
+                        if longest in low and pattern.search(low):
                             break
                         continue
                 if matches(term, field, row, cache):

@@ -121,7 +121,9 @@ def bound(levels: Any, cell: Cell) -> int:
 def trim(levels: Any, cell: Cell, worst: Any) -> Cell:
     """``cell`` without each term's lower levels whose rows all rank below ``worst``
     (the ``limit``-th best row known; None: fewer known): those rows cannot make the
-    page, and a narrower cell lists fewer rows through a more selective match."""
+    page, and a narrower cell lists fewer rows through a more selective match. The tiers
+    left out stay uncovered, for the tiers' walk to read should they rank after all: a
+    bound too tight would cost time, never a result."""
     from toolvault.search.tiers import LAST, Key
 
     if worst is None:
@@ -197,9 +199,10 @@ def listing(found: Any, cell: Cell, memo: Memo) -> list[Any] | None:
     if ids == []:
         return []  # the index lists no row
     statement = tiersql.newest(store.dialect, sql, found.where, RESOLVE_MAX + 1, ids, listed)
+    if store.dialect == "postgres":  # the rows come in full, never from a prepared plan
+        rows = store.search_select_planned(*statement)
+        return [(r[0], *r[4:]) for r in rows] if len(rows) <= RESOLVE_MAX else None
     rows = store.search_select(*statement)
     if len(rows) > RESOLVE_MAX:
         return None
-    if store.dialect == "postgres":  # the rows came in full
-        return [(r[0], *r[4:]) for r in rows]
     return store.search_select(*tiersql.by_id([r[0] for r in rows])) if rows else []

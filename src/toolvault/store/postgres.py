@@ -82,11 +82,13 @@ class PostgresStore(SQLStore):
         except self.psycopg.Error as exc:
             raise self._error(exc) from exc
 
-    def search_select(self, sql: str, params: Sequence[Any]) -> list[Any]:
-        """The rows of one of the search's reads, planned for its own parameters: psycopg
-        prepares a statement run five times, and PostgreSQL then plans it once for any
-        parameters; for a word, or a substring of the content, that plan can walk the
-        whole index (a 3-4 word search went from 100 ms to 500 ms by its sixth run)."""
+    def search_select_planned(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        """The rows of a search's cell (:func:`toolvault.search.cells.listing`), planned
+        for its own words: psycopg prepares a statement run five times, and PostgreSQL
+        may then plan it once for any parameters; with two content substrings that plan
+        walked the index (a 4-word bench search went from 75 ms to 480 ms by its sixth
+        run). The tiers' reads keep the default: one of them, a content substring, is
+        three times faster planned once (the planner misjudges how many rows hold it)."""
         try:
             return list(self.db.execute(self._placeholders(sql), tuple(params), prepare=False))
         except self.psycopg.Error as exc:

@@ -208,3 +208,23 @@ def test_a_daemon_that_does_not_answer_is_reported_as_the_client_reports_it(
                 assert json.loads(err) == {"error": error}
             else:
                 assert err == f"toolvault: error: {message}\n"
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_asked_for_indent_2_the_daemon_answers_the_text_the_command_prints(
+    served: tuple[Path, Daemon, str], monkeypatch: pytest.MonkeyPatch, reverse: bool
+) -> None:
+    """What the fast path asks for ``--json``; any other client gets compact JSON."""
+    home, daemon, token = served
+    spec, flags = ("chain0:1", ["--reverse"]) if reverse else ("top", [])
+    _local(home, monkeypatch)
+    printed = tv_stdout(["refs", spec, "--depth", "all", "--json", *flags])
+    path = f"/v1/refs/{spec}?depth=all{'&reverse=true' if reverse else ''}"
+    auth = {"Authorization": f"Bearer {token}"}
+    asked = {**auth, "Accept": "application/json; indent=2"}
+    found = fastremote.get(daemon.url, None, path, 10.0, asked)
+    assert found is not None and found[0] == 200
+    assert found[2].decode() + "\n" == printed
+    compact = fastremote.get(daemon.url, None, path, 10.0, auth)
+    assert compact is not None and json.loads(compact[2]) == json.loads(printed)
+    assert b"\n" not in compact[2]

@@ -7,6 +7,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
+from toolvault.errors import IntegrityError
+
 if TYPE_CHECKING:
     from toolvault.contentdiff import ContentDiff
     from toolvault.lineage_graph import Lineage
@@ -14,7 +16,9 @@ if TYPE_CHECKING:
 
 
 class RemoteLineages:
-    """Mixed into RemoteVault, which provides ``_json``."""
+    """Mixed into RemoteVault, which provides ``url`` and ``_json``."""
+
+    url: str
 
     def _json(self, method: str, path: str, body: Any = None) -> Any:
         raise NotImplementedError
@@ -29,7 +33,13 @@ class RemoteLineages:
         if reverse:
             query["reverse"] = "true"
         path = f"/v1/refs/{quote(str(spec), safe=':@')}?{urlencode(query)}"
-        return Lineage.from_dict(self._json("GET", path))
+        try:
+            return Lineage.from_dict(self._json("GET", path))
+        except ValueError as exc:  # as a checkpoint that is not one: nothing printed from it
+            raise IntegrityError(
+                f"the daemon at {self.url} answered GET {path} with no lineage graph ({exc})",
+                details={"url": self.url},
+            ) from None
 
     def diff_content(
         self, spec: str | Spec, content: str | bytes, *, file: str = "unpublished", context: int = 3

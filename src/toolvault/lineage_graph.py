@@ -139,14 +139,24 @@ class Lineage(NamedTuple):
     def from_dict(cls, data: dict[str, Any]) -> Lineage:
         """Rebuild a graph from its JSON shape (the remote client). Each node and edge
         is made in C, its values taken by key (a daemon's added keys are left out): a
-        call per node cost a tenth of printing 10,000 of them."""
+        call per node cost a tenth of printing 10,000 of them. An answer that is not a
+        graph is :class:`~toolvault.lineage_shape.NotAGraph` (a ValueError), before
+        anything is printed from it."""
+        from toolvault.lineage_shape import EDGE_KEYS, NotAGraph, check_columns, check_top
+
+        check_top(data)
         new = tuple.__new__
-        nodes = map(itemgetter(*NODE_FIELDS), data["nodes"])
-        edges = map(itemgetter("from", "to", "status", "ref"), data["edges"])
+        try:
+            nodes = tuple(map(itemgetter(*NODE_FIELDS), data["nodes"]))
+            edges = tuple(map(itemgetter(*EDGE_KEYS), data["edges"]))
+        except KeyError as exc:
+            raise NotAGraph(f"a node or an edge has no {exc}") from None
+        # a column a field (none when there are no nodes or edges)
+        check_columns(data["root"], list(zip(*nodes, strict=True)), list(zip(*edges, strict=True)))
         return cls(
             data["root"],
             data["direction"],
-            None if data["depth"] == "all" else int(data["depth"]),
+            None if data["depth"] == "all" else data["depth"],
             tuple(map(new, repeat(Node), nodes)),
             tuple(map(new, repeat(Edge), edges)),
         )

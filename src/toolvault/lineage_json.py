@@ -22,12 +22,12 @@ import json
 from itertools import chain
 
 from toolvault.lineage_graph import NODE_FIELDS, Lineage
+from toolvault.lineage_shape import EDGE_KEYS
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
-EDGE_KEYS = ("from", "to", "status", "ref")  # Edge.to_dict's keys, in its fields' order
 VALUES = json.JSONEncoder(ensure_ascii=False, check_circular=False, separators=("\n", ":"))
 CHUNK = 200  # objects a piece: its memory is used again by the next piece
 

@@ -6,6 +6,7 @@ versions, every version, fields, limits), on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import itertools
 import random
 from pathlib import Path
 from typing import Any
@@ -172,6 +173,15 @@ def test_generated_vaults(
             tight(monkeypatch)
 
 
+def test_a_word_that_is_also_a_trigram(corpus: Vault) -> None:
+    # a three-letter word over every word field and its content trigram read alike
+    # ('"csv"'): the cells must not take one's rows for the other's
+    for text in ["csv csv csv", "csv rows csv", "csv read csv parse", "json git csv"]:
+        for limit in (3, 20, 25):
+            same(corpus, text, limit=limit)
+            same(corpus, text, limit=limit, all_versions=True, lifecycle="all")
+
+
 def test_an_exact_name_in_any_case_ranks_first(corpus: Vault) -> None:
     corpus.publish("CSV.Rows", b"#!/bin/sh\ntrue\n")  # the newest tool, named as no other
     for text in ["csv.rows", "CSV.ROWS", "Csv.Rows"]:
@@ -192,3 +202,58 @@ def test_a_row_its_tier_overrates_does_not_outrank_a_better_one(
     vault.publish("newer", b"echo alpha beta\n", prompt="alpha", message="beta", description="y")
     assert [r.name for r in vault.search('"alpha beta"', limit=1)] == ["older"]
     same(vault, '"alpha beta"', limit=1)
+
+
+def test_cells_trimmed_by_the_page_are_ranking_every_row(
+    corpus: Vault, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a cell's lower levels whose rows all rank below the limit-th known row are left
+    # out before it is listed: the page must not lose a row that ties or beats it
+    narrowed: list[Any] = []
+    real = cells.trim
+
+    def spy(levels: Any, cell: Any, worst: Any) -> Any:
+        out = real(levels, cell, worst)
+        narrowed.extend([cell] if out != cell else [])
+        return out
+
+    monkeypatch.setattr(cells, "trim", spy)
+    for words in itertools.combinations(["csv", "rows", "read", "parse", "git", "Data"], 3):
+        for limit in (1, 2, 4, 9):
+            same(corpus, " ".join(words), limit=limit)
+            same(corpus, " ".join(words), limit=limit, all_versions=True, lifecycle="all")
+    for text in ["read csv_r parse Data", "json git sync Data", "csv x ab rows"]:
+        same(corpus, text, limit=3)
+    assert narrowed  # the path was taken
+
+
+def test_postgres_cells_are_planned_for_their_words(
+    vault: Vault, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # psycopg prepares a statement run five times, and PostgreSQL may then plan it once
+    # for any words: the cells' listings are never prepared, each planned for its own
+    if vault.store.dialect != "postgres":
+        pytest.skip("PostgreSQL's prepared statements")
+    populate(vault, random.Random(5), 12)
+    store: Any = vault.store
+    sql = "SELECT count(*) FROM search_index s WHERE s.content ILIKE ? AND s.latest = ?"
+    for _ in range(8):
+        store.search_select_planned(sql, ["%csv%", 1])
+    prepared = "SELECT statement FROM pg_prepared_statements WHERE statement LIKE ?"
+    assert not store._q(prepared, ["%ILIKE%"]).fetchall()
+    for _ in range(8):  # the default, which the tiers keep
+        store.search_select(sql, ["%csv%", 1])
+    assert store._q(prepared, ["%ILIKE%"]).fetchall()
+    listed: list[str] = []
+    real = store.search_select_planned
+    monkeypatch.setattr(store, "search_select_planned", lambda q, p: listed.append(q) or real(q, p))
+    for _ in range(6):
+        for text in ["csv rows read", "read csv_r parse Data"]:
+            same(vault, text, limit=3)
+    assert listed
+
+
+def test_sqlite_reads_the_file_through_a_map(sqlite_vault: Vault) -> None:
+    # a search reaches rows scattered over the file: through the map, not a small cache
+    (size,) = sqlite_vault.store._q("PRAGMA mmap_size").fetchone()
+    assert size > 1 << 30

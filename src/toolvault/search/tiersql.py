@@ -89,7 +89,11 @@ def any_row(dialect: str, term: Term, group: tuple[str, ...]) -> Statement | Non
 def _words(dialect: str, term: Term, group: tuple[str, ...]) -> str:
     """The full-text query for ``term``'s words one after another in a field of ``group``."""
     if dialect == "sqlite":
-        return "{" + " ".join(group) + '} : "' + " ".join(term.words) + '"'
+        phrase = '"' + " ".join(term.words) + '"'
+        # every column of the table: no column filter, which costs a quarter more
+        return (
+            phrase if set(group) == set(WORD_WEIGHTS) else "{" + " ".join(group) + "} : " + phrase
+        )
     weights = "".join(sorted({WORD_WEIGHTS[f] for f in group}))
     return "(" + " <-> ".join(f"{w}:{weights}" for w in term.words) + ")"
 

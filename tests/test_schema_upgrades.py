@@ -312,6 +312,15 @@ def hooks(old: OldVault) -> None:
     seal_again(old, at)
 
 
+def search_text(old: OldVault) -> None:
+    """Nothing new to hold: migration 11 remade the full-text tables over the same rows
+    (their shadow tables are derived, compared below through the tables themselves)."""
+
+
+# FTS5's own tables under the full-text ones: derived, and remade by migration 11
+FTS_SHADOW = ("search_words_", "search_trigram_")
+
+
 # Representative data per migration, by name. A new migration needs an entry here.
 DATA: dict[str, Callable[[OldVault], None]] = {
     "initial_schema": initial_schema,
@@ -324,6 +333,7 @@ DATA: dict[str, Callable[[OldVault], None]] = {
     "search": search,
     "grants": grants,
     "hooks": hooks,
+    "search_text": search_text,
 }
 
 
@@ -406,6 +416,8 @@ def test_an_old_database_upgrades_with_its_data_intact(tmp_path: Path, k: int) -
             assert vault.hooks() == []
     after = rows(db)
     for table, old_rows in before.items():  # later migrations may add columns, never drop
+        if table.startswith(FTS_SHADOW):
+            continue
         width = len(old_rows[0]) if old_rows else 0
         kept = [r[:width] for r in after[table]]
         if table == "schema_migrations":

@@ -12,7 +12,7 @@ import sqlite3
 
 # The number of schema migrations this toolvault ships (tests keep it equal to
 # len(migrations.STEPS)); an older or newer database goes through the full path.
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 
 NOT_YANKED = "NOT EXISTS (SELECT 1 FROM yanks y WHERE y.name = v.name AND y.version = v.version)"
 CONTENT = "SELECT b.content FROM versions v JOIN blobs b ON b.sha256 = v.sha256 WHERE v.name = ?"

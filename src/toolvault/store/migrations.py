@@ -498,3 +498,33 @@ CREATE TABLE hook_attempts (
 """
 
 STEPS = (*STEPS, Step(10, "hooks", HOOKS_SQLITE))
+
+
+# Issue 13's publish budget: the full-text tables again, lighter for every write to keep.
+# The search never asks FTS5 to rank (toolvault.search.rank does), so neither keeps the
+# token counts of each row that FTS5's bm25 reads (columnsize=0: a table and a page less
+# to write per publish). The trigram table keeps which rows hold each trigram and no
+# more (detail=none: it has one column, and a substring is sought as all of its
+# trigrams anyway, a superset that the ranking checks). (Automerge 8 rather than 4 would
+# save a publish a little more, but a search then reads twice the small segments.)
+# PostgreSQL's index needs no change. The text is indexed again from search_index.
+SEARCH_TEXT_SQLITE = """
+DROP TABLE search_words;
+DROP TABLE search_trigram;
+CREATE VIRTUAL TABLE search_words USING fts5(
+    name, description, usage, prompt, message, content='search_index', content_rowid='id',
+    tokenize='unicode61 remove_diacritics 0', columnsize=0
+);
+CREATE VIRTUAL TABLE search_trigram USING fts5(
+    content, content='search_index', content_rowid='id', tokenize='trigram', detail=none,
+    columnsize=0
+);
+"""
+
+
+def reindex_text(store: Any) -> None:
+    """Fill the remade full-text tables from the index's rows (SQLite)."""
+    store.reindex_search_text()
+
+
+STEPS = (*STEPS, Step(11, "search_text", SEARCH_TEXT_SQLITE, reindex_text, postgres=""))

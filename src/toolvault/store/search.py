@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from toolvault.search.sql import Page
 
 SEARCH_MIGRATION = 8  # the migration that made the index
+REINDEX_CHUNK = 5_000  # rows whose text goes into the FTS tables at a time
 MAX_CONTENT = 256 * 1024  # content past this is not searched (scripts are far smaller)
 SOURCE = (
     "SELECT v.name, v.version, v.sha256, v.description, v.usage, v.prompt, v.message, "
@@ -201,14 +202,33 @@ class SearchQueries(Queries):
         each: FTS5 writes its pending terms out at every statement that opens a
         savepoint, so a statement per row would write a segment per row. (PostgreSQL's
         tsvector is a generated column, its GIN indexes kept by the table.)"""
-        if self.dialect != "sqlite":
-            return
-        for table, columns in FTS_TABLES.items():  # writers are serialized: these rows
+        if self.dialect == "sqlite":  # writers are serialized: these rows are the new ones
+            self._text_into_fts("id > ?", (last,))
+
+    def _text_into_fts(self, where: str, params: Sequence[Any]) -> None:
+        """Put the text of the index's rows ``where`` into SQLite's FTS tables."""
+        for table, columns in FTS_TABLES.items():
             self._q(
                 f"INSERT INTO {table} (rowid, {columns}) SELECT id, {columns} "
-                "FROM search_index WHERE id > ?",
-                (last,),
+                f"FROM search_index WHERE {where}",
+                params,
             )
+
+    def reindex_search_text(self, stream: TextIO | None = None) -> None:
+        """Index the text of every row afresh into SQLite's FTS tables, just made empty
+        (a migration that remade them), with a progress line on a terminal, then merge
+        each into one segment."""
+        if self.dialect != "sqlite":
+            return
+        ids = [r[0] for r in self._q("SELECT id FROM search_index ORDER BY id")]
+        progress, done = Progress("indexing versions for search", len(ids), stream), 0
+        for start in range(0, len(ids), REINDEX_CHUNK):
+            chunk = ids[start : start + REINDEX_CHUNK]
+            self._text_into_fts("id BETWEEN ? AND ?", (chunk[0], chunk[-1]))
+            done += len(chunk)
+            progress(done)
+        self.optimize_search()
+        progress.close()
 
     def refresh_search(self, names: Iterable[str]) -> None:
         """Bring the mutable columns (lifecycle, owner, labels, yanked, latest) of these

@@ -139,7 +139,7 @@ def _words_pattern(term: Term) -> str:
 
 def _trigrams(text: str) -> str:
     """An FTS5 query for the rows whose content holds every trigram of ``text``: the
-    trigram table keeps no positions (detail=column), so this is a superset of the
+    trigram table keeps no positions (detail=none, migration 11), so this is a superset of the
     rows holding ``text``, which the ranking checks (each quoted trigram is one token,
     folded to lower case as the content's are)."""
     grams = dict.fromkeys(text[i : i + 3] for i in range(len(text) - 2))

@@ -227,13 +227,12 @@ def test_cells_trimmed_by_the_page_are_ranking_every_row(
     assert narrowed  # the path was taken
 
 
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)  # its prepared statements
 def test_postgres_cells_are_planned_for_their_words(
     vault: Vault, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # psycopg prepares a statement run five times, and PostgreSQL may then plan it once
     # for any words: the cells' listings are never prepared, each planned for its own
-    if vault.store.dialect != "postgres":
-        pytest.skip("PostgreSQL's prepared statements")
     populate(vault, random.Random(5), 12)
     store: Any = vault.store
     sql = "SELECT count(*) FROM search_index s WHERE s.content ILIKE ? AND s.latest = ?"

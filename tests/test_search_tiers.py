@@ -256,3 +256,14 @@ def test_sqlite_reads_the_file_through_a_map(sqlite_vault: Vault) -> None:
     # a search reaches rows scattered over the file: through the map, not a small cache
     (size,) = sqlite_vault.store._q("PRAGMA mmap_size").fetchone()
     assert size > 1 << 30
+
+
+def test_the_word_table_holds_exactly_the_word_fields(sqlite_vault: Vault) -> None:
+    # a term over every word field is matched with no column filter (tiersql._words):
+    # right only while the FTS5 table's columns are exactly WORD_WEIGHTS' fields
+    from toolvault.search.sql import WORD_WEIGHTS
+    from toolvault.store.search import FTS_TABLES
+
+    store: Any = sqlite_vault.store
+    columns = [r[1] for r in store._q("PRAGMA table_info(search_words)").fetchall()]
+    assert columns == list(WORD_WEIGHTS) == FTS_TABLES["search_words"].split(", ")

@@ -170,7 +170,7 @@ def _columns(
 ) -> Columns:
     """The pins' fields, a column each, from their lines ``ref = "NAME:N@sha256:HEX"``,
     ``size = N``, ``executable = true``, ``source = "S"``: each column cut out of its
-    lines joined, in a few passes of C rather than a Python loop a pin (a third less in a
+    lines joined, in a few passes of C rather than a Python loop a pin (a fifth less in a
     fresh process). The words around the fields are the rendering's to check; ValueError
     when a column does not come out one value a pin."""
     count = len(refs)
@@ -268,11 +268,11 @@ def content(pins: list[Pin]) -> bytes:
 
 # -- the vault ----------------------------------------------------------------------------
 
-# Each pin's row (its name, number, sha256, size, mode) against the vault's: only the pins
+# Each pin (name, number, sha256, size, mode) against the vault's version: only the pins
 # that do not hold, are yanked, or whose tool has a later version come back (on a sound
-# lock, none or a few: the comparing is SQLite's, not a Python loop's). ``top`` is the
-# tool's highest version, yanked or not, in one index seek; the latest one not yanked,
-# which ``moved`` reports, is sought only for the rows returned.
+# lock none or a few: the comparing is SQLite's, not a Python loop's). Whether there is a
+# later version is the tool's highest, yanked or not, in one index seek; the latest not
+# yanked, which ``moved`` reports, is sought only for the rows that come back.
 PINNED = (
     "SELECT p.column1, "
     "v.sha256 IS p.column3 AND v.size IS p.column4 AND v.executable IS p.column5 "

@@ -41,3 +41,12 @@ def test_content_that_is_no_unicode_text_is_invalid_input_and_nothing_is_publish
         assert "surrogate" in error["message"] and "UTF-8" in error["message"]
     assert [v["version"] for v in vault.version_listing("hello")] == [1]
     assert "fresh" not in [t.name for t in vault.tools()]
+
+
+def test_a_search_that_is_no_unicode_text_is_invalid_input(vault: Vault) -> None:
+    vault.publish("hello", SH)
+    for error in refusals(
+        vault, [("search_tools", {"query": f"{LONE}abc"}), ("search_tools", {"query": "ab\udcff"})]
+    ):
+        assert error["code"] == "invalid_input", error
+        assert "surrogate" in error["message"]

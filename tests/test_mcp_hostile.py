@@ -5,9 +5,13 @@ and nothing is written or run; never the ``internal`` code of a crash."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import pytest
+
 from mcp_helpers import SH, connected, refused, run
+from sandboxing import need_sandbox
 from toolvault.vault import Vault
 
 LONE = "\ud800"  # a surrogate alone: JSON can carry it, UTF-8 cannot
@@ -50,3 +54,36 @@ def test_a_search_that_is_no_unicode_text_is_invalid_input(vault: Vault) -> None
     ):
         assert error["code"] == "invalid_input", error
         assert "surrogate" in error["message"]
+
+
+@pytest.fixture
+def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The server's current folder: where a run would write its mark."""
+    here = tmp_path / "project"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    return here
+
+
+def test_run_arguments_and_stdin_the_system_cannot_pass_are_invalid_input(
+    sqlite_vault: Vault, folder: Path
+) -> None:
+    need_sandbox()
+    sqlite_vault.publish("mark", "#!/bin/sh\necho ran > ran-here\n")
+    errors = refusals(
+        sqlite_vault,
+        [
+            ("run", {"spec": "mark", "args": ["a\x00b"]}),
+            ("run", {"spec": "mark", "args": [f"a{LONE}"]}),
+            ("run", {"spec": "mark", "stdin": f"s{LONE}"}),
+            ("run", {"spec": "mark", "args": ["x" * 200_000]}),  # over Linux's 128 KiB
+            ("run", {"spec": "mark", "args": ["y" * 128_000] * 64}),  # 8 MB: over any ARG_MAX
+        ],
+    )
+    assert [e["code"] for e in errors] == ["invalid_input"] * 5, errors
+    messages = [e["message"] for e in errors]
+    assert "NUL" in messages[0]
+    assert "surrogate" in messages[1] and "surrogate" in messages[2]
+    assert all("too long" in m for m in messages[3:]), messages[3:]
+    assert all("was not run" in m for m in messages), messages
+    assert not (folder / "ran-here").exists()

@@ -129,4 +129,7 @@ def plan(options: SandboxOptions, hide: Iterable[Path]) -> Layout:
                     "run the tool from another folder",
                     details={"path": str(path), "home": str(home)},
                 )
-    return Layout(cwd, tuple(writable), not options.rw, hidden, options.net)
+    # The current folder is writable without --rw, and when --rw names it (as MCP's run
+    # does with its scratch folder): bound read-only, it would stay so.
+    cwd_writable = not options.rw or cwd in writable
+    return Layout(cwd, tuple(writable), cwd_writable, hidden, options.net)

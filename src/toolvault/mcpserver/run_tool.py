@@ -16,7 +16,6 @@ write (never anonymously, never a read-only token).
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -77,8 +76,10 @@ def run_version(vault: Any, r: RunRequest, place: RunPlace) -> RunOut:
     version = vault.cat(r.spec)
     warnings = _admitted(vault, r, version)
     if place.scratch:
-        with tempfile.TemporaryDirectory(prefix="toolvault-mcp-run-") as folder:
-            return _sandboxed(vault, r, version, warnings, Path(folder))
+        from toolvault.sandbox.scratch import scratch_folder
+
+        with scratch_folder("toolvault-mcp-run-") as folder:
+            return _sandboxed(vault, r, version, warnings, folder)
     return _sandboxed(vault, r, version, warnings, None)
 
 

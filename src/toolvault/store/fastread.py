@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 
-try:  # sqlite3's C module alone: the package adds datetime's adapters (~1.5 ms a start,
-    # a tenth of verify --lock's), and no query of the fast paths binds a date
+try:  # sqlite3's C module alone: the package adds datetime's adapters (~1.5 ms of a
+    # fast path's start), and no query of the fast paths binds a date
     import _sqlite3 as sqlite3
 except ImportError:  # an interpreter without it (PyPy's is a package of its own)
     import sqlite3  # type: ignore[no-redef]

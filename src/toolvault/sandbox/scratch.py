@@ -39,34 +39,38 @@ def remove_tree(top: Path) -> None:
     os.chmod(top, 0o700)
     fd = os.open(top, DIRECTORY)
     below: list[str] = []  # the names from top down to the folder fd is open on
+    # for each level, its subfolders still to remove: each folder is listed once, so a
+    # folder of many thousand subfolders costs no more than their number
+    pending = [_emptied(fd)]
     try:
-        while True:
-            child = _emptied(fd)
-            if child is not None:  # down into a subfolder
+        while pending:
+            if pending[-1]:  # down into a subfolder
+                child = pending[-1].pop()
                 os.chmod(child, 0o700, dir_fd=fd)  # a real folder: _emptied checked
                 fd = _moved(fd, os.open(child, DIRECTORY, dir_fd=fd))
                 below.append(child)
-            elif below:  # this folder is empty: up, and remove it
-                fd = _moved(fd, os.open("..", DIRECTORY, dir_fd=fd))
-                os.rmdir(below.pop(), dir_fd=fd)
-            else:
-                break
+                pending.append(_emptied(fd))
+            else:  # this folder is empty: up, and remove it
+                pending.pop()
+                if below:
+                    fd = _moved(fd, os.open("..", DIRECTORY, dir_fd=fd))
+                    os.rmdir(below.pop(), dir_fd=fd)
     finally:
         os.close(fd)
     os.rmdir(top)
 
 
-def _emptied(fd: int) -> str | None:
-    """Unlink every entry of the folder ``fd`` that is not a folder; the name of a
-    subfolder left, if any."""
-    folder = None
+def _emptied(fd: int) -> list[str]:
+    """Unlink every entry of the folder ``fd`` that is not a folder; the names of the
+    subfolders left."""
+    folders = []
     with os.scandir(fd) as entries:
         for entry in entries:
             if entry.is_dir(follow_symlinks=False):
-                folder = folder or entry.name
+                folders.append(entry.name)
             else:
                 os.unlink(entry.name, dir_fd=fd)
-    return folder
+    return folders
 
 
 def _moved(old: int, new: int) -> int:

@@ -13,7 +13,10 @@ round after round, interleaved so that a noisy machine slows each side alike:
 - each pair runs back to back, in turns first and second, round after round;
 - the same two calls in this process (:func:`toolvault.lockfile.install.install` and
   :func:`toolvault.lockfile.verify.verify_lock`), as information: the commands less
-  the interpreter's start and imports.
+  the interpreter's start and imports;
+- ``toolvault --version``, as information: the start-up every command pays before it
+  does anything (the interpreter, the console script's own imports — pip's imports
+  ``re`` — and the fast path's dispatch), next to sha256sum's whole run.
 
 Each command is timed twice over: wall time, and CPU time (user + system of the child,
 from ``os.wait4``'s resource usage). On a machine shared with other work the wall time
@@ -144,12 +147,13 @@ def one_round(folder: Path, home: Path, lock: Path, reference: Path, n: int, r: 
         "install": [*base, "install", "--lock", str(lock), "--into", str(folder / f"in-{n}")],
         "sha256sum": ["sha256sum", *files],
         "verify": [*base, "verify", "--lock", str(lock), "--into", str(reference)],
+        "start-up": [TOOLVAULT, "--version"],
     }
     # each pair in turns first and second: whatever the previous step left to the
     # file system (a journal commit, the last round's folders removed) slows both alike
-    order = ["cp", "install", "sha256sum", "verify"]
+    order = ["cp", "install", "sha256sum", "verify", "start-up"]
     if n % 2:
-        order = ["install", "cp", "verify", "sha256sum"]
+        order = ["install", "cp", "verify", "sha256sum", "start-up"]
     for key in order:
         elapsed, cpu = run_measured(commands[key], env, key)
         r.samples.setdefault(key, []).append(elapsed)
@@ -194,10 +198,12 @@ LABELS = {
     "verify": "toolvault verify --lock --into",
     "library install": "install() in this process",
     "library verify": "verify_lock() in this process",
+    "start-up": "toolvault --version (start-up alone)",
 }
-LIBRARY = [
+INFORMATION = [
     ("install() / cp", "library install", "cp"),
     ("verify_lock() / sha256sum", "library verify", "sha256sum"),
+    ("start-up / sha256sum", "start-up", "sha256sum"),
 ]
 
 
@@ -227,7 +233,7 @@ def rows_of(r: Results, clock: str) -> list[list[str]]:
                 "",
             ]
         )
-    for label, mine, base in LIBRARY:
+    for label, mine, base in INFORMATION:
         rows.append(benchlib.stat_row(LABELS[mine], r.stats(mine + clock), "ms"))
         rows.append(benchlib.ratio_row(label, r.stats(mine + clock), r.stats(base + clock), None))
     return rows

@@ -127,6 +127,15 @@ def test_missing_resized_and_remoded_files_are_problems(
     assert "is missing" in stdout and "bytes;" in stdout and "mode 600" in stdout
 
 
+@pytest.mark.parametrize("mode", [0o4755, 0o2755, 0o1755, 0o775, 0o655])
+def test_any_other_mode_bit_is_a_problem(
+    project: Path, mode: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (project / "into" / "say").chmod(mode)  # set-id and sticky bits count too
+    stdout, status = same(into(project), capsys)
+    assert status == 1 and f"has mode {mode:o}" in stdout
+
+
 def test_a_link_a_folder_and_a_fifo_in_a_tools_place(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -164,6 +173,22 @@ def test_a_latest_that_moved_is_listed(
     stdout, _ = same(lock_args(project), capsys)
     assert "info     say is pinned at 1; its latest is 2" in stdout
     assert '"latest": 2' in same(lock_args(project, "--json"), capsys)[0]
+
+
+def test_moved_names_the_latest_version_not_yanked(
+    project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """fmt is pinned at 1 and has 2; with 3 yanked its latest is still 2, with 2 yanked
+    too it is the pin (not moved); a pin both yanked and moved past says both."""
+    ok("add", str(write(tmp_path / "src" / "fmt", "#!/bin/sh\necho three\n")))
+    ok("yank", "fmt:3", "--reason", "broken")
+    assert '"latest": 2' in same(lock_args(project, "--json"), capsys)[0]
+    ok("yank", "fmt:2", "--reason", "broken too")
+    assert "fmt" not in same(lock_args(project), capsys)[0]
+    ok("add", str(write(tmp_path / "src" / "say", "#!/bin/sh\necho said\n")))
+    ok("yank", "say:1", "--reason", "superseded")
+    stdout, status = same([*into(project), "--json"], capsys)
+    assert status == 0 and '"name": "say"' in stdout and "superseded" in tv(*into(project)).stderr
 
 
 def test_an_empty_folder_and_a_stray_file(
@@ -211,6 +236,29 @@ def test_a_signed_pin_falls_back(
         lambda t: t.replace("executable = false", "executable = true"),
         lambda t: t.replace('format = "toolvault-lock/1"', 'format = "toolvault-lock/2"'),
         lambda t: "",
+        # the pins unchanged (their digest still right), the form not toolvault lock's
+        lambda t: t.replace("[[tool]]", "[[ tool ]]"),
+        lambda t: t.replace('ref = "say:', "ref = 'say:").replace('"\nsize = 19', "'\nsize = 19"),
+        lambda t: t.replace("executable = true", "executable = True"),
+        lambda t: t.replace("\n\n[[tool]]", "\n[[tool]]", 1),
+        lambda t: t.replace("\n\n[[tool]]", "\n\n\n[[tool]]", 1),
+        lambda t: t.rstrip("\n"),
+        lambda t: "\ufeff" + t,
+        lambda t: t.replace("size = ", "size\t= "),
+        lambda t: t.replace("size = ", "size = +"),
+        lambda t: t.replace("size = ", "size = 0"),
+        lambda t: t.replace("size = 1", "size = 1_"),
+        lambda t: t.replace(":1@sha256:", ":01@sha256:"),
+        lambda t: t.replace(":1@sha256:", ": 1@sha256:"),
+        lambda t: t.replace(":1@sha256:", "@sha256:1:"),
+        lambda t: t.replace("\nexecutable = ", "\nexecutable =  "),
+        lambda t: t.replace("executable = false\n", "executable = false # no\n"),
+        lambda t: t.replace('"\nsize = ', '"\nsigner = "0123456789abcdef"\nsize = ', 1),
+        lambda t: t.replace("\nsize = 19\nexecutable = true\n", "\nexecutable = true\nsize = 19\n"),
+        lambda t: t.replace('"\ndigest = ', '"\n\ndigest = '),
+        lambda t: t + "\n[[tool]]\n",
+        lambda t: t + "[signature]\n",
+        lambda t: t.replace('\n\n[[tool]]\nref = "say', '\n\n[[tool]]\nref = "say"\nsize = 0\n', 1),
     ],
 )
 def test_a_lock_not_in_locks_own_form_falls_back(

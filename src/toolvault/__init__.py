@@ -11,8 +11,6 @@ toolvault`` — and the ``toolvault cat`` fast path — load nothing they do not
 
 from __future__ import annotations
 
-import importlib
-
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs startup time
 
 __version__ = "0.1.0"
@@ -75,6 +73,8 @@ def __getattr__(name: str) -> object:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'toolvault' has no attribute {name!r}")
+    import importlib  # here: every command imports toolvault, few of them these names
+
     value = getattr(importlib.import_module(f"toolvault.{module}"), name)
     globals()[name] = value
     return value

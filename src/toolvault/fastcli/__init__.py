@@ -182,9 +182,8 @@ def _postgres(db: str, argv: list[str]) -> None:
 def _verify_lock(home: str | None, flags: set[str], words: list[str]) -> int:
     """``verify --lock FILE [--into DIR] [--home DIR] [--json]``: its exit status."""
     from toolvault.fastcli import verifylock
-    from toolvault.fastcli.base import connect
+    from toolvault.fastcli.base import connect, spelled
     from toolvault.fastcli.render import Out
-    from toolvault.fastcli.status import spelled
 
     lock_path, into, verify_home, as_json = verifylock.options(words)
     where = _home(verify_home or home)

@@ -1,7 +1,8 @@
-"""What every fast path needs first, and nothing more: :class:`Fallback` and the
-connection to ``vault.db`` (stdlib ``os``, ``stat`` and, once it connects, ``sqlite3``:
-the fast paths that need no spec, such as ``verify --lock``, do not pay for ``rows``'
-imports, nor the one that asks a daemon for sqlite3's)."""
+"""What every fast path needs first, and nothing more: :class:`Fallback`, the
+connection to ``vault.db`` and the home as the full path prints it (stdlib ``os``,
+``stat`` and, once it connects, sqlite3's C module: the fast paths that need no spec,
+such as ``verify --lock``, do not pay for ``rows``' imports, nor the one that asks a
+daemon for sqlite3's)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,12 @@ def connect(home: str) -> sqlite3.Connection:
         raise Fallback from None
     if not stat.S_ISREG(info.st_mode) or not info.st_size:
         raise Fallback
-    import sqlite3  # here: the remote fast path (fastcli.remote) reads no vault.db
+    # here: the remote fast path (fastcli.remote) reads no vault.db; the C module alone
+    # where there is one, as toolvault.store.fastread imports it (datetime's adapters cost)
+    try:
+        import _sqlite3 as sqlite3
+    except ImportError:
+        import sqlite3  # type: ignore[no-redef]
 
     from toolvault.store.fastread import SCHEMA_VERSION
 
@@ -42,3 +48,14 @@ def connect(home: str) -> sqlite3.Connection:
         conn.close()
         raise Fallback
     return conn
+
+
+def spelled(path: str) -> str:
+    """``str(pathlib.Path(path))``, as the full path prints the home, without importing
+    pathlib (a third of ``status``'s start-up): no empty or ``.`` parts, and a root of
+    ``//`` kept (POSIX leaves its meaning to the system) where any other run of slashes
+    is ``/``."""
+    stripped = path.lstrip("/")
+    root = "//" if len(path) - len(stripped) == 2 else "/" if stripped != path else ""
+    parts = [p for p in stripped.split("/") if p and p != "."]
+    return root + "/".join(parts) if root or parts else "."

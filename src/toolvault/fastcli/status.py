@@ -4,14 +4,14 @@ for a local SQLite vault at the current schema (nothing pending: else the full p
 from __future__ import annotations
 
 import os
-import sqlite3
 
-from toolvault.fastcli.base import Fallback
+from toolvault.fastcli.base import Fallback, spelled
 from toolvault.fastcli.render import Out
 from toolvault.store.fastread import SCHEMA_VERSION
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import sqlite3
     from typing import Any
 
 COUNTED = ("tools", "versions", "blobs", "audit")
@@ -53,17 +53,6 @@ def vault_status(conn: sqlite3.Connection, home: str) -> dict[str, Any]:
         "commands": {"path": commands, "on_path": on_path(commands)},
         "daemon": None,
     }
-
-
-def spelled(path: str) -> str:
-    """``str(pathlib.Path(path))``, as the full path prints the home, without importing
-    pathlib (a third of this command's start-up): no empty or ``.`` parts, and a root of
-    ``//`` kept (POSIX leaves its meaning to the system) where any other run of slashes
-    is ``/``."""
-    stripped = path.lstrip("/")
-    root = "//" if len(path) - len(stripped) == 2 else "/" if stripped != path else ""
-    parts = [p for p in stripped.split("/") if p and p != "."]
-    return root + "/".join(parts) if root or parts else "."
 
 
 def _child(folder: str, name: str) -> str:

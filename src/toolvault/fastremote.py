@@ -16,7 +16,11 @@ it serves ``https://`` only.
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
+
+if TYPE_CHECKING:
+    import socket
 
 TIMEOUT = 60.0  # seconds: toolvault.client.TIMEOUT, which the full command line waits
 
@@ -100,19 +104,31 @@ def _http(
         if found is None or found[2] < len(start):
             return None
         status, fields, length = found
-        body = bytearray(length)  # read into place: 6.6 MB is not copied chunk by chunk
-        body[: len(start)] = start
-        view = memoryview(body)[len(start) :]
-        while view:
-            got = conn.recv_into(view)
-            if not got:
-                return None  # cut short
-            view = view[got:]
-    return status, fields, body
+        body = _read_body(conn, start, length)
+    return None if body is None else (status, fields, body)
+
+
+def _read_body(conn: socket.socket, start: bytes, length: int) -> bytearray | None:
+    """The ``length`` bytes of a body that begins with ``start``, read into place (6.6 MB
+    is not copied chunk by chunk), or None when the connection ends before. The buffer
+    grows as the body arrives, never ahead of it by more than FIRST_CHUNK or what has
+    arrived: a daemon that claims a gibibyte and sends two bytes costs 16 MiB, not 1 GiB."""
+    body = bytearray(min(length, max(FIRST_CHUNK, len(start))))
+    body[: len(start)] = start
+    filled = len(start)
+    while filled < length:
+        if filled == len(body):  # doubled (realloc: a large block is remapped, not copied)
+            body.extend(bytes(min(len(body), length - len(body))))
+        got = conn.recv_into(memoryview(body)[filled:])
+        if not got:
+            return None  # cut short
+        filled += got
+    return body
 
 
 MAX_HEAD = 1 << 16  # bytes of status line and header fields, at most
 MAX_BODY = 1 << 30  # bytes of body read into place, at most (a lineage of 10,000: 6.6 MB)
+FIRST_CHUNK = 16 << 20  # bytes allocated before the body arrives, at most
 
 
 def _head(top: bytes) -> tuple[int, dict[str, str], int] | None:

@@ -15,12 +15,9 @@ it serves ``https://`` only.
 
 from __future__ import annotations
 
+import socket  # every use of this module makes a request: http.client imports it too
 import sys
-from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
-
-if TYPE_CHECKING:
-    import socket
 
 TIMEOUT = 60.0  # seconds: toolvault.client.TIMEOUT, which the full command line waits
 
@@ -84,8 +81,6 @@ def _http(
     """One request over a plain socket: the head read up to its blank line, then the
     body, as long as ``Content-Length`` says (a daemon that keeps the connection open is
     never waited for)."""
-    import socket
-
     head = [f"GET {target} HTTP/1.1", f"Host: {netloc}", "Accept-Encoding: identity"]
     head += [*(f"{k}: {v}" for k, v in sent.items()), "Connection: close", "", ""]
     request = "\r\n".join(head)

@@ -127,3 +127,58 @@ def test_the_remote_fast_paths_fall_back_and_report_too(
         )
         assert "Traceback" not in done.stderr and "internal error" not in done.stderr, done.stderr
         assert done.returncode in (0, 1), (argv, done.returncode, done.stderr)
+
+
+class Endless(http.server.BaseHTTPRequestHandler):
+    """Answers a JSON list that never ends (chunked, cut off after 64 MiB), or, at
+    ``/v1/tools/x/versions``, one of 2 MiB with its Content-Length."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        if self.path.endswith("/versions"):
+            body = b"[" + b"0," * (1 << 20) + b"0]"
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        piece = b"0," * (1 << 15)
+        try:
+            self.wfile.write(b"%x\r\n[\r\n" % 1)
+            for _ in range(1024):  # 64 MiB: bounded, far past the limit under test
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+        except OSError:  # the client stopped reading: as it should
+            pass
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize("path", ["/v1/tools", "/v1/tools/x/versions"])
+def test_an_answer_past_the_limit_is_cut_off_not_read_whole(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, path: str
+) -> None:
+    """A daemon streaming without end (or declaring more than the limit) is refused at
+    the limit (1 GiB; 1 MiB here), not held in memory to its last byte."""
+    from toolvault import client_answers, errors
+    from toolvault.client import RemoteVault
+
+    monkeypatch.setattr(client_answers, "MAX_ANSWER", 1 << 20)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Endless)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        too_much = pytest.raises(errors.ToolvaultError, match="more than 1,048,576 bytes")
+        with RemoteVault(url_of(server), home=tmp_path) as remote, too_much:
+            if path == "/v1/tools":
+                remote.tools()
+            else:
+                remote.version_listing("x")
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)

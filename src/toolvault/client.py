@@ -24,6 +24,7 @@ from toolvault.client_answers import (
     REFERENCED_BY,
     REFERENCES,
     check,
+    read_body,
     reads_answers,
 )
 from toolvault.client_hooks import RemoteHooks
@@ -396,7 +397,7 @@ class RemoteVault(RemoteLineages, RemoteHooks, RemotePages):
                 conn = self._connection()
                 conn.request(method, self._base + path, body=payload, headers=headers)
                 resp = conn.getresponse()
-                return resp.status, resp.headers, resp.read()
+                return resp.status, resp.headers, read_body(resp, self.url, self._asked)
             except (OSError, http.client.HTTPException) as exc:
                 self.close()
                 if attempt == 2 or not isinstance(exc, STALE):

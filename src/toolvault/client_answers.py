@@ -154,3 +154,25 @@ def _wrapped(method: Callable[..., Any]) -> Callable[..., Any]:
 
 def _error(client: Any, exc: BaseException) -> errors.ToolvaultError:
     return unreadable(client.url, getattr(client, "_asked", "a request"), exc)
+
+
+MAX_ANSWER = 1 << 30  # bytes of one answer, at most (fastremote.MAX_BODY: the same cap)
+
+
+def read_body(resp: Any, url: str, asked: str) -> bytes:
+    """The body of ``resp`` (an ``http.client.HTTPResponse``), read only up to
+    MAX_ANSWER: a daemon streaming without end is cut off with an error, not held in
+    memory to the last byte. A body that ends before its Content-Length still raises
+    ``http.client.IncompleteRead``, as ``read()`` does."""
+    if resp.length is not None and resp.length <= MAX_ANSWER:
+        body: bytes = resp.read()
+        return body
+    body = b"" if resp.length is not None else resp.read(MAX_ANSWER + 1)
+    if resp.length is None and len(body) <= MAX_ANSWER:
+        return body
+    resp.close()  # the rest is never read: the connection cannot be used again
+    raise errors.ToolvaultError(
+        f"the daemon at {url} answered {asked} with more than {MAX_ANSWER:,} bytes; "
+        "nothing was read from it. Is TOOLVAULT_URL a toolvault daemon?",
+        {"url": url, "request": asked, "limit": MAX_ANSWER},
+    )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,6 +84,54 @@ def test_rw_folders_are_writable_and_the_current_folder_then_is_not(place: Place
     done = place.run("--rw", str(place.outside), "w", str(place.outside))
     assert done.stdout == b"ok1\nno2\n"
     assert (place.outside / "made").exists() and not (place.work / "here").exists()
+
+
+def test_rw_naming_the_current_folder_keeps_it_writable(place: Place) -> None:
+    place.tool("w", '#!/bin/sh\necho x > here && echo ok1\necho y > "$1/made" && echo ok2\n')
+    for rw in (".", str(place.work)):  # as the user types it, and resolved
+        done = place.run("--rw", rw, "--rw", str(place.outside), "w", str(place.outside))
+        assert done.stdout == b"ok1\nok2\n", done.stderr
+        assert (place.work / "here").read_text() == "x\n"
+        (place.work / "here").unlink()
+
+
+def test_mcp_runs_on_the_daemon_may_write_in_their_scratch_folder(place: Place) -> None:
+    from toolvault.mcpserver.backend import RunPlace
+    from toolvault.mcpserver.run_tool import RunRequest, run_version
+    from toolvault.vault import Vault
+
+    place.tool("scratch", "#!/bin/sh\necho x > made && cat made && pwd\n")
+    with Vault.open(place.home) as vault:
+        got = run_version(vault, RunRequest("scratch"), RunPlace(scratch=True, net_allowed=False))
+    assert (got.exit_code, got.stderr) == (0, ""), got
+    made, folder = got.stdout.splitlines()
+    assert made == "x" and "toolvault-mcp-run-" in folder
+    assert not Path(folder).exists()  # removed after the run
+
+
+DEEP = """#!/usr/bin/env python3
+import os
+for level in range(1500):  # deeper than Python's recursion limit, and than PATH_MAX
+    os.mkdir("d" * 20)
+    os.chdir("d" * 20)
+    os.chmod("..", 0)  # every folder on the way without a permission
+os.symlink("/", "root")
+os.mkfifo("fifo")
+print("deep", level + 1)
+"""
+
+
+def test_an_mcp_scratch_folder_is_removed_however_deep_the_tool_left_it(place: Place) -> None:
+    from toolvault.mcpserver.backend import RunPlace
+    from toolvault.mcpserver.run_tool import RunRequest, run_version
+    from toolvault.vault import Vault
+
+    place.tool("deep", DEEP)
+    before = set(Path(tempfile.gettempdir()).glob("toolvault-mcp-run-*"))
+    with Vault.open(place.home) as vault:
+        got = run_version(vault, RunRequest("deep"), RunPlace(scratch=True, net_allowed=False))
+    assert (got.exit_code, got.stdout, got.stderr) == (0, "deep 1500\n", ""), got
+    assert set(Path(tempfile.gettempdir()).glob("toolvault-mcp-run-*")) == before
 
 
 def test_net_allows_a_loopback_connection(place: Place, listener: socket.socket) -> None:

@@ -259,6 +259,28 @@ def test_bad_queries_exit_2_with_one_line(sqlite_vault: Vault, query: str) -> No
     assert "name:" in lines[0]  # it says what would work
 
 
+def test_a_query_of_bytes_that_are_not_utf8_exits_2_with_one_line(
+    sqlite_vault: Vault, home: Path
+) -> None:
+    """Through the command line's fast path, as a shell passes the bytes (no traceback)."""
+    sqlite_vault.publish("csv-summary", CSV)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOOLVAULT_")}
+    argv = [sys.executable, "-m", "toolvault", "--home", str(home), "search"]
+    for query in (b"csv\xff", b"\xffcsv --json"):
+        done = subprocess.run(
+            [*argv, *query.split()], env=env, capture_output=True, timeout=120, check=False
+        )
+        said = done.stderr.decode("utf-8", "replace")
+        assert done.returncode == 2, said
+        assert said.count("\n") == 1 and done.stdout == b"", said
+        if b"--json" in query:
+            said = json.loads(said)["error"]["code"] + ": " + said
+            assert said.startswith("invalid_input: "), said
+        else:
+            assert said.startswith("toolvault: error: "), said
+        assert "not UTF-8 text" in said
+
+
 def test_the_command_line(sqlite_vault: Vault) -> None:
     sqlite_vault.publish("csv-summary", CSV, prompt="summarise a csv " + "long " * 60)
     result = CliRunner().invoke(cli, ["search", "csv", "--json"])

@@ -44,6 +44,8 @@ BAD = {
     "---": "no letters or digits",
     "csv ***": "no letters or digits",
     "a\x00b": "NUL",
+    "ab\udcff": "not UTF-8 text",  # a byte that is not UTF-8 on a command line
+    "\ud800csv": "not UTF-8 text",  # a lone surrogate, as JSON may carry
     "w " * 40: "at most 32",
     "x" * 1001: "at most 1,000",
 }

@@ -59,3 +59,16 @@ def test_every_user_reads_the_same_interpreter(
     assert contextdoc._language(text) == fence
     assert language("tool", text) == lexer
     assert mime_type(text) == mime
+
+
+def test_the_same_content_under_two_names_is_highlighted_for_each() -> None:
+    """The kept rows are per hash and name: a file without a shebang takes its lexer
+    from its name, so ``x.py`` and ``x.sql`` holding the same text differ."""
+    from toolvault.web.highlight import highlighted
+
+    text = "select = 1  # from\n"
+    sha = "0" * 63 + "a"
+    as_python = highlighted(sha, "same.py", text)
+    as_sql = highlighted(sha, "same.sql", text)
+    assert as_python != as_sql
+    assert highlighted(sha, "same.py", text) == as_python

@@ -16,7 +16,6 @@ write (never anonymously, never a read-only token).
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -77,8 +76,10 @@ def run_version(vault: Any, r: RunRequest, place: RunPlace) -> RunOut:
     version = vault.cat(r.spec)
     warnings = _admitted(vault, r, version)
     if place.scratch:
-        with tempfile.TemporaryDirectory(prefix="toolvault-mcp-run-") as folder:
-            return _sandboxed(vault, r, version, warnings, Path(folder))
+        from toolvault.sandbox.scratch import scratch_folder
+
+        with scratch_folder("toolvault-mcp-run-") as folder:
+            return _sandboxed(vault, r, version, warnings, folder)
     return _sandboxed(vault, r, version, warnings, None)
 
 
@@ -125,7 +126,7 @@ def _sandboxed(
         cwd=folder,
     )
     assert version.content is not None
-    stdin = r.stdin.encode("utf-8") if r.stdin is not None else None
+    stdin = _stdin(r.stdin)
     outcome = run_sandboxed(
         version.content,
         list(r.args),
@@ -138,6 +139,19 @@ def _sandboxed(
     data = outcome.to_dict()
     truncated = bool(data["stdout_truncated"] or data["stderr_truncated"])
     return RunOut(ref=version.ref, truncated=truncated, warnings=warnings, **data)
+
+
+def _stdin(text: str | None) -> bytes | None:
+    """The stdin text as UTF-8; a lone surrogate (JSON may carry one) is the caller's error."""
+    if text is None:
+        return None
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInput(
+            f"stdin holds a character that is not text (an unpaired surrogate) at position "
+            f"{exc.start}; give UTF-8 text; the tool was not run"
+        ) from None
 
 
 def register(server: MCPServer, backend: Backend, place: RunPlace) -> None:

@@ -29,12 +29,15 @@ def publish(vault: Any, r: Request) -> o.PublishOut:
     """Publish ``r`` as the next version of its tool: only while ``base_ref`` is still its
     latest (compare-and-set, ``stale_base`` otherwise), or, without a base_ref, only
     while the tool does not exist: an agent never replaces a version it has not seen."""
+    from toolvault import validate
     from toolvault.vault import NewVersion
 
+    where = f"the content of {r.name}"
     item = NewVersion(
         r.name,
-        r.content.encode("utf-8"),
-        source=f"the content of {r.name}",
+        # JSON may carry a lone surrogate, which UTF-8 cannot: refused as the caller's input
+        validate.content(r.content, where),
+        source=where,
         origin="mcp",
         session_id=r.session,
         prompt=r.prompt,

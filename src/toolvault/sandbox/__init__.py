@@ -17,6 +17,7 @@ tool is not run.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -56,6 +57,7 @@ def run_sandboxed(
     """Run ``content`` (a script; without ``#!`` it is run by ``/bin/sh``) with ``args``
     in a sandbox. ``hide``: folders the tool must not see, beside the vault home that
     TOOLVAULT_HOME names (or ``~/.toolvault``); pass the open vault's home."""
+    passable(args)
     bwrap = find_bwrap()
     layout = plan(options, hide)
     path = f"{TOOL_DIR}/{name}"
@@ -78,6 +80,24 @@ def run_sandboxed(
             if not disable_userns or "--disable-userns" not in str(exc):
                 raise
     raise AssertionError("unreachable: the second try returns or raises")
+
+
+def passable(args: Sequence[str]) -> None:
+    """Refuse arguments no program can be given: a NUL byte ends a C string, and a lone
+    surrogate (which JSON, hence MCP, can carry) has no bytes on a command line."""
+    for number, arg in enumerate(args, 1):
+        try:
+            data = os.fsencode(arg)
+        except UnicodeEncodeError as exc:
+            raise InvalidInput(
+                f"argument {number} holds a character that is not text (an unpaired "
+                f"surrogate) at position {exc.start}; the tool was not run"
+            ) from None
+        if b"\0" in data:
+            raise InvalidInput(
+                f"argument {number} holds a NUL byte, which no program can be given; the "
+                "tool was not run"
+            )
 
 
 def find_bwrap() -> str:
@@ -109,4 +129,7 @@ def plan(options: SandboxOptions, hide: Iterable[Path]) -> Layout:
                     "run the tool from another folder",
                     details={"path": str(path), "home": str(home)},
                 )
-    return Layout(cwd, tuple(writable), not options.rw, hidden, options.net)
+    # The current folder is writable without --rw, and when --rw names it (as MCP's run
+    # does with its scratch folder): bound read-only, it would stay so.
+    cwd_writable = not options.rw or cwd in writable
+    return Layout(cwd, tuple(writable), cwd_writable, hidden, options.net)

@@ -16,6 +16,7 @@ it ignores.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import selectors
 import signal
@@ -23,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from toolvault.errors import SandboxUnavailable
+from toolvault.errors import InvalidInput, SandboxUnavailable
 from toolvault.sandbox.layout import CONTENT_FD, SETUP_FD, STARTED_FD, TOOL_STDERR_FD
 
 TIMED_OUT = 124  # as timeout(1) exits
@@ -250,13 +251,22 @@ def _spawn(argv: list[str], env: dict[str, str], child: dict[int, int]) -> int:
     dups = [(os.POSIX_SPAWN_DUP2, ours, number) for number, ours in sorted(child.items())]
     # Python ignores SIGPIPE; a tool must not inherit that (a flood cut at the limit ends
     # as under a shell's pipe).
-    return os.posix_spawn(
-        argv[0],
-        argv,
-        env,
-        file_actions=closes + dups,
-        setsigdef=(signal.SIGPIPE, signal.SIGXFSZ),
-    )
+    try:
+        return os.posix_spawn(
+            argv[0],
+            argv,
+            env,
+            file_actions=closes + dups,
+            setsigdef=(signal.SIGPIPE, signal.SIGXFSZ),
+        )
+    except OSError as exc:
+        if exc.errno != errno.E2BIG:
+            raise
+        raise InvalidInput(
+            "the arguments are too long for the system to give a program (at most 128 KiB "
+            "each, and about 2 MiB with the environment in all); the tool was not run",
+            {"arguments": len(argv), "bytes": sum(len(os.fsencode(a)) + 1 for a in argv)},
+        ) from None
 
 
 def _inheritable() -> list[int]:

@@ -76,6 +76,7 @@ def parse(text: str) -> Query:
         raise InvalidInput(f"the query is {len(text):,} characters; at most {MAX_QUERY:,} are")
     if "\x00" in text:
         raise InvalidInput(f"the query contains a NUL character; {HELP}")
+    _check_text(text)
     terms = tuple(_terms(text))
     if not terms:
         raise InvalidInput(f"the query is empty; {HELP}")
@@ -88,6 +89,18 @@ def parse(text: str) -> Query:
             f"qualifier such as name:{terms[0].text}"
         )
     return Query(terms, text)
+
+
+def _check_text(text: str) -> None:
+    """Refuse a lone surrogate (JSON carries ``"\\ud800"``; a command line, a byte that is
+    not UTF-8): no index holds one, and the database drivers cannot even send it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInput(
+            f"the query holds a character that is not UTF-8 text (an unpaired surrogate, or "
+            f"a byte that is not UTF-8) at position {exc.start}; {HELP}"
+        ) from None
 
 
 def _too_short(term: Term) -> bool:

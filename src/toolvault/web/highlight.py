@@ -1,6 +1,7 @@
 """A version's content highlighted by Pygments, one table row per line with its anchor
-(``#L12``), kept per sha256: content never changes under a hash, so a page seen once is
-served again without highlighting it again."""
+(``#L12``), kept per sha256 and tool name: content never changes under a hash, so a page
+seen once is served again without highlighting it again (the name is part of the key: it
+picks the lexer when the content has no shebang)."""
 
 from __future__ import annotations
 
@@ -36,23 +37,25 @@ SHEBANG_LEXERS = {
     "pwsh": "powershell",
 }
 
-_kept: OrderedDict[str, str] = OrderedDict()
+_kept: OrderedDict[tuple[str, str], str] = OrderedDict()
 _kept_bytes = 0
 _lock = threading.Lock()
 
 
 def highlighted(sha256: str, name: str, text: str) -> str:
-    """The rows (``<tr id="L1">…``) of the content's table, highlighted; kept per hash."""
+    """The rows (``<tr id="L1">…``) of the content's table, highlighted; kept per hash
+    and name."""
     global _kept_bytes
+    key = (sha256, name)
     with _lock:
-        found = _kept.get(sha256)
+        found = _kept.get(key)
         if found is not None:
-            _kept.move_to_end(sha256)
+            _kept.move_to_end(key)
             return found
     rows = _rows(_lines(name, text))
     with _lock:
-        if sha256 not in _kept and len(rows) <= KEEP_BYTES:
-            _kept[sha256] = rows
+        if key not in _kept and len(rows) <= KEEP_BYTES:
+            _kept[key] = rows
             _kept_bytes += len(rows)
             while _kept_bytes > KEEP_BYTES:
                 _kept_bytes -= len(_kept.popitem(last=False)[1])

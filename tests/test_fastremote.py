@@ -166,3 +166,34 @@ def test_a_body_of_any_size_is_read_whole(canned: list[Canned], size: int) -> No
     found = fastremote.get(server.url, None, "/v1/x", 30.0)
     assert found is not None and found[0] == 200
     assert bytes(found[2]) == body
+
+
+def test_a_daemon_that_trickles_is_a_timeout_at_the_deadline() -> None:
+    """One byte every 50 ms never lets a single read wait 0.5 s; the whole answer (ten
+    seconds of it) is still cut off at 0.5 s, not waited for."""
+    answer = b"HTTP/1.1 200 OK\r\nContent-Length: 150\r\n\r\n" + b"x" * 150
+    stop = threading.Event()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+
+        def trickle() -> None:
+            conn, _ = sock.accept()
+            with conn:
+                conn.recv(4096)
+                for byte in answer:  # bounded: 190 bytes, and stopped with the test
+                    if stop.wait(0.05):
+                        return
+                    try:
+                        conn.sendall(bytes([byte]))
+                    except OSError:  # the client gave up: as it should
+                        return
+
+        thread = threading.Thread(target=trickle, daemon=True)
+        thread.start()
+        try:
+            with pytest.raises(TimeoutError):
+                fastremote.get(f"http://127.0.0.1:{sock.getsockname()[1]}", None, "/v1/x", 0.5)
+        finally:
+            stop.set()
+            thread.join(10)

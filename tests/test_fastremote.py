@@ -138,3 +138,62 @@ def test_a_refused_connection_is_none_and_a_silent_server_a_timeout() -> None:
         silent.listen()
         with pytest.raises(TimeoutError):
             fastremote.get(f"http://127.0.0.1:{silent.getsockname()[1]}", None, "/v1/x", 0.2)
+
+
+def test_a_claimed_length_is_not_allocated_before_the_body_arrives(canned: list[Canned]) -> None:
+    """A daemon claiming a body at the cap (1 GiB) and sending two bytes makes the read
+    allocate no more than the first bounded chunk, then refuses the answer cut short."""
+    import tracemalloc
+
+    claimed = fastremote.MAX_BODY
+    server = serve(canned, b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n{}" % claimed)
+    server.done.set()  # closed after those two bytes
+    tracemalloc.start()
+    try:
+        found = fastremote.get(server.url, None, "/v1/x", 5.0)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert found is None
+    assert peak < 64 << 20, f"{peak:,} bytes allocated for a body of two bytes"
+
+
+@pytest.mark.parametrize("size", [1, 65_535, 65_536, 3 << 20, (16 << 20) + 1, (40 << 20) + 7])
+def test_a_body_of_any_size_is_read_whole(canned: list[Canned], size: int) -> None:
+    """Bodies below, at and past the first chunk and past its doublings come back whole."""
+    body = (bytes(range(251)) * (size // 251 + 1))[:size]  # no run repeats at a chunk's size
+    server = serve(canned, b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % size + body)
+    found = fastremote.get(server.url, None, "/v1/x", 30.0)
+    assert found is not None and found[0] == 200
+    assert bytes(found[2]) == body
+
+
+def test_a_daemon_that_trickles_is_a_timeout_at_the_deadline() -> None:
+    """One byte every 50 ms never lets a single read wait 0.5 s; the whole answer (ten
+    seconds of it) is still cut off at 0.5 s, not waited for."""
+    answer = b"HTTP/1.1 200 OK\r\nContent-Length: 150\r\n\r\n" + b"x" * 150
+    stop = threading.Event()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+
+        def trickle() -> None:
+            conn, _ = sock.accept()
+            with conn:
+                conn.recv(4096)
+                for byte in answer:  # bounded: 190 bytes, and stopped with the test
+                    if stop.wait(0.05):
+                        return
+                    try:
+                        conn.sendall(bytes([byte]))
+                    except OSError:  # the client gave up: as it should
+                        return
+
+        thread = threading.Thread(target=trickle, daemon=True)
+        thread.start()
+        try:
+            with pytest.raises(TimeoutError):
+                fastremote.get(f"http://127.0.0.1:{sock.getsockname()[1]}", None, "/v1/x", 0.5)
+        finally:
+            stop.set()
+            thread.join(10)

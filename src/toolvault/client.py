@@ -18,6 +18,15 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from toolvault import errors
+from toolvault.client_answers import (
+    DESCRIBED,
+    LISTED,
+    REFERENCED_BY,
+    REFERENCES,
+    check,
+    read_body,
+    reads_answers,
+)
 from toolvault.client_hooks import RemoteHooks
 from toolvault.client_lineage import RemoteLineages
 from toolvault.client_pages import RemotePages
@@ -58,6 +67,7 @@ BY_STATUS = {
 }
 
 
+@reads_answers
 class RemoteVault(RemoteLineages, RemoteHooks, RemotePages):
     """The daemon at ``url`` seen through the Vault interface."""
 
@@ -85,6 +95,7 @@ class RemoteVault(RemoteLineages, RemoteHooks, RemotePages):
         self.timeout = timeout
         self._conn: http.client.HTTPConnection | None = None
         self._yanks: dict[tuple[str, int], str | None] = {}  # learnt with each describe
+        self._asked = "a request"  # the last request made, named if its answer is unreadable
         if home is None:
             from toolvault.config import resolve_home
 
@@ -108,7 +119,7 @@ class RemoteVault(RemoteLineages, RemoteHooks, RemotePages):
 
     def tools(self) -> list[Tool]:
         """Every tool, by name."""
-        return [Tool.from_dict(t) for t in self._json("GET", "/v1/tools")]
+        return [Tool.from_dict(t) for t in check(self._json("GET", "/v1/tools"), [dict])]
 
     def tool(self, name: str) -> Tool:
         """A tool's summary."""
@@ -116,16 +127,18 @@ class RemoteVault(RemoteLineages, RemoteHooks, RemotePages):
 
     def all_versions(self) -> list[Version]:
         """Every version of every tool."""
-        return [Version.from_dict(v) for v in self._json("GET", "/v1/tools?all=true")]
+        return [Version.from_dict(v) for v in self.all_version_listing()]
 
     def version_listing(self, name: str) -> list[dict[str, Any]]:
         """Every version of a tool in its JSON shape with ``yanked``, oldest first."""
         found: list[dict[str, Any]] = self._json("GET", f"/v1/tools/{_seg(name)}/versions")
+        check(found, [LISTED])
         return found
 
     def all_version_listing(self) -> list[dict[str, Any]]:
         """Every version of every tool in its JSON shape with ``yanked``."""
         found: list[dict[str, Any]] = self._json("GET", "/v1/tools?all=true")
+        check(found, [LISTED])
         return found
 
     def history(self, name: str) -> list[dict[str, Any]]:
@@ -138,7 +151,7 @@ class RemoteVault(RemoteLineages, RemoteHooks, RemotePages):
 
     def versions(self, name: str) -> list[Version]:
         """Every version of a tool, oldest first."""
-        return [Version.from_dict(v) for v in self._json("GET", f"/v1/tools/{_seg(name)}/versions")]
+        return [Version.from_dict(v) for v in self.version_listing(name)]
 
     def get(self, spec: str | Spec, *, content: bool = False) -> Version:
         """The version a spec names, with its content when asked."""
@@ -149,6 +162,7 @@ class RemoteVault(RemoteLineages, RemoteHooks, RemotePages):
     def describe(self, spec: str | Spec) -> dict[str, Any]:
         """What ``show`` prints: the version, its signature status, yank, labels, tool."""
         result: dict[str, Any] = self._json("GET", f"/v1/versions/{_seg(str(spec))}")
+        check(result, DESCRIBED)
         return result
 
     def cat(self, spec: str | Spec) -> Version:
@@ -184,7 +198,7 @@ class RemoteVault(RemoteLineages, RemoteHooks, RemotePages):
     def audit(self, name: str | None = None) -> list[AuditEntry]:
         """The daemon's audit log, or one tool's entries."""
         path = "/v1/audit" + (f"?{urlencode({'tool': name})}" if name else "")
-        return [AuditEntry(**e) for e in self._json("GET", path)]
+        return [AuditEntry(**e) for e in check(self._json("GET", path), [dict])]
 
     def search(
         self,
@@ -202,7 +216,8 @@ class RemoteVault(RemoteLineages, RemoteHooks, RemotePages):
             params.append(("all_versions", "true"))
         if lifecycle is not None:
             params.append(("lifecycle", lifecycle))
-        return [SearchResult(**r) for r in self._json("GET", f"/v1/search?{urlencode(params)}")]
+        found = check(self._json("GET", f"/v1/search?{urlencode(params)}"), [dict])
+        return [SearchResult(**r) for r in found]
 
     def verify(self, names: Sequence[str] = (), *, since: Checkpoint | None = None) -> Report:
         """The daemon's verify report, with what this client checks itself: that the
@@ -258,7 +273,7 @@ class RemoteVault(RemoteLineages, RemoteHooks, RemotePages):
             found = data["checkpoint"]
             newest = None if found is None else Checkpoint.from_dict(found, "its checkpoint")
             return newest, list(data.get("entries") or [])
-        except (ValueError, KeyError, TypeError, errors.InvalidInput) as exc:
+        except (ValueError, KeyError, TypeError, RecursionError, errors.InvalidInput) as exc:
             raise errors.IntegrityError(
                 f"the daemon at {self.url} served a checkpoint that is not one ({exc})"
             ) from None
@@ -276,6 +291,7 @@ class RemoteVault(RemoteLineages, RemoteHooks, RemotePages):
         """What a version references, or what references it (``refs --json``)."""
         query = "?reverse=true" if reverse else ""
         report: dict[str, Any] = self._json("GET", f"/v1/refs/{_seg(spec)}{query}")
+        check(report, REFERENCED_BY if reverse else REFERENCES)
         return report
 
     def export_pack(self, specs: Sequence[str]) -> bytes:
@@ -333,7 +349,8 @@ class RemoteVault(RemoteLineages, RemoteHooks, RemotePages):
 
     def grants(self, name: str) -> list[Grant]:
         """The maintainers of a tool on the daemon."""
-        return [Grant(**g) for g in self._json("GET", f"/v1/tools/{_seg(name)}/grants")]
+        found = check(self._json("GET", f"/v1/tools/{_seg(name)}/grants"), [dict])
+        return [Grant(**g) for g in found]
 
     def grant(self, name: str, principal: str) -> Grant:
         """Make ``principal`` a maintainer of a tool on the daemon."""
@@ -361,7 +378,7 @@ class RemoteVault(RemoteLineages, RemoteHooks, RemotePages):
         self._raise_for(status, data)
         try:
             return json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deep to be ours
             raise errors.ToolvaultError(
                 f"the daemon at {self.url} answered {method} {path} with something that is not "
                 "JSON; is TOOLVAULT_URL a toolvault daemon?"
@@ -370,6 +387,7 @@ class RemoteVault(RemoteLineages, RemoteHooks, RemotePages):
     def _request(self, method: str, path: str, body: Any = None) -> tuple[int, Any, bytes]:
         payload = None if body is None else json.dumps(body).encode()
         headers = {"Accept": "application/json"}
+        self._asked = f"{method} {path}"  # named if the answer cannot be read
         if payload is not None:
             headers["Content-Type"] = "application/json"
         if self.token:
@@ -379,7 +397,7 @@ class RemoteVault(RemoteLineages, RemoteHooks, RemotePages):
                 conn = self._connection()
                 conn.request(method, self._base + path, body=payload, headers=headers)
                 resp = conn.getresponse()
-                return resp.status, resp.headers, resp.read()
+                return resp.status, resp.headers, read_body(resp, self.url, self._asked)
             except (OSError, http.client.HTTPException) as exc:
                 self.close()
                 if attempt == 2 or not isinstance(exc, STALE):
@@ -402,7 +420,7 @@ class RemoteVault(RemoteLineages, RemoteHooks, RemotePages):
             err = json.loads(body)["error"]
             code, message = str(err["code"]), str(err["message"])
             details = err.get("details") if isinstance(err.get("details"), dict) else {}
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):
             code, message = "", body.decode(errors="replace").strip()[:200] or f"HTTP {status}"
             details = {}
         cls = ERRORS.get(code) or BY_STATUS.get(status, errors.ToolvaultError)

@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from toolvault import errors
+from toolvault.client_answers import DELIVERY, EVENT, HOOK, check
 from toolvault.events.model import EventFilter
 
 RECONNECT = 1.0  # seconds before reconnecting a stream that dropped (SSE's "retry")
@@ -60,17 +61,17 @@ class RemoteHooks:
         """Add an endpoint on the daemon; its secret comes back this once."""
         body: dict[str, Any] = {"url": url, "events": list(events), "tools": list(tools)}
         body |= {"secret": secret, "sign": sign}
-        made = self._write("POST", "/v1/hooks", body)
+        made = check(self._write("POST", "/v1/hooks", body), HOOK)
         shown = made.pop("secret", None)
         return Shown(made), shown
 
     def hooks(self) -> list[Shown]:
         """The daemon's endpoints."""
-        return [Shown(h) for h in self._json("GET", "/v1/hooks")]
+        return [Shown(h) for h in check(self._json("GET", "/v1/hooks"), [HOOK])]
 
     def remove_hook(self, hook_id: str) -> Shown:
         """Remove an endpoint on the daemon."""
-        gone = self._write("DELETE", f"/v1/hooks/{quote(hook_id, safe='')}")
+        gone = check(self._write("DELETE", f"/v1/hooks/{quote(hook_id, safe='')}"), HOOK)
         gone.pop("removed", None)
         return Shown(gone)
 
@@ -83,12 +84,13 @@ class RemoteHooks:
             query["hook"] = hook_id
         if failed:
             query["failed"] = "true"
-        return [Shown(d) for d in self._json("GET", f"/v1/deliveries?{urlencode(query)}")]
+        found = check(self._json("GET", f"/v1/deliveries?{urlencode(query)}"), [DELIVERY])
+        return [Shown(d) for d in found]
 
     def redeliver(self, delivery: str) -> Shown:
         """Queue a delivery again on the daemon."""
         path = f"/v1/deliveries/{quote(delivery, safe='')}/redeliver"
-        return Shown(self._json("POST", path))
+        return Shown(check(self._json("POST", path), {"id": str}))
 
     def stream_events(self, after: int | None, chosen: EventFilter) -> Iterator[dict[str, Any]]:
         """The daemon's live stream, reconnecting with ``Last-Event-ID`` when it drops
@@ -103,7 +105,7 @@ class RemoteHooks:
             try:
                 for seq, event in self._events_once(query, last):
                     last = seq
-                    yield event
+                    yield check(event, EVENT)
             except (OSError, http.client.HTTPException) as exc:
                 if not self._stream_opened:  # never reached: say so rather than retry in silence
                     raise errors.Unreachable.daemon(self.url, exc) from None

@@ -63,14 +63,15 @@ class RemotePages:
     def _page(self, path: str, query: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
         """A page's items and its X-Total-Count."""
         from toolvault import errors
+        from toolvault.client_answers import check
 
         given = {k: str(v) for k, v in query.items() if v is not None}
         status, headers, data = self._request("GET", f"{path}?{urlencode(given)}")
         self._raise_for(status, data)
         try:
-            items: list[dict[str, Any]] = json.loads(data)
+            items: list[dict[str, Any]] = check(json.loads(data), [dict])
             return items, int(headers["X-Total-Count"])
-        except (ValueError, TypeError, KeyError) as exc:
+        except (ValueError, TypeError, KeyError, RecursionError) as exc:
             raise errors.ToolvaultError(
                 f"the daemon answered GET {path} with no page (JSON and X-Total-Count): "
                 "is it an older toolvault?"

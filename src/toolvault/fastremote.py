@@ -15,7 +15,9 @@ it serves ``https://`` only.
 
 from __future__ import annotations
 
+import socket  # every use of this module makes a request: http.client imports it too
 import sys
+import time
 from urllib.parse import quote, urlsplit
 
 TIMEOUT = 60.0  # seconds: toolvault.client.TIMEOUT, which the full command line waits
@@ -79,18 +81,19 @@ def _http(
 ) -> Answer | None:
     """One request over a plain socket: the head read up to its blank line, then the
     body, as long as ``Content-Length`` says (a daemon that keeps the connection open is
-    never waited for)."""
-    import socket
-
+    never waited for). The whole exchange takes at most ``timeout`` seconds: a daemon
+    that trickles a byte now and then is a :class:`TimeoutError` too."""
     head = [f"GET {target} HTTP/1.1", f"Host: {netloc}", "Accept-Encoding: identity"]
     head += [*(f"{k}: {v}" for k, v in sent.items()), "Connection: close", "", ""]
     request = "\r\n".join(head)
     if not request.isascii() or any(c <= " " or c == "\x7f" for c in target + netloc):
         return None  # what http.client refuses: the full command line says why
+    deadline = time.monotonic() + timeout
     with socket.create_connection((host, port or 80), timeout=timeout) as conn:
         conn.sendall(request.encode("ascii"))
         received = b""
         while b"\r\n\r\n" not in received:
+            conn.settimeout(_left(deadline))
             chunk = conn.recv(1 << 16)
             if not chunk or len(received) > MAX_HEAD:
                 return None
@@ -100,19 +103,40 @@ def _http(
         if found is None or found[2] < len(start):
             return None
         status, fields, length = found
-        body = bytearray(length)  # read into place: 6.6 MB is not copied chunk by chunk
-        body[: len(start)] = start
-        view = memoryview(body)[len(start) :]
-        while view:
-            got = conn.recv_into(view)
-            if not got:
-                return None  # cut short
-            view = view[got:]
-    return status, fields, body
+        body = _read_body(conn, start, length, deadline)
+    return None if body is None else (status, fields, body)
+
+
+def _read_body(conn: socket.socket, start: bytes, length: int, deadline: float) -> bytearray | None:
+    """The ``length`` bytes of a body that begins with ``start``, read into place (6.6 MB
+    is not copied chunk by chunk), or None when the connection ends before. The buffer
+    grows as the body arrives, never ahead of it by more than FIRST_CHUNK or what has
+    arrived: a daemon that claims a gibibyte and sends two bytes costs 16 MiB, not 1 GiB."""
+    body = bytearray(min(length, max(FIRST_CHUNK, len(start))))
+    body[: len(start)] = start
+    filled = len(start)
+    while filled < length:
+        if filled == len(body):  # doubled (realloc: a large block is remapped, not copied)
+            body.extend(bytes(min(len(body), length - len(body))))
+        conn.settimeout(_left(deadline))
+        got = conn.recv_into(memoryview(body)[filled:])
+        if not got:
+            return None  # cut short
+        filled += got
+    return body
+
+
+def _left(deadline: float) -> float:
+    """Seconds until ``deadline``; :class:`TimeoutError` once it has passed."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("the daemon's answer did not arrive in time")
+    return left
 
 
 MAX_HEAD = 1 << 16  # bytes of status line and header fields, at most
 MAX_BODY = 1 << 30  # bytes of body read into place, at most (a lineage of 10,000: 6.6 MB)
+FIRST_CHUNK = 16 << 20  # bytes allocated before the body arrives, at most
 
 
 def _head(top: bytes) -> tuple[int, dict[str, str], int] | None:

@@ -97,7 +97,8 @@ def daemon_health(url: str) -> str | None:
     try:
         with urllib.request.urlopen(f"{url.rstrip('/')}/healthz", timeout=HEALTH_TIMEOUT) as r:
             ok = json.loads(r.read(4096)).get("ok") is True
-    except (OSError, ValueError, AttributeError) as exc:  # urllib.error.URLError is an OSError
+    # urllib.error.URLError is an OSError; RecursionError: "[[[[…" nested too deep
+    except (OSError, ValueError, AttributeError, RecursionError) as exc:
         reason = getattr(exc, "reason", None) or exc
         return f"not reachable: {reason}"
     return None if ok else "answered, but not as a toolvault daemon"

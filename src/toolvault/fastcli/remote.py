@@ -70,7 +70,8 @@ def _refs(url: str, spec: str, flags: set[str], out: Out) -> None:
         data = json.loads(text)
         printable = as_json and text.startswith(PRINTED) and _printable(data)
         graph = None if printable else Lineage.from_dict(data)
-    except ValueError:  # not JSON, or not a graph: the client says what the daemon answered
+    except (ValueError, RecursionError):  # not JSON, or not a graph (or nested too deep to
+        # be one): the client says what the daemon answered
         raise Fallback from None
     if graph is None:  # the daemon's text is the one printed locally: checked, not encoded
         out.verbatim(text, found[2])

@@ -78,7 +78,8 @@ class ContentDiffRequest(s.Body):
     old: str = Field(description="A spec: the published side.", examples=["fmt:2"])
     content: str = Field(description="The unpublished text (UTF-8, no NUL byte).")
     file: str = Field("unpublished", description="Where the content came from, to show.")
-    context: int = Field(3, ge=0, le=100_000, description="Lines of context.")
+    # strict: JSON true is not 1 line, nor "3" (as GET /v1/diff's context is a query's text)
+    context: int = Field(3, ge=0, le=100_000, strict=True, description="Lines of context.")
 
 
 Depth = Annotated[

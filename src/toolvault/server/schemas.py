@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, StrictInt, StrictStr, model_validator
 
 # -- requests ---------------------------------------------------------------------------
 
@@ -104,7 +104,10 @@ class PublishRequest(Body):
 class RollbackRequest(Body):
     """Which version's content to publish again."""
 
-    version: str | int = Field(description="A number or any selector: 2, previous, -2, stable.")
+    # strict: JSON true is not version 1, nor 1.0 (the library's rule, validate.of_type)
+    version: StrictStr | StrictInt = Field(
+        description="A number or any selector: 2, previous, -2, stable."
+    )
     message: str | None = None
 
 

@@ -182,3 +182,30 @@ def test_an_answer_past_the_limit_is_cut_off_not_read_whole(
         server.shutdown()
         server.server_close()
         thread.join(10)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["show", "fmt\udcff"],
+        ["refs", "fmt\udcff"],
+        ["diff", "fmt\udcff:1", "fmt:2"],
+        ["audit", "fmt\udcff"],
+        ["search", "\udcffcsv"],
+    ],
+    ids=" ".join,
+)
+def test_an_argument_that_is_no_utf8_is_the_callers_error_not_the_daemons(
+    garbage: http.server.ThreadingHTTPServer, monkeypatch: pytest.MonkeyPatch, argv: list[str]
+) -> None:
+    """A command-line byte that is not UTF-8 (Python holds it as a lone surrogate) cannot
+    go into a request: invalid input, exit 2, naming the text, and the daemon not blamed
+    (it was an internal error, then 'the daemon answered something this client does not
+    read')."""
+    garbage.body = b"[]"  # type: ignore[attr-defined]
+    monkeypatch.setenv("TOOLVAULT_URL", url_of(garbage))
+    result = CliRunner().invoke(cli, ["--json", *argv])
+    assert result.exit_code == 2, result.output
+    error = json.loads(result.stderr.strip().splitlines()[-1])["error"]
+    assert error["code"] == "invalid_input", error
+    assert "not UTF-8 text" in error["message"] and "daemon" not in error["message"], error

@@ -153,7 +153,20 @@ def _wrapped(method: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _error(client: Any, exc: BaseException) -> errors.ToolvaultError:
+    if isinstance(exc, UnicodeEncodeError):  # the caller's text, before any request
+        return not_text(exc)
     return unreadable(client.url, getattr(client, "_asked", "a request"), exc)
+
+
+def not_text(exc: UnicodeEncodeError) -> errors.InvalidInput:
+    """The error for an argument that cannot go into a request: a lone surrogate, which
+    is how Python holds a command-line byte that is not UTF-8 (a daemon never answers
+    with one: a body is decoded, not encoded)."""
+    return errors.InvalidInput(
+        f"{exc.object!r} holds a character that is not UTF-8 text at position {exc.start} "
+        "(a byte that is not UTF-8, or an unpaired surrogate); give it in UTF-8",
+        {"position": exc.start},
+    )
 
 
 MAX_ANSWER = 1 << 30  # bytes of one answer, at most (fastremote.MAX_BODY: the same cap)

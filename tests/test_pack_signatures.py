@@ -162,3 +162,34 @@ def test_a_vault_that_requires_signatures_never_stores_an_unsigned_version_from_
     assert shown["version"] == 2 and shown["key_id"] and shown["signature"]
     assert shown["origin"].startswith("pack:plain@1")
     assert js(*at(target, "verify"))["ok"] is True
+
+
+@pytest.mark.parametrize("member", ["toolpack.json", "toolpack.json.sig"])
+def test_a_signed_manifest_that_reads_two_ways_is_refused(
+    tmp_path: Path, keys: dict[str, str], home: Path, member: str
+) -> None:
+    """JSON readers differ on which of two equal keys counts (Python's the last, many
+    others the first): a manifest, or its signature, holding a key twice is refused even
+    when the signature over its bytes holds, and nothing is written."""
+    pack = export(tmp_path, "--sign", "release")
+    members = pack_members(pack)
+    data = json.dumps(manifest(pack), sort_keys=True).encode()
+    release = KeyRing(home).load("release")
+    sig = json.dumps({"key_id": release.key_id, "signature": release.sign(data)}).encode()
+    if member == "toolpack.json":  # "name" twice: "other" to first-wins readers
+        data = data.replace(b'{"created": ', b'{"name": "other", "created": ', 1)
+        sig = json.dumps({"key_id": release.key_id, "signature": release.sign(data)}).encode()
+        words = "holds the key 'name' twice"
+    else:
+        sig = sig.replace(b'{"key_id": ', b'{"key_id": "laptop", "key_id": ', 1)
+        words = "toolpack.json.sig must hold"
+    assert data.count(b'"name": "other"') + sig.count(b'"key_id": "laptop"') == 1
+    members["toolpack.json"] = (data, 0o644)
+    members["toolpack.json.sig"] = (sig, 0o644)
+    bad = tmp_path / "twice.tar.gz"
+    bad.write_bytes(tar_gz(*(file(n, d, m) for n, (d, m) in members.items())))
+    target = tmp_path / "target"
+    ok(*at(target, "trust", "add", "release", keys["release"]))
+    before = snapshot(target)
+    refused(tv(*at(target, "ingest", str(bad))), 2, words)
+    assert snapshot(target) == before

@@ -293,7 +293,9 @@ def parse(data: bytes, source: str, config: Config) -> Pack:
         raise InvalidInput(f"{source} is not a tool pack: it has no {MANIFEST}")
     manifest = members[MANIFEST].data
     try:
-        doc = json.loads(manifest)
+        doc = json.loads(manifest, object_pairs_hook=_once_each)
+    except DuplicateKey as exc:
+        raise InvalidInput(f"{source}: {MANIFEST} {exc}; a manifest names each once") from None
     except ValueError as exc:
         raise InvalidInput(f"{source}: {MANIFEST} is not valid JSON: {exc}") from None
     except RecursionError:  # a manifest is flat: a few levels, never thousands
@@ -407,8 +409,8 @@ def _signature(members: dict[str, Any], source: str) -> dict[str, str] | None:
     if SIGNATURE not in members:
         return None
     try:
-        sig = json.loads(members[SIGNATURE].data)
-    except ValueError:
+        sig = json.loads(members[SIGNATURE].data, object_pairs_hook=_once_each)
+    except ValueError:  # DuplicateKey too: a signature that reads two ways is none
         sig = None
     _expect(
         isinstance(sig, dict)
@@ -419,6 +421,24 @@ def _signature(members: dict[str, Any], source: str) -> dict[str, str] | None:
     )
     assert isinstance(sig, dict)
     return {"key_id": sig["key_id"], "signature": sig["signature"]}
+
+
+class DuplicateKey(ValueError):
+    """A JSON object holding a key twice."""
+
+
+def _once_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object of the manifest, refused when it holds a key twice: JSON readers differ
+    on which one counts (Python's the last, others the first), so a signed manifest with
+    one would say one thing to toolvault and another to a different reader."""
+    found = dict(pairs)
+    if len(found) != len(pairs):  # rare: the name is looked for only then
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise DuplicateKey(f"holds the key {key!r} twice in one object")
+            seen.add(key)
+    return found
 
 
 def _expect(ok: bool, source: str, what: str) -> None:

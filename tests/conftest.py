@@ -248,3 +248,13 @@ def daemon(request: pytest.FixtureRequest, daemon_home: Path, token: str) -> Ite
         yield running
     finally:
         running.stop()
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A folder ``project`` made the current one: the one place a run (MCP's, the
+    sandbox's) may write its mark."""
+    here = tmp_path / "project"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    return here

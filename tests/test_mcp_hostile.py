@@ -8,8 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from mcp_helpers import SH, connected, refused, run
 from sandboxing import need_sandbox
 from toolvault.vault import Vault
@@ -56,17 +54,8 @@ def test_a_search_that_is_no_unicode_text_is_invalid_input(vault: Vault) -> None
         assert "surrogate" in error["message"]
 
 
-@pytest.fixture
-def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The server's current folder: where a run would write its mark."""
-    here = tmp_path / "project"
-    here.mkdir()
-    monkeypatch.chdir(here)
-    return here
-
-
 def test_run_arguments_and_stdin_the_system_cannot_pass_are_invalid_input(
-    sqlite_vault: Vault, folder: Path
+    sqlite_vault: Vault, project: Path
 ) -> None:
     need_sandbox()
     sqlite_vault.publish("mark", "#!/bin/sh\necho ran > ran-here\n")
@@ -86,4 +75,4 @@ def test_run_arguments_and_stdin_the_system_cannot_pass_are_invalid_input(
     assert "surrogate" in messages[1] and "surrogate" in messages[2]
     assert all("too long" in m for m in messages[3:]), messages[3:]
     assert all("was not run" in m for m in messages), messages
-    assert not (folder / "ran-here").exists()
+    assert not (project / "ran-here").exists()

@@ -251,7 +251,7 @@ def daemon(request: pytest.FixtureRequest, daemon_home: Path, token: str) -> Ite
 
 
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def current_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A folder ``project`` made the current one: the one place a run (MCP's, the
     sandbox's) may write its mark."""
     here = tmp_path / "project"

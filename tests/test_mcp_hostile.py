@@ -55,7 +55,7 @@ def test_a_search_that_is_no_unicode_text_is_invalid_input(vault: Vault) -> None
 
 
 def test_run_arguments_and_stdin_the_system_cannot_pass_are_invalid_input(
-    sqlite_vault: Vault, project: Path
+    sqlite_vault: Vault, current_folder: Path
 ) -> None:
     need_sandbox()
     sqlite_vault.publish("mark", "#!/bin/sh\necho ran > ran-here\n")
@@ -75,4 +75,4 @@ def test_run_arguments_and_stdin_the_system_cannot_pass_are_invalid_input(
     assert "surrogate" in messages[1] and "surrogate" in messages[2]
     assert all("too long" in m for m in messages[3:]), messages[3:]
     assert all("was not run" in m for m in messages), messages
-    assert not (project / "ran-here").exists()
+    assert not (current_folder / "ran-here").exists()

@@ -27,7 +27,7 @@ exit 3
 
 
 def test_a_run_is_sandboxed_and_answers_exit_code_outputs_and_ref(
-    sqlite_vault: Vault, project: Path, tmp_path: Path
+    sqlite_vault: Vault, current_folder: Path, tmp_path: Path
 ) -> None:
     vault = sqlite_vault
     outside = tmp_path / "elsewhere"
@@ -49,12 +49,14 @@ def test_a_run_is_sandboxed_and_answers_exit_code_outputs_and_ref(
     ]
     assert (got["exit_code"], got["stderr"], got["ref"]) == (3, "oops\n", vault.get("probe").ref)
     assert got["timed_out"] is got["truncated"] is False and got["warnings"] == []
-    assert (project / "made-here").read_text() == "made\n"
+    assert (current_folder / "made-here").read_text() == "made\n"
     assert not (outside / "escaped").exists()
     assert vault.verify().ok
 
 
-def test_a_loopback_listener_is_out_of_reach_unless_net(sqlite_vault: Vault, project: Path) -> None:
+def test_a_loopback_listener_is_out_of_reach_unless_net(
+    sqlite_vault: Vault, current_folder: Path
+) -> None:
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen(4)
@@ -77,7 +79,7 @@ def test_a_loopback_listener_is_out_of_reach_unless_net(sqlite_vault: Vault, pro
     assert opened["stdout"] == "connected\n"
 
 
-def test_time_and_output_are_bounded(sqlite_vault: Vault, project: Path) -> None:
+def test_time_and_output_are_bounded(sqlite_vault: Vault, current_folder: Path) -> None:
     sqlite_vault.publish("slow", "#!/bin/sh\necho started\nsleep 30\necho never\n")
     sqlite_vault.publish("flood", "#!/bin/sh\nwhile :; do echo yyyyyyyyyyyyyyyy; done\n")
 
@@ -103,7 +105,7 @@ def test_time_and_output_are_bounded(sqlite_vault: Vault, project: Path) -> None
 
 
 def test_a_yanked_version_runs_only_when_asked_and_named_by_number(
-    sqlite_vault: Vault, project: Path
+    sqlite_vault: Vault, current_folder: Path
 ) -> None:
     vault = sqlite_vault
     vault.publish("hi", SH)
@@ -137,7 +139,7 @@ def test_a_yanked_version_runs_only_when_asked_and_named_by_number(
 
 
 def test_without_bwrap_nothing_runs_and_the_error_is_sandbox_unavailable(
-    sqlite_vault: Vault, project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    sqlite_vault: Vault, current_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sqlite_vault.publish("mark", "#!/bin/sh\necho ran > marked\n")
     sqlite_vault.publish("notes", "just text, no shebang\n")
@@ -156,7 +158,7 @@ def test_without_bwrap_nothing_runs_and_the_error_is_sandbox_unavailable(
     assert missing["code"] == "sandbox_unavailable"
     assert missing["details"] == {"reason": "no bwrap"}
     assert "the tool was not run" in missing["message"]
-    assert not (project / "marked").exists()
+    assert not (current_folder / "marked").exists()
     assert (text["code"], text["details"]["executable"]) == ("cannot_execute", False)
 
 

@@ -27,14 +27,9 @@ def connect(home: str) -> sqlite3.Connection:
         raise Fallback from None
     if not stat.S_ISREG(info.st_mode) or not info.st_size:
         raise Fallback
-    # here: the remote fast path (fastcli.remote) reads no vault.db; the C module alone
-    # where there is one, as toolvault.store.fastread imports it (datetime's adapters cost)
-    try:
-        import _sqlite3 as sqlite3
-    except ImportError:
-        import sqlite3  # type: ignore[no-redef]
-
-    from toolvault.store.fastread import SCHEMA_VERSION
+    # here: the remote fast path (fastcli.remote) reads no vault.db; fastread's sqlite3
+    # is the C module alone where there is one (the package's datetime adapters cost)
+    from toolvault.store.fastread import SCHEMA_VERSION, sqlite3
 
     conn = sqlite3.connect(db, isolation_level=None)
     try:

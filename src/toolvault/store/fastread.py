@@ -15,6 +15,16 @@ try:  # sqlite3's C module alone: the package adds datetime's adapters (~1.5 ms 
 except ImportError:  # an interpreter without it (PyPy's is a package of its own)
     import sqlite3  # type: ignore[no-redef]
 
+# sqlite3 too: the fast paths connect through the module chosen here (fastcli.base)
+__all__ = [
+    "NOT_YANKED",
+    "SCHEMA_VERSION",
+    "read_content",
+    "sqlite3",
+    "tool_names",
+    "tool_selectors",
+]
+
 # The number of schema migrations this toolvault ships (tests keep it equal to
 # len(migrations.STEPS)); an older or newer database goes through the full path.
 SCHEMA_VERSION = 11

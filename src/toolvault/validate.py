@@ -164,16 +164,7 @@ def _sized(rule: Rule, value: str, at: str) -> None:
         raise InvalidInput(
             f"{at}{rule.field} is {len(value):,} characters long; the limit is {rule.max_chars:,}"
         )
-    if value.isascii():
-        size = len(value)
-    else:
-        try:
-            size = len(value.encode("utf-8"))
-        except UnicodeEncodeError as exc:
-            raise InvalidInput(
-                f"{at}{rule.field} holds an unpaired surrogate at position {exc.start}; "
-                "give UTF-8 text"
-            ) from None
+    size = len(value) if value.isascii() else len(utf8(value, f"{at}{rule.field}"))
     if rule.max_bytes is not None and size > rule.max_bytes:
         raise InvalidInput(
             f"{at}{rule.field} is {size:,} bytes of UTF-8; the limit is {rule.max_bytes:,} "
@@ -308,18 +299,25 @@ def token_secret(secret: str) -> None:
         raise InvalidInput("TOOLVAULT_TOKEN holds a space; set it to the token alone (tv_…)")
 
 
+def utf8(text: str, what: str, then: str = "give UTF-8 text") -> bytes:
+    """``text`` as UTF-8; invalid input naming ``what`` when it holds an unpaired
+    surrogate (JSON may carry one, and a command-line byte that is not UTF-8 arrives as
+    one), with ``then``, what would work."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInput(
+            f"{what} holds an unpaired surrogate (a character that is not UTF-8 text) at "
+            f"position {exc.start}; {then}"
+        ) from None
+
+
 def content(value: object, where: str) -> bytes:
     """A tool's content: bytes as they are, a text encoded as UTF-8."""
     if isinstance(value, bytes):
         return value
     if isinstance(value, str):
-        try:
-            return value.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise InvalidInput(
-                f"{where}: the content holds an unpaired surrogate at position {exc.start}; "
-                "tools are UTF-8 text"
-            ) from None
+        return utf8(value, f"{where}: the content", "tools are UTF-8 text")
     if isinstance(value, bytearray | memoryview):
         return bytes(value)
     raise InvalidInput(

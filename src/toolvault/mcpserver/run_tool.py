@@ -143,15 +143,9 @@ def _sandboxed(
 
 def _stdin(text: str | None) -> bytes | None:
     """The stdin text as UTF-8; a lone surrogate (JSON may carry one) is the caller's error."""
-    if text is None:
-        return None
-    try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise InvalidInput(
-            f"stdin holds a character that is not text (an unpaired surrogate) at position "
-            f"{exc.start}; give UTF-8 text; the tool was not run"
-        ) from None
+    from toolvault.validate import utf8
+
+    return None if text is None else utf8(text, "stdin", "give UTF-8 text; the tool was not run")
 
 
 def register(server: MCPServer, backend: Backend, place: RunPlace) -> None:

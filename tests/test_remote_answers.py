@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from test_fastcli_remote_shape import Canned
 from toolvault.cli import cli
 
 ANSWERS = {
@@ -54,22 +55,15 @@ COMMANDS = [
 ]
 
 
-class Garbage(http.server.BaseHTTPRequestHandler):
-    """Answers every request 200 with the server's ``body`` as JSON."""
+class Garbage(Canned):
+    """Answers every request 200 with the server's ``body`` as JSON (a request's own
+    body read first)."""
 
-    def _any(self) -> None:
+    def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        body: bytes = self.server.body  # type: ignore[attr-defined]
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        self.do_GET()
 
-    do_GET = do_POST = do_DELETE = _any
-
-    def log_message(self, *args: object) -> None:
-        pass
+    do_DELETE = do_POST
 
 
 @pytest.fixture(scope="module")
